@@ -1,0 +1,31 @@
+//===- Passes.h - tptt dialect passes ----------------------------*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_H
+#define TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace tptt {
+
+#define GEN_PASS_DECL
+#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+
+/// Adds the pattern that rewrites tptt.liza_attention into its branches.
+void populateDecomposeLizaAttentionPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+
+} // namespace tptt
+} // namespace mlir
+
+#endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_H

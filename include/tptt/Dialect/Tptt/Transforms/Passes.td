@@ -1,0 +1,33 @@
+//===- Passes.td - tptt dialect passes ---------------------*- tablegen -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
+#define TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TpttDecomposeLizaAttentionPass
+    : Pass<"tptt-decompose-liza-attention"> {
+  let summary = "Rewrite tptt.liza_attention into its linear and softmax branches";
+  let description = [{
+    Replaces every `tptt.liza_attention` by the ops it is made of:
+    `tptt.gates`, `tptt.feature_map`, `tptt.virtual_token_expand`,
+    `tptt.delta_product` (twice when bidirectional), `tptt.merge_heads` and
+    `tptt.linear` for the linear branch; head splitting, `tptt.rope`,
+    `tptt.attention`, head merging and `tptt.linear` for the softmax branch;
+    and `tptt.mag_mix`. The linear branch runs in `linear_precision`; under
+    `tptt-0.12` a padding mask multiplies v before the gates (as the
+    reference does), under `recurrent` it is passed to the ops that honour
+    it. After this pass every remaining tptt op has a direct lowering.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
