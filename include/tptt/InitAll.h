@@ -1,4 +1,4 @@
-//===- InitAll.h - register tptt and the upstream pieces it uses -*- C++ -*-===//
+//===- InitAll.h - Register tptt and the upstream it uses ------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

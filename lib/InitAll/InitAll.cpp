@@ -1,4 +1,4 @@
-//===- InitAll.cpp - register tptt and the upstream pieces it uses -------===//
+//===- InitAll.cpp - register tptt and the upstream pieces it uses --------===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

@@ -1,4 +1,4 @@
-//===- TpttOpsTest.cpp - C++ API tests of the tptt dialect ---------------===//
+//===- TpttOpsTest.cpp - C++ API tests of the tptt dialect ----------------===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
@@ -25,7 +25,8 @@ namespace {
 class TpttOpsTest : public ::testing::Test {
 protected:
   TpttOpsTest() {
-    context.loadDialect<TpttDialect, func::FuncDialect, tensor::TensorDialect>();
+    context
+        .loadDialect<TpttDialect, func::FuncDialect, tensor::TensorDialect>();
     // Collect diagnostics instead of printing them.
     handler.emplace(&context, [this](Diagnostic &diag) {
       diagnostics.push_back(diag.str());
@@ -88,12 +89,12 @@ TEST_F(TpttOpsTest, RejectsGatesOfTheWrongLayoutWithOneClearMessage) {
   auto gate = tensor({2, 4, 7, 6});
   Block *body = makeFunction({kv, kv});
   OpBuilder b = OpBuilder::atBlockEnd(body);
-  auto op = GatesOp::create(
-      b, b.getUnknownLoc(), gate, gate, body->getArgument(0),
-      body->getArgument(1), Value(), Value(), Value(),
-      GateKindAttr::get(&context, GateKind::C),
-      GateKindAttr::get(&context, GateKind::K), b.getI64IntegerAttr(4),
-      b.getI64IntegerAttr(2));
+  auto op =
+      GatesOp::create(b, b.getUnknownLoc(), gate, gate, body->getArgument(0),
+                      body->getArgument(1), Value(), Value(), Value(),
+                      GateKindAttr::get(&context, GateKind::C),
+                      GateKindAttr::get(&context, GateKind::K),
+                      b.getI64IntegerAttr(4), b.getI64IntegerAttr(2));
   EXPECT_TRUE(failed(verify(op)));
   ASSERT_EQ(diagnostics.size(), 1u);
   EXPECT_EQ(diagnostics[0], "'tptt.gates' op 'alpha' dimension 3 (d) is 6, "

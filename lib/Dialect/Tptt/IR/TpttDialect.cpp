@@ -1,4 +1,4 @@
-//===- TpttDialect.cpp - tptt dialect registration -----------------------===//
+//===- TpttDialect.cpp - tptt dialect registration ------------------------===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

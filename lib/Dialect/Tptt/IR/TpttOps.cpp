@@ -1,4 +1,4 @@
-//===- TpttOps.cpp - tptt op verifiers, folders and canonicalizations ----===//
+//===- TpttOps.cpp - tptt op verifiers, folders and canonicalizations -----===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
@@ -45,18 +45,17 @@ public:
   LogicalResult check(StringRef name, Type type, ArrayRef<StringRef> layout) {
     auto tensor = cast<RankedTensorType>(type);
     if (tensor.getRank() != static_cast<int64_t>(layout.size()))
-      return op->emitOpError() << "'" << name << "' must have rank "
-                               << layout.size() << " " << formatLayout(layout)
-                               << ", got " << tensor;
+      return op->emitOpError()
+             << "'" << name << "' must have rank " << layout.size() << " "
+             << formatLayout(layout) << ", got " << tensor;
     for (auto [idx, sym] : llvm::enumerate(layout)) {
       if (sym == "_")
         continue;
       int64_t size = tensor.getDimSize(idx);
       if (ShapedType::isDynamic(size)) {
         if (staticSyms.contains(sym))
-          return op->emitOpError()
-                 << "'" << name << "' dimension " << idx << " (" << sym
-                 << ") must be static";
+          return op->emitOpError() << "'" << name << "' dimension " << idx
+                                   << " (" << sym << ") must be static";
         continue;
       }
       auto it = bound.find(sym);
@@ -66,9 +65,9 @@ public:
       }
       if (it->second.first != size)
         return op->emitOpError()
-               << "'" << name << "' dimension " << idx << " (" << sym
-               << ") is " << size << ", but " << it->second.second
-               << " gives " << sym << " = " << it->second.first;
+               << "'" << name << "' dimension " << idx << " (" << sym << ") is "
+               << size << ", but " << it->second.second << " gives " << sym
+               << " = " << it->second.first;
     }
     return success();
   }
@@ -125,9 +124,9 @@ LogicalResult checkHeads(Operation *op, int64_t heads, int64_t kvHeads) {
       failed(checkPositive(op, "num_kv_heads", kvHeads)))
     return failure();
   if (heads % kvHeads != 0)
-    return op->emitOpError() << "num_heads (" << heads
-                             << ") must be a multiple of num_kv_heads ("
-                             << kvHeads << ")";
+    return op->emitOpError()
+           << "num_heads (" << heads << ") must be a multiple of num_kv_heads ("
+           << kvHeads << ")";
   return success();
 }
 
@@ -176,12 +175,13 @@ LogicalResult CausalMeanOp::verify() {
       return emitOpError("'history' requires width > 1 (a width-1 mean has "
                          "no lags)");
     shapes.bind("width-1", width - 1, "width");
-    if (failed(shapes.check("history", history.getType(),
-                            {"B", "width-1", "F"})))
+    if (failed(
+            shapes.check("history", history.getType(), {"B", "width-1", "F"})))
       return failure();
   }
-  return checkSameElementType(
-      *this, {{"input", getInput()}, {"history", getHistory()}, {"result", getResult()}});
+  return checkSameElementType(*this, {{"input", getInput()},
+                                      {"history", getHistory()},
+                                      {"result", getResult()}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -244,7 +244,8 @@ LogicalResult FeatureMapOp::verify() {
                            << getQHat().getType() << "), got "
                            << value.getType();
   }
-  return checkSameElementType(*this, {{"q", getQ()}, {"k", getK()}, {"v", getV()}});
+  return checkSameElementType(*this,
+                              {{"q", getQ()}, {"k", getK()}, {"v", getV()}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -258,7 +259,8 @@ LogicalResult VirtualTokenExpandOp::verify() {
   ShapeChecker shapes(*this);
   shapes.bind("n", order, "order");
   shapes.requireStatic("d");
-  if (failed(shapes.check("input", getInput().getType(), {"B", "H", "S", "d"})) ||
+  if (failed(
+          shapes.check("input", getInput().getType(), {"B", "H", "S", "d"})) ||
       failed(shapes.check("result", getType(), {"B", "H", "S", "n", "d"})) ||
       failed(checkMask(shapes, getMask())))
     return failure();
@@ -266,19 +268,19 @@ LogicalResult VirtualTokenExpandOp::verify() {
     if (order == 1)
       return emitOpError("'history' requires order > 1 (order 1 has no lags)");
     shapes.bind("n-1", order - 1, "order - 1");
-    if (failed(shapes.check("history", history.getType(),
-                            {"B", "H", "n-1", "d"})))
+    if (failed(
+            shapes.check("history", history.getType(), {"B", "H", "n-1", "d"})))
       return failure();
   }
-  return checkSameElementType(
-      *this, {{"input", getInput()}, {"history", getHistory()}, {"result", getResult()}});
+  return checkSameElementType(*this, {{"input", getInput()},
+                                      {"history", getHistory()},
+                                      {"result", getResult()}});
 }
 
 namespace {
 /// At order 1 the expansion is the identity with a unit virtual-token axis:
 /// rewrite it to tensor.expand_shape so later passes see a plain reshape.
-struct ExpandOrderOneToReshape
-    : public OpRewritePattern<VirtualTokenExpandOp> {
+struct ExpandOrderOneToReshape : public OpRewritePattern<VirtualTokenExpandOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(VirtualTokenExpandOp op,
@@ -372,7 +374,8 @@ LogicalResult DeltaProductStepOp::verify() {
       failed(shapes.check("q", getQ().getType(), {"B", "H", "d"})) ||
       failed(shapes.check("alpha", getAlpha().getType(), {"B", "H", "d"})) ||
       failed(shapes.check("beta", getBeta().getType(), {"B", "H", "d"})) ||
-      failed(shapes.check("state", getState().getType(), {"B", "H", "d", "d"})) ||
+      failed(
+          shapes.check("state", getState().getType(), {"B", "H", "d", "d"})) ||
       failed(shapes.check("output", getOutput().getType(), {"B", "H", "d"})) ||
       failed(shapes.check("new_state", getNewState().getType(),
                           {"B", "H", "d", "d"})))
@@ -522,10 +525,9 @@ LogicalResult AttentionOp::verify() {
     if (scale->convertToDouble() <= 0.0)
       return emitOpError() << "scale must be > 0, got "
                            << scale->convertToDouble();
-  return checkSameElementType(*this, {{"q", getQ()},
-                                      {"k", getK()},
-                                      {"v", getV()},
-                                      {"result", getResult()}});
+  return checkSameElementType(
+      *this,
+      {{"q", getQ()}, {"k", getK()}, {"v", getV()}, {"result", getResult()}});
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,4 +1,4 @@
-//===- DecomposeLizaAttention.cpp - Split tptt.liza_attention ------------===//
+//===- DecomposeLizaAttention.cpp - Split tptt.liza_attention -------------===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
@@ -83,17 +83,16 @@ Value maskValues(OpBuilder &b, Location loc, Value v, Value mask) {
   auto type = cast<RankedTensorType>(v.getType());
   MLIRContext *ctx = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, ctx);
-  AffineMap batchSeq =
-      AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
-                     ctx);
+  AffineMap batchSeq = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
   Value init = emptyPermuted(b, loc, v, {0, 1, 2}, type.getElementType());
   SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, TypeRange{type}, ValueRange{v, mask}, ValueRange{init},
              ArrayRef<AffineMap>{identity, batchSeq, identity}, iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value m = arith::UIToFPOp::create(nb, nloc,
-                                                 type.getElementType(), args[1]);
+               Value m = arith::UIToFPOp::create(
+                   nb, nloc, type.getElementType(), args[1]);
                Value product = arith::MulFOp::create(nb, nloc, args[0], m);
                linalg::YieldOp::create(nb, nloc, product);
              })
@@ -118,7 +117,8 @@ Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
                Value half = arith::ConstantOp::create(
                    nb, nloc, nb.getFloatAttr(type.getElementType(), 0.5));
                linalg::YieldOp::create(
-                   nb, nloc, arith::MulFOp::create(nb, nloc, sum, half).getResult());
+                   nb, nloc,
+                   arith::MulFOp::create(nb, nloc, sum, half).getResult());
              })
       .getResult(0);
 }
@@ -151,13 +151,13 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
     auto expandedType = tensorOf({batch, heads, seq, order, headDim}, linType);
     auto stateType = tensorOf({batch, heads, headDim, headDim}, linType);
 
-    auto gates = GatesOp::create(
-        rewriter, loc, headsType, headsType, op.getK(), v, Value(), Value(),
-        opMask, op.getAlphaGateAttr(), op.getBetaGateAttr(),
-        op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
+    auto gates = GatesOp::create(rewriter, loc, headsType, headsType, op.getK(),
+                                 v, Value(), Value(), opMask,
+                                 op.getAlphaGateAttr(), op.getBetaGateAttr(),
+                                 op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
     auto features = FeatureMapOp::create(
-        rewriter, loc, headsType, headsType, headsType, op.getQ(), op.getK(),
-        v, op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
+        rewriter, loc, headsType, headsType, headsType, op.getQ(), op.getK(), v,
+        op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
 
     auto expand = [&](Value x, Trick trick) -> Value {
       return VirtualTokenExpandOp::create(
@@ -205,9 +205,9 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
                                 op.getCos(), op.getSin());
     Value kRot = RopeOp::create(rewriter, loc, kHeads.getType(), kHeads,
                                 op.getCos(), op.getSin());
-    Value attn = AttentionOp::create(rewriter, loc, qHeads.getType(), qRot,
-                                     kRot, vHeads, mask, op.getWindowAttr(),
-                                     FloatAttr());
+    Value attn =
+        AttentionOp::create(rewriter, loc, qHeads.getType(), qRot, kRot, vHeads,
+                            mask, op.getWindowAttr(), FloatAttr());
     Value soft = LinearOp::create(rewriter, loc, op.getType(),
                                   mergeHeads(rewriter, loc, attn),
                                   op.getOWeight(), op.getOBias());

@@ -1,4 +1,4 @@
-//===- TpttAttrs.h - tptt enums and attributes -------------------*- C++ -*-===//
+//===- TpttAttrs.h - tptt enums and attributes ------------------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

@@ -1,4 +1,4 @@
-//===- TpttDialect.h - tptt dialect -------------------------------*- C++ -*-===//
+//===- TpttDialect.h - tptt dialect -----------------------------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

@@ -1,4 +1,4 @@
-//===- TpttOps.h - tptt operations -------------------------------*- C++ -*-===//
+//===- TpttOps.h - tptt operations ------------------------------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

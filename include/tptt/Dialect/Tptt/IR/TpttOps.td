@@ -1,4 +1,4 @@
-//===- TpttOps.td - tptt operations -------------------------*- tablegen -*-===//
+//===- TpttOps.td - tptt operations ------------------------*- tablegen -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

@@ -1,4 +1,4 @@
-//===- Passes.h - tptt dialect passes ----------------------------*- C++ -*-===//
+//===- Passes.h - tptt dialect passes ---------------------------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

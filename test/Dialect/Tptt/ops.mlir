@@ -1,0 +1,188 @@
+// RUN: tptt-opt %s -split-input-file | FileCheck %s
+// Round trip through the generic form: it must parse and print back the same.
+// RUN: tptt-opt %s -split-input-file -mlir-print-op-generic | tptt-opt -split-input-file | FileCheck %s
+// RUN: tptt-opt %s -split-input-file -mlir-print-op-generic | FileCheck %s --check-prefix=GENERIC
+
+// CHECK-LABEL: func @causal_mean
+// CHECK-SAME:    %[[X:[^:]+]]: tensor<2x?x16xf32>, %[[H:[^:]+]]: tensor<2x2x16xf32>, %[[M:[^:]+]]: tensor<2x?xi1>
+// CHECK:         tptt.causal_mean %[[X]] : (tensor<2x?x16xf32>) -> tensor<2x?x16xf32>
+// CHECK:         tptt.causal_mean %[[X]] history %[[H]] mask %[[M]] : (tensor<2x?x16xf32>, tensor<2x2x16xf32>, tensor<2x?xi1>) -> tensor<2x?x16xf32>
+// CHECK:         tptt.causal_mean %[[X]] {width = 1 : i64}
+// GENERIC-LABEL: sym_name = "causal_mean"
+// GENERIC:       "tptt.causal_mean"(%{{.*}}) <{operandSegmentSizes = array<i32: 1, 0, 0>, width = 3 : i64}>
+func.func @causal_mean(%x: tensor<2x?x16xf32>, %h: tensor<2x2x16xf32>, %m: tensor<2x?xi1>) {
+  %0 = tptt.causal_mean %x : (tensor<2x?x16xf32>) -> tensor<2x?x16xf32>
+  %1 = tptt.causal_mean %x history %h mask %m
+      : (tensor<2x?x16xf32>, tensor<2x2x16xf32>, tensor<2x?xi1>) -> tensor<2x?x16xf32>
+  %2 = tptt.causal_mean %x {width = 1 : i64} : (tensor<2x?x16xf32>) -> tensor<2x?x16xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @gates
+// CHECK-SAME:    %[[K:[^:]+]]: tensor<?x?x16xbf16>, %[[V:[^:]+]]: tensor<?x?x16xbf16>, %[[KH:[^:]+]]: tensor<?x2x16xbf16>, %[[VH:[^:]+]]: tensor<?x2x16xbf16>, %[[M:[^:]+]]: tensor<?x?xi1>
+// CHECK:         %{{.+}}, %{{.+}} = tptt.gates %[[K]], %[[V]] alpha = c beta = k heads = 4 kv_heads = 2 : (tensor<?x?x16xbf16>, tensor<?x?x16xbf16>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+// CHECK:         tptt.gates %[[K]], %[[V]] history(%[[KH]], %[[VH]]) mask %[[M]] alpha = kv beta = v heads = 2 kv_heads = 2
+// GENERIC-LABEL: sym_name = "gates"
+// GENERIC:       "tptt.gates"(%{{.*}}, %{{.*}}) <{alpha_gate = #tptt<gate c>, beta_gate = #tptt<gate k>, num_heads = 4 : i64, num_kv_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0>}>
+func.func @gates(%k: tensor<?x?x16xbf16>, %v: tensor<?x?x16xbf16>,
+                 %kh: tensor<?x2x16xbf16>, %vh: tensor<?x2x16xbf16>, %m: tensor<?x?xi1>) {
+  %a, %b = tptt.gates %k, %v alpha = c beta = k heads = 4 kv_heads = 2
+      : (tensor<?x?x16xbf16>, tensor<?x?x16xbf16>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+  %c, %d = tptt.gates %k, %v history(%kh, %vh) mask %m alpha = kv beta = v heads = 2 kv_heads = 2
+      : (tensor<?x?x16xbf16>, tensor<?x?x16xbf16>, tensor<?x2x16xbf16>, tensor<?x2x16xbf16>, tensor<?x?xi1>)
+      -> (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @feature_map
+// CHECK:         %{{.+}}, %{{.+}}, %{{.+}} = tptt.feature_map %{{.+}}, %{{.+}}, %{{.+}} heads = 4 kv_heads = 2 : (tensor<?x?x32xbf16>, tensor<?x?x16xbf16>, tensor<?x?x16xbf16>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+func.func @feature_map(%q: tensor<?x?x32xbf16>, %k: tensor<?x?x16xbf16>, %v: tensor<?x?x16xbf16>) {
+  %qh, %kh, %vh = tptt.feature_map %q, %k, %v heads = 4 kv_heads = 2
+      : (tensor<?x?x32xbf16>, tensor<?x?x16xbf16>, tensor<?x?x16xbf16>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @virtual_token_expand
+// CHECK:         tptt.virtual_token_expand %{{.+}} order = 2 trick = dt : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
+// CHECK:         tptt.virtual_token_expand %{{.+}} history %{{.+}} mask %{{.+}} order = 3 trick = rot
+// CHECK:         tptt.virtual_token_expand %{{.+}} order = 2 trick = rdt
+// CHECK:         tptt.virtual_token_expand %{{.+}} order = 2 trick = cte
+// GENERIC-LABEL: sym_name = "virtual_token_expand"
+// GENERIC:       "tptt.virtual_token_expand"(%{{.*}}) <{operandSegmentSizes = array<i32: 1, 0, 0>, order = 2 : i64, trick = #tptt<trick dt>}>
+func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>, %h: tensor<?x4x2x8xf32>, %m: tensor<?x?xi1>) {
+  %0 = tptt.virtual_token_expand %x order = 2 trick = dt
+      : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
+  %1 = tptt.virtual_token_expand %x history %h mask %m order = 3 trick = rot
+      : (tensor<?x4x?x8xf32>, tensor<?x4x2x8xf32>, tensor<?x?xi1>) -> tensor<?x4x?x3x8xf32>
+  %2 = tptt.virtual_token_expand %x order = 2 trick = rdt
+      : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
+  %3 = tptt.virtual_token_expand %x order = 2 trick = cte
+      : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @delta_product$recurrent
+// CHECK:         %{{.+}}, %{{.+}} = tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} init %{{.+}} mask %{{.+}} semantics = recurrent chunk_size = 64 :
+// CHECK:         tptt.delta_product {{.+}} semantics = recurrent chunk_size = 3 nonlinear reverse :
+// GENERIC-LABEL: sym_name = "delta_product$recurrent"
+// GENERIC:       "tptt.delta_product"({{.*}}) <{chunk_size = 64 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1>, semantics = #tptt<semantics recurrent>}>
+func.func @delta_product$recurrent(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
+                                   %v: tensor<?x4x?x2x8xf32>, %a: tensor<?x4x?x8xf32>,
+                                   %b: tensor<?x4x?x8xf32>, %s: tensor<?x4x8x8xf32>,
+                                   %m: tensor<?x?xi1>) {
+  %o, %f = tptt.delta_product %q, %k, %v, %a, %b init %s mask %m
+      semantics = recurrent chunk_size = 64
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>,
+         tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>, tensor<?x?xi1>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  %o2, %f2 = tptt.delta_product %q, %k, %v, %a, %b
+      semantics = recurrent chunk_size = 3 nonlinear reverse
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>,
+         tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @delta_product$tptt_0_12
+// CHECK:         tptt.delta_product {{.+}} semantics = "tptt-0.12" chunk_size = 4 :
+// GENERIC-LABEL: sym_name = "delta_product$tptt_0_12"
+// GENERIC:       semantics = #tptt<semantics "tptt-0.12">
+func.func @delta_product$tptt_0_12(%x: tensor<2x3x7x2x8xf64>) {
+  %o, %f = tptt.delta_product %x, %x, %x, %x, %x semantics = "tptt-0.12" chunk_size = 4
+      : (tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>,
+         tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>)
+      -> (tensor<2x3x7x8xf64>, tensor<2x3x8x8xf64>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @delta_product_step
+// CHECK:         tptt.delta_product_step %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} chunk_size = 64 :
+// CHECK:         tptt.delta_product_step {{.+}} position %{{.+}} chunk_size = 4 nonlinear :
+func.func @delta_product_step(%q: tensor<?x4x8xf32>, %k: tensor<?x4x2x8xf32>,
+                              %s: tensor<?x4x8x8xf32>, %p: tensor<?xi64>) {
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = 64
+      : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
+         tensor<?x4x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+      -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+  %o2, %s2 = tptt.delta_product_step %q, %k, %k, %q, %q, %s position %p chunk_size = 4 nonlinear
+      : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
+         tensor<?x4x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>, tensor<?xi64>)
+      -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @merge_heads
+// CHECK:         tptt.merge_heads %{{.+}} : (tensor<?x4x?x8xf32>) -> tensor<?x?x32xbf16>
+// CHECK:         tptt.merge_heads %{{.+}} {eps = 1.000000e-05 : f64}
+func.func @merge_heads(%y: tensor<?x4x?x8xf32>) {
+  %0 = tptt.merge_heads %y : (tensor<?x4x?x8xf32>) -> tensor<?x?x32xbf16>
+  %1 = tptt.merge_heads %y {eps = 1.0e-5 : f64} : (tensor<?x4x?x8xf32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @mag_mix
+// CHECK:         tptt.mag_mix %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<f32>) -> tensor<?x?x64xf32>
+// CHECK:         tptt.mag_mix %{{.+}}, %{{.+}}, %{{.+}} cross_gate base_scale_attn :
+func.func @mag_mix(%s: tensor<?x?x64xf32>, %l: tensor<?x?x64xf32>, %mu: tensor<f32>) {
+  %0 = tptt.mag_mix %s, %l, %mu : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<f32>) -> tensor<?x?x64xf32>
+  %1 = tptt.mag_mix %s, %l, %mu cross_gate base_scale_attn
+      : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<f32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @backbone
+// CHECK:         tptt.linear %{{.+}}, %{{.+}} bias %{{.+}} : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+// CHECK:         tptt.rope %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x4x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x4x?x16xf32>
+// CHECK:         tptt.attention %{{.+}}, %{{.+}}, %{{.+}} mask %{{.+}} window = 128 scale = 2.500000e-01 :
+func.func @backbone(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>, %b: tensor<64xf32>,
+                    %q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                    %cos: tensor<?x?x16xf32>, %m: tensor<?x?xi1>) {
+  %y = tptt.linear %x, %w bias %b : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  %r = tptt.rope %q, %cos, %cos : (tensor<?x4x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %o = tptt.attention %r, %k, %k mask %m window = 128 scale = 0.25
+      : (tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x?xi1>) -> tensor<?x4x?x16xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @liza_attention
+// CHECK:         tptt.liza_attention %{{.+}}, %{{.+}}, %{{.+}} rope(%{{.+}}, %{{.+}}) mu(%{{.+}}) out_proj(%{{.+}}, %{{.+}}) mask %{{.+}} {
+// CHECK-SAME:      alpha_gate = #tptt<gate k>
+// CHECK-SAME:      bidirectional
+// CHECK-SAME:      linear_precision = f32
+// CHECK-SAME:      semantics = #tptt<semantics "tptt-0.12">
+// CHECK-SAME:      trick = #tptt<trick rot>
+// CHECK-SAME:      window = 256 : i64
+func.func @liza_attention(%q: tensor<?x?x64xbf16>, %k: tensor<?x?x32xbf16>, %v: tensor<?x?x32xbf16>,
+                          %cos: tensor<?x?x16xbf16>, %mu: tensor<f32>, %wo: tensor<64x64xbf16>,
+                          %bo: tensor<64xbf16>, %m: tensor<?x?xi1>) {
+  %y = tptt.liza_attention %q, %k, %v rope(%cos, %cos) mu(%mu) out_proj(%wo, %bo) mask %m
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, order = 2 : i64, trick = #tptt<trick rot>,
+       alpha_gate = #tptt<gate k>, beta_gate = #tptt<gate k>, nonlinear, chunk_size = 32 : i64,
+       semantics = #tptt<semantics "tptt-0.12">, cross_gate, base_scale_attn, bidirectional,
+       window = 256 : i64, linear_precision = f32}
+      : (tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x?x32xbf16>, tensor<?x?x16xbf16>,
+         tensor<?x?x16xbf16>, tensor<f32>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<?x?xi1>)
+      -> tensor<?x?x64xbf16>
+  return
+}
