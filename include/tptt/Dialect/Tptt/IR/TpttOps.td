@@ -238,8 +238,11 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
     the state starts filled with 1e-6. No `mask` (the reference masks v).
 
     `reverse` runs the operator on the real-token-reversed sequence (the
-    order of virtual tokens inside a token is kept) and returns the outputs
-    in the original order; bidirectional layers average both directions.
+    order of virtual tokens inside a token is kept; with a `mask` only the
+    real tokens are reversed; φ positions count from the first token of the
+    reversed run) and returns the outputs in the original order. The inputs
+    are the causal ones (gates, q̂ and the expansion are not recomputed on
+    the reversed sequence); bidirectional layers average both directions.
 
     ```mlir
     %o, %s = tptt.delta_product %q, %k, %v, %alpha, %beta init %s0
