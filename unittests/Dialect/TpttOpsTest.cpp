@@ -70,12 +70,13 @@ TEST_F(TpttOpsTest, BuildsAVerifiedRecurrentDeltaProduct) {
   auto q = tensor({kDyn, 4, kDyn, 8});
   auto kv = tensor({kDyn, 4, kDyn, 2, 8});
   auto state = tensor({kDyn, 4, 8, 8});
-  Block *body = makeFunction({q, kv, kv, q, q});
+  Block *body = makeFunction({q, kv, kv, q});
   OpBuilder b = OpBuilder::atBlockEnd(body);
+  // No alpha: the ungated operator.
   auto op = DeltaProductOp::create(
       b, b.getUnknownLoc(), q, state, body->getArgument(0),
       body->getArgument(1), body->getArgument(2), body->getArgument(3),
-      body->getArgument(4), Value(), Value(),
+      /*alpha=*/Value(), /*initial_state=*/Value(), /*mask=*/Value(),
       SemanticsAttr::get(&context, Semantics::Recurrent),
       b.getI64IntegerAttr(64), UnitAttr(), UnitAttr());
   EXPECT_TRUE(succeeded(verify(op))) << llvm::join(diagnostics, "\n");
@@ -104,7 +105,7 @@ TEST_F(TpttOpsTest, RejectsGatesOfTheWrongLayoutWithOneClearMessage) {
 TEST_F(TpttOpsTest, ParsesAndPrintsTheSemanticsSpelling) {
   const char *source = R"mlir(
     func.func @f(%q: tensor<1x1x4x2x8xf64>, %s: tensor<1x1x8x8xf64>) {
-      %o, %f = tptt.delta_product %q, %q, %q, %q, %q init %s
+      %o, %f = tptt.delta_product %q, %q, %q, %q alpha %q init %s
           semantics = "tptt-0.12" chunk_size = 4
           : (tensor<1x1x4x2x8xf64>, tensor<1x1x4x2x8xf64>, tensor<1x1x4x2x8xf64>,
              tensor<1x1x4x2x8xf64>, tensor<1x1x4x2x8xf64>, tensor<1x1x8x8xf64>)

@@ -67,3 +67,22 @@ func.func @virtual_token_expand$order_two(%x: tensor<?x4x?x8xf32>) -> tensor<?x4
   %0 = tptt.virtual_token_expand %x order = 2 trick = dt : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
   return %0 : tensor<?x4x?x2x8xf32>
 }
+
+// -----
+
+// A constant all-ones decay is no decay: the alpha operand is dropped.
+// CHECK-LABEL: func @delta_product$unit_alpha
+// CHECK:         tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} semantics = recurrent chunk_size = 64 :
+// CHECK:         tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} alpha %{{.+}} semantics = recurrent chunk_size = 64 :
+func.func @delta_product$unit_alpha(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>)
+    -> (tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) {
+  %one = arith.constant dense<1.0> : tensor<1x2x5x8xf32>
+  %half = arith.constant dense<0.5> : tensor<1x2x5x8xf32>
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %one semantics = recurrent chunk_size = 64
+      : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
+      -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
+  %o2, %s2 = tptt.delta_product %q, %k, %k, %q alpha %half semantics = recurrent chunk_size = 64
+      : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
+      -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
+  return %o, %o2 : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
+}

@@ -1,14 +1,15 @@
 // RUN: tptt-opt %s -split-input-file -tptt-decompose-liza-attention | FileCheck %s
 
 // recurrent: the mask reaches every op that must skip padded positions; only
-// k̂ and v̂ are expanded, q̂ and the gates stay per real token.
+// k̂ and v̂ are expanded, q̂ and the gates stay per real token; the constant
+// decay (alpha = c) is no alpha operand at all.
 // CHECK-LABEL: func @liza_attention$recurrent
 // CHECK-SAME:    (%[[Q:[^:]+]]: tensor<?x?x64xf32>, %[[K:[^:]+]]: tensor<?x?x32xf32>, %[[V:[^:]+]]: tensor<?x?x32xf32>, %[[COS:[^:]+]]: tensor<?x?x16xf32>, %[[SIN:[^:]+]]: tensor<?x?x16xf32>, %[[MU:[^:]+]]: tensor<f32>, %[[WO:[^:]+]]: tensor<64x64xf32>, %[[M:[^:]+]]: tensor<?x?xi1>)
-// CHECK:         %[[ALPHA:.+]], %[[BETA:.+]] = tptt.gates %[[K]], %[[V]] mask %[[M]] alpha = c beta = k heads = 4 kv_heads = 2
+// CHECK:         %{{.+}}, %[[BETA:.+]] = tptt.gates %[[K]], %[[V]] mask %[[M]] alpha = c beta = k heads = 4 kv_heads = 2
 // CHECK:         %[[QH:.+]], %[[KH:.+]], %[[VH:.+]] = tptt.feature_map %[[Q]], %[[K]], %[[V]] heads = 4 kv_heads = 2
 // CHECK:         %[[KE:.+]] = tptt.virtual_token_expand %[[KH]] mask %[[M]] order = 2 trick = dt
 // CHECK:         %[[VE:.+]] = tptt.virtual_token_expand %[[VH]] mask %[[M]] order = 2 trick = dt
-// CHECK:         %[[Y:.+]], %{{.+}} = tptt.delta_product %[[QH]], %[[KE]], %[[VE]], %[[ALPHA]], %[[BETA]] mask %[[M]] semantics = recurrent chunk_size = 64 :
+// CHECK:         %[[Y:.+]], %{{.+}} = tptt.delta_product %[[QH]], %[[KE]], %[[VE]], %[[BETA]] mask %[[M]] semantics = recurrent chunk_size = 64 :
 // CHECK:         %[[MERGED:.+]] = tptt.merge_heads %[[Y]] : (tensor<?x4x?x16xf32>) -> tensor<?x?x64xf32>
 // CHECK:         %[[LIN:.+]] = tptt.linear %[[MERGED]], %[[WO]]
 // CHECK:         %[[QS:.+]] = linalg.transpose ins(%{{.+}} : tensor<?x?x4x16xf32>) outs(%{{.+}} : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
@@ -48,7 +49,7 @@ func.func @liza_attention$recurrent(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf3
 // CHECK:         %[[QE:.+]] = tptt.virtual_token_expand %[[QH]] order = 3 trick = rdt
 // CHECK:         %[[AE:.+]] = tptt.virtual_token_expand %[[ALPHA]] order = 3 trick = rdt
 // CHECK:         %[[BE:.+]] = tptt.virtual_token_expand %[[BETA]] order = 3 trick = cte
-// CHECK:         %[[Y:.+]], %{{.+}} = tptt.delta_product %[[QE]], %[[KE]], %[[VE]], %[[AE]], %[[BE]] semantics = "tptt-0.12" chunk_size = 4 nonlinear :
+// CHECK:         %[[Y:.+]], %{{.+}} = tptt.delta_product %[[QE]], %[[KE]], %[[VE]], %[[BE]] alpha %[[AE]] semantics = "tptt-0.12" chunk_size = 4 nonlinear :
 // CHECK:         tptt.merge_heads %[[Y]] : (tensor<2x4x8x16xf32>) -> tensor<2x8x64xbf16>
 // CHECK:         %[[LIN:.+]] = tptt.linear %{{.+}}, %[[WO]] bias %[[BO]]
 // CHECK:         tptt.attention %{{.+}}, %{{.+}}, %{{.+}} mask %[[M]] window = 6 :

@@ -304,7 +304,7 @@ func.func @virtual_token_expand$element_type(%x: tensor<2x4x7x8xf32>) {
 
 func.func @delta_product$chunk_size(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>) {
   // expected-error @+1 {{chunk_size must be >= 1, got 0}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %q semantics = recurrent chunk_size = 0
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %q semantics = recurrent chunk_size = 0
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -314,7 +314,7 @@ func.func @delta_product$chunk_size(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x
 
 func.func @delta_product$recurrent_q(%k: tensor<1x2x5x2x8xf32>, %g: tensor<1x2x5x8xf32>) {
   // expected-error @+1 {{'q' must have rank 4 [B, H, S, d], got 'tensor<1x2x5x2x8xf32>'}}
-  %o, %s = tptt.delta_product %k, %k, %k, %g, %g semantics = recurrent chunk_size = 4
+  %o, %s = tptt.delta_product %k, %k, %k, %g alpha %g semantics = recurrent chunk_size = 4
       : (tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -324,8 +324,8 @@ func.func @delta_product$recurrent_q(%k: tensor<1x2x5x2x8xf32>, %g: tensor<1x2x5
 
 func.func @delta_product$tptt_gates(%k: tensor<1x2x5x2x8xf32>, %g: tensor<1x2x5x8xf32>) {
   // expected-error @+1 {{'alpha' must have rank 5 [B, H, S, n, d], got 'tensor<1x2x5x8xf32>'}}
-  %o, %s = tptt.delta_product %k, %k, %k, %g, %g semantics = "tptt-0.12" chunk_size = 4
-      : (tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
+  %o, %s = tptt.delta_product %k, %k, %k, %k alpha %g semantics = "tptt-0.12" chunk_size = 4
+      : (tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -334,7 +334,7 @@ func.func @delta_product$tptt_gates(%k: tensor<1x2x5x2x8xf32>, %g: tensor<1x2x5x
 
 func.func @delta_product$tptt_mask(%k: tensor<1x2x5x2x8xf32>, %m: tensor<1x5xi1>) {
   // expected-error @+1 {{'mask' is not allowed with tptt-0.12 semantics}}
-  %o, %s = tptt.delta_product %k, %k, %k, %k, %k mask %m semantics = "tptt-0.12" chunk_size = 4
+  %o, %s = tptt.delta_product %k, %k, %k, %k alpha %k mask %m semantics = "tptt-0.12" chunk_size = 4
       : (tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x5xi1>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -344,7 +344,7 @@ func.func @delta_product$tptt_mask(%k: tensor<1x2x5x2x8xf32>, %m: tensor<1x5xi1>
 
 func.func @delta_product$dynamic_order(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x?x8xf32>) {
   // expected-error @+1 {{'k' dimension 3 (n) must be static}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %q semantics = recurrent chunk_size = 4
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %q semantics = recurrent chunk_size = 4
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x?x8xf32>, tensor<1x2x5x?x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -354,7 +354,7 @@ func.func @delta_product$dynamic_order(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5
 
 func.func @delta_product$v_order(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>, %v: tensor<1x2x5x3x8xf32>) {
   // expected-error @+1 {{'v' dimension 3 (n) is 3, but 'k' gives n = 2}}
-  %o, %s = tptt.delta_product %q, %k, %v, %q, %q semantics = recurrent chunk_size = 4
+  %o, %s = tptt.delta_product %q, %k, %v, %q alpha %q semantics = recurrent chunk_size = 4
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -364,7 +364,7 @@ func.func @delta_product$v_order(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf
 
 func.func @delta_product$initial_state(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>, %s0: tensor<1x2x2x8x8xf32>) {
   // expected-error @+1 {{'initial_state' must have rank 4 [B, H, d, d], got 'tensor<1x2x2x8x8xf32>'}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %q init %s0 semantics = recurrent chunk_size = 4
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %q init %s0 semantics = recurrent chunk_size = 4
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x2x8x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -374,7 +374,7 @@ func.func @delta_product$initial_state(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5
 
 func.func @delta_product$final_state(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>) {
   // expected-error @+1 {{'final_state' dimension 3 (d) is 4, but 'k' gives d = 8}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %q semantics = recurrent chunk_size = 4
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %q semantics = recurrent chunk_size = 4
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x4xf32>)
   return
@@ -384,8 +384,8 @@ func.func @delta_product$final_state(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2
 
 func.func @delta_product$element_type(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>, %b: tensor<1x2x5x8xf64>) {
   // expected-error @+1 {{'beta' has element type 'f64', but 'q' has 'f32'}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %b semantics = recurrent chunk_size = 4
-      : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf64>)
+  %o, %s = tptt.delta_product %q, %k, %k, %b alpha %q semantics = recurrent chunk_size = 4
+      : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf64>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -394,7 +394,7 @@ func.func @delta_product$element_type(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x
 
 func.func @delta_product$unknown_semantics(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x2x8xf32>) {
   // expected-error @+1 {{unknown semantics 'tptt-0.11', expected one of: recurrent, tptt-0.12}}
-  %o, %s = tptt.delta_product %q, %k, %k, %q, %q semantics = "tptt-0.11" chunk_size = 4
+  %o, %s = tptt.delta_product %q, %k, %k, %q alpha %q semantics = "tptt-0.11" chunk_size = 4
       : (tensor<1x2x5x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x2x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
       -> (tensor<1x2x5x8xf32>, tensor<1x2x8x8xf32>)
   return
@@ -408,8 +408,8 @@ func.func @delta_product$unknown_semantics(%q: tensor<1x2x5x8xf32>, %k: tensor<1
 
 func.func @delta_product_step$position_missing(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x8xf32>) {
   // expected-error @+1 {{'position' is required with nonlinear}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = 4 nonlinear
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q chunk_size = 4 nonlinear
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8xf32>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -418,8 +418,8 @@ func.func @delta_product_step$position_missing(%q: tensor<1x2x8xf32>, %k: tensor
 
 func.func @delta_product_step$position_unused(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x8xf32>, %p: tensor<1xi64>) {
   // expected-error @+1 {{'position' is only used with nonlinear}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s position %p chunk_size = 4
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<1xi64>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q position %p chunk_size = 4
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8xf32>, tensor<1xi64>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -428,8 +428,8 @@ func.func @delta_product_step$position_unused(%q: tensor<1x2x8xf32>, %k: tensor<
 
 func.func @delta_product_step$position_batch(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x8xf32>, %p: tensor<3xi64>) {
   // expected-error @+1 {{'position' dimension 0 (B) is 3, but 'k' gives B = 1}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s position %p chunk_size = 4 nonlinear
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<3xi64>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q position %p chunk_size = 4 nonlinear
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8xf32>, tensor<3xi64>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -438,8 +438,8 @@ func.func @delta_product_step$position_batch(%q: tensor<1x2x8xf32>, %k: tensor<1
 
 func.func @delta_product_step$chunk_size(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x8xf32>) {
   // expected-error @+1 {{chunk_size must be >= 1, got -1}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = -1
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q chunk_size = -1
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8xf32>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -448,8 +448,8 @@ func.func @delta_product_step$chunk_size(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2
 
 func.func @delta_product_step$state(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x4xf32>) {
   // expected-error @+1 {{'state' dimension 3 (d) is 4, but 'k' gives d = 8}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = 4
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x4xf32>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q chunk_size = 4
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8xf32>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }
@@ -458,8 +458,8 @@ func.func @delta_product_step$state(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf3
 
 func.func @delta_product_step$element_type(%q: tensor<1x2x8xf32>, %k: tensor<1x2x2x8xf32>, %s: tensor<1x2x8x8xf16>) {
   // expected-error @+1 {{'state' has element type 'f16', but 'q' has 'f32'}}
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = 4
-      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf16>)
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q chunk_size = 4
+      : (tensor<1x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8x8xf16>, tensor<1x2x8xf32>)
       -> (tensor<1x2x8xf32>, tensor<1x2x8x8xf32>)
   return
 }

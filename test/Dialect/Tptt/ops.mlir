@@ -71,23 +71,23 @@ func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>, %h: tensor<?x4x2x8xf32>
 // -----
 
 // CHECK-LABEL: func @delta_product$recurrent
-// CHECK:         %{{.+}}, %{{.+}} = tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} init %{{.+}} mask %{{.+}} semantics = recurrent chunk_size = 64 :
-// CHECK:         tptt.delta_product {{.+}} semantics = recurrent chunk_size = 3 nonlinear reverse :
+// CHECK:         %{{.+}}, %{{.+}} = tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} alpha %{{.+}} init %{{.+}} mask %{{.+}} semantics = recurrent chunk_size = 64 :
+// CHECK:         tptt.delta_product %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} semantics = recurrent chunk_size = 3 nonlinear reverse :
 // GENERIC-LABEL: sym_name = "delta_product$recurrent"
 // GENERIC:       "tptt.delta_product"({{.*}}) <{chunk_size = 64 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1>, semantics = #tptt<semantics recurrent>}>
 func.func @delta_product$recurrent(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
                                    %v: tensor<?x4x?x2x8xf32>, %a: tensor<?x4x?x8xf32>,
                                    %b: tensor<?x4x?x8xf32>, %s: tensor<?x4x8x8xf32>,
                                    %m: tensor<?x?xi1>) {
-  %o, %f = tptt.delta_product %q, %k, %v, %a, %b init %s mask %m
+  %o, %f = tptt.delta_product %q, %k, %v, %b alpha %a init %s mask %m
       semantics = recurrent chunk_size = 64
       : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>,
          tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>, tensor<?x?xi1>)
       -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
-  %o2, %f2 = tptt.delta_product %q, %k, %v, %a, %b
+  %o2, %f2 = tptt.delta_product %q, %k, %v, %b
       semantics = recurrent chunk_size = 3 nonlinear reverse
       : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>,
-         tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+         tensor<?x4x?x8xf32>)
       -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
   return
 }
@@ -99,7 +99,7 @@ func.func @delta_product$recurrent(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8
 // GENERIC-LABEL: sym_name = "delta_product$tptt_0_12"
 // GENERIC:       semantics = #tptt<semantics "tptt-0.12">
 func.func @delta_product$tptt_0_12(%x: tensor<2x3x7x2x8xf64>) {
-  %o, %f = tptt.delta_product %x, %x, %x, %x, %x semantics = "tptt-0.12" chunk_size = 4
+  %o, %f = tptt.delta_product %x, %x, %x, %x alpha %x semantics = "tptt-0.12" chunk_size = 4
       : (tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>,
          tensor<2x3x7x2x8xf64>, tensor<2x3x7x2x8xf64>)
       -> (tensor<2x3x7x8xf64>, tensor<2x3x8x8xf64>)
@@ -109,17 +109,17 @@ func.func @delta_product$tptt_0_12(%x: tensor<2x3x7x2x8xf64>) {
 // -----
 
 // CHECK-LABEL: func @delta_product_step
-// CHECK:         tptt.delta_product_step %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} chunk_size = 64 :
-// CHECK:         tptt.delta_product_step {{.+}} position %{{.+}} chunk_size = 4 nonlinear :
+// CHECK:         tptt.delta_product_step %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} chunk_size = 64 :
+// CHECK:         tptt.delta_product_step %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} alpha %{{.+}} position %{{.+}} chunk_size = 4 nonlinear :
 func.func @delta_product_step(%q: tensor<?x4x8xf32>, %k: tensor<?x4x2x8xf32>,
                               %s: tensor<?x4x8x8xf32>, %p: tensor<?xi64>) {
-  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %q, %s chunk_size = 64
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s chunk_size = 64
       : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
-         tensor<?x4x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+         tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
       -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
-  %o2, %s2 = tptt.delta_product_step %q, %k, %k, %q, %q, %s position %p chunk_size = 4 nonlinear
+  %o2, %s2 = tptt.delta_product_step %q, %k, %k, %q, %s alpha %q position %p chunk_size = 4 nonlinear
       : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
-         tensor<?x4x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>, tensor<?xi64>)
+         tensor<?x4x8xf32>, tensor<?x4x8x8xf32>, tensor<?x4x8xf32>, tensor<?xi64>)
       -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
   return
 }

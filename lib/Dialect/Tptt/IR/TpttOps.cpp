@@ -327,9 +327,11 @@ LogicalResult DeltaProductOp::verify() {
   if (recurrent)
     perToken.erase(perToken.begin() + 3);
   if (failed(shapes.check("q", getQ().getType(), perToken)) ||
-      failed(shapes.check("alpha", getAlpha().getType(), perToken)) ||
       failed(shapes.check("beta", getBeta().getType(), perToken)))
     return failure();
+  if (Value alpha = getAlpha())
+    if (failed(shapes.check("alpha", alpha.getType(), perToken)))
+      return failure();
   if (getMask() && !recurrent)
     return emitOpError("'mask' is not allowed with tptt-0.12 semantics (the "
                        "reference multiplies v by the mask before the gates)");
@@ -354,6 +356,29 @@ LogicalResult DeltaProductOp::verify() {
                                       {"final_state", getFinalState()}});
 }
 
+namespace {
+/// α = 1 is no decay at all: drop a constant all-ones `alpha` so that the
+/// lowering can use the ungated (pure matmul) chunk form.
+struct DropUnitDecay : public OpRewritePattern<DeltaProductOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DeltaProductOp op,
+                                PatternRewriter &rewriter) const override {
+    DenseFPElementsAttr alpha;
+    if (!op.getAlpha() || !matchPattern(op.getAlpha(), m_Constant(&alpha)) ||
+        !alpha.isSplat() || !alpha.getSplatValue<APFloat>().isExactlyValue(1.0))
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { op.getAlphaMutable().clear(); });
+    return success();
+  }
+};
+} // namespace
+
+void DeltaProductOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                                 MLIRContext *context) {
+  results.add<DropUnitDecay>(context);
+}
+
 //===----------------------------------------------------------------------===//
 // DeltaProductStepOp
 //===----------------------------------------------------------------------===//
@@ -372,7 +397,6 @@ LogicalResult DeltaProductStepOp::verify() {
   if (failed(shapes.check("k", getK().getType(), {"B", "H", "n", "d"})) ||
       failed(shapes.check("v", getV().getType(), {"B", "H", "n", "d"})) ||
       failed(shapes.check("q", getQ().getType(), {"B", "H", "d"})) ||
-      failed(shapes.check("alpha", getAlpha().getType(), {"B", "H", "d"})) ||
       failed(shapes.check("beta", getBeta().getType(), {"B", "H", "d"})) ||
       failed(
           shapes.check("state", getState().getType(), {"B", "H", "d", "d"})) ||
@@ -380,6 +404,9 @@ LogicalResult DeltaProductStepOp::verify() {
       failed(shapes.check("new_state", getNewState().getType(),
                           {"B", "H", "d", "d"})))
     return failure();
+  if (Value alpha = getAlpha())
+    if (failed(shapes.check("alpha", alpha.getType(), {"B", "H", "d"})))
+      return failure();
   if (Value position = getPosition())
     if (failed(shapes.check("position", position.getType(), {"B"})))
       return failure();

@@ -165,23 +165,23 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
           rewriter.getI64IntegerAttr(order),
           TrickAttr::get(rewriter.getContext(), trick));
     };
-    // A constant gate (code c) is repeated, never transformed by the trick.
-    auto gateTrick = [&](GateKind code) {
-      return code == GateKind::C ? Trick::Cte : op.getTrick();
-    };
-    Value q = features.getQHat(), alpha = gates.getAlpha(),
-          beta = gates.getBeta();
+    // A constant decay (code c) is α = 1: no alpha operand at all.
+    Value q = features.getQHat(), beta = gates.getBeta();
+    Value alpha = op.getAlphaGate() == GateKind::C ? Value() : gates.getAlpha();
     Value k = expand(features.getKHat(), op.getTrick());
     Value vHat = expand(features.getVHat(), op.getTrick());
     if (!recurrent) {
       q = expand(q, op.getTrick());
-      alpha = expand(alpha, gateTrick(op.getAlphaGate()));
-      beta = expand(beta, gateTrick(op.getBetaGate()));
+      if (alpha)
+        alpha = expand(alpha, op.getTrick());
+      // A constant β (code c) is repeated, never transformed by the trick.
+      beta = expand(beta, op.getBetaGate() == GateKind::C ? Trick::Cte
+                                                          : op.getTrick());
     }
 
     auto runOperator = [&](bool reverse) -> Value {
       return DeltaProductOp::create(
-                 rewriter, loc, headsType, stateType, q, k, vHat, alpha, beta,
+                 rewriter, loc, headsType, stateType, q, k, vHat, beta, alpha,
                  /*initial_state=*/Value(), opMask, op.getSemanticsAttr(),
                  op.getChunkSizeAttr(), op.getNonlinearAttr(),
                  reverse ? rewriter.getUnitAttr() : UnitAttr())

@@ -206,9 +206,10 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
     [B, H, S, d] and `final_state` [B, H, d, d].
 
     **`recurrent` semantics** (default). Operands: `q` [B, H, S, d]; `k`,
-    `v` [B, H, S, n, d] (expanded); `alpha`, `beta` [B, H, S, d] (one gate
-    per real token). From S₀ = `initial_state` (or 0), over the virtual
-    tokens m = (t, j) in order:
+    `v` [B, H, S, n, d] (expanded); `beta` and the optional `alpha`
+    [B, H, S, d] (one gate per real token; no `alpha` means α = 1, the
+    ungated DeltaNet / DeltaProduct). From S₀ = `initial_state` (or 0), over
+    the virtual tokens m = (t, j) in order:
 
         A_m = diag(α_t) if j = 0 else I      (decay once per real token)
         S'  = S_{m−1} · A_m
@@ -224,8 +225,9 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
     chunked (WY/UT) lowering. `mask` [B, S]: a padded position leaves the
     state untouched and is not counted for φ; its output is unspecified.
 
-    **`tptt-0.12` semantics**. All of `q`, `k`, `v`, `alpha`, `beta` are
-    [B, H, S, n, d] (gates expanded with the trick). With C the largest
+    **`tptt-0.12` semantics**. All of `q`, `k`, `v`, `beta` and `alpha`
+    are [B, H, S, n, d] (gates expanded with the trick; no `alpha` means
+    A = 1). With C the largest
     divisor of S not above `chunk_size` and N = C·n, per chunk: K_β = K ⊙ B,
     V_β = V ⊙ B, T = (I + stril(K_β Kᵀ))⁻¹, W = T K_β, U = T V_β; every
     real position c restarts from the incoming state P = H_in and runs,
@@ -245,7 +247,7 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
     the reversed sequence); bidirectional layers average both directions.
 
     ```mlir
-    %o, %s = tptt.delta_product %q, %k, %v, %alpha, %beta init %s0
+    %o, %s = tptt.delta_product %q, %k, %v, %beta alpha %alpha init %s0
         semantics = recurrent chunk_size = 64
         : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>,
            tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
@@ -253,8 +255,8 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
     ```
   }];
   let arguments = (ins Tptt_FloatTensor:$q, Tptt_FloatTensor:$k,
-                       Tptt_FloatTensor:$v, Tptt_FloatTensor:$alpha,
-                       Tptt_FloatTensor:$beta,
+                       Tptt_FloatTensor:$v, Tptt_FloatTensor:$beta,
+                       Optional<Tptt_FloatTensor>:$alpha,
                        Optional<Tptt_FloatTensor>:$initial_state,
                        Optional<Tptt_MaskTensor>:$mask,
                        Tptt_SemanticsAttr:$semantics,
@@ -262,12 +264,13 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
                        UnitAttr:$nonlinear, UnitAttr:$reverse);
   let results = (outs Tptt_FloatTensor:$output, Tptt_FloatTensor:$final_state);
   let assemblyFormat = [{
-    $q `,` $k `,` $v `,` $alpha `,` $beta (`init` $initial_state^)?
+    $q `,` $k `,` $v `,` $beta (`alpha` $alpha^)? (`init` $initial_state^)?
     (`mask` $mask^)? `semantics` `=` custom<EnumKeyword>($semantics) `chunk_size` `=` $chunk_size
     (`nonlinear` $nonlinear^)? (`reverse` $reverse^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
   let extraClassDeclaration = [{
     /// The order n: virtual tokens per real token (dimension 3 of `k`).
     int64_t getOrder();
@@ -276,12 +279,14 @@ def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
   }];
 }
 
-def Tptt_DeltaProductStepOp : Tptt_Op<"delta_product_step", [Pure]> {
+def Tptt_DeltaProductStepOp : Tptt_Op<"delta_product_step",
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "one-token decode step of the recurrent DeltaProduct operator";
   let description = [{
     Advances the `recurrent` semantics of `tptt.delta_product` by one real
-    token: `q` [B, H, d], `k`, `v` [B, H, n, d], `alpha`, `beta` [B, H, d],
-    `state` [B, H, d, d] → `output` [B, H, d], `new_state` [B, H, d, d],
+    token: `q` [B, H, d], `k`, `v` [B, H, n, d], `beta` and the optional
+    `alpha` [B, H, d] (none: α = 1), `state` [B, H, d, d] → `output`
+    [B, H, d], `new_state` [B, H, d, d],
     with exactly the n virtual steps of the recurrence (decay by α at j = 0,
     then the delta updates) and o = S_{n−1}ᵀ q.
 
@@ -298,20 +303,21 @@ def Tptt_DeltaProductStepOp : Tptt_Op<"delta_product_step", [Pure]> {
     `tptt.delta_product`.
 
     ```mlir
-    %o, %s1 = tptt.delta_product_step %q, %k, %v, %alpha, %beta, %s0 chunk_size = 64
+    %o, %s1 = tptt.delta_product_step %q, %k, %v, %beta, %s0 alpha %alpha chunk_size = 64
         : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
-           tensor<?x4x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+           tensor<?x4x8xf32>, tensor<?x4x8x8xf32>, tensor<?x4x8xf32>)
         -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
     ```
   }];
   let arguments = (ins Tptt_FloatTensor:$q, Tptt_FloatTensor:$k,
-                       Tptt_FloatTensor:$v, Tptt_FloatTensor:$alpha,
-                       Tptt_FloatTensor:$beta, Tptt_FloatTensor:$state,
+                       Tptt_FloatTensor:$v, Tptt_FloatTensor:$beta,
+                       Tptt_FloatTensor:$state,
+                       Optional<Tptt_FloatTensor>:$alpha,
                        Optional<Tptt_PositionTensor>:$position,
                        I64Attr:$chunk_size, UnitAttr:$nonlinear);
   let results = (outs Tptt_FloatTensor:$output, Tptt_FloatTensor:$new_state);
   let assemblyFormat = [{
-    $q `,` $k `,` $v `,` $alpha `,` $beta `,` $state
+    $q `,` $k `,` $v `,` $beta `,` $state (`alpha` $alpha^)?
     (`position` $position^)? `chunk_size` `=` $chunk_size
     (`nonlinear` $nonlinear^)? attr-dict `:` functional-type(operands, results)
   }];
