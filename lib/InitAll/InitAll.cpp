@@ -10,8 +10,10 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "tptt/Conversion/Passes.h"
 #include "tptt/Dialect/Tptt/IR/TpttDialect.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Pipelines/Pipelines.h"
 
 // tptt lowers through most of upstream MLIR (linalg, tensor, bufferization,
 // scf, vector, gpu, nvvm, openmp, llvm, transform), and the bufferization,
@@ -27,4 +29,6 @@ void mlir::tptt::registerAllTpttDialects(DialectRegistry &registry) {
 void mlir::tptt::registerAllTpttPasses() {
   registerAllPasses();
   registerTpttPasses();
+  registerTpttConversionPasses();
+  registerTpttPipelines();
 }

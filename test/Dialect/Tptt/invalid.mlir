@@ -465,6 +465,34 @@ func.func @delta_product_step$element_type(%q: tensor<1x2x8xf32>, %k: tensor<1x2
 }
 
 //===----------------------------------------------------------------------===//
+// tptt.tril_inverse, tptt.phi
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @tril_inverse$rank(%l: tensor<8xf32>) {
+  // expected-error @+1 {{'input' must have rank >= 2 [..., N, N], got 'tensor<8xf32>'}}
+  %t = tptt.tril_inverse %l : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @tril_inverse$square(%l: tensor<2x8x7xf32>) {
+  // expected-error @+1 {{'input' must be square in its last two dimensions, got 8x7}}
+  %t = tptt.tril_inverse %l : tensor<2x8x7xf32>
+  return
+}
+
+// -----
+
+func.func @phi$rank(%h: tensor<f32>) {
+  // expected-error @+1 {{'input' must have rank >= 1 (phi acts on rows)}}
+  %p = tptt.phi %h : tensor<f32>
+  return
+}
+
+//===----------------------------------------------------------------------===//
 // tptt.merge_heads
 //===----------------------------------------------------------------------===//
 

@@ -186,3 +186,14 @@ func.func @liza_attention(%q: tensor<?x?x64xbf16>, %k: tensor<?x?x32xbf16>, %v: 
       -> tensor<?x?x64xbf16>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func @chunk_pieces
+// CHECK:         tptt.tril_inverse %{{.+}} : tensor<?x4x64x64xf32>
+// CHECK:         tptt.phi %{{.+}} : tensor<?x4x8x8xf32>
+func.func @chunk_pieces(%l: tensor<?x4x64x64xf32>, %h: tensor<?x4x8x8xf32>) {
+  %t = tptt.tril_inverse %l : tensor<?x4x64x64xf32>
+  %p = tptt.phi %h : tensor<?x4x8x8xf32>
+  return
+}

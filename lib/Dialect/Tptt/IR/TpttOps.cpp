@@ -421,6 +421,31 @@ LogicalResult DeltaProductStepOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// TrilInverseOp and PhiOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TrilInverseOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (type.getRank() < 2)
+    return emitOpError() << "'input' must have rank >= 2 [..., N, N], got "
+                         << type;
+  int64_t rows = type.getDimSize(type.getRank() - 2);
+  int64_t cols = type.getDimSize(type.getRank() - 1);
+  if (!ShapedType::isDynamic(rows) && !ShapedType::isDynamic(cols) &&
+      rows != cols)
+    return emitOpError() << "'input' must be square in its last two "
+                            "dimensions, got "
+                         << rows << "x" << cols;
+  return success();
+}
+
+LogicalResult PhiOp::verify() {
+  if (cast<RankedTensorType>(getInput().getType()).getRank() < 1)
+    return emitOpError("'input' must have rank >= 1 (phi acts on rows)");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // MergeHeadsOp
 //===----------------------------------------------------------------------===//
 

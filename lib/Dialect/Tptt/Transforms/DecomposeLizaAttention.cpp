@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
+#include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -77,123 +78,31 @@ Value mergeHeads(OpBuilder &b, Location loc, Value x) {
       SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
 }
 
-/// v ⊙ m with the [B, S] mask broadcast over features, as the reference does
-/// under tptt-0.12 (a multiplication, so that -0.0 and NaN behave alike).
-Value maskValues(OpBuilder &b, Location loc, Value v, Value mask) {
-  auto type = cast<RankedTensorType>(v.getType());
-  MLIRContext *ctx = b.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(3, ctx);
-  AffineMap batchSeq = AffineMap::get(
-      3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
-  Value init = emptyPermuted(b, loc, v, {0, 1, 2}, type.getElementType());
-  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{v, mask}, ValueRange{init},
-             ArrayRef<AffineMap>{identity, batchSeq, identity}, iterators,
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value m = arith::UIToFPOp::create(
-                   nb, nloc, type.getElementType(), args[1]);
-               Value product = arith::MulFOp::create(nb, nloc, args[0], m);
-               linalg::YieldOp::create(nb, nloc, product);
-             })
-      .getResult(0);
-}
-
-/// ½ (a + b), elementwise.
-Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
-  auto type = cast<RankedTensorType>(lhs.getType());
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(type.getRank(), b.getContext());
-  SmallVector<int64_t> perm =
-      llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
-  Value init = emptyPermuted(b, loc, lhs, perm, type.getElementType());
-  SmallVector<utils::IteratorType> iterators(type.getRank(),
-                                             utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{lhs, rhs}, ValueRange{init},
-             ArrayRef<AffineMap>{identity, identity, identity}, iterators,
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value sum = arith::AddFOp::create(nb, nloc, args[0], args[1]);
-               Value half = arith::ConstantOp::create(
-                   nb, nloc, nb.getFloatAttr(type.getElementType(), 0.5));
-               linalg::YieldOp::create(
-                   nb, nloc,
-                   arith::MulFOp::create(nb, nloc, sum, half).getResult());
-             })
-      .getResult(0);
-}
-
 struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(LizaAttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto qType = cast<RankedTensorType>(op.getQ().getType());
     auto kType = cast<RankedTensorType>(op.getK().getType());
-    Type modelType = qType.getElementType();
-    Type linType = op.getLinearElementType();
     int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
     int64_t headDim = kType.getDimSize(2) / kvHeads;
-    int64_t order = op.getOrder();
-    int64_t batch = qType.getDimSize(0), seq = qType.getDimSize(1);
-    bool recurrent = op.getSemantics() == Semantics::Recurrent;
     Value mask = op.getMask();
 
-    // Linear branch. Under tptt-0.12 the only effect of padding is v ⊙ m
-    // before the gates; under recurrent the ops skip padded positions.
-    Value v = op.getV();
-    if (mask && !recurrent)
-      v = maskValues(rewriter, loc, v, mask);
-    Value opMask = recurrent ? mask : Value();
-
-    auto headsType = tensorOf({batch, heads, seq, headDim}, linType);
-    auto expandedType = tensorOf({batch, heads, seq, order, headDim}, linType);
-    auto stateType = tensorOf({batch, heads, headDim, headDim}, linType);
-
-    auto gates = GatesOp::create(rewriter, loc, headsType, headsType, op.getK(),
-                                 v, Value(), Value(), opMask,
-                                 op.getAlphaGateAttr(), op.getBetaGateAttr(),
-                                 op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
-    auto features = FeatureMapOp::create(
-        rewriter, loc, headsType, headsType, headsType, op.getQ(), op.getK(), v,
-        op.getNumHeadsAttr(), op.getNumKvHeadsAttr());
-
-    auto expand = [&](Value x, Trick trick) -> Value {
-      return VirtualTokenExpandOp::create(
-          rewriter, loc, expandedType, x, Value(), opMask,
-          rewriter.getI64IntegerAttr(order),
-          TrickAttr::get(rewriter.getContext(), trick));
-    };
-    // A constant decay (code c) is α = 1: no alpha operand at all.
-    Value q = features.getQHat(), beta = gates.getBeta();
-    Value alpha = op.getAlphaGate() == GateKind::C ? Value() : gates.getAlpha();
-    Value k = expand(features.getKHat(), op.getTrick());
-    Value vHat = expand(features.getVHat(), op.getTrick());
-    if (!recurrent) {
-      q = expand(q, op.getTrick());
-      if (alpha)
-        alpha = expand(alpha, op.getTrick());
-      // A constant β (code c) is repeated, never transformed by the trick.
-      beta = expand(beta, op.getBetaGate() == GateKind::C ? Trick::Cte
-                                                          : op.getTrick());
-    }
-
-    auto runOperator = [&](bool reverse) -> Value {
-      return DeltaProductOp::create(
-                 rewriter, loc, headsType, stateType, q, k, vHat, beta, alpha,
-                 /*initial_state=*/Value(), opMask, op.getSemanticsAttr(),
-                 op.getChunkSizeAttr(), op.getNonlinearAttr(),
-                 reverse ? rewriter.getUnitAttr() : UnitAttr())
-          .getOutput();
-    };
-    Value y = runOperator(/*reverse=*/false);
-    if (op.getBidirectional())
-      y = average(rewriter, loc, y, runOperator(/*reverse=*/true));
-
-    auto mergedType = tensorOf({batch, seq, heads * headDim}, modelType);
-    Value merged = MergeHeadsOp::create(rewriter, loc, mergedType, y,
-                                        rewriter.getF64FloatAttr(1e-6));
+    LinearBranchOptions branch;
+    branch.numHeads = heads;
+    branch.numKvHeads = kvHeads;
+    branch.order = op.getOrder();
+    branch.trick = op.getTrick();
+    branch.alphaGate = op.getAlphaGate();
+    branch.betaGate = op.getBetaGate();
+    branch.nonlinear = op.getNonlinear();
+    branch.chunkSize = op.getChunkSize();
+    branch.semantics = op.getSemantics();
+    branch.bidirectional = op.getBidirectional();
+    branch.linearType = op.getLinearElementType();
+    Value merged = buildLinearBranch(rewriter, loc, branch, op.getQ(),
+                                     op.getK(), op.getV(), mask);
     Value lin = LinearOp::create(rewriter, loc, op.getType(), merged,
                                  op.getOWeight(), op.getOBias());
 

@@ -10,6 +10,7 @@
 include "tptt/Dialect/Tptt/IR/TpttBase.td"
 include "tptt/Dialect/Tptt/IR/TpttAttrs.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
@@ -321,6 +322,50 @@ def Tptt_DeltaProductStepOp : Tptt_Op<"delta_product_step",
     (`position` $position^)? `chunk_size` `=` $chunk_size
     (`nonlinear` $nonlinear^)? attr-dict `:` functional-type(operands, results)
   }];
+  let hasVerifier = 1;
+}
+
+def Tptt_TrilInverseOp : Tptt_Op<"tril_inverse",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "T = (I + L)⁻¹ for a strictly lower-triangular L";
+  let description = [{
+    The UT transform of a chunk of the DeltaProduct operator is
+    T = (I + stril(K_β Kᵀ))⁻¹. `input` [..., N, N] holds L; only its strictly
+    lower part is read. The result is unit lower triangular, computed by the
+    forward substitution of the tptt-0.12 reference: with A = −stril(L) and
+    X the strictly lower part of T,
+
+        X_{i,:i} = A_{i,:i} + A_{i,:i} · X_{:i,:i}      for i = 1 .. N−1
+        T = I + X
+
+    ```mlir
+    %t = tptt.tril_inverse %l : tensor<?x4x64x64xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Tptt_PhiOp : Tptt_Op<"phi", [Pure, SameOperandsAndResultType]> {
+  let summary = "the state nonlinearity φ of the nonlinear operator modes";
+  let description = [{
+    Applied to the state between chunks by `delta_rule_gelu`-style modes,
+    row-wise over the last axis of `input` [..., d]:
+
+        φ(H)_ab = (H_ab / 2) · GELU_tanh(2 H_ab / (‖H_a,:‖₂ + 1e-6))
+        GELU_tanh(z) = z/2 · (1 + tanh(√(2/π) (z + 0.044715 z³)))
+
+    A zero row stays zero.
+
+    ```mlir
+    %h = tptt.phi %state : tensor<?x4x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
 

@@ -1,0 +1,50 @@
+//===- LizaBuilders.h - Build LiZA pieces from tptt ops ---------*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// The linear branch of a LiZA layer as a sequence of tptt ops. Shared by
+// tptt-decompose-liza-attention, the golden mode of tptt-run and the model
+// importer, so that all of them build exactly the same IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_DIALECT_TPTT_TRANSFORMS_LIZABUILDERS_H
+#define TPTT_DIALECT_TPTT_TRANSFORMS_LIZABUILDERS_H
+
+#include "mlir/IR/Builders.h"
+#include "tptt/Dialect/Tptt/IR/TpttOps.h"
+
+namespace mlir {
+namespace tptt {
+
+/// The configuration of a LiZA linear branch (TpttConfig's recurrent_config
+/// plus the head geometry).
+struct LinearBranchOptions {
+  int64_t numHeads = 1;
+  int64_t numKvHeads = 1;
+  int64_t order = 1;
+  Trick trick = Trick::DT;
+  GateKind alphaGate = GateKind::C;
+  GateKind betaGate = GateKind::K;
+  bool nonlinear = false;
+  int64_t chunkSize = 64;
+  Semantics semantics = Semantics::Recurrent;
+  bool bidirectional = false;
+  /// The precision of gates, features, state and output before the RMS step.
+  FloatType linearType;
+};
+
+/// Builds the linear branch on the projected `q` [B, S, H·d], `k`, `v`
+/// [B, S, Hkv·d]: gates, feature map, virtual tokens, the operator (both
+/// directions when bidirectional), and the head merge with RMS
+/// normalisation. Returns [B, S, H·d] in the element type of `q` (o_proj is
+/// not applied). `mask` ([B, S] i1, may be null) follows the semantics:
+/// v ⊙ m before the gates under tptt-0.12, packed sequences under recurrent.
+Value buildLinearBranch(OpBuilder &b, Location loc,
+                        const LinearBranchOptions &options, Value q, Value k,
+                        Value v, Value mask);
+
+} // namespace tptt
+} // namespace mlir
+
+#endif // TPTT_DIALECT_TPTT_TRANSFORMS_LIZABUILDERS_H

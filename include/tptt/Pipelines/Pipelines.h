@@ -1,0 +1,85 @@
+//===- Pipelines.h - The tptt compilation pipeline ---------------*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// One pipeline builder with named stages, shared by tptt-opt (as
+// `tptt-pipeline{...}`), tptt-run and tptt-compile. Only the tail differs by
+// target.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_PIPELINES_PIPELINES_H
+#define TPTT_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+
+namespace mlir {
+class OpPassManager;
+namespace tptt {
+
+/// The named stages of the pipeline, in order. Building "to" a stage runs
+/// every pass up to and including that stage's passes.
+enum class TpttStage {
+  /// Graph-level tptt ops after canonicalization.
+  Tptt,
+  /// linalg / tensor / scf on tensors (convert-tptt-to-linalg).
+  Linalg,
+  /// One-shot bufferized memrefs.
+  Bufferized,
+  /// scf loops (OpenMP for the parallel ones on the CPU), deallocation.
+  Loops,
+  /// The LLVM dialect.
+  LLVM,
+};
+
+/// The stage names accepted by `--emit` / `to=`, in pipeline order.
+llvm::ArrayRef<llvm::StringLiteral> getTpttStageNames();
+/// Parses a stage name; std::nullopt if it is not one of getTpttStageNames().
+std::optional<TpttStage> parseTpttStage(llvm::StringRef name);
+
+/// The code the pipeline produces.
+enum class TpttTarget {
+  /// Host code for the CPU (OpenMP for the parallel loops).
+  CPU,
+};
+
+/// Options of `tptt-pipeline`.
+struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
+  PassOptions::Option<TpttTarget> target{
+      *this, "target", llvm::cl::desc("The target of the pipeline's tail"),
+      llvm::cl::init(TpttTarget::CPU),
+      llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"))};
+  PassOptions::Option<TpttStage> to{
+      *this, "to", llvm::cl::desc("The last stage to run"),
+      llvm::cl::init(TpttStage::LLVM),
+      llvm::cl::values(
+          clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
+          clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
+          clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
+          clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
+          clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
+  PassOptions::Option<int64_t> chunkSize{
+      *this, "chunk-size",
+      llvm::cl::desc("Chunk length of the linear recurrent operator's schedule "
+                     "(0: the op's chunk_size)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> numThreads{
+      *this, "num-threads",
+      llvm::cl::desc("OpenMP threads of the CPU code (0: all cores)"),
+      llvm::cl::init(0)};
+};
+
+/// Adds the passes of every stage up to `options.to` to `pm` (a module pass
+/// manager).
+void buildTpttPipeline(OpPassManager &pm, const TpttPipelineOptions &options);
+
+/// Registers `tptt-pipeline` and its aliases with the pass registry.
+void registerTpttPipelines();
+
+} // namespace tptt
+} // namespace mlir
+
+#endif // TPTT_PIPELINES_PIPELINES_H

@@ -1,0 +1,229 @@
+//===- Utils.cpp - Helpers shared by the tptt-to-linalg patterns ----------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::tptt;
+using namespace mlir::tptt::lowering;
+
+SmallVector<OpFoldResult> lowering::getSizes(OpBuilder &b, Location loc,
+                                           Value value) {
+  return tensor::getMixedSizes(b, loc, value);
+}
+
+Value lowering::createEmpty(OpBuilder &b, Location loc,
+                          ArrayRef<OpFoldResult> sizes, Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value lowering::floatConstant(OpBuilder &b, Location loc, Type type,
+                            double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+}
+
+Value lowering::createFilled(OpBuilder &b, Location loc,
+                           ArrayRef<OpFoldResult> sizes, Type elementType,
+                           double value) {
+  Value empty = createEmpty(b, loc, sizes, elementType);
+  Value scalar =
+      isa<IndexType>(elementType)
+          ? Value(arith::ConstantIndexOp::create(b, loc,
+                                                 static_cast<int64_t>(value)))
+          : floatConstant(b, loc, elementType, value);
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+}
+
+AffineMap lowering::identityMap(MLIRContext *ctx, unsigned rank) {
+  return AffineMap::getMultiDimIdentityMap(rank, ctx);
+}
+
+AffineMap lowering::projectionMap(MLIRContext *ctx, unsigned rank,
+                                ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned dim : dims)
+    exprs.push_back(getAffineDimExpr(dim, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value lowering::buildGeneric(OpBuilder &b, Location loc, ValueRange inputs,
+                           Value init, ArrayRef<AffineMap> maps,
+                           ArrayRef<utils::IteratorType> iterators,
+                           GenericBody body) {
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
+             maps, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
+             })
+      .getResult(0);
+}
+
+Value lowering::buildParallelGeneric(OpBuilder &b, Location loc,
+                                   ValueRange inputs,
+                                   ArrayRef<AffineMap> inputMaps, Value init,
+                                   GenericBody body) {
+  unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(identityMap(b.getContext(), rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return buildGeneric(b, loc, inputs, init, maps, iterators, body);
+}
+
+Value lowering::castFloat(OpBuilder &b, Location loc, Value value, Type type) {
+  auto from = cast<FloatType>(value.getType());
+  auto to = cast<FloatType>(type);
+  if (from == to)
+    return value;
+  if (from.getWidth() < to.getWidth())
+    return arith::ExtFOp::create(b, loc, to, value);
+  return arith::TruncFOp::create(b, loc, to, value);
+}
+
+Value lowering::sigmoid(OpBuilder &b, Location loc, Value x) {
+  Type type = x.getType();
+  Value one = floatConstant(b, loc, type, 1.0);
+  Value negated = arith::NegFOp::create(b, loc, x);
+  Value exp = math::ExpOp::create(b, loc, negated);
+  Value denominator = arith::AddFOp::create(b, loc, one, exp);
+  return arith::DivFOp::create(b, loc, one, denominator);
+}
+
+SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
+                                             Value mask, Value batch,
+                                             Value seq, bool reverse) {
+  Type index = b.getIndexType();
+  MLIRContext *ctx = b.getContext();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<OpFoldResult> tableSizes = {batch, seq};
+  SequencePacking packing;
+
+  if (!mask) {
+    // Every token is real: the identity, or i -> S - 1 - i when reversed.
+    Value empty = createEmpty(b, loc, tableSizes, index);
+    Value table = buildParallelGeneric(
+        b, loc, {}, {}, empty, [&](OpBuilder &nb, Location nloc, ValueRange) {
+          Value i = linalg::IndexOp::create(nb, nloc, 1);
+          if (!reverse)
+            return i;
+          Value last = arith::SubIOp::create(nb, nloc, seq, one);
+          return Value(arith::SubIOp::create(nb, nloc, last, i));
+        });
+    packing.gather = packing.scatter = table;
+    Value lengths = createEmpty(b, loc, {OpFoldResult(batch)}, index);
+    packing.length = linalg::FillOp::create(b, loc, seq, lengths).getResult(0);
+    return packing;
+  }
+
+  // A scan over each sequence: the i-th real token goes to packed position i.
+  Value gather = createFilled(b, loc, tableSizes, index, 0);
+  Value lengths = createFilled(b, loc, {OpFoldResult(batch)}, index, 0);
+  auto outer = scf::ForOp::create(
+      b, loc, zero, batch, one, ValueRange{gather, gather, lengths},
+      [&](OpBuilder &ob, Location oloc, Value bi, ValueRange outerIters) {
+        auto inner = scf::ForOp::create(
+            ob, oloc, zero, seq, one,
+            ValueRange{zero, outerIters[0], outerIters[1]},
+            [&](OpBuilder &ib, Location iloc, Value t, ValueRange iters) {
+              Value count = iters[0];
+              Value isReal =
+                  tensor::ExtractOp::create(ib, iloc, mask, ValueRange{bi, t});
+              auto ifOp = scf::IfOp::create(
+                  ib, iloc, isReal,
+                  [&](OpBuilder &tb, Location tloc) {
+                    Value g = tensor::InsertOp::create(tb, tloc, t, iters[1],
+                                                       ValueRange{bi, count});
+                    Value s = tensor::InsertOp::create(tb, tloc, count,
+                                                       iters[2],
+                                                       ValueRange{bi, t});
+                    Value next = arith::AddIOp::create(tb, tloc, count, one);
+                    scf::YieldOp::create(tb, tloc, ValueRange{next, g, s});
+                  },
+                  [&](OpBuilder &eb, Location eloc) {
+                    scf::YieldOp::create(eb, eloc, iters);
+                  });
+              scf::YieldOp::create(ib, iloc, ifOp.getResults());
+            });
+        Value length = inner.getResult(0);
+        Value newLengths = tensor::InsertOp::create(ob, oloc, length,
+                                                    outerIters[2], bi);
+        scf::YieldOp::create(
+            ob, oloc,
+            ValueRange{inner.getResult(1), inner.getResult(2), newLengths});
+      });
+  packing.gather = outer.getResult(0);
+  packing.scatter = outer.getResult(1);
+  packing.length = outer.getResult(2);
+  if (!reverse)
+    return packing;
+
+  // Reverse the real tokens only: packed i <-> real token L - 1 - i. Indices
+  // stay in range for padding (clamped at 0).
+  AffineMap id = identityMap(ctx, 2);
+  AffineMap batchOnly = projectionMap(ctx, 2, {0});
+  Value forwardGather = packing.gather;
+  auto reflect = [&](OpBuilder &nb, Location nloc, Value length, Value i) {
+    Value last = arith::SubIOp::create(nb, nloc, length, one);
+    Value reflected = arith::SubIOp::create(nb, nloc, last, i);
+    return arith::MaxSIOp::create(nb, nloc, reflected, zero).getResult();
+  };
+  packing.gather = buildParallelGeneric(
+      b, loc, {packing.length}, {batchOnly},
+      createEmpty(b, loc, tableSizes, index),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value bi = linalg::IndexOp::create(nb, nloc, 0);
+        Value i = linalg::IndexOp::create(nb, nloc, 1);
+        Value source = reflect(nb, nloc, args[0], i);
+        return tensor::ExtractOp::create(nb, nloc, forwardGather,
+                                         ValueRange{bi, source})
+            .getResult();
+      });
+  packing.scatter = buildParallelGeneric(
+      b, loc, {packing.scatter, packing.length}, {id, batchOnly},
+      createEmpty(b, loc, tableSizes, index),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        return reflect(nb, nloc, args[1], args[0]);
+      });
+  return packing;
+}
+
+Value lowering::gatherSequence(OpBuilder &b, Location loc, Value x,
+                             unsigned seqDim, Value table) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Value init = createEmpty(b, loc, getSizes(b, loc, x), type.getElementType());
+  return buildParallelGeneric(
+      b, loc, {}, {}, init, [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> indices;
+        for (int64_t dim = 0; dim < type.getRank(); ++dim)
+          indices.push_back(linalg::IndexOp::create(nb, nloc, dim));
+        indices[seqDim] = tensor::ExtractOp::create(
+            nb, nloc, table, ValueRange{indices[0], indices[seqDim]});
+        return tensor::ExtractOp::create(nb, nloc, x, indices).getResult();
+      });
+}
+
+Value lowering::zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
+                         Value mask) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = type.getRank();
+  Value init = createEmpty(b, loc, getSizes(b, loc, x), type.getElementType());
+  return buildParallelGeneric(
+      b, loc, {x, mask},
+      {identityMap(ctx, rank), projectionMap(ctx, rank, {0, seqDim})}, init,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value zero = floatConstant(nb, nloc, type.getElementType(), 0.0);
+        return arith::SelectOp::create(nb, nloc, args[1], args[0], zero)
+            .getResult();
+      });
+}

@@ -1,0 +1,92 @@
+//===- Utils.h - Helpers shared by the tptt-to-linalg patterns --*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_LIB_CONVERSION_TPTTTOLINALG_UTILS_H
+#define TPTT_LIB_CONVERSION_TPTTTOLINALG_UTILS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir {
+namespace tptt {
+namespace lowering {
+
+/// Body of a linalg.generic: receives the block arguments (inputs, then the
+/// output's current value) and returns the value to yield.
+using GenericBody =
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// The sizes of `value` (a ranked tensor) as index values or attributes.
+SmallVector<OpFoldResult> getSizes(OpBuilder &b, Location loc, Value value);
+
+/// A tensor.empty of `sizes` and `elementType`.
+Value createEmpty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType);
+
+/// A tensor of `sizes` filled with `value` (of `elementType`).
+Value createFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value);
+
+/// A constant of float type `type`.
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
+
+/// A linalg.generic with all-parallel iterators over the dimensions of
+/// `init`: input i is read through `inputMaps[i]`, the output through the
+/// identity. Returns the result tensor.
+Value buildParallelGeneric(OpBuilder &b, Location loc, ValueRange inputs,
+                           ArrayRef<AffineMap> inputMaps, Value init,
+                           GenericBody body);
+
+/// A linalg.generic with arbitrary iterators; `maps` lists the input maps
+/// then the output map.
+Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                   ArrayRef<AffineMap> maps,
+                   ArrayRef<utils::IteratorType> iterators, GenericBody body);
+
+/// The identity map of `rank` dimensions.
+AffineMap identityMap(MLIRContext *ctx, unsigned rank);
+
+/// The projection of `rank` loop dimensions onto `dims` (in that order).
+AffineMap projectionMap(MLIRContext *ctx, unsigned rank,
+                        ArrayRef<unsigned> dims);
+
+/// Converts a scalar float `value` to `type` (extension or truncation).
+Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
+
+/// σ(x) = 1 / (1 + exp(−x)).
+Value sigmoid(OpBuilder &b, Location loc, Value x);
+
+/// How the sequences of a batch are packed: for a [B, S] padding mask (and/or
+/// a reversal of the real tokens), `gather[b, i]` is the original position of
+/// packed position i, `scatter[b, t]` the packed position of original
+/// position t, and `length[b]` the number of real tokens. Packed positions
+/// i >= length[b] hold padding (gather = 0).
+struct SequencePacking {
+  Value gather;  // tensor<BxSxindex>
+  Value scatter; // tensor<BxSxindex>
+  Value length;  // tensor<Bxindex>
+};
+
+/// Computes the packing of the real tokens of `mask` ([B, S] i1; null means
+/// every token is real), reversed when `reverse` is set.
+SequencePacking buildSequencePacking(OpBuilder &b, Location loc, Value mask,
+                                     Value batch, Value seq, bool reverse);
+
+/// Reorders dimension `seqDim` of `x` (batch on dimension 0) with an index
+/// table [B, S]: result[..., i, ...] = x[..., table[b, i], ...].
+Value gatherSequence(OpBuilder &b, Location loc, Value x, unsigned seqDim,
+                     Value table);
+
+/// Zeroes the positions of `x` (batch 0, sequence `seqDim`) whose mask is 0.
+Value zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
+                 Value mask);
+
+} // namespace lowering
+} // namespace tptt
+} // namespace mlir
+
+#endif // TPTT_LIB_CONVERSION_TPTTTOLINALG_UTILS_H

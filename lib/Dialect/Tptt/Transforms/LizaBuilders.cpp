@@ -1,0 +1,141 @@
+//===- LizaBuilders.cpp - Build LiZA pieces from tptt ops -----------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::tptt;
+
+namespace {
+
+/// An empty tensor with the dimensions of `source`.
+Value emptyLike(OpBuilder &b, Location loc, Value source) {
+  return tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, source),
+      cast<RankedTensorType>(source.getType()).getElementType());
+}
+
+/// v ⊙ m with the [B, S] mask broadcast over features, as the reference does
+/// under tptt-0.12 (a multiplication, so that -0.0 and NaN behave alike).
+Value maskValues(OpBuilder &b, Location loc, Value v, Value mask) {
+  auto type = cast<RankedTensorType>(v.getType());
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap batchSeq = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  Value init = emptyLike(b, loc, v);
+  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{v, mask}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, batchSeq, identity}, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value m = arith::UIToFPOp::create(
+                   nb, nloc, type.getElementType(), args[1]);
+               Value product = arith::MulFOp::create(nb, nloc, args[0], m);
+               linalg::YieldOp::create(nb, nloc, product);
+             })
+      .getResult(0);
+}
+
+/// ½ (a + b), elementwise.
+Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(type.getRank(), b.getContext());
+  Value init = emptyLike(b, loc, lhs);
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{lhs, rhs}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, identity, identity}, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value sum = arith::AddFOp::create(nb, nloc, args[0], args[1]);
+               Value half = arith::ConstantOp::create(
+                   nb, nloc, nb.getFloatAttr(type.getElementType(), 0.5));
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::MulFOp::create(nb, nloc, sum, half).getResult());
+             })
+      .getResult(0);
+}
+
+} // namespace
+
+Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
+                                    const LinearBranchOptions &options,
+                                    Value q, Value k, Value v, Value mask) {
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto kType = cast<RankedTensorType>(k.getType());
+  MLIRContext *ctx = b.getContext();
+  Type linType = options.linearType;
+  int64_t heads = options.numHeads, order = options.order;
+  int64_t headDim = kType.getDimSize(2) / options.numKvHeads;
+  int64_t batch = qType.getDimSize(0), seq = qType.getDimSize(1);
+  bool recurrent = options.semantics == Semantics::Recurrent;
+
+  // Under tptt-0.12 the only effect of padding is v ⊙ m before the gates;
+  // under recurrent the ops skip padded positions.
+  if (mask && !recurrent)
+    v = maskValues(b, loc, v, mask);
+  Value opMask = recurrent ? mask : Value();
+
+  auto headsType = RankedTensorType::get({batch, heads, seq, headDim}, linType);
+  auto expandedType =
+      RankedTensorType::get({batch, heads, seq, order, headDim}, linType);
+  auto stateType =
+      RankedTensorType::get({batch, heads, headDim, headDim}, linType);
+  IntegerAttr headsAttr = b.getI64IntegerAttr(heads);
+  IntegerAttr kvHeadsAttr = b.getI64IntegerAttr(options.numKvHeads);
+
+  auto gates = GatesOp::create(
+      b, loc, headsType, headsType, k, v, Value(), Value(), opMask,
+      GateKindAttr::get(ctx, options.alphaGate),
+      GateKindAttr::get(ctx, options.betaGate), headsAttr, kvHeadsAttr);
+  auto features = FeatureMapOp::create(b, loc, headsType, headsType, headsType,
+                                       q, k, v, headsAttr, kvHeadsAttr);
+
+  auto expand = [&](Value x, Trick trick) -> Value {
+    return VirtualTokenExpandOp::create(b, loc, expandedType, x, Value(),
+                                        opMask, b.getI64IntegerAttr(order),
+                                        TrickAttr::get(ctx, trick));
+  };
+  // A constant decay (code c) is α = 1: no alpha operand at all.
+  Value qHat = features.getQHat(), beta = gates.getBeta();
+  Value alpha =
+      options.alphaGate == GateKind::C ? Value() : gates.getAlpha();
+  Value kHat = expand(features.getKHat(), options.trick);
+  Value vHat = expand(features.getVHat(), options.trick);
+  if (!recurrent) {
+    qHat = expand(qHat, options.trick);
+    if (alpha)
+      alpha = expand(alpha, options.trick);
+    // A constant β (code c) is repeated, never transformed by the trick.
+    beta = expand(beta, options.betaGate == GateKind::C ? Trick::Cte
+                                                         : options.trick);
+  }
+
+  auto runOperator = [&](bool reverse) -> Value {
+    return DeltaProductOp::create(
+               b, loc, headsType, stateType, qHat, kHat, vHat, beta, alpha,
+               /*initial_state=*/Value(), opMask,
+               SemanticsAttr::get(ctx, options.semantics),
+               b.getI64IntegerAttr(options.chunkSize),
+               options.nonlinear ? b.getUnitAttr() : UnitAttr(),
+               reverse ? b.getUnitAttr() : UnitAttr())
+        .getOutput();
+  };
+  Value y = runOperator(/*reverse=*/false);
+  if (options.bidirectional)
+    y = average(b, loc, y, runOperator(/*reverse=*/true));
+
+  auto mergedType = RankedTensorType::get({batch, seq, heads * headDim},
+                                          qType.getElementType());
+  return MergeHeadsOp::create(b, loc, mergedType, y, b.getF64FloatAttr(1e-6));
+}

@@ -1,0 +1,109 @@
+//===- Pipelines.cpp - The tptt compilation pipeline ----------------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "tptt/Conversion/Passes.h"
+#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::tptt;
+
+static constexpr llvm::StringLiteral kStageNames[] = {
+    "tptt", "linalg", "bufferized", "loops", "llvm"};
+
+llvm::ArrayRef<llvm::StringLiteral> mlir::tptt::getTpttStageNames() {
+  return kStageNames;
+}
+
+std::optional<TpttStage> mlir::tptt::parseTpttStage(llvm::StringRef name) {
+  for (auto [index, stage] : llvm::enumerate(kStageNames))
+    if (stage == name)
+      return static_cast<TpttStage>(index);
+  return std::nullopt;
+}
+
+/// Canonicalize and CSE: run between stages so that every stage starts from
+/// (and every dump shows) cleaned-up IR.
+static void addCleanup(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
+                                   const TpttPipelineOptions &options) {
+  TpttStage to = options.to;
+  // Stage tptt: graph-level cleanup (folds such as μ = 0, order-1 expansion).
+  addCleanup(pm);
+  if (to == TpttStage::Tptt)
+    return;
+
+  // Stage linalg: the composite layer into its parts, then every tptt op into
+  // loop-level IR on tensors. Elementwise fusion merges the producer chains
+  // (feature map, gates, casts) into single linalg.generic ops.
+  pm.addPass(createTpttDecomposeLizaAttentionPass());
+  ConvertTpttToLinalgPassOptions lowering;
+  lowering.chunkSize = options.chunkSize;
+  pm.addPass(createConvertTpttToLinalgPass(lowering));
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  addCleanup(pm);
+  if (to == TpttStage::Linalg)
+    return;
+
+  // Stage bufferized: one-shot bufferization across function boundaries with
+  // identity layouts at the boundary, so that entry points take and return
+  // plain strided memrefs (the C interface the runtime calls).
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  addCleanup(pm);
+  if (to == TpttStage::Bufferized)
+    return;
+
+  // Stage loops: free what bufferization allocated, then turn linalg into
+  // sequential loops and the explicit parallel loops (scf.forall over batch x
+  // heads, emitted by the lowering) into OpenMP parallel regions.
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createForallToParallelLoopPass());
+  ConvertSCFToOpenMPPassOptions openmp;
+  openmp.numThreads = options.numThreads;
+  pm.addPass(createConvertSCFToOpenMPPass(openmp));
+  addCleanup(pm);
+  if (to == TpttStage::Loops)
+    return;
+
+  // Stage llvm: C wrappers for the entry points (`_mlir_ciface_*`), strided
+  // metadata and affine maps to arithmetic, and everything to LLVM.
+  pm.addPass(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::tptt::registerTpttPipelines() {
+  PassPipelineRegistration<TpttPipelineOptions>(
+      "tptt-pipeline",
+      "The tptt compilation pipeline from graph-level tptt ops to LLVM "
+      "(stop early with to=<stage>)",
+      buildTpttPipeline);
+}
