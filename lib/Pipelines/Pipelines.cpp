@@ -66,10 +66,12 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
 
   // Stage bufferized: one-shot bufferization across function boundaries with
   // identity layouts at the boundary, so that entry points take and return
-  // plain strided memrefs (the C interface the runtime calls).
+  // plain strided memrefs (the C interface the runtime calls). Loops may
+  // yield new buffers: the chunk scans carry freshly computed states.
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.allowReturnAllocsFromLoops = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
@@ -95,6 +97,10 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   pm.addPass(LLVM::createLLVMRequestCWrappersPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // Memrefs first: the OpenMP conversion wraps parallel bodies in
+  // memref.alloca_scope, a single-block region that must be inlined before
+  // the loops inside it become control flow.
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

@@ -1,4 +1,5 @@
-//===- Passes.h - tptt conversion passes -------------------------*- C++ -*-===//
+//===- Passes.h - tptt conversion passes -------------------------*- C++
+//-*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

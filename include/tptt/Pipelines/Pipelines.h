@@ -1,4 +1,5 @@
-//===- Pipelines.h - The tptt compilation pipeline ---------------*- C++ -*-===//
+//===- Pipelines.h - The tptt compilation pipeline ---------------*- C++
+//-*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

@@ -1,3 +1,1031 @@
+//===- DeltaProduct.cpp - Lower the DeltaProduct operator to linalg -------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// tptt.delta_product (both semantics), tptt.delta_product_step and the two
+// chunk building blocks tptt.tril_inverse and tptt.phi.
+//
+// The recurrent operator is computed chunk by chunk (C real tokens, N = C·n
+// virtual tokens) inside an scf.forall over batch x heads. Per chunk, with
+// W = β ⊙ K and B = β ⊙ V (one row per virtual token) and S₀ the incoming
+// state, the recurrence u_m = b_m − S'ᵀ w_m, S ← S' + k_m u_mᵀ unrolls to
+//
+//   (I + stril(W Kᵀ)) U = B − W S₀            (a unit lower triangular system)
+//   o_c = S₀ᵀ q_c + Σ_{m' ≤ last(c)} (q_c · k_m') u_m'
+//   S_end = S₀ + Kᵀ U
+//
+// Without decay (no alpha) this is the UT transform: T = (I + stril(W Kᵀ))⁻¹,
+// W̃ = T W and Ũ = T B are computed for every chunk up front, and the scan
+// over chunks is three matrix products per chunk: U = Ũ − W̃ S₀, the outputs
+// and the state update.
+//
+// With a per-channel decay (alpha), the decays act on the value channels
+// (columns), so the triangular system differs per channel; the lowering
+// solves it by forward substitution over the N rows of the chunk, keeping
+// every earlier row decayed to the current position (D_m' = (Γ_m/Γ_m') u_m',
+// updated multiplicatively), which is exact and never divides by a product
+// of decays.
+//
+// A padding mask (and `reverse`) is applied by packing every sequence's real
+// tokens to the front. Positions past a sequence's real tokens are turned
+// into no-ops (β = 0, α = 1), so chunk boundaries fall on real-token counts
+// and φ (nonlinear mode) is applied after exactly the right tokens.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils.h"
 #include "tptt/Conversion/TpttToLinalg/TpttToLinalg.h"
+#include "tptt/Dialect/Tptt/IR/TpttOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
-void mlir::tptt::populateDeltaProductLoweringPatterns(RewritePatternSet &, const TpttToLinalgOptions &) {}
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tptt;
+using namespace mlir::tptt::lowering;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Small tensor helpers
+//===----------------------------------------------------------------------===//
+
+Type elementTypeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getElementType();
+}
+
+int64_t rankOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getRank();
+}
+
+/// out = fn(inputs) elementwise; every input has the shape of the first.
+Value mapElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                     GenericBody fn) {
+  unsigned rank = rankOf(inputs[0]);
+  SmallVector<AffineMap> maps(inputs.size(), identityMap(b.getContext(), rank));
+  Value init = createEmpty(b, loc, getSizes(b, loc, inputs[0]),
+                           elementTypeOf(inputs[0]));
+  return buildParallelGeneric(b, loc, inputs, maps, init, fn);
+}
+
+Value add(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return mapElementwise(
+      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+Value sub(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return mapElementwise(
+      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::SubFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+Value mul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return mapElementwise(
+      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::MulFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+/// Extracts x[offsets..., :, ...] dropping the leading `indices.size()` unit
+/// dimensions (a rank-reduced slice).
+Value slicePrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  SmallVector<OpFoldResult> dims = getSizes(b, loc, x);
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    bool fixed = d < static_cast<int64_t>(indices.size());
+    offsets.push_back(fixed ? OpFoldResult(indices[d]) : b.getIndexAttr(0));
+    sizes.push_back(fixed ? b.getIndexAttr(1) : dims[d]);
+    strides.push_back(b.getIndexAttr(1));
+  }
+  auto resultType = RankedTensorType::get(
+      type.getShape().drop_front(indices.size()), type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, resultType, x, offsets, sizes,
+                                        strides);
+}
+
+/// Inserts `part` at dest[indices..., :, ...] (the inverse of slicePrefix).
+Value insertPrefix(OpBuilder &b, Location loc, Value part, Value dest,
+                   ValueRange indices) {
+  auto type = cast<RankedTensorType>(dest.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  SmallVector<OpFoldResult> dims = getSizes(b, loc, dest);
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    bool fixed = d < static_cast<int64_t>(indices.size());
+    offsets.push_back(fixed ? OpFoldResult(indices[d]) : b.getIndexAttr(0));
+    sizes.push_back(fixed ? b.getIndexAttr(1) : dims[d]);
+    strides.push_back(b.getIndexAttr(1));
+  }
+  return tensor::InsertSliceOp::create(b, loc, part, dest, offsets, sizes,
+                                       strides);
+}
+
+/// The parallel_insert_slice counterpart of insertPrefix, for scf.forall;
+/// `partSizes` are the sizes of `part`, computed before the terminator
+/// (whose body admits only the insertions).
+void parallelInsertPrefix(OpBuilder &b, Location loc, Value part, Value dest,
+                          ValueRange indices,
+                          ArrayRef<OpFoldResult> partSizes) {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  for (Value index : indices) {
+    offsets.push_back(index);
+    sizes.push_back(b.getIndexAttr(1));
+  }
+  for (OpFoldResult size : partSizes) {
+    offsets.push_back(b.getIndexAttr(0));
+    sizes.push_back(size);
+  }
+  strides.assign(sizes.size(), b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(b, loc, part, dest, offsets, sizes,
+                                        strides);
+}
+
+/// Collapses dimensions [first, first + 1] of `x` into one.
+Value collapsePair(OpBuilder &b, Location loc, Value x, unsigned first) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0, e = rankOf(x); d < e; ++d) {
+    if (d == first + 1)
+      continue;
+    groups.push_back(d == first ? ReassociationIndices{d, d + 1}
+                                : ReassociationIndices{d});
+  }
+  return tensor::CollapseShapeOp::create(b, loc, x, groups);
+}
+
+/// Splits dimension `dim` of `x` into [size / inner, inner] (inner static).
+Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
+               int64_t inner) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  int64_t outer = ShapedType::isDynamic(shape[dim]) ? ShapedType::kDynamic
+                                                    : shape[dim] / inner;
+  shape[dim] = inner;
+  shape.insert(shape.begin() + dim, outer);
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0, e = type.getRank(); d < e; ++d) {
+    unsigned base = d <= dim ? d : d + 1;
+    groups.push_back(d == dim ? ReassociationIndices{base, base + 1}
+                              : ReassociationIndices{base});
+  }
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, groups);
+}
+
+/// Letters for the batch dimensions of an einsum spec.
+std::string batchLetters(unsigned count) {
+  return std::string("xyzuvw").substr(0, count);
+}
+
+//===----------------------------------------------------------------------===//
+// tptt.tril_inverse and tptt.phi
+//===----------------------------------------------------------------------===//
+
+/// T = (I + L)⁻¹ from the strictly lower part of L [..., N, N], by the
+/// reference's row recursion: X_{i,:} = a_i + a_i X with a_i = −stril(L)_{i,:}
+/// (rows of X at and after i are still zero), then T = I + X.
+Value buildTrilInverse(OpBuilder &b, Location loc, Value l) {
+  auto type = cast<RankedTensorType>(l.getType());
+  Type elementType = type.getElementType();
+  unsigned rank = type.getRank();
+  std::string batch = batchLetters(rank - 2);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value n = tensor::DimOp::create(b, loc, l, rank - 1);
+  Value x0 = createFilled(b, loc, getSizes(b, loc, l), elementType, 0.0);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, n, one, ValueRange{x0},
+      [&](OpBuilder &lb, Location lloc, Value i, ValueRange iters) {
+        Value x = iters[0];
+        // a_i = −L[..., i, :] on the columns before i.
+        auto rowType = RankedTensorType::get(type.getShape().drop_back(2).vec(),
+                                             elementType);
+        SmallVector<int64_t> rowShape(rowType.getShape());
+        rowShape.push_back(type.getShape().back());
+        SmallVector<OpFoldResult> offsets(rank, lb.getIndexAttr(0));
+        offsets[rank - 2] = i;
+        SmallVector<OpFoldResult> sizes = getSizes(lb, lloc, l);
+        sizes[rank - 2] = lb.getIndexAttr(1);
+        SmallVector<OpFoldResult> strides(rank, lb.getIndexAttr(1));
+        Value row = tensor::ExtractSliceOp::create(
+            lb, lloc, RankedTensorType::get(rowShape, elementType), l, offsets,
+            sizes, strides);
+        Value a = mapElementwise(
+            lb, lloc, {row},
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              Value column = linalg::IndexOp::create(nb, nloc, rank - 2);
+              Value before = arith::CmpIOp::create(
+                  nb, nloc, arith::CmpIPredicate::ult, column, i);
+              Value negated = arith::NegFOp::create(nb, nloc, args[0]);
+              Value zeroF = floatConstant(nb, nloc, elementType, 0.0);
+              return arith::SelectOp::create(nb, nloc, before, negated, zeroF)
+                  .getResult();
+            });
+        Value product =
+            einsum(lb, lloc, batch + "m," + batch + "mc->" + batch + "c", a, x);
+        Value newRow = add(lb, lloc, a, product);
+        Value updated = tensor::InsertSliceOp::create(lb, lloc, newRow, x,
+                                                      offsets, sizes, strides);
+        scf::YieldOp::create(lb, lloc, updated);
+      });
+  return mapElementwise(
+      b, loc, {loop.getResult(0)},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value r = linalg::IndexOp::create(nb, nloc, rank - 2);
+        Value c = linalg::IndexOp::create(nb, nloc, rank - 1);
+        Value diagonal =
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, r, c);
+        Value oneF = floatConstant(nb, nloc, elementType, 1.0);
+        return arith::SelectOp::create(nb, nloc, diagonal, oneF, args[0])
+            .getResult();
+      });
+}
+
+/// φ(H)_ab = (H_ab/2) · GELU_tanh(2 H_ab / (‖H_a,:‖₂ + 1e-6)), row-wise over
+/// the last axis.
+Value buildPhi(OpBuilder &b, Location loc, Value h) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = elementTypeOf(h);
+  unsigned rank = rankOf(h);
+  SmallVector<unsigned> rowDims;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    rowDims.push_back(d);
+  SmallVector<OpFoldResult> rowSizes = getSizes(b, loc, h);
+  rowSizes.pop_back();
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  Value squares = buildGeneric(
+      b, loc, {h}, createFilled(b, loc, rowSizes, elementType, 0.0),
+      {identityMap(ctx, rank), projectionMap(ctx, rank, rowDims)}, iterators,
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value square = arith::MulFOp::create(nb, nloc, args[0], args[0]);
+        return arith::AddFOp::create(nb, nloc, args[1], square).getResult();
+      });
+  Value init = createEmpty(b, loc, getSizes(b, loc, h), elementType);
+  return buildParallelGeneric(
+      b, loc, {h, squares},
+      {identityMap(ctx, rank), projectionMap(ctx, rank, rowDims)}, init,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        auto c = [&](double v) {
+          return floatConstant(nb, nloc, elementType, v);
+        };
+        Value norm = math::SqrtOp::create(nb, nloc, args[1]);
+        Value rho = arith::AddFOp::create(nb, nloc, norm, c(1e-6));
+        Value twice = arith::MulFOp::create(nb, nloc, c(2.0), args[0]);
+        Value z = arith::DivFOp::create(nb, nloc, twice, rho);
+        Value z3 = arith::MulFOp::create(
+            nb, nloc, arith::MulFOp::create(nb, nloc, z, z), z);
+        Value inner = arith::AddFOp::create(
+            nb, nloc, z, arith::MulFOp::create(nb, nloc, c(0.044715), z3));
+        Value scaled =
+            arith::MulFOp::create(nb, nloc, c(std::sqrt(2.0 / M_PI)), inner);
+        Value tanh = math::TanhOp::create(nb, nloc, scaled);
+        Value gelu = arith::MulFOp::create(
+            nb, nloc, arith::MulFOp::create(nb, nloc, c(0.5), z),
+            arith::AddFOp::create(nb, nloc, c(1.0), tanh));
+        Value half = arith::DivFOp::create(nb, nloc, args[0], c(2.0));
+        return arith::MulFOp::create(nb, nloc, half, gelu).getResult();
+      });
+}
+
+struct LowerTrilInverse : public OpRewritePattern<TrilInverseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TrilInverseOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op,
+                       buildTrilInverse(rewriter, op.getLoc(), op.getInput()));
+    return success();
+  }
+};
+
+struct LowerPhi : public OpRewritePattern<PhiOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PhiOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildPhi(rewriter, op.getLoc(), op.getInput()));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Recurrent semantics
+//===----------------------------------------------------------------------===//
+
+/// Lays out x [B, H, S, ...] for the chunk loop: [B, H, S_pad, ...] where
+/// position t holds the t-th real token of its sequence (`packing`, or
+/// position t itself without one) while t < length[b], and `padValue`
+/// elsewhere (including the padding up to a multiple of the chunk).
+Value layOutSequence(OpBuilder &b, Location loc, Value x,
+                     const std::optional<SequencePacking> &packing,
+                     Value lengths, Value paddedSeq, double padValue) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elementType = type.getElementType();
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  sizes[2] = paddedSeq;
+  Value init = createEmpty(b, loc, sizes, elementType);
+  Value seq = tensor::DimOp::create(b, loc, x, 2);
+  return buildParallelGeneric(
+      b, loc, {}, {}, init, [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> indices;
+        for (int64_t d = 0; d < type.getRank(); ++d)
+          indices.push_back(linalg::IndexOp::create(nb, nloc, d));
+        Value t = indices[2];
+        Value length = tensor::ExtractOp::create(nb, nloc, lengths,
+                                                 ValueRange{indices[0]});
+        Value valid = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult,
+                                            t, length);
+        Value last = arith::SubIOp::create(
+            nb, nloc, seq, arith::ConstantIndexOp::create(nb, nloc, 1));
+        Value clamped = arith::MinUIOp::create(nb, nloc, t, last);
+        indices[2] =
+            packing ? tensor::ExtractOp::create(nb, nloc, packing->gather,
+                                                ValueRange{indices[0], clamped})
+                          .getResult()
+                    : clamped;
+        Value value = tensor::ExtractOp::create(nb, nloc, x, indices);
+        Value pad = floatConstant(nb, nloc, elementType, padValue);
+        return arith::SelectOp::create(nb, nloc, valid, value, pad).getResult();
+      });
+}
+
+/// The operands of one (batch, head) of the recurrent operator, in chunks:
+/// q [NC, C, d]; k, v, w = β ⊙ k, bv = β ⊙ v [NC, N, d]; decay [NC, N, d]
+/// (α at the first virtual token of a real token, 1 elsewhere; null when the
+/// operator has no decay).
+struct RecurrentChunks {
+  Value q, k, w, bv, decay;
+  int64_t chunk, order;
+};
+
+/// The ungated scan: UT transform per chunk, then three products per chunk.
+Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
+                  Value state0, Value numChunks, Value length, bool nonlinear,
+                  Value &finalState) {
+  Type elementType = elementTypeOf(in.q);
+  int64_t n = in.order, chunk = in.chunk;
+  Value g = einsum(b, loc, "xmd,xpd->xmp", in.w, in.k);
+  Value t = buildTrilInverse(b, loc, g);
+  Value wTilde = einsum(b, loc, "xmp,xpd->xmd", t, in.w);
+  Value uTilde = einsum(b, loc, "xmp,xpd->xmd", t, in.bv);
+  // Token c reads the virtual tokens m' < (c + 1)·n of its chunk.
+  Value scores = einsum(b, loc, "xcd,xpd->xcp", in.q, in.k);
+  Value causal = mapElementwise(
+      b, loc, {scores}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value c = linalg::IndexOp::create(nb, nloc, 1);
+        Value p = linalg::IndexOp::create(nb, nloc, 2);
+        Value limit = arith::MulIOp::create(
+            nb, nloc,
+            arith::AddIOp::create(nb, nloc, c,
+                                  arith::ConstantIndexOp::create(nb, nloc, 1)),
+            arith::ConstantIndexOp::create(nb, nloc, n));
+        Value visible = arith::CmpIOp::create(
+            nb, nloc, arith::CmpIPredicate::ult, p, limit);
+        Value zero = floatConstant(nb, nloc, elementType, 0.0);
+        return arith::SelectOp::create(nb, nloc, visible, args[0], zero)
+            .getResult();
+      });
+
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value outInit = createEmpty(b, loc, getSizes(b, loc, in.q), elementType);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, numChunks, one, ValueRange{state0, outInit},
+      [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
+        Value s = iters[0];
+        Value w = slicePrefix(lb, lloc, wTilde, nc);
+        Value u0 = slicePrefix(lb, lloc, uTilde, nc);
+        Value k = slicePrefix(lb, lloc, in.k, nc);
+        Value q = slicePrefix(lb, lloc, in.q, nc);
+        Value a = slicePrefix(lb, lloc, causal, nc);
+        Value u = sub(lb, lloc, u0, einsum(lb, lloc, "md,de->me", w, s));
+        Value out = add(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
+                        einsum(lb, lloc, "cm,me->ce", a, u));
+        Value next = add(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
+        if (nonlinear) {
+          // φ after every full chunk of real tokens.
+          Value end = arith::MulIOp::create(
+              lb, lloc, arith::AddIOp::create(lb, lloc, nc, one),
+              arith::ConstantIndexOp::create(lb, lloc, chunk));
+          Value full = arith::CmpIOp::create(
+              lb, lloc, arith::CmpIPredicate::ule, end, length);
+          next = scf::IfOp::create(
+                     lb, lloc, full,
+                     [&](OpBuilder &tb, Location tloc) {
+                       scf::YieldOp::create(tb, tloc, buildPhi(tb, tloc, next));
+                     },
+                     [&](OpBuilder &eb, Location eloc) {
+                       scf::YieldOp::create(eb, eloc, next);
+                     })
+                     .getResult(0);
+        }
+        Value outs = insertPrefix(lb, lloc, out, iters[1], nc);
+        scf::YieldOp::create(lb, lloc, ValueRange{next, outs});
+      });
+  finalState = loop.getResult(0);
+  return loop.getResult(1);
+}
+
+/// The gated scan: per chunk, forward substitution over its N virtual
+/// tokens with per-channel decays (see the file comment).
+Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
+                Value state0, Value numChunks, Value length, bool nonlinear,
+                Value &finalState) {
+  Type elementType = elementTypeOf(in.q);
+  int64_t n = in.order, chunk = in.chunk, rows = chunk * n;
+  int64_t headDim = cast<RankedTensorType>(in.q.getType()).getDimSize(2);
+  Value g = einsum(b, loc, "xmd,xpd->xmp", in.w, in.k);
+  Value scores = einsum(b, loc, "xcd,xpd->xcp", in.q, in.k);
+
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value orderIndex = arith::ConstantIndexOp::create(b, loc, n);
+  Value rowsIndex = arith::ConstantIndexOp::create(b, loc, rows);
+  Value outInit = createEmpty(b, loc, getSizes(b, loc, in.q), elementType);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, numChunks, one, ValueRange{state0, outInit},
+      [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
+        Value s = iters[0];
+        Value gc = slicePrefix(lb, lloc, g, nc);
+        Value ac = slicePrefix(lb, lloc, scores, nc);
+        Value bc = slicePrefix(lb, lloc, in.bv, nc);
+        Value decay = slicePrefix(lb, lloc, in.decay, nc);
+        Value k = slicePrefix(lb, lloc, in.k, nc);
+        Value ws =
+            einsum(lb, lloc, "md,de->me", slicePrefix(lb, lloc, in.w, nc), s);
+        Value qs =
+            einsum(lb, lloc, "cd,de->ce", slicePrefix(lb, lloc, in.q, nc), s);
+        SmallVector<OpFoldResult> rowSizes = {lb.getIndexAttr(rows),
+                                              lb.getIndexAttr(headDim)};
+        Value d0 = createFilled(lb, lloc, rowSizes, elementType, 0.0);
+        Value gamma0 = createFilled(lb, lloc, {lb.getIndexAttr(headDim)},
+                                    elementType, 1.0);
+        Value out0 = createFilled(
+            lb, lloc, {lb.getIndexAttr(chunk), lb.getIndexAttr(headDim)},
+            elementType, 0.0);
+        auto inner = scf::ForOp::create(
+            lb, lloc, zero, rowsIndex, one, ValueRange{d0, gamma0, out0},
+            [&](OpBuilder &ib, Location iloc, Value m, ValueRange it) {
+              MLIRContext *ctx = ib.getContext();
+              Value a = slicePrefix(ib, iloc, decay, m);
+              // Decay every earlier row and the running product Γ_m.
+              Value d = buildParallelGeneric(
+                  ib, iloc, {it[0], a},
+                  {identityMap(ctx, 2), projectionMap(ctx, 2, {1})},
+                  createEmpty(ib, iloc, rowSizes, elementType),
+                  [](OpBuilder &nb, Location nloc, ValueRange args) {
+                    return arith::MulFOp::create(nb, nloc, args[0], args[1])
+                        .getResult();
+                  });
+              Value gamma = mul(ib, iloc, it[1], a);
+              // u_m = b_m − Γ_m ⊙ (S₀ᵀ w_m) − Σ_m' G[m, m'] D_m'.
+              Value correction =
+                  einsum(ib, iloc, "p,pe->e", slicePrefix(ib, iloc, gc, m), d);
+              Value u =
+                  sub(ib, iloc,
+                      sub(ib, iloc, slicePrefix(ib, iloc, bc, m),
+                          mul(ib, iloc, gamma, slicePrefix(ib, iloc, ws, m))),
+                      correction);
+              d = insertPrefix(ib, iloc, u, d, m);
+              // After the last virtual token of real token c = m / n: o_c.
+              Value j = arith::RemUIOp::create(ib, iloc, m, orderIndex);
+              Value lastVirtual = arith::CmpIOp::create(
+                  ib, iloc, arith::CmpIPredicate::eq, j,
+                  arith::ConstantIndexOp::create(ib, iloc, n - 1));
+              Value c = arith::DivUIOp::create(ib, iloc, m, orderIndex);
+              Value outs =
+                  scf::IfOp::create(
+                      ib, iloc, lastVirtual,
+                      [&](OpBuilder &tb, Location tloc) {
+                        Value read = add(
+                            tb, tloc,
+                            mul(tb, tloc, gamma, slicePrefix(tb, tloc, qs, c)),
+                            einsum(tb, tloc, "p,pe->e",
+                                   slicePrefix(tb, tloc, ac, c), d));
+                        scf::YieldOp::create(
+                            tb, tloc, insertPrefix(tb, tloc, read, it[2], c));
+                      },
+                      [&](OpBuilder &eb, Location eloc) {
+                        scf::YieldOp::create(eb, eloc, it[2]);
+                      })
+                      .getResult(0);
+              scf::YieldOp::create(ib, iloc, ValueRange{d, gamma, outs});
+            });
+        // S_end = S₀ diag(Γ_N) + Kᵀ D.
+        Value decayed = buildParallelGeneric(
+            lb, lloc, {s, inner.getResult(1)},
+            {identityMap(lb.getContext(), 2),
+             projectionMap(lb.getContext(), 2, {1})},
+            createEmpty(lb, lloc, getSizes(lb, lloc, s), elementType),
+            [](OpBuilder &nb, Location nloc, ValueRange args) {
+              return arith::MulFOp::create(nb, nloc, args[0], args[1])
+                  .getResult();
+            });
+        Value next = add(lb, lloc, decayed,
+                         einsum(lb, lloc, "pd,pe->de", k, inner.getResult(0)));
+        if (nonlinear) {
+          Value end = arith::MulIOp::create(
+              lb, lloc, arith::AddIOp::create(lb, lloc, nc, one),
+              arith::ConstantIndexOp::create(lb, lloc, chunk));
+          Value full = arith::CmpIOp::create(
+              lb, lloc, arith::CmpIPredicate::ule, end, length);
+          next = scf::IfOp::create(
+                     lb, lloc, full,
+                     [&](OpBuilder &tb, Location tloc) {
+                       scf::YieldOp::create(tb, tloc, buildPhi(tb, tloc, next));
+                     },
+                     [&](OpBuilder &eb, Location eloc) {
+                       scf::YieldOp::create(eb, eloc, next);
+                     })
+                     .getResult(0);
+        }
+        Value outs = insertPrefix(lb, lloc, inner.getResult(2), iters[1], nc);
+        scf::YieldOp::create(lb, lloc, ValueRange{next, outs});
+      });
+  finalState = loop.getResult(0);
+  return loop.getResult(1);
+}
+
+/// Scales k and v rows by the per-token β and builds the decay rows, for one
+/// (batch, head): k, v [NC, C, n, d], beta, alpha [NC, C, d].
+RecurrentChunks chunkOperands(OpBuilder &b, Location loc, Value q, Value k,
+                              Value v, Value beta, Value alpha, int64_t chunk,
+                              int64_t order) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = elementTypeOf(q);
+  AffineMap id = identityMap(ctx, 4);
+  AffineMap perToken = projectionMap(ctx, 4, {0, 1, 3});
+  auto scaleRows = [&](Value x) {
+    Value init = createEmpty(b, loc, getSizes(b, loc, x), elementType);
+    Value scaled = buildParallelGeneric(
+        b, loc, {x, beta}, {id, perToken}, init,
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          return arith::MulFOp::create(nb, nloc, args[1], args[0]).getResult();
+        });
+    return collapsePair(b, loc, scaled, 1);
+  };
+  RecurrentChunks chunks;
+  chunks.chunk = chunk;
+  chunks.order = order;
+  chunks.q = q;
+  chunks.k = collapsePair(b, loc, k, 1);
+  chunks.w = scaleRows(k);
+  chunks.bv = scaleRows(v);
+  if (alpha) {
+    Value init = createEmpty(b, loc, getSizes(b, loc, k), elementType);
+    Value decay = buildParallelGeneric(
+        b, loc, {alpha}, {perToken}, init,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value j = linalg::IndexOp::create(nb, nloc, 2);
+          Value first = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::eq, j,
+              arith::ConstantIndexOp::create(nb, nloc, 0));
+          return arith::SelectOp::create(
+                     nb, nloc, first, args[0],
+                     floatConstant(nb, nloc, elementType, 1.0))
+              .getResult();
+        });
+    chunks.decay = collapsePair(b, loc, decay, 1);
+  }
+  return chunks;
+}
+
+struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
+  LowerRecurrentDeltaProduct(MLIRContext *ctx,
+                             const TpttToLinalgOptions &options)
+      : OpRewritePattern(ctx), options(options) {}
+
+  LogicalResult matchAndRewrite(DeltaProductOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getSemantics() != Semantics::Recurrent)
+      return failure();
+    Location loc = op.getLoc();
+    auto outType = cast<RankedTensorType>(op.getOutput().getType());
+    Type elementType = outType.getElementType();
+    int64_t order = op.getOrder(), headDim = op.getHeadDim();
+    // φ fixes the chunk in nonlinear mode; a linear schedule may choose.
+    int64_t chunk = op.getNonlinear() || options.chunkSize <= 0
+                        ? op.getChunkSize()
+                        : options.chunkSize;
+    Value mask = op.getMask();
+
+    Value batch = tensor::DimOp::create(rewriter, loc, op.getQ(), 0);
+    Value heads = tensor::DimOp::create(rewriter, loc, op.getQ(), 1);
+    Value seq = tensor::DimOp::create(rewriter, loc, op.getQ(), 2);
+    std::optional<SequencePacking> packing;
+    Value lengths;
+    if (mask || op.getReverse()) {
+      packing = buildSequencePacking(rewriter, loc, mask, batch, seq,
+                                     op.getReverse());
+      lengths = packing->length;
+    } else {
+      Value empty = createEmpty(rewriter, loc, {OpFoldResult(batch)},
+                                rewriter.getIndexType());
+      lengths = linalg::FillOp::create(rewriter, loc, seq, empty).getResult(0);
+    }
+    Value chunkIndex = arith::ConstantIndexOp::create(rewriter, loc, chunk);
+    Value numChunks =
+        arith::CeilDivUIOp::create(rewriter, loc, seq, chunkIndex);
+    Value paddedSeq =
+        arith::MulIOp::create(rewriter, loc, numChunks, chunkIndex);
+    auto layOut = [&](Value x, double pad) {
+      return splitDim(
+          rewriter, loc,
+          layOutSequence(rewriter, loc, x, packing, lengths, paddedSeq, pad), 2,
+          chunk);
+    };
+    Value q = layOut(op.getQ(), 0.0);
+    Value k = layOut(op.getK(), 0.0);
+    Value v = layOut(op.getV(), 0.0);
+    Value beta = layOut(op.getBeta(), 0.0);
+    Value alpha = op.getAlpha() ? layOut(op.getAlpha(), 1.0) : Value();
+
+    // One (batch, head) per iteration of an scf.forall; the chunk scan is
+    // sequential inside.
+    Value outInit =
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, q), elementType);
+    SmallVector<OpFoldResult> stateSizes = {batch, heads,
+                                            rewriter.getIndexAttr(headDim),
+                                            rewriter.getIndexAttr(headDim)};
+    Value stateInit = createEmpty(rewriter, loc, stateSizes, elementType);
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{batch, heads},
+        ValueRange{outInit, stateInit}, std::nullopt,
+        [&](OpBuilder &fb, Location floc, ValueRange args) {
+          Value bi = args[0], hi = args[1];
+          ValueRange bh = args.take_front(2);
+          Value state0 = op.getInitialState()
+                             ? slicePrefix(fb, floc, op.getInitialState(), bh)
+                             : createFilled(fb, floc,
+                                            {fb.getIndexAttr(headDim),
+                                             fb.getIndexAttr(headDim)},
+                                            elementType, 0.0);
+          RecurrentChunks chunks = chunkOperands(
+              fb, floc, slicePrefix(fb, floc, q, bh),
+              slicePrefix(fb, floc, k, bh), slicePrefix(fb, floc, v, bh),
+              slicePrefix(fb, floc, beta, bh),
+              alpha ? slicePrefix(fb, floc, alpha, bh) : Value(), chunk, order);
+          Value length =
+              tensor::ExtractOp::create(fb, floc, lengths, ValueRange{bi});
+          Value finalState;
+          Value outs = alpha
+                           ? scanGated(fb, floc, chunks, state0, numChunks,
+                                       length, op.getNonlinear(), finalState)
+                           : scanUngated(fb, floc, chunks, state0, numChunks,
+                                         length, op.getNonlinear(), finalState);
+          SmallVector<OpFoldResult> outSizes = getSizes(fb, floc, outs);
+          SmallVector<OpFoldResult> stateSizes = getSizes(fb, floc, finalState);
+          auto inParallel = scf::InParallelOp::create(fb, floc);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(inParallel.getBody());
+          parallelInsertPrefix(fb, floc, outs, args[2], ValueRange{bi, hi},
+                               outSizes);
+          parallelInsertPrefix(fb, floc, finalState, args[3],
+                               ValueRange{bi, hi}, stateSizes);
+        });
+
+    // Back to [B, H, S, d]: the real tokens return to their positions.
+    Value padded = collapsePair(rewriter, loc, forall.getResult(0), 2);
+    Value output = createEmpty(rewriter, loc,
+                               getSizes(rewriter, loc, op.getQ()), elementType);
+    output = buildParallelGeneric(
+        rewriter, loc, {}, {}, output,
+        [&](OpBuilder &nb, Location nloc, ValueRange) {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d < 4; ++d)
+            indices.push_back(linalg::IndexOp::create(nb, nloc, d));
+          if (packing)
+            indices[2] = tensor::ExtractOp::create(
+                nb, nloc, packing->scatter, ValueRange{indices[0], indices[2]});
+          return tensor::ExtractOp::create(nb, nloc, padded, indices)
+              .getResult();
+        });
+    if (mask)
+      output = zeroPadded(rewriter, loc, output, 2, mask);
+    Value finalState = tensor::CastOp::create(
+        rewriter, loc, op.getFinalState().getType(), forall.getResult(1));
+    rewriter.replaceOp(
+        op, {tensor::CastOp::create(rewriter, loc, outType, output).getResult(),
+             finalState});
+    return success();
+  }
+
+  TpttToLinalgOptions options;
+};
+
+//===----------------------------------------------------------------------===//
+// tptt-0.12 semantics
+//===----------------------------------------------------------------------===//
+
+/// The reference's chunk length: the largest C <= min(max, S) dividing S, or
+/// 1 when there is none.
+Value referenceChunk(OpBuilder &b, Location loc, Value seq, int64_t maxChunk) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value limit = arith::MinUIOp::create(
+      b, loc, seq, arith::ConstantIndexOp::create(b, loc, maxChunk));
+  Value upper = arith::AddIOp::create(b, loc, limit, one);
+  auto loop = scf::ForOp::create(
+      b, loc, one, upper, one, ValueRange{one},
+      [&](OpBuilder &lb, Location lloc, Value c, ValueRange iters) {
+        Value rem = arith::RemUIOp::create(lb, lloc, seq, c);
+        Value divides = arith::CmpIOp::create(
+            lb, lloc, arith::CmpIPredicate::eq, rem, zero);
+        Value best = arith::SelectOp::create(lb, lloc, divides, c, iters[0]);
+        scf::YieldOp::create(lb, lloc, best);
+      });
+  return loop.getResult(0);
+}
+
+/// Slices the rows [start, start + count) of dimension 0 of `x`.
+Value sliceRows(OpBuilder &b, Location loc, Value x, Value start, Value count) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  offsets[0] = start;
+  sizes[0] = count;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = ShapedType::kDynamic;
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, strides);
+}
+
+/// Slices x[:, j, :] of a [C, n, d] tensor.
+Value sliceVirtual(OpBuilder &b, Location loc, Value x, int64_t j) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  sizes[1] = b.getIndexAttr(1);
+  auto resultType = RankedTensorType::get(
+      {type.getDimSize(0), type.getDimSize(2)}, type.getElementType());
+  return tensor::ExtractSliceOp::create(
+      b, loc, resultType, x,
+      SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(j),
+                                b.getIndexAttr(0)},
+      sizes, SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+}
+
+/// One chunk of the reference arithmetic (§4.3 of the reference note) for one
+/// (batch, head): q, k, v, beta, alpha [C, n, d] and the incoming state h
+/// [d, d]. Returns the chunk outputs [C, d] and sets `next` to the state of
+/// the chunk's last position.
+Value referenceChunkStep(OpBuilder &b, Location loc, Value q, Value k, Value v,
+                         Value beta, Value alpha, Value h, int64_t order,
+                         Value &next) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = elementTypeOf(q);
+  Value kFlat = collapsePair(b, loc, k, 0);
+  Value kBeta = collapsePair(b, loc, mul(b, loc, k, beta), 0);
+  Value vBeta = collapsePair(b, loc, mul(b, loc, v, beta), 0);
+  Value t = buildTrilInverse(b, loc, einsum(b, loc, "md,pd->mp", kBeta, kFlat));
+  int64_t headDim = cast<RankedTensorType>(q.getType()).getDimSize(2);
+  Value w = splitDim(b, loc, einsum(b, loc, "mp,pd->md", t, kBeta), 0, order);
+  Value u = splitDim(b, loc, einsum(b, loc, "mp,pd->md", t, vBeta), 0, order);
+
+  // Every position c restarts from h: P [C, d, d].
+  SmallVector<OpFoldResult> pSizes = {tensor::getMixedSize(b, loc, q, 0),
+                                      b.getIndexAttr(headDim),
+                                      b.getIndexAttr(headDim)};
+  Value p = buildParallelGeneric(
+      b, loc, {h}, {projectionMap(ctx, 3, {1, 2})},
+      createEmpty(b, loc, pSizes, elementType),
+      [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+  Value y;
+  for (int64_t j = 0; j < order; ++j) {
+    Value wj = sliceVirtual(b, loc, w, j), uj = sliceVirtual(b, loc, u, j);
+    Value qj = sliceVirtual(b, loc, q, j);
+    // r = U_m − Pᵀ W_m, with the undecayed P.
+    Value r = sub(b, loc, uj, einsum(b, loc, "cae,ca->ce", p, wj));
+    if (j == order - 1)
+      y = add(b, loc, einsum(b, loc, "cae,ca->ce", p, qj), mul(b, loc, qj, r));
+    // P ← P diag(A_m) + W_m r_mᵀ.
+    Value aj = alpha ? sliceVirtual(b, loc, alpha, j) : Value();
+    SmallVector<Value> inputs = {p, wj, r};
+    SmallVector<AffineMap> maps = {identityMap(ctx, 3),
+                                   projectionMap(ctx, 3, {0, 1}),
+                                   projectionMap(ctx, 3, {0, 2})};
+    if (aj) {
+      inputs.push_back(aj);
+      maps.push_back(projectionMap(ctx, 3, {0, 2}));
+    }
+    p = buildParallelGeneric(
+        b, loc, inputs, maps, createEmpty(b, loc, pSizes, elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value decayed =
+              aj ? arith::MulFOp::create(nb, nloc, args[0], args[3]).getResult()
+                 : args[0];
+          Value write = arith::MulFOp::create(nb, nloc, args[1], args[2]);
+          return arith::AddFOp::create(nb, nloc, decayed, write).getResult();
+        });
+  }
+  Value lastPosition =
+      arith::SubIOp::create(b, loc, tensor::DimOp::create(b, loc, q, 0),
+                            arith::ConstantIndexOp::create(b, loc, 1));
+  next = slicePrefix(b, loc, p, lastPosition);
+  return y;
+}
+
+struct LowerReferenceDeltaProduct : public OpRewritePattern<DeltaProductOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DeltaProductOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getSemantics() != Semantics::Tptt012)
+      return failure();
+    Location loc = op.getLoc();
+    auto outType = cast<RankedTensorType>(op.getOutput().getType());
+    Type elementType = outType.getElementType();
+    int64_t order = op.getOrder(), headDim = op.getHeadDim();
+    Value batch = tensor::DimOp::create(rewriter, loc, op.getQ(), 0);
+    Value heads = tensor::DimOp::create(rewriter, loc, op.getQ(), 1);
+    Value seq = tensor::DimOp::create(rewriter, loc, op.getQ(), 2);
+
+    // The reversed run flips the whole token axis (padding included).
+    std::optional<SequencePacking> reversal;
+    auto orient = [&](Value x) {
+      return reversal ? gatherSequence(rewriter, loc, x, 2, reversal->gather)
+                      : x;
+    };
+    if (op.getReverse())
+      reversal = buildSequencePacking(rewriter, loc, Value(), batch, seq,
+                                      /*reverse=*/true);
+    Value q = orient(op.getQ()), k = orient(op.getK()), v = orient(op.getV());
+    Value beta = orient(op.getBeta());
+    Value alpha = op.getAlpha() ? orient(op.getAlpha()) : Value();
+    Value chunk = referenceChunk(rewriter, loc, seq, op.getChunkSize());
+    Value numChunks = arith::DivUIOp::create(rewriter, loc, seq, chunk);
+
+    Value outInit =
+        createEmpty(rewriter, loc,
+                    {OpFoldResult(batch), OpFoldResult(heads),
+                     OpFoldResult(seq), rewriter.getIndexAttr(headDim)},
+                    elementType);
+    SmallVector<OpFoldResult> stateSizes = {batch, heads,
+                                            rewriter.getIndexAttr(headDim),
+                                            rewriter.getIndexAttr(headDim)};
+    Value stateInit = createEmpty(rewriter, loc, stateSizes, elementType);
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{batch, heads},
+        ValueRange{outInit, stateInit}, std::nullopt,
+        [&](OpBuilder &fb, Location floc, ValueRange args) {
+          ValueRange bh = args.take_front(2);
+          Value qb = slicePrefix(fb, floc, q, bh);
+          Value kb = slicePrefix(fb, floc, k, bh);
+          Value vb = slicePrefix(fb, floc, v, bh);
+          Value betab = slicePrefix(fb, floc, beta, bh);
+          Value alphab = alpha ? slicePrefix(fb, floc, alpha, bh) : Value();
+          // Without an initial state the reference starts from 1e-6 everywhere.
+          Value h0 = op.getInitialState()
+                         ? slicePrefix(fb, floc, op.getInitialState(), bh)
+                         : createFilled(fb, floc,
+                                        {fb.getIndexAttr(headDim),
+                                         fb.getIndexAttr(headDim)},
+                                        elementType, 1e-6);
+          Value outs0 = createEmpty(
+              fb, floc, {OpFoldResult(seq), fb.getIndexAttr(headDim)},
+              elementType);
+          Value zero = arith::ConstantIndexOp::create(fb, floc, 0);
+          Value one = arith::ConstantIndexOp::create(fb, floc, 1);
+          auto loop = scf::ForOp::create(
+              fb, floc, zero, numChunks, one, ValueRange{h0, outs0},
+              [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
+                Value start = arith::MulIOp::create(lb, lloc, nc, chunk);
+                auto rows = [&](Value x) {
+                  return x ? sliceRows(lb, lloc, x, start, chunk) : Value();
+                };
+                Value next;
+                Value y = referenceChunkStep(
+                    lb, lloc, rows(qb), rows(kb), rows(vb), rows(betab),
+                    rows(alphab), iters[0], order, next);
+                if (op.getNonlinear())
+                  next = buildPhi(lb, lloc, next);
+                Value outs = tensor::InsertSliceOp::create(
+                    lb, lloc, y, iters[1],
+                    SmallVector<OpFoldResult>{start, lb.getIndexAttr(0)},
+                    SmallVector<OpFoldResult>{chunk, lb.getIndexAttr(headDim)},
+                    SmallVector<OpFoldResult>(2, lb.getIndexAttr(1)));
+                scf::YieldOp::create(lb, lloc, ValueRange{next, outs});
+              });
+          Value outs = loop.getResult(1), state = loop.getResult(0);
+          SmallVector<OpFoldResult> outSizes = getSizes(fb, floc, outs);
+          SmallVector<OpFoldResult> finalSizes = getSizes(fb, floc, state);
+          auto inParallel = scf::InParallelOp::create(fb, floc);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(inParallel.getBody());
+          parallelInsertPrefix(fb, floc, outs, args[2], bh, outSizes);
+          parallelInsertPrefix(fb, floc, state, args[3], bh, finalSizes);
+        });
+    Value output = orient(forall.getResult(0));
+    rewriter.replaceOp(
+        op, {tensor::CastOp::create(rewriter, loc, outType, output).getResult(),
+             tensor::CastOp::create(rewriter, loc, op.getFinalState().getType(),
+                                    forall.getResult(1))
+                 .getResult()});
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// tptt.delta_product_step
+//===----------------------------------------------------------------------===//
+
+struct LowerDeltaProductStep : public OpRewritePattern<DeltaProductStepOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DeltaProductStepOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type elementType = elementTypeOf(op.getQ());
+    int64_t order = cast<RankedTensorType>(op.getK().getType()).getDimSize(2);
+    AffineMap id4 = identityMap(ctx, 4);
+    AffineMap keyRows = projectionMap(ctx, 4, {0, 1, 2});
+    AffineMap valueColumns = projectionMap(ctx, 4, {0, 1, 3});
+    Value state = op.getState();
+    auto stateInit = [&] {
+      return createEmpty(rewriter, loc, getSizes(rewriter, loc, state),
+                         elementType);
+    };
+    for (int64_t j = 0; j < order; ++j) {
+      // S' = S diag(α) at the first virtual token.
+      if (j == 0 && op.getAlpha())
+        state = buildParallelGeneric(
+            rewriter, loc, {state, op.getAlpha()}, {id4, valueColumns},
+            stateInit(), [](OpBuilder &nb, Location nloc, ValueRange args) {
+              return arith::MulFOp::create(nb, nloc, args[0], args[1])
+                  .getResult();
+            });
+      Value kj = sliceVirtualStep(rewriter, loc, op.getK(), j);
+      Value vj = sliceVirtualStep(rewriter, loc, op.getV(), j);
+      // u = β ⊙ v − S'ᵀ (β ⊙ k);  S = S' + k uᵀ.
+      Value w = mul(rewriter, loc, op.getBeta(), kj);
+      Value u = sub(rewriter, loc, mul(rewriter, loc, op.getBeta(), vj),
+                    einsum(rewriter, loc, "xyae,xya->xye", state, w));
+      state = buildParallelGeneric(
+          rewriter, loc, {state, kj, u}, {id4, keyRows, valueColumns},
+          stateInit(), [](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value write = arith::MulFOp::create(nb, nloc, args[1], args[2]);
+            return arith::AddFOp::create(nb, nloc, args[0], write).getResult();
+          });
+    }
+    Value output = einsum(rewriter, loc, "xyae,xya->xye", state, op.getQ());
+    if (op.getNonlinear()) {
+      // φ where (position + 1) mod C = 0, per sequence.
+      Value phi = buildPhi(rewriter, loc, state);
+      int64_t chunk = op.getChunkSize();
+      state = buildParallelGeneric(
+          rewriter, loc, {state, phi, op.getPosition()},
+          {id4, id4, projectionMap(ctx, 4, {0})}, stateInit(),
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Type i64 = nb.getI64Type();
+            Value next = arith::AddIOp::create(
+                nb, nloc, args[2],
+                arith::ConstantIntOp::create(nb, nloc, i64, 1));
+            Value rem = arith::RemSIOp::create(
+                nb, nloc, next,
+                arith::ConstantIntOp::create(nb, nloc, i64, chunk));
+            Value boundary = arith::CmpIOp::create(
+                nb, nloc, arith::CmpIPredicate::eq, rem,
+                arith::ConstantIntOp::create(nb, nloc, i64, 0));
+            return arith::SelectOp::create(nb, nloc, boundary, args[1], args[0])
+                .getResult();
+          });
+    }
+    rewriter.replaceOp(op, {output, state});
+    return success();
+  }
+
+  /// x[:, :, j, :] of a [B, H, n, d] tensor.
+  static Value sliceVirtualStep(OpBuilder &b, Location loc, Value x,
+                                int64_t j) {
+    auto type = cast<RankedTensorType>(x.getType());
+    SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+    sizes[2] = b.getIndexAttr(1);
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0));
+    offsets[2] = b.getIndexAttr(j);
+    auto resultType = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), type.getDimSize(3)},
+        type.getElementType());
+    return tensor::ExtractSliceOp::create(
+        b, loc, resultType, x, offsets, sizes,
+        SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+  }
+};
+
+} // namespace
+
+void mlir::tptt::populateDeltaProductLoweringPatterns(
+    RewritePatternSet &patterns, const TpttToLinalgOptions &options) {
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<LowerTrilInverse, LowerPhi>(ctx);
+  patterns.add<LowerRecurrentDeltaProduct>(ctx, options);
+  patterns.add<LowerReferenceDeltaProduct, LowerDeltaProductStep>(ctx);
+}

@@ -16,29 +16,28 @@ using namespace mlir::tptt;
 using namespace mlir::tptt::lowering;
 
 SmallVector<OpFoldResult> lowering::getSizes(OpBuilder &b, Location loc,
-                                           Value value) {
+                                             Value value) {
   return tensor::getMixedSizes(b, loc, value);
 }
 
 Value lowering::createEmpty(OpBuilder &b, Location loc,
-                          ArrayRef<OpFoldResult> sizes, Type elementType) {
+                            ArrayRef<OpFoldResult> sizes, Type elementType) {
   return tensor::EmptyOp::create(b, loc, sizes, elementType);
 }
 
 Value lowering::floatConstant(OpBuilder &b, Location loc, Type type,
-                            double value) {
+                              double value) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
 }
 
 Value lowering::createFilled(OpBuilder &b, Location loc,
-                           ArrayRef<OpFoldResult> sizes, Type elementType,
-                           double value) {
+                             ArrayRef<OpFoldResult> sizes, Type elementType,
+                             double value) {
   Value empty = createEmpty(b, loc, sizes, elementType);
-  Value scalar =
-      isa<IndexType>(elementType)
-          ? Value(arith::ConstantIndexOp::create(b, loc,
-                                                 static_cast<int64_t>(value)))
-          : floatConstant(b, loc, elementType, value);
+  Value scalar = isa<IndexType>(elementType)
+                     ? Value(arith::ConstantIndexOp::create(
+                           b, loc, static_cast<int64_t>(value)))
+                     : floatConstant(b, loc, elementType, value);
   return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
@@ -47,7 +46,7 @@ AffineMap lowering::identityMap(MLIRContext *ctx, unsigned rank) {
 }
 
 AffineMap lowering::projectionMap(MLIRContext *ctx, unsigned rank,
-                                ArrayRef<unsigned> dims) {
+                                  ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
   for (unsigned dim : dims)
     exprs.push_back(getAffineDimExpr(dim, ctx));
@@ -55,12 +54,12 @@ AffineMap lowering::projectionMap(MLIRContext *ctx, unsigned rank,
 }
 
 Value lowering::buildGeneric(OpBuilder &b, Location loc, ValueRange inputs,
-                           Value init, ArrayRef<AffineMap> maps,
-                           ArrayRef<utils::IteratorType> iterators,
-                           GenericBody body) {
+                             Value init, ArrayRef<AffineMap> maps,
+                             ArrayRef<utils::IteratorType> iterators,
+                             GenericBody body) {
   return linalg::GenericOp::create(
-             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
-             maps, iterators,
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
                linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
              })
@@ -68,9 +67,9 @@ Value lowering::buildGeneric(OpBuilder &b, Location loc, ValueRange inputs,
 }
 
 Value lowering::buildParallelGeneric(OpBuilder &b, Location loc,
-                                   ValueRange inputs,
-                                   ArrayRef<AffineMap> inputMaps, Value init,
-                                   GenericBody body) {
+                                     ValueRange inputs,
+                                     ArrayRef<AffineMap> inputMaps, Value init,
+                                     GenericBody body) {
   unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(identityMap(b.getContext(), rank));
@@ -99,8 +98,8 @@ Value lowering::sigmoid(OpBuilder &b, Location loc, Value x) {
 }
 
 SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
-                                             Value mask, Value batch,
-                                             Value seq, bool reverse) {
+                                               Value mask, Value batch,
+                                               Value seq, bool reverse) {
   Type index = b.getIndexType();
   MLIRContext *ctx = b.getContext();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -143,9 +142,8 @@ SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
                   [&](OpBuilder &tb, Location tloc) {
                     Value g = tensor::InsertOp::create(tb, tloc, t, iters[1],
                                                        ValueRange{bi, count});
-                    Value s = tensor::InsertOp::create(tb, tloc, count,
-                                                       iters[2],
-                                                       ValueRange{bi, t});
+                    Value s = tensor::InsertOp::create(
+                        tb, tloc, count, iters[2], ValueRange{bi, t});
                     Value next = arith::AddIOp::create(tb, tloc, count, one);
                     scf::YieldOp::create(tb, tloc, ValueRange{next, g, s});
                   },
@@ -155,8 +153,8 @@ SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
               scf::YieldOp::create(ib, iloc, ifOp.getResults());
             });
         Value length = inner.getResult(0);
-        Value newLengths = tensor::InsertOp::create(ob, oloc, length,
-                                                    outerIters[2], bi);
+        Value newLengths =
+            tensor::InsertOp::create(ob, oloc, length, outerIters[2], bi);
         scf::YieldOp::create(
             ob, oloc,
             ValueRange{inner.getResult(1), inner.getResult(2), newLengths});
@@ -198,7 +196,7 @@ SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
 }
 
 Value lowering::gatherSequence(OpBuilder &b, Location loc, Value x,
-                             unsigned seqDim, Value table) {
+                               unsigned seqDim, Value table) {
   auto type = cast<RankedTensorType>(x.getType());
   Value init = createEmpty(b, loc, getSizes(b, loc, x), type.getElementType());
   return buildParallelGeneric(
@@ -213,7 +211,7 @@ Value lowering::gatherSequence(OpBuilder &b, Location loc, Value x,
 }
 
 Value lowering::zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
-                         Value mask) {
+                           Value mask) {
   auto type = cast<RankedTensorType>(x.getType());
   MLIRContext *ctx = b.getContext();
   unsigned rank = type.getRank();
@@ -225,5 +223,44 @@ Value lowering::zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
         Value zero = floatConstant(nb, nloc, type.getElementType(), 0.0);
         return arith::SelectOp::create(nb, nloc, args[1], args[0], zero)
             .getResult();
+      });
+}
+
+Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
+                       Value rhs) {
+  auto [inputs, output] = spec.split("->");
+  auto [lhsSpec, rhsSpec] = inputs.split(',');
+  // Loop dimensions: the output letters in order, then the reductions.
+  std::string letters = output.str();
+  for (char c : (lhsSpec + rhsSpec).str())
+    if (letters.find(c) == std::string::npos)
+      letters.push_back(c);
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = letters.size();
+  auto mapOf = [&](StringRef operand) {
+    SmallVector<unsigned> dims;
+    for (char c : operand)
+      dims.push_back(letters.find(c));
+    return projectionMap(ctx, rank, dims);
+  };
+  SmallVector<OpFoldResult> lhsSizes = getSizes(b, loc, lhs);
+  SmallVector<OpFoldResult> rhsSizes = getSizes(b, loc, rhs);
+  SmallVector<OpFoldResult> outSizes;
+  for (char c : output) {
+    size_t inLhs = lhsSpec.find(c);
+    outSizes.push_back(inLhs != StringRef::npos ? lhsSizes[inLhs]
+                                                : rhsSizes[rhsSpec.find(c)]);
+  }
+  SmallVector<utils::IteratorType> iterators;
+  for (unsigned i = 0; i < rank; ++i)
+    iterators.push_back(i < output.size() ? utils::IteratorType::parallel
+                                          : utils::IteratorType::reduction);
+  Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
+  Value init = createFilled(b, loc, outSizes, elementType, 0.0);
+  return buildGeneric(
+      b, loc, {lhs, rhs}, init, {mapOf(lhsSpec), mapOf(rhsSpec), mapOf(output)},
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value product = arith::MulFOp::create(nb, nloc, args[0], args[1]);
+        return arith::AddFOp::create(nb, nloc, args[2], product).getResult();
       });
 }

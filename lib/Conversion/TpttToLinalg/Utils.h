@@ -60,6 +60,11 @@ Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
 /// σ(x) = 1 / (1 + exp(−x)).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 
+/// A contraction in einsum notation, e.g. "mk,nk->mn" (A Bᵀ): the output
+/// letters are parallel loops, the others reductions; the result (zero
+/// initialized, in the element type of `lhs`) accumulates lhs · rhs.
+Value einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs, Value rhs);
+
 /// How the sequences of a batch are packed: for a [B, S] padding mask (and/or
 /// a reversal of the real tokens), `gather[b, i]` is the original position of
 /// packed position i, `scatter[b, t]` the packed position of original

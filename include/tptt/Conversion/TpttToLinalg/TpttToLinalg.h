@@ -1,4 +1,5 @@
-//===- TpttToLinalg.h - Lower tptt ops to linalg -----------------*- C++ -*-===//
+//===- TpttToLinalg.h - Lower tptt ops to linalg -----------------*- C++
+//-*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
