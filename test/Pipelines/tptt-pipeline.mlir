@@ -1,0 +1,37 @@
+// RUN: tptt-opt %s --tptt-pipeline="to=tptt" | FileCheck %s --check-prefix=TPTT
+// RUN: tptt-opt %s --tptt-pipeline="to=linalg" | FileCheck %s --check-prefix=LINALG
+// RUN: tptt-opt %s --tptt-pipeline="to=bufferized" | FileCheck %s --check-prefix=BUFFERIZED
+// RUN: tptt-opt %s --tptt-pipeline="to=loops" | FileCheck %s --check-prefix=LOOPS
+// RUN: tptt-opt %s --tptt-pipeline | FileCheck %s --check-prefix=LLVM
+// RUN: not tptt-opt %s --tptt-pipeline="to=gpu" 2>&1 | FileCheck %s --check-prefix=BAD-STAGE
+
+// The named stages of the CPU pipeline on a recurrent DeltaProduct layer
+// piece and a μ-mix that folds at the graph level.
+
+// TPTT-LABEL: func @stages
+// TPTT:         tptt.delta_product
+// TPTT-NOT:     tptt.mag_mix
+// LINALG-LABEL: func @stages
+// LINALG-NOT:   tptt.
+// LINALG:       scf.forall
+// BUFFERIZED-LABEL: func @stages
+// BUFFERIZED-SAME:  memref<?x4x?x8xf32>
+// BUFFERIZED:       scf.forall
+// LOOPS-LABEL:  func @stages
+// LOOPS:        omp.parallel
+// LOOPS:        omp.wsloop
+// LOOPS-NOT:    linalg.generic
+// LLVM-LABEL:   llvm.func @stages
+// LLVM:         omp.parallel
+// LLVM:         llvm.func @_mlir_ciface_stages
+// BAD-STAGE:    for the --to option: Cannot find option named 'gpu'!
+func.func @stages(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x1x8xf32>, %b: tensor<?x4x?x8xf32>,
+                  %soft: tensor<?x?x32xf32>, %lin: tensor<?x?x32xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x?x32xf32>) {
+  %o, %s = tptt.delta_product %q, %k, %k, %b semantics = recurrent chunk_size = 16
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x1x8xf32>, tensor<?x4x?x1x8xf32>, tensor<?x4x?x8xf32>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  %mu = arith.constant dense<0.0> : tensor<f32>
+  %m = tptt.mag_mix %soft, %lin, %mu : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<f32>) -> tensor<?x?x32xf32>
+  return %o, %m : tensor<?x4x?x8xf32>, tensor<?x?x32xf32>
+}
