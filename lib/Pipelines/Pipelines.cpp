@@ -10,7 +10,6 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -92,9 +91,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   if (to == TpttStage::Loops)
     return;
 
-  // Stage llvm: C wrappers for the entry points (`_mlir_ciface_*`), strided
-  // metadata and affine maps to arithmetic, and everything to LLVM.
-  pm.addPass(LLVM::createLLVMRequestCWrappersPass());
+  // Stage llvm: C wrappers for the public entry points (`_mlir_ciface_*`),
+  // strided metadata and affine maps to arithmetic, and everything to LLVM.
+  pm.addPass(createTpttExportEntryPointsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   // Memrefs first: the OpenMP conversion wraps parallel bodies in

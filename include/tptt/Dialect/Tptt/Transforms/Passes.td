@@ -30,4 +30,17 @@ def TpttDecomposeLizaAttentionPass
   ];
 }
 
+def TpttExportEntryPointsPass
+    : Pass<"tptt-export-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Request C-interface wrappers for the public function definitions";
+  let description = [{
+    Marks every public `func.func` that has a body with
+    `llvm.emit_c_interface`, so that the LLVM conversion emits a
+    `_mlir_ciface_<name>` wrapper taking memref descriptors by pointer: the
+    ABI the runtime and tptt-run call. Unlike upstream
+    `llvm-request-c-wrappers`, declarations (calls into the runtime or libc)
+    and private helpers keep their plain symbol.
+  }];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
