@@ -59,6 +59,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   lowering.chunkSize = options.chunkSize;
   pm.addPass(createConvertTpttToLinalgPass(lowering));
   pm.addPass(createLinalgElementwiseOpFusionPass());
+  // Every destination is its own allocation: tensor.empty would be merged by
+  // CSE, and several ops writing into one merged buffer cost copies.
+  pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   addCleanup(pm);
   if (to == TpttStage::Linalg)
     return;
@@ -67,7 +70,6 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // identity layouts at the boundary, so that entry points take and return
   // plain strided memrefs (the C interface the runtime calls). Loops may
   // yield new buffers: the chunk scans carry freshly computed states.
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.allowReturnAllocsFromLoops = true;

@@ -179,6 +179,20 @@ Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
       b, loc, RankedTensorType::get(shape, type.getElementType()), x, groups);
 }
 
+/// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
+/// contiguous rows, see einsum).
+Value transposeLast2(OpBuilder &b, Location loc, Value x) {
+  unsigned rank = rankOf(x);
+  SmallVector<int64_t> permutation =
+      llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(permutation[rank - 2], permutation[rank - 1]);
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  std::swap(sizes[rank - 2], sizes[rank - 1]);
+  Value init = createEmpty(b, loc, sizes, elementTypeOf(x));
+  return linalg::TransposeOp::create(b, loc, x, init, permutation)
+      .getResult()[0];
+}
+
 /// Letters for the batch dimensions of an einsum spec.
 std::string batchLetters(unsigned count) {
   return std::string("xyzuvw").substr(0, count);
@@ -365,34 +379,55 @@ struct RecurrentChunks {
   int64_t chunk, order;
 };
 
-/// The ungated scan: UT transform per chunk, then three products per chunk.
-Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
-                  Value state0, Value numChunks, Value length, bool nonlinear,
-                  Value &finalState) {
-  Type elementType = elementTypeOf(in.q);
-  int64_t n = in.order, chunk = in.chunk;
-  Value g = einsum(b, loc, "xmd,xpd->xmp", in.w, in.k);
-  Value t = buildTrilInverse(b, loc, g);
-  Value wTilde = einsum(b, loc, "xmp,xpd->xmd", t, in.w);
-  Value uTilde = einsum(b, loc, "xmp,xpd->xmd", t, in.bv);
-  // Token c reads the virtual tokens m' < (c + 1)·n of its chunk.
-  Value scores = einsum(b, loc, "xcd,xpd->xcp", in.q, in.k);
-  Value causal = mapElementwise(
+/// Keeps the scores of token c on the virtual tokens m' < (c + 1)·n of its
+/// chunk (the read-out happens after the token's last virtual token).
+Value causalScores(OpBuilder &b, Location loc, Value scores, int64_t order) {
+  Type elementType = elementTypeOf(scores);
+  return mapElementwise(
       b, loc, {scores}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value c = linalg::IndexOp::create(nb, nloc, 1);
-        Value p = linalg::IndexOp::create(nb, nloc, 2);
+        Value c = linalg::IndexOp::create(nb, nloc, 0);
+        Value p = linalg::IndexOp::create(nb, nloc, 1);
         Value limit = arith::MulIOp::create(
             nb, nloc,
             arith::AddIOp::create(nb, nloc, c,
                                   arith::ConstantIndexOp::create(nb, nloc, 1)),
-            arith::ConstantIndexOp::create(nb, nloc, n));
+            arith::ConstantIndexOp::create(nb, nloc, order));
         Value visible = arith::CmpIOp::create(
             nb, nloc, arith::CmpIPredicate::ult, p, limit);
         Value zero = floatConstant(nb, nloc, elementType, 0.0);
         return arith::SelectOp::create(nb, nloc, visible, args[0], zero)
             .getResult();
       });
+}
 
+/// φ on `state` when the chunk `nc` ends at or before the sequence's last
+/// real token (nonlinear mode: φ after every C real tokens).
+Value applyPhiAtChunkEnd(OpBuilder &b, Location loc, Value state, Value nc,
+                         int64_t chunk, Value length) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value end =
+      arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, nc, one),
+                            arith::ConstantIndexOp::create(b, loc, chunk));
+  Value full =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, end, length);
+  return scf::IfOp::create(
+             b, loc, full,
+             [&](OpBuilder &tb, Location tloc) {
+               scf::YieldOp::create(tb, tloc, buildPhi(tb, tloc, state));
+             },
+             [&](OpBuilder &eb, Location eloc) {
+               scf::YieldOp::create(eb, eloc, state);
+             })
+      .getResult(0);
+}
+
+/// The ungated scan. Per chunk (all operands small enough to stay in cache):
+/// the UT transform T = (I + stril(W Kᵀ))⁻¹, W̃ = T W, Ũ = T B, then
+/// U = Ũ − W̃ S, O = Q S + causal(Q Kᵀ) U and S ← S + Kᵀ U.
+Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
+                  Value state0, Value numChunks, Value length, bool nonlinear,
+                  Value &finalState) {
+  Type elementType = elementTypeOf(in.q);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value outInit = createEmpty(b, loc, getSizes(b, loc, in.q), elementType);
@@ -400,32 +435,24 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
         Value s = iters[0];
-        Value w = slicePrefix(lb, lloc, wTilde, nc);
-        Value u0 = slicePrefix(lb, lloc, uTilde, nc);
         Value k = slicePrefix(lb, lloc, in.k, nc);
+        Value w = slicePrefix(lb, lloc, in.w, nc);
         Value q = slicePrefix(lb, lloc, in.q, nc);
-        Value a = slicePrefix(lb, lloc, causal, nc);
-        Value u = sub(lb, lloc, u0, einsum(lb, lloc, "md,de->me", w, s));
+        Value kT = transposeLast2(lb, lloc, k);
+        Value t =
+            buildTrilInverse(lb, lloc, einsum(lb, lloc, "md,dp->mp", w, kT));
+        Value wTilde = einsum(lb, lloc, "mp,pd->md", t, w);
+        Value uTilde =
+            einsum(lb, lloc, "mp,pd->md", t, slicePrefix(lb, lloc, in.bv, nc));
+        Value a = causalScores(lb, lloc, einsum(lb, lloc, "cd,dp->cp", q, kT),
+                               in.order);
+        Value u =
+            sub(lb, lloc, uTilde, einsum(lb, lloc, "md,de->me", wTilde, s));
         Value out = add(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
                         einsum(lb, lloc, "cm,me->ce", a, u));
         Value next = add(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
-        if (nonlinear) {
-          // φ after every full chunk of real tokens.
-          Value end = arith::MulIOp::create(
-              lb, lloc, arith::AddIOp::create(lb, lloc, nc, one),
-              arith::ConstantIndexOp::create(lb, lloc, chunk));
-          Value full = arith::CmpIOp::create(
-              lb, lloc, arith::CmpIPredicate::ule, end, length);
-          next = scf::IfOp::create(
-                     lb, lloc, full,
-                     [&](OpBuilder &tb, Location tloc) {
-                       scf::YieldOp::create(tb, tloc, buildPhi(tb, tloc, next));
-                     },
-                     [&](OpBuilder &eb, Location eloc) {
-                       scf::YieldOp::create(eb, eloc, next);
-                     })
-                     .getResult(0);
-        }
+        if (nonlinear)
+          next = applyPhiAtChunkEnd(lb, lloc, next, nc, in.chunk, length);
         Value outs = insertPrefix(lb, lloc, out, iters[1], nc);
         scf::YieldOp::create(lb, lloc, ValueRange{next, outs});
       });
@@ -441,8 +468,6 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
   Type elementType = elementTypeOf(in.q);
   int64_t n = in.order, chunk = in.chunk, rows = chunk * n;
   int64_t headDim = cast<RankedTensorType>(in.q.getType()).getDimSize(2);
-  Value g = einsum(b, loc, "xmd,xpd->xmp", in.w, in.k);
-  Value scores = einsum(b, loc, "xcd,xpd->xcp", in.q, in.k);
 
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -453,8 +478,11 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
         Value s = iters[0];
-        Value gc = slicePrefix(lb, lloc, g, nc);
-        Value ac = slicePrefix(lb, lloc, scores, nc);
+        Value kT = transposeLast2(lb, lloc, slicePrefix(lb, lloc, in.k, nc));
+        Value gc =
+            einsum(lb, lloc, "md,dp->mp", slicePrefix(lb, lloc, in.w, nc), kT);
+        Value ac =
+            einsum(lb, lloc, "cd,dp->cp", slicePrefix(lb, lloc, in.q, nc), kT);
         Value bc = slicePrefix(lb, lloc, in.bv, nc);
         Value decay = slicePrefix(lb, lloc, in.decay, nc);
         Value k = slicePrefix(lb, lloc, in.k, nc);
@@ -530,22 +558,8 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
             });
         Value next = add(lb, lloc, decayed,
                          einsum(lb, lloc, "pd,pe->de", k, inner.getResult(0)));
-        if (nonlinear) {
-          Value end = arith::MulIOp::create(
-              lb, lloc, arith::AddIOp::create(lb, lloc, nc, one),
-              arith::ConstantIndexOp::create(lb, lloc, chunk));
-          Value full = arith::CmpIOp::create(
-              lb, lloc, arith::CmpIPredicate::ule, end, length);
-          next = scf::IfOp::create(
-                     lb, lloc, full,
-                     [&](OpBuilder &tb, Location tloc) {
-                       scf::YieldOp::create(tb, tloc, buildPhi(tb, tloc, next));
-                     },
-                     [&](OpBuilder &eb, Location eloc) {
-                       scf::YieldOp::create(eb, eloc, next);
-                     })
-                     .getResult(0);
-        }
+        if (nonlinear)
+          next = applyPhiAtChunkEnd(lb, lloc, next, nc, chunk, length);
         Value outs = insertPrefix(lb, lloc, inner.getResult(2), iters[1], nc);
         scf::YieldOp::create(lb, lloc, ValueRange{next, outs});
       });
@@ -785,7 +799,9 @@ Value referenceChunkStep(OpBuilder &b, Location loc, Value q, Value k, Value v,
   Value kFlat = collapsePair(b, loc, k, 0);
   Value kBeta = collapsePair(b, loc, mul(b, loc, k, beta), 0);
   Value vBeta = collapsePair(b, loc, mul(b, loc, v, beta), 0);
-  Value t = buildTrilInverse(b, loc, einsum(b, loc, "md,pd->mp", kBeta, kFlat));
+  Value t = buildTrilInverse(
+      b, loc,
+      einsum(b, loc, "md,dp->mp", kBeta, transposeLast2(b, loc, kFlat)));
   int64_t headDim = cast<RankedTensorType>(q.getType()).getDimSize(2);
   Value w = splitDim(b, loc, einsum(b, loc, "mp,pd->md", t, kBeta), 0, order);
   Value u = splitDim(b, loc, einsum(b, loc, "mp,pd->md", t, vBeta), 0, order);

@@ -230,11 +230,15 @@ Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
                        Value rhs) {
   auto [inputs, output] = spec.split("->");
   auto [lhsSpec, rhsSpec] = inputs.split(',');
-  // Loop dimensions: the output letters in order, then the reductions.
-  std::string letters = output.str();
+  // Loop dimensions: the output letters but the last, the reductions, then
+  // the last output letter innermost, so that the loops that linalg emits
+  // stream the contiguous output row (an axpy the LLVM vectorizer handles)
+  // instead of ending in a scalar dot-product reduction.
+  std::string letters = output.drop_back().str();
   for (char c : (lhsSpec + rhsSpec).str())
-    if (letters.find(c) == std::string::npos)
+    if (letters.find(c) == std::string::npos && c != output.back())
       letters.push_back(c);
+  letters.push_back(output.back());
   MLIRContext *ctx = b.getContext();
   unsigned rank = letters.size();
   auto mapOf = [&](StringRef operand) {
@@ -252,9 +256,9 @@ Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
                                                 : rhsSizes[rhsSpec.find(c)]);
   }
   SmallVector<utils::IteratorType> iterators;
-  for (unsigned i = 0; i < rank; ++i)
-    iterators.push_back(i < output.size() ? utils::IteratorType::parallel
-                                          : utils::IteratorType::reduction);
+  for (char c : letters)
+    iterators.push_back(output.contains(c) ? utils::IteratorType::parallel
+                                           : utils::IteratorType::reduction);
   Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
   Value init = createFilled(b, loc, outSizes, elementType, 0.0);
   return buildGeneric(

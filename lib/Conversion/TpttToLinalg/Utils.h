@@ -60,9 +60,11 @@ Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
 /// σ(x) = 1 / (1 + exp(−x)).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 
-/// A contraction in einsum notation, e.g. "mk,nk->mn" (A Bᵀ): the output
+/// A contraction in einsum notation, e.g. "mk,kn->mn" (A B): the output
 /// letters are parallel loops, the others reductions; the result (zero
-/// initialized, in the element type of `lhs`) accumulates lhs · rhs.
+/// initialized, in the element type of `lhs`) accumulates lhs · rhs. The
+/// last output letter is the innermost loop: give operands whose last
+/// dimension it is (transpose first) for contiguous, vectorizable loops.
 Value einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs, Value rhs);
 
 /// How the sequences of a batch are packed: for a [B, S] padding mask (and/or

@@ -3,16 +3,19 @@
 
 // Ungated recurrent operator: the sequence is laid out in chunks of C = 16
 // real tokens (N = 32 virtual tokens), one (batch, head) per scf.forall
-// iteration; per chunk the UT transform T = (I + stril(W Kᵀ))⁻¹ (a row-by-row
-// forward substitution), then a sequential scan over chunks with three
-// products per chunk.
+// iteration, and a sequential scan over chunks; per chunk the UT transform
+// T = (I + stril(W Kᵀ))⁻¹ (a row-by-row forward substitution), then
+// U = Ũ − W̃ S, the outputs and the state update.
 // CHECK-LABEL: func @delta_product$ungated
 // CHECK:         tensor.expand_shape {{.+}} into tensor<?x4x?x16x8xf32>
 // CHECK:         scf.forall (%{{.+}}, %{{.+}}) in (%{{.+}}, 4) shared_outs(
-// CHECK:           } -> tensor<?x32x32xf32>
-// CHECK:           scf.for {{.+}} -> (tensor<?x32x32xf32>)
 // CHECK:           scf.for {{.+}} -> (tensor<8x8xf32>, tensor<?x16x8xf32>)
-// CHECK-COUNT-3:     iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:             linalg.transpose ins(%{{.+}} : tensor<32x8xf32>) outs(%{{.+}} : tensor<8x32xf32>)
+// CHECK:             } -> tensor<32x32xf32>
+// CHECK:             scf.for {{.+}} -> (tensor<32x32xf32>)
+// CHECK:             } -> tensor<32x8xf32>
+// CHECK:             } -> tensor<16x32xf32>
+// CHECK:             } -> tensor<8x8xf32>
 // CHECK:           scf.forall.in_parallel
 // CHECK:             tensor.parallel_insert_slice
 // CHECK:             tensor.parallel_insert_slice
