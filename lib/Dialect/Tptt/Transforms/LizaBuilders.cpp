@@ -69,8 +69,8 @@ Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 } // namespace
 
 Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
-                                    const LinearBranchOptions &options,
-                                    Value q, Value k, Value v, Value mask) {
+                                    const LinearBranchOptions &options, Value q,
+                                    Value k, Value v, Value mask) {
   auto qType = cast<RankedTensorType>(q.getType());
   auto kType = cast<RankedTensorType>(k.getType());
   MLIRContext *ctx = b.getContext();
@@ -108,8 +108,7 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
   };
   // A constant decay (code c) is α = 1: no alpha operand at all.
   Value qHat = features.getQHat(), beta = gates.getBeta();
-  Value alpha =
-      options.alphaGate == GateKind::C ? Value() : gates.getAlpha();
+  Value alpha = options.alphaGate == GateKind::C ? Value() : gates.getAlpha();
   Value kHat = expand(features.getKHat(), options.trick);
   Value vHat = expand(features.getVHat(), options.trick);
   if (!recurrent) {
@@ -117,8 +116,8 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
     if (alpha)
       alpha = expand(alpha, options.trick);
     // A constant β (code c) is repeated, never transformed by the trick.
-    beta = expand(beta, options.betaGate == GateKind::C ? Trick::Cte
-                                                         : options.trick);
+    beta = expand(beta,
+                  options.betaGate == GateKind::C ? Trick::Cte : options.trick);
   }
 
   auto runOperator = [&](bool reverse) -> Value {
