@@ -84,6 +84,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // sequential loops and the explicit parallel loops (scf.forall over batch x
   // heads, emitted by the lowering) into OpenMP parallel regions.
   bufferization::buildBufferDeallocationPipeline(pm);
+  // Loop-carried buffers may be cloned by the deallocation; clones become
+  // plain allocations and copies.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createForallToParallelLoopPass());
   ConvertSCFToOpenMPPassOptions openmp;

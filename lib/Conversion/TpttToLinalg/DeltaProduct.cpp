@@ -342,6 +342,20 @@ Value layOutSequence(OpBuilder &b, Location loc, Value x,
                      Value lengths, Value paddedSeq, double padValue) {
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
+  if (!packing) {
+    // Every token is real and in place: pad the sequence dimension (a fill
+    // and a contiguous copy).
+    SmallVector<OpFoldResult> low(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> high(type.getRank(), b.getIndexAttr(0));
+    high[2] = arith::SubIOp::create(b, loc, paddedSeq,
+                                    tensor::DimOp::create(b, loc, x, 2))
+                  .getResult();
+    SmallVector<int64_t> shape(type.getShape());
+    shape[2] = ShapedType::kDynamic;
+    return tensor::PadOp::create(
+        b, loc, RankedTensorType::get(shape, elementType), x, low, high,
+        floatConstant(b, loc, elementType, padValue));
+  }
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
   sizes[2] = paddedSeq;
   Value init = createEmpty(b, loc, sizes, elementType);
@@ -707,20 +721,29 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
 
     // Back to [B, H, S, d]: the real tokens return to their positions.
     Value padded = collapsePair(rewriter, loc, forall.getResult(0), 2);
-    Value output = createEmpty(rewriter, loc,
-                               getSizes(rewriter, loc, op.getQ()), elementType);
-    output = buildParallelGeneric(
-        rewriter, loc, {}, {}, output,
-        [&](OpBuilder &nb, Location nloc, ValueRange) {
-          SmallVector<Value> indices;
-          for (int64_t d = 0; d < 4; ++d)
-            indices.push_back(linalg::IndexOp::create(nb, nloc, d));
-          if (packing)
-            indices[2] = tensor::ExtractOp::create(
-                nb, nloc, packing->scatter, ValueRange{indices[0], indices[2]});
-          return tensor::ExtractOp::create(nb, nloc, padded, indices)
-              .getResult();
-        });
+    SmallVector<OpFoldResult> outSizes = getSizes(rewriter, loc, op.getQ());
+    Value output =
+        packing ? createEmpty(rewriter, loc, outSizes, elementType)
+                : tensor::ExtractSliceOp::create(
+                      rewriter, loc, padded,
+                      SmallVector<OpFoldResult>(4, rewriter.getIndexAttr(0)),
+                      outSizes,
+                      SmallVector<OpFoldResult>(4, rewriter.getIndexAttr(1)))
+                      .getResult();
+    if (packing)
+      output = buildParallelGeneric(
+          rewriter, loc, {}, {}, output,
+          [&](OpBuilder &nb, Location nloc, ValueRange) {
+            SmallVector<Value> indices;
+            for (int64_t d = 0; d < 4; ++d)
+              indices.push_back(linalg::IndexOp::create(nb, nloc, d));
+            if (packing)
+              indices[2] =
+                  tensor::ExtractOp::create(nb, nloc, packing->scatter,
+                                            ValueRange{indices[0], indices[2]});
+            return tensor::ExtractOp::create(nb, nloc, padded, indices)
+                .getResult();
+          });
     if (mask)
       output = zeroPadded(rewriter, loc, output, 2, mask);
     Value finalState = tensor::CastOp::create(
