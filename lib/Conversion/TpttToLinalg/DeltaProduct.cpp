@@ -87,6 +87,17 @@ Value sub(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       });
 }
 
+/// lhs + rhs written into `dest` (so that it bufferizes in place).
+Value addInto(OpBuilder &b, Location loc, Value lhs, Value rhs, Value dest) {
+  unsigned rank = rankOf(lhs);
+  SmallVector<AffineMap> maps(2, identityMap(b.getContext(), rank));
+  return buildParallelGeneric(
+      b, loc, {lhs, rhs}, maps, dest,
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
 Value mul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   return mapElementwise(
       b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -343,18 +354,20 @@ Value layOutSequence(OpBuilder &b, Location loc, Value x,
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
   if (!packing) {
-    // Every token is real and in place: pad the sequence dimension (a fill
-    // and a contiguous copy).
-    SmallVector<OpFoldResult> low(type.getRank(), b.getIndexAttr(0));
-    SmallVector<OpFoldResult> high(type.getRank(), b.getIndexAttr(0));
-    high[2] = arith::SubIOp::create(b, loc, paddedSeq,
-                                    tensor::DimOp::create(b, loc, x, 2))
-                  .getResult();
-    SmallVector<int64_t> shape(type.getShape());
-    shape[2] = ShapedType::kDynamic;
-    return tensor::PadOp::create(
-        b, loc, RankedTensorType::get(shape, elementType), x, low, high,
-        floatConstant(b, loc, elementType, padValue));
+    // Every token is real and in place: fill the padded layout, then copy
+    // the sequence into its front with linalg.copy (contiguous rows that
+    // the loop vectorizer handles, unlike a strided memref.copy).
+    SmallVector<OpFoldResult> padded = getSizes(b, loc, x);
+    padded[2] = paddedSeq;
+    Value filled = createFilled(b, loc, padded, elementType, padValue);
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+    Value front =
+        tensor::ExtractSliceOp::create(b, loc, filled, offsets, sizes, strides);
+    Value copied = linalg::CopyOp::create(b, loc, x, front).getResult(0);
+    return tensor::InsertSliceOp::create(b, loc, copied, filled, offsets, sizes,
+                                         strides);
   }
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
   sizes[2] = paddedSeq;
@@ -439,12 +452,10 @@ Value applyPhiAtChunkEnd(OpBuilder &b, Location loc, Value state, Value nc,
 /// the UT transform T = (I + stril(W Kᵀ))⁻¹, W̃ = T W, Ũ = T B, then
 /// U = Ũ − W̃ S, O = Q S + causal(Q Kᵀ) U and S ← S + Kᵀ U.
 Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
-                  Value state0, Value numChunks, Value length, bool nonlinear,
-                  Value &finalState) {
-  Type elementType = elementTypeOf(in.q);
+                  Value state0, Value outInit, Value numChunks, Value length,
+                  bool nonlinear, Value &finalState) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value outInit = createEmpty(b, loc, getSizes(b, loc, in.q), elementType);
   auto loop = scf::ForOp::create(
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
@@ -462,8 +473,10 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                                in.order);
         Value u =
             sub(lb, lloc, uTilde, einsum(lb, lloc, "md,de->me", wTilde, s));
-        Value out = add(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
-                        einsum(lb, lloc, "cm,me->ce", a, u));
+        // Written straight into the chunk's rows of the output.
+        Value out = addInto(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
+                            einsum(lb, lloc, "cm,me->ce", a, u),
+                            slicePrefix(lb, lloc, iters[1], nc));
         Value next = add(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
         if (nonlinear)
           next = applyPhiAtChunkEnd(lb, lloc, next, nc, in.chunk, length);
@@ -477,8 +490,8 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
 /// The gated scan: per chunk, forward substitution over its N virtual
 /// tokens with per-channel decays (see the file comment).
 Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
-                Value state0, Value numChunks, Value length, bool nonlinear,
-                Value &finalState) {
+                Value state0, Value outInit, Value numChunks, Value length,
+                bool nonlinear, Value &finalState) {
   Type elementType = elementTypeOf(in.q);
   int64_t n = in.order, chunk = in.chunk, rows = chunk * n;
   int64_t headDim = cast<RankedTensorType>(in.q.getType()).getDimSize(2);
@@ -487,7 +500,6 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value orderIndex = arith::ConstantIndexOp::create(b, loc, n);
   Value rowsIndex = arith::ConstantIndexOp::create(b, loc, rows);
-  Value outInit = createEmpty(b, loc, getSizes(b, loc, in.q), elementType);
   auto loop = scf::ForOp::create(
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
@@ -509,9 +521,8 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
         Value d0 = createFilled(lb, lloc, rowSizes, elementType, 0.0);
         Value gamma0 = createFilled(lb, lloc, {lb.getIndexAttr(headDim)},
                                     elementType, 1.0);
-        Value out0 = createFilled(
-            lb, lloc, {lb.getIndexAttr(chunk), lb.getIndexAttr(headDim)},
-            elementType, 0.0);
+        // Every row of the chunk's output is written once, in place.
+        Value out0 = slicePrefix(lb, lloc, iters[1], nc);
         auto inner = scf::ForOp::create(
             lb, lloc, zero, rowsIndex, one, ValueRange{d0, gamma0, out0},
             [&](OpBuilder &ib, Location iloc, Value m, ValueRange it) {
@@ -702,12 +713,14 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
               alpha ? slicePrefix(fb, floc, alpha, bh) : Value(), chunk, order);
           Value length =
               tensor::ExtractOp::create(fb, floc, lengths, ValueRange{bi});
+          // The scan writes its chunks into this head's rows of the result.
+          Value headOut = slicePrefix(fb, floc, args[2], bh);
           Value finalState;
-          Value outs = alpha
-                           ? scanGated(fb, floc, chunks, state0, numChunks,
-                                       length, op.getNonlinear(), finalState)
-                           : scanUngated(fb, floc, chunks, state0, numChunks,
-                                         length, op.getNonlinear(), finalState);
+          Value outs =
+              alpha ? scanGated(fb, floc, chunks, state0, headOut, numChunks,
+                                length, op.getNonlinear(), finalState)
+                    : scanUngated(fb, floc, chunks, state0, headOut, numChunks,
+                                  length, op.getNonlinear(), finalState);
           SmallVector<OpFoldResult> outSizes = getSizes(fb, floc, outs);
           SmallVector<OpFoldResult> stateSizes = getSizes(fb, floc, finalState);
           auto inParallel = scf::InParallelOp::create(fb, floc);
