@@ -1,3 +1,252 @@
+//===- Backbone.cpp - Lower tptt.linear, tptt.rope and tptt.attention -----===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils.h"
 #include "tptt/Conversion/TpttToLinalg/TpttToLinalg.h"
+#include "tptt/Dialect/Tptt/IR/TpttOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
-void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &) {}
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::tptt;
+using namespace mlir::tptt::lowering;
+
+namespace {
+
+/// y = x Wᵀ + b: the leading dimensions of x are collapsed into rows, W is
+/// transposed once so that the contraction streams contiguous output rows.
+struct LowerLinear : public OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    int64_t rank = inputType.getRank();
+    Value rows = op.getInput();
+    if (rank == 1) {
+      rows = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1, inputType.getDimSize(0)},
+                                inputType.getElementType()),
+          rows, SmallVector<ReassociationIndices>{{0, 1}});
+    } else if (rank > 2) {
+      ReassociationIndices leading =
+          llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
+      rows = tensor::CollapseShapeOp::create(
+          rewriter, loc, rows,
+          SmallVector<ReassociationIndices>{leading, {rank - 1}});
+    }
+    Value product = einsum(rewriter, loc, "mi,io->mo", rows,
+                           transposeLast2(rewriter, loc, op.getWeight()));
+    if (Value bias = op.getBias()) {
+      MLIRContext *ctx = rewriter.getContext();
+      product = buildParallelGeneric(
+          rewriter, loc, {product, bias},
+          {identityMap(ctx, 2), projectionMap(ctx, 2, {1})},
+          createEmpty(rewriter, loc, getSizes(rewriter, loc, product),
+                      resultType.getElementType()),
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            return arith::AddFOp::create(nb, nloc, args[0], args[1])
+                .getResult();
+          });
+    }
+    if (rank == 1) {
+      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+          op, resultType, product, SmallVector<ReassociationIndices>{{0, 1}});
+    } else if (rank > 2) {
+      ReassociationIndices leading =
+          llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
+      SmallVector<OpFoldResult> outSizes;
+      for (int64_t d = 0; d + 1 < rank; ++d)
+        outSizes.push_back(
+            tensor::getMixedSize(rewriter, loc, op.getInput(), d));
+      outSizes.push_back(rewriter.getIndexAttr(resultType.getShape().back()));
+      rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(
+          op, resultType, product,
+          SmallVector<ReassociationIndices>{leading, {rank - 1}}, outSizes);
+    } else {
+      rewriter.replaceOp(op, product);
+    }
+    return success();
+  }
+};
+
+/// y = x ⊙ cos + rotate_half(x) ⊙ sin, rotate_half(x)_c = −x_{c+d/2} for
+/// c < d/2 and x_{c−d/2} otherwise.
+struct LowerRope : public OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RopeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t half = type.getDimSize(3) / 2;
+    Value x = op.getInput();
+    AffineMap table = projectionMap(ctx, 4, {0, 2, 3});
+    Value rotated = buildParallelGeneric(
+        rewriter, loc, {x, op.getCos(), op.getSin()},
+        {identityMap(ctx, 4), table, table},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, x),
+                    type.getElementType()),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d < 4; ++d)
+            indices.push_back(linalg::IndexOp::create(nb, nloc, d));
+          Value halfIndex = arith::ConstantIndexOp::create(nb, nloc, half);
+          Value first = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::ult, indices[3], halfIndex);
+          indices[3] = arith::SelectOp::create(
+              nb, nloc, first,
+              arith::AddIOp::create(nb, nloc, indices[3], halfIndex),
+              arith::SubIOp::create(nb, nloc, indices[3], halfIndex));
+          Value partner = tensor::ExtractOp::create(nb, nloc, x, indices);
+          Value signedPartner = arith::SelectOp::create(
+              nb, nloc, first, arith::NegFOp::create(nb, nloc, partner),
+              partner);
+          Value direct = arith::MulFOp::create(nb, nloc, args[0], args[1]);
+          Value turned =
+              arith::MulFOp::create(nb, nloc, signedPartner, args[2]);
+          return arith::AddFOp::create(nb, nloc, direct, turned).getResult();
+        });
+    rewriter.replaceOp(op, rotated);
+    return success();
+  }
+};
+
+/// Causal softmax attention, iterated as [B, Hkv, g, S, T] so that every
+/// query head reads its KV head through a projection: scores q·k·scale over
+/// the visible keys p − L < t ≤ p (p = T − S + s, L the window) that the
+/// mask keeps, a max-subtracted softmax (a row without visible keys gives
+/// 0), and the weighted sum of values.
+struct LowerAttention : public OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto qType = cast<RankedTensorType>(op.getQ().getType());
+    auto kType = cast<RankedTensorType>(op.getK().getType());
+    Type elementType = qType.getElementType();
+    int64_t heads = qType.getDimSize(1), kvHeads = kType.getDimSize(1);
+    int64_t groups = heads / kvHeads, headDim = qType.getDimSize(3);
+    double scale = op.getScale() ? op.getScale()->convertToDouble()
+                                 : 1.0 / std::sqrt(double(headDim));
+    std::optional<uint64_t> window = op.getWindow();
+
+    auto grouped = RankedTensorType::get(
+        {qType.getDimSize(0), kvHeads, groups, qType.getDimSize(2), headDim},
+        elementType);
+    Value q = tensor::ExpandShapeOp::create(
+        rewriter, loc, grouped, op.getQ(),
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    Value scores = einsum(rewriter, loc, "xkgsc,xkct->xkgst", q,
+                          transposeLast2(rewriter, loc, op.getK()));
+    Value seq = tensor::DimOp::create(rewriter, loc, op.getQ(), 2);
+    Value keys = tensor::DimOp::create(rewriter, loc, op.getK(), 2);
+    Value mask = op.getMask();
+
+    // visible(s, t) = t <= p && (no window || t > p − L) && mask[b, t].
+    auto visible = [&](OpBuilder &nb, Location nloc) -> Value {
+      Value batch = linalg::IndexOp::create(nb, nloc, 0);
+      Value s = linalg::IndexOp::create(nb, nloc, 3);
+      Value t = linalg::IndexOp::create(nb, nloc, 4);
+      Value p = arith::AddIOp::create(
+          nb, nloc, arith::SubIOp::create(nb, nloc, keys, seq), s);
+      Value ok =
+          arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ule, t, p);
+      if (window) {
+        // t > p − L  ⇔  t + L > p.
+        Value reach =
+            arith::AddIOp::create(nb, nloc, t,
+                                  arith::ConstantIndexOp::create(
+                                      nb, nloc, static_cast<int64_t>(*window)));
+        ok = arith::AndIOp::create(
+            nb, nloc, ok,
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ugt, reach,
+                                  p));
+      }
+      if (mask)
+        ok = arith::AndIOp::create(
+            nb, nloc, ok,
+            tensor::ExtractOp::create(nb, nloc, mask, ValueRange{batch, t}));
+      return ok;
+    };
+
+    SmallVector<OpFoldResult> rowSizes = getSizes(rewriter, loc, scores);
+    rowSizes.pop_back();
+    SmallVector<utils::IteratorType> reduceLast(5,
+                                                utils::IteratorType::parallel);
+    reduceLast.back() = utils::IteratorType::reduction;
+    AffineMap id = identityMap(ctx, 5);
+    AffineMap row = projectionMap(ctx, 5, {0, 1, 2, 3});
+    double lowest = -std::numeric_limits<double>::infinity();
+    Value maxima = buildGeneric(
+        rewriter, loc, {scores},
+        createFilled(rewriter, loc, rowSizes, elementType, lowest), {id, row},
+        reduceLast, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value scaled = arith::MulFOp::create(
+              nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
+          Value candidate = arith::SelectOp::create(
+              nb, nloc, visible(nb, nloc), scaled,
+              floatConstant(nb, nloc, elementType, lowest));
+          return arith::MaximumFOp::create(nb, nloc, args[1], candidate)
+              .getResult();
+        });
+    Value weights = buildParallelGeneric(
+        rewriter, loc, {scores, maxima}, {id, row},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, scores),
+                    elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value scaled = arith::MulFOp::create(
+              nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
+          Value shifted = arith::SubFOp::create(nb, nloc, scaled, args[1]);
+          Value e = math::ExpOp::create(nb, nloc, shifted);
+          return arith::SelectOp::create(
+                     nb, nloc, visible(nb, nloc), e,
+                     floatConstant(nb, nloc, elementType, 0.0))
+              .getResult();
+        });
+    Value sums = buildGeneric(
+        rewriter, loc, {weights},
+        createFilled(rewriter, loc, rowSizes, elementType, 0.0), {id, row},
+        reduceLast, [](OpBuilder &nb, Location nloc, ValueRange args) {
+          return arith::AddFOp::create(nb, nloc, args[1], args[0]).getResult();
+        });
+    Value probabilities = buildParallelGeneric(
+        rewriter, loc, {weights, sums}, {id, row},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, scores),
+                    elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value zero = floatConstant(nb, nloc, elementType, 0.0);
+          Value any = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT,
+                                            args[1], zero);
+          Value p = arith::DivFOp::create(nb, nloc, args[0], args[1]);
+          return arith::SelectOp::create(nb, nloc, any, p, zero).getResult();
+        });
+    Value out =
+        einsum(rewriter, loc, "xkgst,xktc->xkgsc", probabilities, op.getV());
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getType(), out,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerLinear, LowerRope, LowerAttention>(patterns.getContext());
+}

@@ -190,20 +190,6 @@ Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
       b, loc, RankedTensorType::get(shape, type.getElementType()), x, groups);
 }
 
-/// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
-/// contiguous rows, see einsum).
-Value transposeLast2(OpBuilder &b, Location loc, Value x) {
-  unsigned rank = rankOf(x);
-  SmallVector<int64_t> permutation =
-      llvm::to_vector(llvm::seq<int64_t>(0, rank));
-  std::swap(permutation[rank - 2], permutation[rank - 1]);
-  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
-  std::swap(sizes[rank - 2], sizes[rank - 1]);
-  Value init = createEmpty(b, loc, sizes, elementTypeOf(x));
-  return linalg::TransposeOp::create(b, loc, x, init, permutation)
-      .getResult()[0];
-}
-
 /// Letters for the batch dimensions of an einsum spec.
 std::string batchLetters(unsigned count) {
   return std::string("xyzuvw").substr(0, count);

@@ -268,3 +268,16 @@ Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
         return arith::AddFOp::create(nb, nloc, args[2], product).getResult();
       });
 }
+
+Value lowering::transposeLast2(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<int64_t> permutation =
+      llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(permutation[rank - 2], permutation[rank - 1]);
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  std::swap(sizes[rank - 2], sizes[rank - 1]);
+  Value init = createEmpty(b, loc, sizes, type.getElementType());
+  return linalg::TransposeOp::create(b, loc, x, init, permutation)
+      .getResult()[0];
+}

@@ -60,6 +60,10 @@ Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
 /// σ(x) = 1 / (1 + exp(−x)).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 
+/// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
+/// contiguous rows, see einsum).
+Value transposeLast2(OpBuilder &b, Location loc, Value x);
+
 /// A contraction in einsum notation, e.g. "mk,kn->mn" (A B): the output
 /// letters are parallel loops, the others reductions; the result (zero
 /// initialized, in the element type of `lhs`) accumulates lhs · rhs. The

@@ -1,0 +1,44 @@
+// RUN: tptt-opt %s -split-input-file -convert-tptt-to-linalg -canonicalize -cse | FileCheck %s
+
+// x Wᵀ + b: rows collapsed, W transposed once, a contraction over the input
+// features, the bias broadcast over rows, rows expanded back.
+// CHECK-LABEL: func @linear$bias
+// CHECK:         tensor.collapse_shape %{{.+}} {{\[\[}}0, 1], [2]] : tensor<?x?x32xf32> into tensor<?x32xf32>
+// CHECK:         linalg.transpose ins(%{{.+}} : tensor<24x32xf32>) outs(%{{.+}} : tensor<32x24xf32>) permutation = [1, 0]
+// CHECK:         iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK:         tensor.expand_shape {{.+}} into tensor<?x?x24xf32>
+func.func @linear$bias(%x: tensor<?x?x32xf32>, %w: tensor<24x32xf32>, %b: tensor<24xf32>) -> tensor<?x?x24xf32> {
+  %0 = tptt.linear %x, %w bias %b : (tensor<?x?x32xf32>, tensor<24x32xf32>, tensor<24xf32>) -> tensor<?x?x24xf32>
+  return %0 : tensor<?x?x24xf32>
+}
+
+// -----
+
+// rotate_half reads the partner channel c ± d/2 and negates the first half.
+// CHECK-LABEL: func @rope
+// CHECK:         linalg.generic
+// CHECK:           arith.cmpi ult, %{{.+}}, %c8 : index
+// CHECK:           tensor.extract
+// CHECK:           arith.negf
+func.func @rope(%x: tensor<?x4x?x16xf32>, %c: tensor<?x?x16xf32>) -> tensor<?x4x?x16xf32> {
+  %0 = tptt.rope %x, %c, %c : (tensor<?x4x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %0 : tensor<?x4x?x16xf32>
+}
+
+// -----
+
+// Scores over [B, Hkv, g, S, T], the visible keys (causal, window, mask), a
+// max-subtracted softmax, and the weighted values.
+// CHECK-LABEL: func @attention
+// CHECK:         tensor.expand_shape {{.+}} into tensor<?x2x2x?x16xf32>
+// CHECK:         } -> tensor<?x2x2x?x?xf32>
+// CHECK:         arith.maximumf
+// CHECK:         math.exp
+// CHECK:         arith.cmpf ogt
+// CHECK:         } -> tensor<?x2x2x?x16xf32>
+// CHECK:         tensor.collapse_shape {{.+}} into tensor<?x4x?x16xf32>
+func.func @attention(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %m: tensor<?x?xi1>) -> tensor<?x4x?x16xf32> {
+  %0 = tptt.attention %q, %k, %k mask %m window = 128
+      : (tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x?xi1>) -> tensor<?x4x?x16xf32>
+  return %0 : tensor<?x4x?x16xf32>
+}
