@@ -1,0 +1,292 @@
+//===- Safetensors.cpp - Read and write safetensors files -----------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Runtime/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace tptt::safetensors;
+
+namespace {
+
+struct DTypeInfo {
+  DType dtype;
+  std::string_view name;
+  size_t size;
+};
+
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+    {DType::I8, "I8", 1},     {DType::U8, "U8", 1},   {DType::Bool, "BOOL", 1}};
+
+/// The header length field is 8 bytes; headers beyond this are not credible.
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
+
+std::string inQuotes(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+} // namespace
+
+std::string_view tptt::safetensors::dtypeName(DType dtype) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.dtype == dtype)
+      return info.name;
+  return "?";
+}
+
+std::optional<DType> tptt::safetensors::parseDType(std::string_view name) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.name == name)
+      return info.dtype;
+  return std::nullopt;
+}
+
+size_t tptt::safetensors::dtypeSize(DType dtype) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.dtype == dtype)
+      return info.size;
+  return 0;
+}
+
+float tptt::safetensors::bf16ToFloat(uint16_t bits) {
+  uint32_t word = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof(value));
+  return value;
+}
+
+uint16_t tptt::safetensors::floatToBf16(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  if (std::isnan(value))
+    return static_cast<uint16_t>((word >> 16) | 0x40);
+  uint32_t rounding = 0x7fff + ((word >> 16) & 1);
+  return static_cast<uint16_t>((word + rounding) >> 16);
+}
+
+float tptt::safetensors::f16ToFloat(uint16_t bits) {
+  uint32_t sign = (bits & 0x8000u) << 16;
+  int exponent = (bits >> 10) & 0x1f;
+  uint32_t mantissa = bits & 0x3ffu;
+  float magnitude;
+  if (exponent == 0)
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+  else if (exponent == 31)
+    magnitude = mantissa ? NAN : INFINITY;
+  else
+    magnitude =
+        std::ldexp(static_cast<float>(mantissa | 0x400u), exponent - 25);
+  float value = magnitude;
+  if (sign)
+    value = -value;
+  return value;
+}
+
+int64_t TensorView::numElements() const {
+  int64_t count = 1;
+  for (int64_t size : shape)
+    count *= size;
+  return count;
+}
+
+double TensorView::elementAsDouble(int64_t index) const {
+  const uint8_t *at = data + static_cast<size_t>(index) * dtypeSize(dtype);
+  auto load = [&](auto value) {
+    std::memcpy(&value, at, sizeof(value));
+    return value;
+  };
+  switch (dtype) {
+  case DType::F64:
+    return load(double());
+  case DType::F32:
+    return load(float());
+  case DType::F16:
+    return f16ToFloat(load(uint16_t()));
+  case DType::BF16:
+    return bf16ToFloat(load(uint16_t()));
+  case DType::I64:
+    return static_cast<double>(load(int64_t()));
+  case DType::I32:
+    return load(int32_t());
+  case DType::I8:
+    return load(int8_t());
+  case DType::U8:
+  case DType::Bool:
+    return load(uint8_t());
+  }
+  return 0.0;
+}
+
+std::unique_ptr<File> File::open(const std::string &path, std::string &error) {
+  auto fail = [&](const std::string &message) -> std::unique_ptr<File> {
+    error = path + ": " + message;
+    return nullptr;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    return fail(std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    return fail("corrupt safetensors file: shorter than its 8-byte header "
+                "length");
+  }
+  void *mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapping == MAP_FAILED)
+    return fail(std::string("cannot map: ") + std::strerror(errno));
+  std::unique_ptr<File> file(new File());
+  file->filePath = path;
+  file->mapping = mapping;
+  file->mappingSize = size;
+
+  const auto *bytes = static_cast<const uint8_t *>(mapping);
+  uint64_t headerBytes;
+  std::memcpy(&headerBytes, bytes, sizeof(headerBytes));
+  if (headerBytes > kMaxHeaderBytes || headerBytes > size - 8)
+    return fail("corrupt safetensors header: it claims " +
+                std::to_string(headerBytes) + " bytes but the file has " +
+                std::to_string(size - 8) + " after the length field");
+  std::string_view text(reinterpret_cast<const char *>(bytes + 8),
+                        static_cast<size_t>(headerBytes));
+  nlohmann::ordered_json header =
+      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object())
+    return fail("corrupt safetensors header: not a JSON object");
+  const uint8_t *dataStart = bytes + 8 + headerBytes;
+  size_t dataBytes = size - 8 - headerBytes;
+  for (auto &[name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object())
+        return fail("corrupt safetensors header: __metadata__ is not an "
+                    "object");
+      for (auto &[key, value] : entry.items()) {
+        if (!value.is_string())
+          return fail("corrupt safetensors header: __metadata__ value " +
+                      inQuotes(key) + " is not a string");
+        file->meta[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    std::string where = "tensor " + inQuotes(name) + ": ";
+    if (!entry.is_object() || !entry.contains("dtype") ||
+        !entry.contains("shape") || !entry.contains("data_offsets"))
+      return fail("corrupt safetensors header: " + where +
+                  "needs dtype, shape and data_offsets");
+    const auto &dtypeField = entry["dtype"];
+    std::optional<DType> dtype = dtypeField.is_string()
+                                     ? parseDType(dtypeField.get<std::string>())
+                                     : std::nullopt;
+    if (!dtype)
+      return fail("corrupt safetensors header: " + where + "unknown dtype " +
+                  dtypeField.dump());
+    TensorView view;
+    view.name = name;
+    view.dtype = *dtype;
+    const auto &shape = entry["shape"];
+    if (!shape.is_array())
+      return fail("corrupt safetensors header: " + where +
+                  "shape is not an array");
+    for (const auto &dim : shape) {
+      if (!dim.is_number_integer() || dim.get<int64_t>() < 0)
+        return fail("corrupt safetensors header: " + where +
+                    "shape has a non-integer or negative dimension");
+      view.shape.push_back(dim.get<int64_t>());
+    }
+    const auto &offsets = entry["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 ||
+        !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+      return fail("corrupt safetensors header: " + where +
+                  "data_offsets must be two non-negative integers");
+    uint64_t begin = offsets[0].get<uint64_t>(),
+             end = offsets[1].get<uint64_t>();
+    if (begin > end || end > dataBytes)
+      return fail("corrupt safetensors header: " + where + "data_offsets [" +
+                  std::to_string(begin) + ", " + std::to_string(end) +
+                  ") are outside the " + std::to_string(dataBytes) +
+                  " data bytes");
+    uint64_t expected =
+        static_cast<uint64_t>(view.numElements()) * dtypeSize(*dtype);
+    if (end - begin != expected)
+      return fail("corrupt safetensors header: " + where + "holds " +
+                  std::to_string(end - begin) + " bytes but its dtype and " +
+                  "shape need " + std::to_string(expected));
+    view.data = dataStart + begin;
+    view.bytes = static_cast<size_t>(end - begin);
+    file->tensorList.push_back(std::move(view));
+  }
+  return file;
+}
+
+File::~File() {
+  if (mapping)
+    munmap(mapping, mappingSize);
+}
+
+const TensorView *File::find(std::string_view name) const {
+  for (const TensorView &view : tensorList)
+    if (view.name == name)
+      return &view;
+  return nullptr;
+}
+
+bool tptt::safetensors::write(
+    const std::string &path, const std::vector<OwnedTensor> &tensors,
+    const std::map<std::string, std::string> &metadata, std::string &error) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty())
+    header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const OwnedTensor &tensor : tensors) {
+    nlohmann::ordered_json entry;
+    entry["dtype"] = dtypeName(tensor.dtype);
+    entry["shape"] = tensor.shape;
+    entry["data_offsets"] = {offset, offset + tensor.bytes.size()};
+    header[tensor.name] = entry;
+    offset += tensor.bytes.size();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  uint64_t headerBytes = text.size();
+
+  std::string temporary = path + ".tmp." + std::to_string(getpid());
+  auto fail = [&](const std::string &message) {
+    error = path + ": " + message;
+    std::remove(temporary.c_str());
+    return false;
+  };
+  FILE *out = std::fopen(temporary.c_str(), "wb");
+  if (!out)
+    return fail(std::string("cannot create: ") + std::strerror(errno));
+  bool ok = std::fwrite(&headerBytes, sizeof(headerBytes), 1, out) == 1 &&
+            std::fwrite(text.data(), 1, text.size(), out) == text.size();
+  for (const OwnedTensor &tensor : tensors)
+    ok = ok && std::fwrite(tensor.bytes.data(), 1, tensor.bytes.size(), out) ==
+                   tensor.bytes.size();
+  ok = ok && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
+  if (std::fclose(out) != 0 || !ok)
+    return fail(std::string("cannot write: ") + std::strerror(errno));
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    return fail(std::string("cannot rename into place: ") +
+                std::strerror(errno));
+  return true;
+}

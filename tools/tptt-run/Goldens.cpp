@@ -1,0 +1,430 @@
+//===- Goldens.cpp - Run a directory of golden cases ----------------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// Each case is a safetensors file whose `case` metadata (JSON) names its
+// kind and parameters (see shared/goldens/README.md). The case's function is
+// built with the tptt ops (the linear branch with the same builder as the
+// compiler), compiled through the CPU pipeline and compared with the
+// expected tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Goldens.h"
+#include "Runner.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "tptt/Dialect/Tptt/IR/TpttOps.h"
+#include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+using namespace mlir;
+using namespace mlir::tptt;
+using namespace tpttrun;
+using json = nlohmann::json;
+
+namespace {
+
+/// A golden case turned into a function, its inputs and its expectations.
+struct BuiltCase {
+  OwningOpRef<ModuleOp> module;
+  FunctionType type;
+  std::vector<HostTensor> inputs;
+  /// The expected tensors, in result order.
+  std::vector<const ::tptt::safetensors::TensorView *> expected;
+  /// When set, only positions [b, s] with a nonzero mask are compared (the
+  /// recurrent semantics leaves padded outputs unspecified).
+  const ::tptt::safetensors::TensorView *compareMask = nullptr;
+};
+
+/// Builds the function of one case: `body` receives the arguments (one per
+/// input, in order) and returns the results.
+class CaseBuilder {
+public:
+  CaseBuilder(MLIRContext &context, FloatType precision)
+      : precision(precision), context(context), builder(&context) {}
+
+  /// Adds an input: the tensor converted to the case precision, or to i1
+  /// when `asMask`.
+  void input(const ::tptt::safetensors::TensorView &view, bool asMask = false) {
+    if (asMask) {
+      HostTensor mask{view.name, builder.getI1Type(), view.shape, {}};
+      for (int64_t i = 0; i < view.numElements(); ++i)
+        mask.data.push_back(view.elementAsDouble(i) != 0.0);
+      built.inputs.push_back(std::move(mask));
+      return;
+    }
+    built.inputs.push_back(convertTensor(view, precision));
+  }
+
+  /// Adds an input already in host memory.
+  void input(HostTensor tensor) { built.inputs.push_back(std::move(tensor)); }
+
+  void expect(const ::tptt::safetensors::TensorView *view) {
+    built.expected.push_back(view);
+  }
+
+  BuiltCase finish(const std::function<SmallVector<Value>(OpBuilder &, Location,
+                                                          ValueRange)> &body) {
+    Location loc = UnknownLoc::get(&context);
+    built.module = ModuleOp::create(loc);
+    builder.setInsertionPointToEnd(built.module->getBody());
+    SmallVector<Type> argTypes;
+    for (const HostTensor &tensor : built.inputs)
+      argTypes.push_back(
+          RankedTensorType::get(tensor.shape, tensor.elementType));
+    auto func = func::FuncOp::create(builder, loc, "golden",
+                                     builder.getFunctionType(argTypes, {}));
+    Block *entry = func.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    SmallVector<Value> results = body(builder, loc, entry->getArguments());
+    func::ReturnOp::create(builder, loc, results);
+    built.type =
+        builder.getFunctionType(argTypes, ValueRange(results).getTypes());
+    func.setType(built.type);
+    return std::move(built);
+  }
+
+  FloatType precision;
+
+  RankedTensorType tensorType(llvm::ArrayRef<int64_t> shape) const {
+    return RankedTensorType::get(shape, precision);
+  }
+
+private:
+  MLIRContext &context;
+  OpBuilder builder;
+  BuiltCase built;
+};
+
+/// Slot `slot` of dimension 2 of a [B, H, n, d, d] tensor, in `precision`.
+HostTensor sliceSlot(const ::tptt::safetensors::TensorView &view, int64_t slot,
+                     FloatType precision) {
+  int64_t batchHeads = view.shape[0] * view.shape[1];
+  int64_t slots = view.shape[2], block = view.shape[3] * view.shape[4];
+  HostTensor all = convertTensor(view, precision);
+  size_t width = precision.getWidth() / 8;
+  HostTensor slice{view.name,
+                   precision,
+                   {view.shape[0], view.shape[1], view.shape[3], view.shape[4]},
+                   {}};
+  for (int64_t bh = 0; bh < batchHeads; ++bh) {
+    const uint8_t *from =
+        all.data.data() + ((bh * slots + slot) * block) * width;
+    slice.data.insert(slice.data.end(), from, from + block * width);
+  }
+  return slice;
+}
+
+std::optional<Trick> parseTrick(const std::string &name) {
+  return symbolizeTrick(name);
+}
+
+/// Looks up a tensor of the case or reports it missing.
+const ::tptt::safetensors::TensorView *
+require(const ::tptt::safetensors::File &file, llvm::StringRef name,
+        std::string &why) {
+  const ::tptt::safetensors::TensorView *view = file.find(name.str());
+  if (!view && why.empty())
+    why = "missing tensor '" + name.str() + "'";
+  return view;
+}
+
+std::optional<BuiltCase> buildCase(MLIRContext &context,
+                                   const ::tptt::safetensors::File &file,
+                                   const json &params, FloatType precision,
+                                   std::string &why) {
+  CaseBuilder cb(context, precision);
+  std::string kind = params.value("kind", "");
+  auto dims = [](const ::tptt::safetensors::TensorView *v) { return v->shape; };
+
+  if (kind == "operator" || kind == "recurrent_operator") {
+    bool reference = kind == "operator";
+    const auto *q = require(file, "q", why), *k = require(file, "k", why),
+               *v = require(file, "v", why),
+               *alpha = require(file, "alpha", why),
+               *beta = require(file, "beta", why),
+               *out = require(file, "out", why),
+               *state = require(file, "final_state", why);
+    if (!why.empty())
+      return std::nullopt;
+    const auto *init = file.find("initial_state");
+    int64_t order = k->shape[3];
+    for (const auto *view : {q, k, v, beta, alpha})
+      cb.input(*view);
+    if (init) {
+      if (reference)
+        cb.input(sliceSlot(*init, order - 1, precision));
+      else
+        cb.input(*init);
+    }
+    cb.expect(out);
+    cb.expect(state);
+    bool nonlinear = !params.value("linear", true);
+    int64_t chunk = params.value("max_chunk_size", 64);
+    auto outShape = dims(out), stateShape = dims(state);
+    return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
+      auto op = DeltaProductOp::create(
+          b, loc, cb.tensorType(outShape), cb.tensorType(stateShape), args[0],
+          args[1], args[2], args[3], args[4], init ? args[5] : Value(), Value(),
+          SemanticsAttr::get(b.getContext(), reference ? Semantics::Tptt012
+                                                       : Semantics::Recurrent),
+          b.getI64IntegerAttr(chunk), nonlinear ? b.getUnitAttr() : UnitAttr(),
+          UnitAttr());
+      return SmallVector<Value>{op.getOutput(), op.getFinalState()};
+    });
+  }
+
+  if (kind == "expander") {
+    const auto *x = require(file, "x", why), *out = require(file, "out", why);
+    std::optional<Trick> trick = parseTrick(params.value("mode", ""));
+    if (!why.empty())
+      return std::nullopt;
+    if (!trick) {
+      why = "unknown expander mode " + params.value("mode", "");
+      return std::nullopt;
+    }
+    cb.input(*x);
+    cb.expect(out);
+    int64_t order = params.value("n", 1);
+    auto outShape = dims(out);
+    return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
+      Value e = VirtualTokenExpandOp::create(
+          b, loc, cb.tensorType(outShape), args[0], Value(), Value(),
+          b.getI64IntegerAttr(order), TrickAttr::get(b.getContext(), *trick));
+      return SmallVector<Value>{e};
+    });
+  }
+
+  if (kind == "pool" || kind == "unlinear" || kind == "solver") {
+    const char *inName = kind == "solver" ? "L" : "x";
+    const char *outName = kind == "solver" ? "T" : "out";
+    const auto *x = require(file, inName, why),
+               *out = require(file, outName, why);
+    if (!why.empty())
+      return std::nullopt;
+    if (kind == "unlinear" && params.value("scale", 2.0) != 2.0) {
+      why = "phi has scale 2; the case asks for " +
+            std::to_string(params.value("scale", 2.0));
+      return std::nullopt;
+    }
+    cb.input(*x);
+    cb.expect(out);
+    int64_t width = params.value("kernel", 3);
+    auto type = cb.tensorType(dims(x));
+    return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
+      Value r;
+      if (kind == "pool")
+        r = CausalMeanOp::create(b, loc, type, args[0], Value(), Value(),
+                                 b.getI64IntegerAttr(width));
+      else if (kind == "unlinear")
+        r = PhiOp::create(b, loc, type, args[0]);
+      else
+        r = TrilInverseOp::create(b, loc, type, args[0]);
+      return SmallVector<Value>{r};
+    });
+  }
+
+  if (kind == "linear_attention") {
+    const char *names[] = {"x",
+                           "param.q_proj.weight",
+                           "param.q_proj.bias",
+                           "param.k_proj.weight",
+                           "param.k_proj.bias",
+                           "param.v_proj.weight",
+                           "param.v_proj.bias",
+                           "param.out_proj.weight",
+                           "param.out_proj.bias",
+                           "out"};
+    std::vector<const ::tptt::safetensors::TensorView *> views;
+    for (const char *name : names)
+      views.push_back(require(file, name, why));
+    if (!why.empty())
+      return std::nullopt;
+    const auto *mask = file.find("attention_mask");
+    const json &config = params.value("recurrent_config", json::object());
+    std::optional<Trick> trick = parseTrick(config.value("trick", "dt"));
+    std::optional<GateKind> alphaGate =
+        symbolizeGateKind(config.value("alpha_gate", "c"));
+    std::optional<GateKind> betaGate =
+        symbolizeGateKind(config.value("beta_gate", "k"));
+    std::optional<Semantics> semantics =
+        symbolizeSemantics(params.value("semantics", "tptt-0.12"));
+    if (!trick || !alphaGate || !betaGate || !semantics) {
+      why = "unknown recurrent_config or semantics in " + params.dump();
+      return std::nullopt;
+    }
+    for (size_t i = 0; i + 1 < views.size(); ++i)
+      cb.input(*views[i]);
+    if (mask)
+      cb.input(*mask, /*asMask=*/true);
+    cb.expect(views.back());
+    LinearBranchOptions options;
+    options.numHeads = params.value("heads", 1);
+    options.numKvHeads = params.value("kv_heads", 1);
+    options.order = config.value("order", 1);
+    options.trick = *trick;
+    options.alphaGate = *alphaGate;
+    options.betaGate = *betaGate;
+    options.nonlinear = !config.value("linear", true);
+    options.chunkSize = params.value("max_chunk_size", 64);
+    options.semantics = *semantics;
+    options.bidirectional = params.value("bidirectional", false);
+    options.linearType = precision;
+    BuiltCase built =
+        cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
+          auto project = [&](Value x, Value weight, Value bias) -> Value {
+            auto xType = cast<RankedTensorType>(x.getType());
+            auto wType = cast<RankedTensorType>(weight.getType());
+            auto type = RankedTensorType::get(
+                {xType.getDimSize(0), xType.getDimSize(1), wType.getDimSize(0)},
+                precision);
+            return LinearOp::create(b, loc, type, x, weight, bias);
+          };
+          Value q = project(args[0], args[1], args[2]);
+          Value k = project(args[0], args[3], args[4]);
+          Value v = project(args[0], args[5], args[6]);
+          Value merged = buildLinearBranch(b, loc, options, q, k, v,
+                                           mask ? args[9] : Value());
+          return SmallVector<Value>{project(merged, args[7], args[8])};
+        });
+    if (mask && *semantics == Semantics::Recurrent)
+      built.compareMask = mask;
+    return built;
+  }
+
+  why = "unknown golden kind '" + kind + "'";
+  return std::nullopt;
+}
+
+/// max |got − expected| / max |expected| over the compared positions.
+double relativeError(const HostTensor &got,
+                     const ::tptt::safetensors::TensorView &expected,
+                     const ::tptt::safetensors::TensorView *mask,
+                     std::string &why) {
+  if (got.shape != expected.shape) {
+    why = "result shape differs from '" + expected.name + "'";
+    return INFINITY;
+  }
+  int64_t count = expected.numElements();
+  int64_t inner = 1;
+  if (mask)
+    for (size_t d = mask->shape.size(); d < expected.shape.size(); ++d)
+      inner *= expected.shape[d];
+  double worst = 0.0, scale = 0.0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (mask && mask->elementAsDouble(i / inner) == 0.0)
+      continue;
+    double e = expected.elementAsDouble(i), g = got.at(i);
+    worst = std::max(worst, std::isnan(g) ? INFINITY : std::fabs(g - e));
+    scale = std::max(scale, std::fabs(e));
+  }
+  return scale > 0.0 ? worst / scale : worst;
+}
+
+/// The case files of `directory`: index.json's order when present, else
+/// every *.safetensors in name order.
+std::vector<std::string> caseFiles(const std::string &directory,
+                                   std::string &error) {
+  std::vector<std::string> files;
+  std::string index = directory + "/index.json";
+  std::ifstream in(index);
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    json parsed = json::parse(text.str(), nullptr, false);
+    if (parsed.is_discarded() || !parsed.contains("cases") ||
+        !parsed["cases"].is_array()) {
+      error = index + ": not a golden index (expected {\"cases\": [...]})";
+      return {};
+    }
+    for (const json &entry : parsed["cases"])
+      files.push_back(directory + "/" + entry.value("name", "") +
+                      ".safetensors");
+    return files;
+  }
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(directory, ec), end;
+       it != end && !ec; it.increment(ec))
+    if (llvm::sys::path::extension(it->path()) == ".safetensors")
+      files.push_back(it->path());
+  if (ec) {
+    error = directory + ": " + ec.message();
+    return {};
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+} // namespace
+
+int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
+                        const std::string &precisionName, int64_t numThreads) {
+  FloatType precision = precisionName == "f32"
+                            ? FloatType(Float32Type::get(&context))
+                            : FloatType(Float64Type::get(&context));
+  double tolerance = precisionName == "f32" ? 1e-5 : 1e-10;
+  std::string error;
+  std::vector<std::string> files = caseFiles(directory, error);
+  if (!error.empty()) {
+    llvm::errs() << "tptt-run: error: " << error << "\n";
+    return 2;
+  }
+  if (files.empty()) {
+    llvm::errs() << "tptt-run: error: " << directory
+                 << ": no golden cases (*.safetensors) found\n";
+    return 2;
+  }
+  int passed = 0, failed = 0;
+  for (const std::string &path : files) {
+    std::string name = llvm::sys::path::stem(path).str();
+    std::string why;
+    double worst = INFINITY;
+    auto file = ::tptt::safetensors::File::open(path, why);
+    if (file) {
+      auto caseText = file->metadata().find("case");
+      json params = caseText == file->metadata().end()
+                        ? json()
+                        : json::parse(caseText->second, nullptr, false);
+      if (!params.is_object())
+        why = "no JSON `case` metadata";
+      else if (std::optional<BuiltCase> built =
+                   buildCase(context, *file, params, precision, why)) {
+        auto runner = Runner::compile(built->module.get(), numThreads,
+                                      /*optLevel=*/2);
+        if (!runner) {
+          why = llvm::toString(runner.takeError());
+        } else if (auto results =
+                       (*runner)->call("golden", built->type, built->inputs)) {
+          worst = 0.0;
+          for (auto [got, expected] : llvm::zip(*results, built->expected))
+            worst = std::max(
+                worst, relativeError(got, *expected, built->compareMask, why));
+        } else {
+          why = llvm::toString(results.takeError());
+        }
+      }
+    }
+    bool ok = why.empty() && worst <= tolerance;
+    (ok ? passed : failed)++;
+    llvm::outs() << (ok ? "PASS " : "FAIL ") << name << " "
+                 << llvm::format("%.3g", worst) << "\n";
+    if (!why.empty())
+      llvm::errs() << "tptt-run: " << name << ": " << why << "\n";
+    llvm::outs().flush();
+  }
+  llvm::outs() << passed << " passed, " << failed << " failed\n";
+  return failed ? 1 : 0;
+}
