@@ -19,10 +19,14 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
+# Debian's python3 (with numpy) and the project's Python package, for tests
+# that write their own inputs.
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.environment["PYTHONPATH"] = os.path.join(config.tptt_src_root, "python")
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tptt_tools_dir, config.llvm_tools_dir]
-tools = ["tptt-opt"]
+tools = ["tptt-opt", "tptt-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -136,7 +136,7 @@ bindInputs(func::FuncOp func, const ::tptt::safetensors::File *file) {
     if (!shapeOk) {
       std::string shape;
       for (int64_t size : view.shape)
-        shape += (shape.empty() ? "" : "x") + std::to_string(size);
+        shape += (shape.empty() ? "" : ", ") + std::to_string(size);
       return llvm::createStringError(
           "tensor '" + view.name + "' has shape [" + shape +
           "], but argument #" + std::to_string(i) + " of @" +

@@ -1,0 +1,215 @@
+"""The compiled recurrent operator against the plain sequential reference, through tptt-run.
+
+Properties of the `recurrent` semantics (SEMANTICS.md) checked on random float64 inputs:
+
+* the chunked lowering equals the sequential recurrence for every chunk size C, including C
+  that does not divide S and C = 1, with and without decay, linear and nonlinear;
+* one-token decode steps (``tptt.delta_product_step``) from the returned state reproduce the
+  full-sequence outputs token by token;
+* a padded batch gives every sequence its unpadded result, also in reverse.
+
+The tests need the ``tptt-run`` binary: ``TPTT_RUN`` names it (ctest sets it); without it they
+are skipped.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "python"))
+
+from tptt import reference as R  # noqa: E402
+from tptt import safetensors  # noqa: E402
+
+TPTT_RUN = os.environ.get("TPTT_RUN")
+TOLERANCE = 1e-10
+
+pytestmark = pytest.mark.skipif(not TPTT_RUN, reason="TPTT_RUN (the tptt-run binary) is not set")
+
+
+def _type(shape, element="f64"):
+    return "tensor<" + "".join(f"{size}x" for size in shape) + element + ">"
+
+
+def _run(tmp_path, source, entry, inputs, num_outputs):
+    """Runs `entry` of `source` with `inputs` (bound by argument order) and returns its results."""
+    module = tmp_path / f"{entry}.mlir"
+    module.write_text(source)
+    in_file, out_file = tmp_path / f"{entry}-in.safetensors", tmp_path / f"{entry}-out.safetensors"
+    safetensors.save(in_file, {f"arg{i}": x for i, x in enumerate(inputs)})
+    done = subprocess.run(
+        [TPTT_RUN, str(module), "--entry", entry, "--inputs", str(in_file), "--outputs", str(out_file)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    tensors, _ = safetensors.load(out_file)
+    return [tensors[f"result{i}"] for i in range(num_outputs)]
+
+
+def _relative_error(got, expected):
+    return np.abs(got - expected).max() / np.abs(expected).max()
+
+
+def _random_operands(rng, batch, heads, seq, order, dim):
+    def unit(x):
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    q = unit(rng.standard_normal((batch, heads, seq, dim)))
+    k = unit(rng.standard_normal((batch, heads, seq, order, dim)))
+    v = rng.standard_normal((batch, heads, seq, order, dim))
+    beta = 1.0 / (1.0 + np.exp(-rng.standard_normal((batch, heads, seq, dim))))
+    alpha = 1.0 / (1.0 + np.exp(-rng.standard_normal((batch, heads, seq, dim))))
+    return q, k, v, beta, alpha
+
+
+def _operator_source(shape, order, chunk, gated, nonlinear, mask=False, reverse=False):
+    batch, heads, seq, dim = shape
+    per_token, expanded = _type(shape), _type((batch, heads, seq, order, dim))
+    state = _type((batch, heads, dim, dim))
+    args = [f"%q: {per_token}", f"%k: {expanded}", f"%v: {expanded}", f"%b: {per_token}"]
+    operands, types = "%q, %k, %v, %b", [per_token, expanded, expanded, per_token]
+    if gated:
+        args.append(f"%a: {per_token}")
+        operands += " alpha %a"
+        types.append(per_token)
+    if mask:
+        args.append(f"%m: {_type((batch, seq), 'i1')}")
+        operands += " mask %m"
+        types.append(_type((batch, seq), "i1"))
+    flags = (" nonlinear" if nonlinear else "") + (" reverse" if reverse else "")
+    return f"""
+func.func @operator({", ".join(args)}) -> ({per_token}, {state}) {{
+  %o, %s = tptt.delta_product {operands} semantics = recurrent chunk_size = {chunk}{flags}
+      : ({", ".join(types)}) -> ({per_token}, {state})
+  return %o, %s : {per_token}, {state}
+}}
+"""
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_chunked_equals_sequential(tmp_path, chunk, order, gated):
+    rng = np.random.default_rng(chunk * 10 + order)
+    shape = (2, 3, 13, 8)
+    q, k, v, beta, alpha = _random_operands(rng, 2, 3, 13, order, 8)
+    inputs = [q, k, v, beta] + ([alpha] if gated else [])
+    source = _operator_source(shape, order, chunk, gated, nonlinear=False)
+    out, state = _run(tmp_path, source, "operator", inputs, 2)
+    expected_out, expected_state = R.operator_recurrent(
+        q, k, v, alpha if gated else np.ones_like(alpha), beta, chunk, linear=True
+    )
+    assert _relative_error(out, expected_out) <= TOLERANCE
+    assert _relative_error(state, expected_state) <= TOLERANCE
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4])
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_nonlinear_applies_phi_every_chunk(tmp_path, chunk, gated):
+    rng = np.random.default_rng(100 + chunk)
+    q, k, v, beta, alpha = _random_operands(rng, 1, 2, 11, 2, 8)
+    inputs = [q, k, v, beta] + ([alpha] if gated else [])
+    source = _operator_source((1, 2, 11, 8), 2, chunk, gated, nonlinear=True)
+    out, state = _run(tmp_path, source, "operator", inputs, 2)
+    expected_out, expected_state = R.operator_recurrent(
+        q, k, v, alpha if gated else np.ones_like(alpha), beta, chunk, linear=False
+    )
+    assert _relative_error(out, expected_out) <= TOLERANCE
+    assert _relative_error(state, expected_state) <= TOLERANCE
+
+
+def _decode_source(batch, heads, seq, order, dim, chunk, nonlinear):
+    per_token, expanded = _type((batch, heads, seq, dim)), _type((batch, heads, seq, order, dim))
+    step, step_expanded = _type((batch, heads, dim)), _type((batch, heads, order, dim))
+    state = _type((batch, heads, dim, dim))
+    positions = _type((batch,), "i64")
+    position = ""
+    if nonlinear:
+        position = f"""
+      %ti = arith.index_cast %t : index to i64
+      %pe = tensor.empty() : {positions}
+      %p = linalg.fill ins(%ti : i64) outs(%pe : {positions}) -> {positions}"""
+    step_operands = "%qt, %kt, %vt, %bt, %s alpha %at" + (" position %p" if nonlinear else "")
+    step_types = [step, step_expanded, step_expanded, step, state, step] + ([positions] if nonlinear else [])
+    return f"""
+func.func @decode(%q: {per_token}, %k: {expanded}, %v: {expanded}, %b: {per_token},
+                  %a: {per_token}, %s0: {state}) -> ({per_token}, {state}) {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %cs = arith.constant {seq} : index
+  %init = tensor.empty() : {per_token}
+  %r:2 = scf.for %t = %c0 to %cs step %c1 iter_args(%out = %init, %s = %s0) -> ({per_token}, {state}) {{
+    %qt = tensor.extract_slice %q[0, 0, %t, 0] [{batch}, {heads}, 1, {dim}] [1, 1, 1, 1] : {per_token} to {step}
+    %bt = tensor.extract_slice %b[0, 0, %t, 0] [{batch}, {heads}, 1, {dim}] [1, 1, 1, 1] : {per_token} to {step}
+    %at = tensor.extract_slice %a[0, 0, %t, 0] [{batch}, {heads}, 1, {dim}] [1, 1, 1, 1] : {per_token} to {step}
+    %kt = tensor.extract_slice %k[0, 0, %t, 0, 0] [{batch}, {heads}, 1, {order}, {dim}] [1, 1, 1, 1, 1] : {expanded} to {step_expanded}
+    %vt = tensor.extract_slice %v[0, 0, %t, 0, 0] [{batch}, {heads}, 1, {order}, {dim}] [1, 1, 1, 1, 1] : {expanded} to {step_expanded}{position}
+    %o, %s1 = tptt.delta_product_step {step_operands} chunk_size = {chunk}{" nonlinear" if nonlinear else ""}
+        : ({", ".join(step_types)}) -> ({step}, {state})
+    %out1 = tensor.insert_slice %o into %out[0, 0, %t, 0] [{batch}, {heads}, 1, {dim}] [1, 1, 1, 1] : {step} into {per_token}
+    scf.yield %out1, %s1 : {per_token}, {state}
+  }}
+  return %r#0, %r#1 : {per_token}, {state}
+}}
+"""
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("nonlinear", [False, True], ids=["linear", "nonlinear"])
+def test_decode_steps_reproduce_the_full_sequence(tmp_path, order, nonlinear):
+    rng = np.random.default_rng(7 * order + nonlinear)
+    batch, heads, seq, dim, chunk = 2, 2, 10, 8, 4
+    q, k, v, beta, alpha = _random_operands(rng, batch, heads, seq, order, dim)
+    full_out, full_state = _run(
+        tmp_path,
+        _operator_source((batch, heads, seq, dim), order, chunk, True, nonlinear),
+        "operator",
+        [q, k, v, beta, alpha],
+        2,
+    )
+    zero = np.zeros((batch, heads, dim, dim))
+    step_out, step_state = _run(
+        tmp_path,
+        _decode_source(batch, heads, seq, order, dim, chunk, nonlinear),
+        "decode",
+        [q, k, v, beta, alpha, zero],
+        2,
+    )
+    for t in range(seq):
+        assert _relative_error(step_out[:, :, t], full_out[:, :, t]) <= TOLERANCE, f"token {t}"
+    assert _relative_error(step_state, full_state) <= TOLERANCE
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_padded_batch_gives_each_sequence_its_unpadded_result(tmp_path, reverse, gated):
+    rng = np.random.default_rng(11 + reverse + 2 * gated)
+    batch, heads, seq, order, dim, chunk = 3, 2, 9, 2, 8, 2
+    q, k, v, beta, alpha = _random_operands(rng, batch, heads, seq, order, dim)
+    mask = np.ones((batch, seq), dtype=bool)
+    mask[0, :3] = False  # left padding
+    mask[1, 6:] = False  # right padding
+    mask[2, 4] = False  # a hole
+    inputs = [q, k, v, beta] + ([alpha] if gated else []) + [mask.astype(np.int64)]
+    source = _operator_source((batch, heads, seq, dim), order, chunk, gated, True, True, reverse)
+    out, state = _run(tmp_path, source, "operator", inputs, 2)
+    decay = alpha if gated else np.ones_like(alpha)
+    for b in range(batch):
+        real = np.flatnonzero(mask[b])
+        order_of_tokens = real[::-1] if reverse else real
+
+        def alone(x):
+            return x[b : b + 1][:, :, order_of_tokens]
+
+        expected_out, expected_state = R.operator_recurrent(
+            alone(q), alone(k), alone(v), alone(decay), alone(beta), chunk, linear=False
+        )
+        got = out[b : b + 1][:, :, order_of_tokens]
+        assert _relative_error(got, expected_out) <= TOLERANCE, f"sequence {b}"
+        assert _relative_error(state[b : b + 1], expected_state) <= TOLERANCE, f"sequence {b}"
