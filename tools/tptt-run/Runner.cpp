@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "tptt/Pipelines/Pipelines.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstdlib>
@@ -164,17 +165,25 @@ Runner::compile(ModuleOp module, int64_t numThreads, unsigned optLevel) {
   if (failed(pm.run(module)))
     return error("the tptt pipeline failed (see the diagnostics above)");
 
-  // The options hold a function_ref: the transformer must outlive create().
+  // Optimize for the host CPU (its vector width decides the loop
+  // vectorizer's cost model). The options hold a function_ref: the
+  // transformer must outlive create().
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return machineBuilder.takeError();
+  auto machine = machineBuilder->createTargetMachine();
+  if (!machine)
+    return machine.takeError();
   std::function<llvm::Error(llvm::Module *)> optimize =
-      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
-                                /*targetMachine=*/nullptr);
+      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, machine->get());
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
   // OpenMP for the parallel loops; memrefCopy for strided copies.
   llvm::SmallVector<llvm::StringRef> libraries = {TPTT_LIBOMP_PATH,
                                                   TPTT_C_RUNNER_UTILS_PATH};
   engineOptions.sharedLibPaths = libraries;
-  auto engine = ExecutionEngine::create(module, engineOptions);
+  auto engine =
+      ExecutionEngine::create(module, engineOptions, std::move(*machine));
   if (!engine)
     return engine.takeError();
   auto runner = std::make_unique<Runner>();
@@ -230,7 +239,12 @@ Runner::call(llvm::StringRef name, FunctionType type,
     int64_t count = output.numElements();
     output.data.resize(count * width);
     const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
-    for (int64_t linear = 0; linear < count; ++linear) {
+    bool contiguous = true;
+    for (int64_t d = rank, stride = 1; d-- > 0; stride *= output.shape[d])
+      contiguous &= output.shape[d] == 1 || words[3 + rank + d] == stride;
+    if (contiguous && count > 0)
+      std::memcpy(output.data.data(), base + words[2] * width, count * width);
+    for (int64_t linear = 0; !contiguous && linear < count; ++linear) {
       int64_t remaining = linear, element = words[2];
       for (size_t d = rank; d-- > 0;) {
         element += (remaining % output.shape[d]) * words[3 + rank + d];

@@ -28,6 +28,9 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::tptt;
 using namespace tpttrun;
@@ -71,6 +74,11 @@ static cl::opt<int64_t>
     numThreads("num-threads",
                cl::desc("OpenMP threads of the compiled code (0: all cores)"),
                cl::init(0), cl::cat(category));
+static cl::opt<unsigned>
+    repeat("repeat",
+           cl::desc("Call the function this many more times after a first "
+                    "call and report the best and mean wall time on stderr"),
+           cl::init(0), cl::cat(category));
 static cl::opt<unsigned> optLevel("opt-level",
                                   cl::desc("LLVM optimization level (0-3)"),
                                   cl::init(3), cl::cat(category));
@@ -237,6 +245,24 @@ int runFile(MLIRContext &context) {
   auto results = (*runner)->call(name, type, *bound);
   if (!results)
     return fail(llvm::toString(results.takeError()));
+  if (repeat > 0) {
+    double best = INFINITY, total = 0.0;
+    for (unsigned i = 0; i < repeat; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      auto again = (*runner)->call(name, type, *bound);
+      double ms = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+      if (!again)
+        return fail(llvm::toString(again.takeError()));
+      best = std::min(best, ms);
+      total += ms;
+    }
+    llvm::errs() << "tptt-run: @" << name << ": best "
+                 << llvm::format("%.3f", best) << " ms, mean "
+                 << llvm::format("%.3f", total / repeat) << " ms over "
+                 << repeat << " calls\n";
+  }
 
   if (outputs.empty()) {
     for (auto [tensor, resultName] : llvm::zip(*results, resultNames)) {
