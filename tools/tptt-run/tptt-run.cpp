@@ -239,6 +239,15 @@ int runFile(MLIRContext &context) {
   if (!bound)
     return fail(llvm::toString(bound.takeError()));
 
+  // The names are tptt-run's own convention; the LLVM translation does not
+  // know the attribute.
+  StringAttr nameAttr = StringAttr::get(&context, "tptt.name");
+  for (auto function : module->getOps<func::FuncOp>()) {
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(i, nameAttr);
+    for (unsigned i = 0; i < function.getNumResults(); ++i)
+      function.removeResultAttr(i, nameAttr);
+  }
   auto runner = Runner::compile(*module, numThreads, optLevel);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));

@@ -22,62 +22,36 @@ using namespace mlir::tptt::lowering;
 
 namespace {
 
-/// y = x Wᵀ + b: the leading dimensions of x are collapsed into rows, W is
-/// transposed once so that the contraction streams contiguous output rows.
+/// y = x Wᵀ + b: one contraction over the input features with the leading
+/// dimensions of x kept as parallel loops (no reshapes: expanding a
+/// collapsed dynamic row count back into several dynamic dimensions is not
+/// supported by expand-strided-metadata), W transposed once so that the
+/// contraction streams contiguous output rows.
 struct LowerLinear : public OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    MLIRContext *ctx = rewriter.getContext();
     auto resultType = cast<RankedTensorType>(op.getType());
-    int64_t rank = inputType.getRank();
-    Value rows = op.getInput();
-    if (rank == 1) {
-      rows = tensor::ExpandShapeOp::create(
-          rewriter, loc,
-          RankedTensorType::get({1, inputType.getDimSize(0)},
-                                inputType.getElementType()),
-          rows, SmallVector<ReassociationIndices>{{0, 1}});
-    } else if (rank > 2) {
-      ReassociationIndices leading =
-          llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
-      rows = tensor::CollapseShapeOp::create(
-          rewriter, loc, rows,
-          SmallVector<ReassociationIndices>{leading, {rank - 1}});
-    }
-    Value product = einsum(rewriter, loc, "mi,io->mo", rows,
-                           transposeLast2(rewriter, loc, op.getWeight()));
-    if (Value bias = op.getBias()) {
-      MLIRContext *ctx = rewriter.getContext();
+    int64_t rank = resultType.getRank();
+    std::string lead = std::string("abcdefgh").substr(0, rank - 1);
+    Value product =
+        einsum(rewriter, loc, lead + "i,io->" + lead + "o", op.getInput(),
+               transposeLast2(rewriter, loc, op.getWeight()));
+    if (Value bias = op.getBias())
       product = buildParallelGeneric(
           rewriter, loc, {product, bias},
-          {identityMap(ctx, 2), projectionMap(ctx, 2, {1})},
+          {identityMap(ctx, rank),
+           projectionMap(ctx, rank, {unsigned(rank - 1)})},
           createEmpty(rewriter, loc, getSizes(rewriter, loc, product),
                       resultType.getElementType()),
           [](OpBuilder &nb, Location nloc, ValueRange args) {
             return arith::AddFOp::create(nb, nloc, args[0], args[1])
                 .getResult();
           });
-    }
-    if (rank == 1) {
-      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-          op, resultType, product, SmallVector<ReassociationIndices>{{0, 1}});
-    } else if (rank > 2) {
-      ReassociationIndices leading =
-          llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
-      SmallVector<OpFoldResult> outSizes;
-      for (int64_t d = 0; d + 1 < rank; ++d)
-        outSizes.push_back(
-            tensor::getMixedSize(rewriter, loc, op.getInput(), d));
-      outSizes.push_back(rewriter.getIndexAttr(resultType.getShape().back()));
-      rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(
-          op, resultType, product,
-          SmallVector<ReassociationIndices>{leading, {rank - 1}}, outSizes);
-    } else {
-      rewriter.replaceOp(op, product);
-    }
+    rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, product);
     return success();
   }
 };

@@ -1,12 +1,12 @@
 // RUN: tptt-opt %s -split-input-file -convert-tptt-to-linalg -canonicalize -cse | FileCheck %s
 
-// x Wᵀ + b: rows collapsed, W transposed once, a contraction over the input
-// features, the bias broadcast over rows, rows expanded back.
+// x Wᵀ + b: W transposed once, one contraction over the input features with
+// the leading dimensions kept (no reshapes), the bias broadcast.
 // CHECK-LABEL: func @linear$bias
-// CHECK:         tensor.collapse_shape %{{.+}} {{\[\[}}0, 1], [2]] : tensor<?x?x32xf32> into tensor<?x32xf32>
 // CHECK:         linalg.transpose ins(%{{.+}} : tensor<24x32xf32>) outs(%{{.+}} : tensor<32x24xf32>) permutation = [1, 0]
-// CHECK:         iterator_types = ["parallel", "reduction", "parallel"]
-// CHECK:         tensor.expand_shape {{.+}} into tensor<?x?x24xf32>
+// CHECK:         iterator_types = ["parallel", "parallel", "reduction", "parallel"]{{.+}} ins(%{{.+}}, %{{.+}} : tensor<?x?x32xf32>, tensor<32x24xf32>) outs(%{{.+}} : tensor<?x?x24xf32>)
+// CHECK:         ins(%{{.+}}, %{{.+}} : tensor<?x?x24xf32>, tensor<24xf32>)
+// CHECK-NOT:     tensor.expand_shape
 func.func @linear$bias(%x: tensor<?x?x32xf32>, %w: tensor<24x32xf32>, %b: tensor<24xf32>) -> tensor<?x?x24xf32> {
   %0 = tptt.linear %x, %w bias %b : (tensor<?x?x32xf32>, tensor<24x32xf32>, tensor<24xf32>) -> tensor<?x?x24xf32>
   return %0 : tensor<?x?x24xf32>
