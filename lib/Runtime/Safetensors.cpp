@@ -103,10 +103,9 @@ int64_t TensorView::numElements() const {
   return count;
 }
 
-double TensorView::elementAsDouble(int64_t index) const {
-  const uint8_t *at = data + static_cast<size_t>(index) * dtypeSize(dtype);
+double tptt::safetensors::loadAsDouble(DType dtype, const uint8_t *data) {
   auto load = [&](auto value) {
-    std::memcpy(&value, at, sizeof(value));
+    std::memcpy(&value, data, sizeof(value));
     return value;
   };
   switch (dtype) {
@@ -129,6 +128,11 @@ double TensorView::elementAsDouble(int64_t index) const {
     return load(uint8_t());
   }
   return 0.0;
+}
+
+double TensorView::elementAsDouble(int64_t index) const {
+  return loadAsDouble(dtype,
+                      data + static_cast<size_t>(index) * dtypeSize(dtype));
 }
 
 std::unique_ptr<File> File::open(const std::string &path, std::string &error) {

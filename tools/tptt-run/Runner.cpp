@@ -60,24 +60,8 @@ int64_t HostTensor::numElements() const {
 }
 
 double HostTensor::at(int64_t index) const {
-  const uint8_t *p = data.data() + index * byteWidth(elementType);
-  auto load = [&](auto value) {
-    std::memcpy(&value, p, sizeof(value));
-    return value;
-  };
-  if (elementType.isF64())
-    return load(double());
-  if (elementType.isF32())
-    return load(float());
-  if (elementType.isBF16())
-    return ::tptt::safetensors::bf16ToFloat(load(uint16_t()));
-  if (elementType.isF16())
-    return ::tptt::safetensors::f16ToFloat(load(uint16_t()));
-  if (elementType.isInteger(64))
-    return static_cast<double>(load(int64_t()));
-  if (elementType.isInteger(32))
-    return load(int32_t());
-  return load(uint8_t());
+  return ::tptt::safetensors::loadAsDouble(
+      *dtypeOf(elementType), data.data() + index * byteWidth(elementType));
 }
 
 std::optional<::tptt::safetensors::DType> tpttrun::dtypeOf(Type elementType) {

@@ -89,6 +89,9 @@ bool write(const std::string &path, const std::vector<OwnedTensor> &tensors,
            const std::map<std::string, std::string> &metadata,
            std::string &error);
 
+/// The element of type `dtype` at `data`, converted to double.
+double loadAsDouble(DType dtype, const uint8_t *data);
+
 /// bfloat16 / IEEE half bits to float and back (round to nearest even).
 float bf16ToFloat(uint16_t bits);
 uint16_t floatToBf16(float value);

@@ -105,38 +105,42 @@ Value mul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       });
 }
 
-/// Extracts x[offsets..., :, ...] dropping the leading `indices.size()` unit
+/// The offsets, sizes and strides of x[indices..., :, ...]: unit sizes at
+/// the fixed leading indices, whole dimensions after them.
+struct PrefixSlice {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+};
+PrefixSlice prefixSlice(OpBuilder &b, Location loc, Value x,
+                        ValueRange indices) {
+  PrefixSlice slice;
+  SmallVector<OpFoldResult> dims = getSizes(b, loc, x);
+  for (auto [d, size] : llvm::enumerate(dims)) {
+    bool fixed = d < indices.size();
+    slice.offsets.push_back(fixed ? OpFoldResult(indices[d])
+                                  : b.getIndexAttr(0));
+    slice.sizes.push_back(fixed ? b.getIndexAttr(1) : size);
+    slice.strides.push_back(b.getIndexAttr(1));
+  }
+  return slice;
+}
+
+/// Extracts x[indices..., :, ...] dropping the leading `indices.size()` unit
 /// dimensions (a rank-reduced slice).
 Value slicePrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
   auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-  SmallVector<OpFoldResult> dims = getSizes(b, loc, x);
-  for (int64_t d = 0; d < type.getRank(); ++d) {
-    bool fixed = d < static_cast<int64_t>(indices.size());
-    offsets.push_back(fixed ? OpFoldResult(indices[d]) : b.getIndexAttr(0));
-    sizes.push_back(fixed ? b.getIndexAttr(1) : dims[d]);
-    strides.push_back(b.getIndexAttr(1));
-  }
+  PrefixSlice slice = prefixSlice(b, loc, x, indices);
   auto resultType = RankedTensorType::get(
       type.getShape().drop_front(indices.size()), type.getElementType());
-  return tensor::ExtractSliceOp::create(b, loc, resultType, x, offsets, sizes,
-                                        strides);
+  return tensor::ExtractSliceOp::create(b, loc, resultType, x, slice.offsets,
+                                        slice.sizes, slice.strides);
 }
 
 /// Inserts `part` at dest[indices..., :, ...] (the inverse of slicePrefix).
 Value insertPrefix(OpBuilder &b, Location loc, Value part, Value dest,
                    ValueRange indices) {
-  auto type = cast<RankedTensorType>(dest.getType());
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-  SmallVector<OpFoldResult> dims = getSizes(b, loc, dest);
-  for (int64_t d = 0; d < type.getRank(); ++d) {
-    bool fixed = d < static_cast<int64_t>(indices.size());
-    offsets.push_back(fixed ? OpFoldResult(indices[d]) : b.getIndexAttr(0));
-    sizes.push_back(fixed ? b.getIndexAttr(1) : dims[d]);
-    strides.push_back(b.getIndexAttr(1));
-  }
-  return tensor::InsertSliceOp::create(b, loc, part, dest, offsets, sizes,
-                                       strides);
+  PrefixSlice slice = prefixSlice(b, loc, dest, indices);
+  return tensor::InsertSliceOp::create(b, loc, part, dest, slice.offsets,
+                                       slice.sizes, slice.strides);
 }
 
 /// The parallel_insert_slice counterpart of insertPrefix, for scf.forall;
