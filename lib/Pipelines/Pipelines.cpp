@@ -23,7 +23,7 @@ using namespace mlir;
 using namespace mlir::tptt;
 
 static constexpr llvm::StringLiteral kStageNames[] = {
-    "tptt", "linalg", "bufferized", "loops", "llvm"};
+    "tptt", "linalg", "tiled", "bufferized", "loops", "llvm"};
 
 llvm::ArrayRef<llvm::StringLiteral> mlir::tptt::getTpttStageNames() {
   return kStageNames;
@@ -64,6 +64,13 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   addCleanup(pm);
   if (to == TpttStage::Linalg)
+    return;
+
+  // Stage tiled: the contractions outside the operator's own parallel loop
+  // (projections, attention) become scf.forall loops over their rows.
+  pm.addNestedPass<func::FuncOp>(createTpttTileParallelContractionsPass());
+  addCleanup(pm);
+  if (to == TpttStage::Tiled)
     return;
 
   // Stage bufferized: one-shot bufferization across function boundaries with

@@ -1,12 +1,14 @@
 // RUN: tptt-opt %s --tptt-pipeline="to=tptt" | FileCheck %s --check-prefix=TPTT
 // RUN: tptt-opt %s --tptt-pipeline="to=linalg" | FileCheck %s --check-prefix=LINALG
+// RUN: tptt-opt %s --tptt-pipeline="to=tiled" | FileCheck %s --check-prefix=TILED
 // RUN: tptt-opt %s --tptt-pipeline="to=bufferized" | FileCheck %s --check-prefix=BUFFERIZED
 // RUN: tptt-opt %s --tptt-pipeline="to=loops" | FileCheck %s --check-prefix=LOOPS
 // RUN: tptt-opt %s --tptt-pipeline | FileCheck %s --check-prefix=LLVM
 // RUN: not tptt-opt %s --tptt-pipeline="to=gpu" 2>&1 | FileCheck %s --check-prefix=BAD-STAGE
 
 // The named stages of the CPU pipeline on a recurrent DeltaProduct layer
-// piece and a μ-mix that folds at the graph level.
+// piece, a projection that the tiled stage splits into parallel rows, and a
+// μ-mix that folds at the graph level.
 
 // TPTT-LABEL: func @stages
 // TPTT:         tptt.delta_product
@@ -14,6 +16,10 @@
 // LINALG-LABEL: func @stages
 // LINALG-NOT:   tptt.
 // LINALG:       scf.forall
+// TILED-LABEL: func @stages
+// TILED:         scf.forall
+// TILED:         scf.forall (%{{.+}}, %{{.+}}) in
+// TILED:           iterator_types = ["parallel", "parallel", "reduction", "parallel"]
 // BUFFERIZED-LABEL: func @stages
 // BUFFERIZED-SAME:  memref<?x4x?x8xf32>
 // BUFFERIZED:       scf.forall
@@ -26,12 +32,13 @@
 // LLVM:         llvm.func @_mlir_ciface_stages
 // BAD-STAGE:    for the --to option: Cannot find option named 'gpu'!
 func.func @stages(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x1x8xf32>, %b: tensor<?x4x?x8xf32>,
-                  %soft: tensor<?x?x32xf32>, %lin: tensor<?x?x32xf32>)
-    -> (tensor<?x4x?x8xf32>, tensor<?x?x32xf32>) {
+                  %soft: tensor<?x?x32xf32>, %lin: tensor<?x?x32xf32>, %w: tensor<16x32xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x?x32xf32>, tensor<?x?x16xf32>) {
   %o, %s = tptt.delta_product %q, %k, %k, %b semantics = recurrent chunk_size = 16
       : (tensor<?x4x?x8xf32>, tensor<?x4x?x1x8xf32>, tensor<?x4x?x1x8xf32>, tensor<?x4x?x8xf32>)
       -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
   %mu = arith.constant dense<0.0> : tensor<f32>
   %m = tptt.mag_mix %soft, %lin, %mu : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<f32>) -> tensor<?x?x32xf32>
-  return %o, %m : tensor<?x4x?x8xf32>, tensor<?x?x32xf32>
+  %p = tptt.linear %soft, %w : (tensor<?x?x32xf32>, tensor<16x32xf32>) -> tensor<?x?x16xf32>
+  return %o, %m, %p : tensor<?x4x?x8xf32>, tensor<?x?x32xf32>, tensor<?x?x16xf32>
 }

@@ -34,7 +34,7 @@
 // NO-FILE-NEXT: status: 2
 // ENTRY: tptt-run: error: no public function @nope in {{.+}}errors.mlir (it has @project)
 // ENTRY-NEXT: status: 2
-// STAGE: tptt-run: error: unknown stage 'gpu' (tptt, linalg, bufferized, loops, llvm)
+// STAGE: tptt-run: error: unknown stage 'gpu' (tptt, linalg, tiled, bufferized, loops, llvm)
 // STAGE-NEXT: status: 2
 func.func @project(%x: tensor<?x3xf32> {tptt.name = "input"},
                    %w: tensor<4x3xf32> {tptt.name = "weight"}) -> tensor<?x4xf32> {

@@ -57,11 +57,11 @@ static cl::opt<std::string>
                      "tptt.name, else result0, result1, ...); without it, "
                      "the results are printed"),
             cl::cat(category));
-static cl::opt<std::string>
-    emit("emit",
-         cl::desc("Print the module after this pipeline stage (tptt, linalg, "
-                  "bufferized, loops, llvm) instead of running it"),
-         cl::cat(category));
+static cl::opt<std::string> emit(
+    "emit",
+    cl::desc("Print the module after this pipeline stage (tptt, linalg, tiled, "
+             "bufferized, loops, llvm) instead of running it"),
+    cl::cat(category));
 static cl::opt<std::string>
     goldens("goldens",
             cl::desc("Run every case of a golden directory and report "
@@ -184,7 +184,7 @@ int runFile(MLIRContext &context) {
     std::optional<TpttStage> stage = parseTpttStage(emit);
     if (!stage)
       return fail("unknown stage '" + emit +
-                  "' (tptt, linalg, bufferized, loops, llvm)");
+                  "' (tptt, linalg, tiled, bufferized, loops, llvm)");
     PassManager pm(&context);
     TpttPipelineOptions options;
     options.to = *stage;

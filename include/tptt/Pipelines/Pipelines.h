@@ -28,6 +28,8 @@ enum class TpttStage {
   Tptt,
   /// linalg / tensor / scf on tensors (convert-tptt-to-linalg).
   Linalg,
+  /// Contractions tiled into scf.forall rows for the cores.
+  Tiled,
   /// One-shot bufferized memrefs.
   Bufferized,
   /// scf loops (OpenMP for the parallel ones on the CPU), deallocation.
@@ -59,6 +61,7 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       llvm::cl::values(
           clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
           clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
+          clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
           clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
           clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
           clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};

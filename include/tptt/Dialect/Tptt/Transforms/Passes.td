@@ -43,4 +43,20 @@ def TpttExportEntryPointsPass
   }];
 }
 
+def TpttTileParallelContractionsPass
+    : Pass<"tptt-tile-parallel-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Tile the contractions of a function into scf.forall loops";
+  let description = [{
+    The CPU tiling stage: every linalg op with a reduction loop (the
+    projections, attention scores and other contractions) that is not
+    already inside a parallel loop is tiled into an `scf.forall` over all its
+    parallel dimensions but the innermost loop (tile size 1), so that the
+    CPU tail runs those rows on all cores (OpenMP) while the innermost loop
+    stays whole and contiguous for the vectorizer. The operator's own
+    `scf.forall` over batch x heads is left alone.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
