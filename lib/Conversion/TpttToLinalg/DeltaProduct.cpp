@@ -14,10 +14,9 @@
 //   o_c = S₀ᵀ q_c + Σ_{m' ≤ last(c)} (q_c · k_m') u_m'
 //   S_end = S₀ + Kᵀ U
 //
-// Without decay (no alpha) this is the UT transform: T = (I + stril(W Kᵀ))⁻¹,
-// W̃ = T W and Ũ = T B are computed for every chunk up front, and the scan
-// over chunks is three matrix products per chunk: U = Ũ − W̃ S₀, the outputs
-// and the state update.
+// Without decay (no alpha) this is the UT transform: per chunk
+// T = (I + stril(W Kᵀ))⁻¹, W̃ = T W and Ũ = T B, then three matrix products:
+// U = Ũ − W̃ S₀, the outputs and the state update.
 //
 // With a per-channel decay (alpha), the decays act on the value channels
 // (columns), so the triangular system differs per channel; the lowering
