@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
 #include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
 #include "llvm/Support/FileSystem.h"
@@ -128,10 +129,6 @@ HostTensor sliceSlot(const ::tptt::safetensors::TensorView &view, int64_t slot,
   return slice;
 }
 
-std::optional<Trick> parseTrick(const std::string &name) {
-  return symbolizeTrick(name);
-}
-
 /// Looks up a tensor of the case or reports it missing.
 const ::tptt::safetensors::TensorView *
 require(const ::tptt::safetensors::File &file, llvm::StringRef name,
@@ -161,6 +158,11 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
     if (!why.empty())
       return std::nullopt;
     const auto *init = file.find("initial_state");
+    if (k->shape.size() != 5 ||
+        (init && reference && init->shape.size() != 5)) {
+      why = "'k' (and a tptt-0.12 'initial_state') must have rank 5";
+      return std::nullopt;
+    }
     int64_t order = k->shape[3];
     for (const auto *view : {q, k, v, beta, alpha})
       cb.input(*view);
@@ -189,7 +191,7 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
 
   if (kind == "expander") {
     const auto *x = require(file, "x", why), *out = require(file, "out", why);
-    std::optional<Trick> trick = parseTrick(params.value("mode", ""));
+    std::optional<Trick> trick = symbolizeTrick(params.value("mode", ""));
     if (!why.empty())
       return std::nullopt;
     if (!trick) {
@@ -255,7 +257,7 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
       return std::nullopt;
     const auto *mask = file.find("attention_mask");
     const json &config = params.value("recurrent_config", json::object());
-    std::optional<Trick> trick = parseTrick(config.value("trick", "dt"));
+    std::optional<Trick> trick = symbolizeTrick(config.value("trick", "dt"));
     std::optional<GateKind> alphaGate =
         symbolizeGateKind(config.value("alpha_gate", "c"));
     std::optional<GateKind> betaGate =
@@ -402,8 +404,15 @@ int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
         why = "no JSON `case` metadata";
       else if (std::optional<BuiltCase> built =
                    buildCase(context, *file, params, precision, why)) {
-        auto runner = Runner::compile(built->module.get(), numThreads,
-                                      /*optLevel=*/2);
+        // A malformed case builds invalid IR: report it, do not compile it.
+        auto runner =
+            mlir::failed(verify(built->module.get()))
+                ? llvm::Expected<std::unique_ptr<Runner>>(
+                      llvm::createStringError("the case's tensors do not fit "
+                                              "its kind (see the diagnostic "
+                                              "above)"))
+                : Runner::compile(built->module.get(), numThreads,
+                                  /*optLevel=*/2);
         if (!runner) {
           why = llvm::toString(runner.takeError());
         } else if (auto results =

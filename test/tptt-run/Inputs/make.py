@@ -42,5 +42,10 @@ elif kind == "goldens":
     case["name"] = "pool-bad"
     safetensors.save(f"{path}/pool-bad.safetensors", {"x": data, "out": expected + 1.0},
                      metadata={"case": json.dumps(case)})
+    # A case whose tensors do not fit its kind, and an unknown kind.
+    safetensors.save(f"{path}/pool-rank.safetensors", {"x": data[0, :, 0], "out": data[0, :, 0]},
+                     metadata={"case": json.dumps({"kind": "pool", "kernel": 3})})
+    safetensors.save(f"{path}/what.safetensors", {"x": data},
+                     metadata={"case": json.dumps({"kind": "what"})})
 else:
     raise SystemExit(f"unknown input kind {kind}")
