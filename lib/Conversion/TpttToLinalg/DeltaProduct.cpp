@@ -343,20 +343,33 @@ Value layOutSequence(OpBuilder &b, Location loc, Value x,
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
   if (!packing) {
-    // Every token is real and in place: fill the padded layout, then copy
-    // the sequence into its front with linalg.copy (contiguous rows that
-    // the loop vectorizer handles, unlike a strided memref.copy).
+    // Every token is real and in place: copy the sequence into the front of
+    // the padded layout with linalg.copy (contiguous rows that the loop
+    // vectorizer handles, unlike a strided memref.copy) and fill only the
+    // padding rows after it.
     SmallVector<OpFoldResult> padded = getSizes(b, loc, x);
     padded[2] = paddedSeq;
-    Value filled = createFilled(b, loc, padded, elementType, padValue);
+    Value layout = createEmpty(b, loc, padded, elementType);
     SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
     SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
     SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
     Value front =
-        tensor::ExtractSliceOp::create(b, loc, filled, offsets, sizes, strides);
+        tensor::ExtractSliceOp::create(b, loc, layout, offsets, sizes, strides);
     Value copied = linalg::CopyOp::create(b, loc, x, front).getResult(0);
-    return tensor::InsertSliceOp::create(b, loc, copied, filled, offsets, sizes,
-                                         strides);
+    layout = tensor::InsertSliceOp::create(b, loc, copied, layout, offsets,
+                                           sizes, strides);
+    SmallVector<OpFoldResult> tailOffsets = offsets, tailSizes = padded;
+    Value seq = tensor::DimOp::create(b, loc, x, 2);
+    tailOffsets[2] = seq;
+    tailSizes[2] = arith::SubIOp::create(b, loc, paddedSeq, seq).getResult();
+    Value tail = tensor::ExtractSliceOp::create(b, loc, layout, tailOffsets,
+                                                tailSizes, strides);
+    Value filled =
+        linalg::FillOp::create(
+            b, loc, floatConstant(b, loc, elementType, padValue), tail)
+            .getResult(0);
+    return tensor::InsertSliceOp::create(b, loc, filled, layout, tailOffsets,
+                                         tailSizes, strides);
   }
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
   sizes[2] = paddedSeq;
