@@ -30,6 +30,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <malloc.h>
 
 using namespace mlir;
 using namespace mlir::tptt;
@@ -294,6 +296,11 @@ int runFile(MLIRContext &context) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // The compiled code allocates its large buffers on every call; keep them
+  // in the heap once freed (no mmap/munmap and page faults per call), as a
+  // long-running inference process would.
+  mallopt(M_MMAP_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
