@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -94,6 +95,37 @@ float tptt::safetensors::f16ToFloat(uint16_t bits) {
   if (sign)
     value = -value;
   return value;
+}
+
+uint16_t tptt::safetensors::floatToF16(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  auto sign = static_cast<uint16_t>((word >> 16) & 0x8000u);
+  uint32_t magnitude = word & 0x7fffffffu;
+  if (magnitude > 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu));
+  // The exponent rebiased for half: 1..30 is normal, 31 and above overflow.
+  int exponent = static_cast<int>(magnitude >> 23) - 127 + 15;
+  if (exponent >= 31)
+    return static_cast<uint16_t>(sign | 0x7c00u);
+  // Below 2^-25 everything rounds to zero (2^-25 itself is a tie to zero).
+  if (exponent < -10)
+    return sign;
+  uint32_t mantissa = magnitude & 0x7fffffu;
+  int shift = 13;
+  uint32_t half = (static_cast<uint32_t>(exponent) << 10) | (mantissa >> 13);
+  if (exponent <= 0) {
+    // Subnormal: the implicit bit joins the mantissa, shifted further.
+    mantissa |= 0x800000u;
+    shift = 14 - exponent;
+    half = mantissa >> shift;
+  }
+  uint32_t rest = mantissa & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+  // A carry out of the mantissa correctly reaches the next exponent (or
+  // infinity).
+  if (rest > halfway || (rest == halfway && (half & 1)))
+    ++half;
+  return static_cast<uint16_t>(sign | half);
 }
 
 int64_t TensorView::numElements() const {
@@ -228,8 +260,16 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error) {
                   std::to_string(begin) + ", " + std::to_string(end) +
                   ") are outside the " + std::to_string(dataBytes) +
                   " data bytes");
-    uint64_t expected =
-        static_cast<uint64_t>(view.numElements()) * dtypeSize(*dtype);
+    // The shape's byte size, computed without overflow: a shape too large
+    // for the file can never match its offsets.
+    uint64_t expected = dtypeSize(*dtype);
+    bool fits = true;
+    for (int64_t dim : view.shape)
+      fits = fits && !__builtin_mul_overflow(
+                         expected, static_cast<uint64_t>(dim), &expected);
+    if (!fits)
+      return fail("corrupt safetensors header: " + where +
+                  "its shape is too large to address");
     if (end - begin != expected)
       return fail("corrupt safetensors header: " + where + "holds " +
                   std::to_string(end - begin) + " bytes but its dtype and " +
@@ -256,36 +296,62 @@ const TensorView *File::find(std::string_view name) const {
 bool tptt::safetensors::write(
     const std::string &path, const std::vector<OwnedTensor> &tensors,
     const std::map<std::string, std::string> &metadata, std::string &error) {
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty())
-    header["__metadata__"] = metadata;
-  uint64_t offset = 0;
-  for (const OwnedTensor &tensor : tensors) {
-    nlohmann::ordered_json entry;
-    entry["dtype"] = dtypeName(tensor.dtype);
-    entry["shape"] = tensor.shape;
-    entry["data_offsets"] = {offset, offset + tensor.bytes.size()};
-    header[tensor.name] = entry;
-    offset += tensor.bytes.size();
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  uint64_t headerBytes = text.size();
-
   std::string temporary = path + ".tmp." + std::to_string(getpid());
   auto fail = [&](const std::string &message) {
     error = path + ": " + message;
     std::remove(temporary.c_str());
     return false;
   };
+  // The data lies by decreasing element size, so that every tensor starts
+  // aligned to its element (the header is padded to 8 bytes); the header
+  // lists the tensors in the given order.
+  std::vector<size_t> layout(tensors.size());
+  for (size_t i = 0; i < layout.size(); ++i)
+    layout[i] = i;
+  std::stable_sort(layout.begin(), layout.end(), [&](size_t a, size_t b) {
+    return dtypeSize(tensors[a].dtype) > dtypeSize(tensors[b].dtype);
+  });
+  std::vector<uint64_t> offsets(tensors.size());
+  uint64_t offset = 0;
+  for (size_t i : layout) {
+    offsets[i] = offset;
+    offset += tensors[i].bytes.size();
+  }
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty())
+    header["__metadata__"] = metadata;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const OwnedTensor &tensor = tensors[i];
+    std::string where = "tensor " + inQuotes(tensor.name) + ": ";
+    if (tensor.name == "__metadata__" || header.contains(tensor.name))
+      return fail(where + "the name is reserved or used twice");
+    uint64_t expected = dtypeSize(tensor.dtype);
+    for (int64_t dim : tensor.shape)
+      expected *= static_cast<uint64_t>(dim);
+    if (tensor.bytes.size() != expected)
+      return fail(where + std::to_string(tensor.bytes.size()) +
+                  " bytes, but its dtype and shape need " +
+                  std::to_string(expected));
+    nlohmann::ordered_json entry;
+    entry["dtype"] = dtypeName(tensor.dtype);
+    entry["shape"] = tensor.shape;
+    entry["data_offsets"] = {offsets[i], offsets[i] + tensor.bytes.size()};
+    header[tensor.name] = entry;
+  }
+  // Invalid UTF-8 in a name is replaced rather than aborting the dump.
+  std::string text =
+      header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.append((8 - text.size() % 8) % 8, ' ');
+  uint64_t headerBytes = text.size();
+
   FILE *out = std::fopen(temporary.c_str(), "wb");
   if (!out)
     return fail(std::string("cannot create: ") + std::strerror(errno));
   bool ok = std::fwrite(&headerBytes, sizeof(headerBytes), 1, out) == 1 &&
             std::fwrite(text.data(), 1, text.size(), out) == text.size();
-  for (const OwnedTensor &tensor : tensors)
-    ok = ok && std::fwrite(tensor.bytes.data(), 1, tensor.bytes.size(), out) ==
-                   tensor.bytes.size();
+  for (size_t i : layout)
+    ok = ok && std::fwrite(tensors[i].bytes.data(), 1, tensors[i].bytes.size(),
+                           out) == tensors[i].bytes.size();
   ok = ok && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
   if (std::fclose(out) != 0 || !ok)
     return fail(std::string("cannot write: ") + std::strerror(errno));

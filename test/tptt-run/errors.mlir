@@ -16,6 +16,28 @@
 // RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.nowhere.safetensors | FileCheck %s --check-prefix=NO-FILE
 // RUN: %python %S/Inputs/status.py tptt-run %s --entry nope | FileCheck %s --check-prefix=ENTRY
 // RUN: %python %S/Inputs/status.py tptt-run %s --emit=gpu | FileCheck %s --check-prefix=STAGE
+// RUN: %python %S/Inputs/make.py rank %t.rank.safetensors
+// RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.rank.safetensors | FileCheck %s --check-prefix=RANK
+// RUN: %python %S/Inputs/make.py unknown-dtype %t.fp8.safetensors
+// RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.fp8.safetensors | FileCheck %s --check-prefix=FP8
+// RUN: %python %S/Inputs/make.py huge-shape %t.huge.safetensors
+// RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.huge.safetensors | FileCheck %s --check-prefix=HUGE
+// RUN: %python %S/Inputs/status.py tptt-run %s | FileCheck %s --check-prefix=NO-INPUTS
+// RUN: %python %S/Inputs/status.py tptt-run %S/dtypes.mlir | FileCheck %s --check-prefix=WHICH
+// RUN: %python %S/Inputs/status.py tptt-run %t.nowhere.mlir | FileCheck %s --check-prefix=NO-MODULE
+// RUN: echo "func.func @f(" > %t.syntax.mlir
+// RUN: %python %S/Inputs/status.py tptt-run %t.syntax.mlir | FileCheck %s --check-prefix=SYNTAX
+// RUN: echo "func.func @f(%%x: tensor<2x3xf32>) -> tensor<2x3xf32> { %%t = tptt.tril_inverse %%x : tensor<2x3xf32> return %%t : tensor<2x3xf32> }" > %t.invalid.mlir
+// RUN: %python %S/Inputs/status.py tptt-run %t.invalid.mlir | FileCheck %s --check-prefix=INVALID
+// RUN: %python %S/Inputs/status.py tptt-run %s --num-threads=many | FileCheck %s --check-prefix=THREADS
+// RUN: %python %S/Inputs/status.py tptt-run %s --bogus | FileCheck %s --check-prefix=OPTION
+//
+// A failed write leaves neither the output nor its temporary file: here the
+// output path is a directory, so the final rename fails.
+// RUN: %python %S/Inputs/make.py by-name %t.names.safetensors
+// RUN: rm -rf %t.dir && mkdir -p %t.dir/out.safetensors
+// RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.names.safetensors --outputs %t.dir/out.safetensors | FileCheck %s --check-prefix=WRITE
+// RUN: ls -A %t.dir | FileCheck %s --check-prefix=WRITE-LEFT
 
 // MISSING: tptt-run: error: missing tensor 'weight' for argument #1 of @project in {{.+}}missing.safetensors (it has: input)
 // MISSING-NEXT: status: 2
@@ -36,6 +58,30 @@
 // ENTRY-NEXT: status: 2
 // STAGE: tptt-run: error: unknown stage 'gpu' (tptt, linalg, tiled, bufferized, loops, llvm)
 // STAGE-NEXT: status: 2
+// RANK: tptt-run: error: tensor 'input' has shape [6], but argument #0 of @project is tensor<?x3xf32>
+// RANK-NEXT: status: 2
+// FP8: tptt-run: error: {{.+}}fp8.safetensors: corrupt safetensors header: tensor 'input': unknown dtype "F8_E4M3"
+// FP8-NEXT: status: 2
+// HUGE: tptt-run: error: {{.+}}huge.safetensors: corrupt safetensors header: tensor 'input': its shape is too large to address
+// HUGE-NEXT: status: 2
+// NO-INPUTS: tptt-run: error: @project takes 2 arguments: give --inputs
+// NO-INPUTS-NEXT: status: 2
+// WHICH: tptt-run: error: several functions (@all, @masked): choose one with --entry
+// WHICH-NEXT: status: 2
+// NO-MODULE: tptt-run: error: cannot open input file '{{.+}}nowhere.mlir': No such file or directory
+// NO-MODULE-NEXT: status: 2
+// SYNTAX: tptt-run: error: {{.+}}syntax.mlir:1:14: expected non-function type
+// SYNTAX-NEXT: status: 2
+// INVALID: tptt-run: error: {{.+}}invalid.mlir:1:{{[0-9]+}}: 'tptt.tril_inverse' op 'input' must be square in its last two dimensions, got 2x3
+// INVALID-NEXT: status: 2
+// THREADS: tptt-run: error: --num-threads must be 0 (all cores) or a positive integer, not 'many'
+// THREADS-NEXT: status: 2
+// OPTION: tptt-run: error: Unknown command line argument '--bogus'.
+// OPTION-NEXT: status: 2
+// WRITE: tptt-run: error: {{.+}}out.safetensors: cannot rename into place: Is a directory
+// WRITE-NEXT: status: 2
+// WRITE-LEFT: out.safetensors
+// WRITE-LEFT-NOT: {{.}}
 func.func @project(%x: tensor<?x3xf32> {tptt.name = "input"},
                    %w: tensor<4x3xf32> {tptt.name = "weight"}) -> tensor<?x4xf32> {
   %y = tptt.linear %x, %w : (tensor<?x3xf32>, tensor<4x3xf32>) -> tensor<?x4xf32>

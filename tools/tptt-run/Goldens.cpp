@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
 #include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <type_traits>
 
 using namespace mlir;
 using namespace mlir::tptt;
@@ -37,6 +39,73 @@ using namespace tpttrun;
 using json = nlohmann::json;
 
 namespace {
+
+/// The parameter `key` of the JSON object `object` as a T (bool, int64_t,
+/// double, std::string or a json object), or `fallback` when it is absent
+/// and one is given. A missing or mistyped parameter is reported in `why`
+/// (the first problem wins) and gives T(): nlohmann's own typed getters
+/// abort on a mismatch when built without exceptions.
+template <typename T>
+T param(const json &object, const char *key, std::string &why,
+        std::optional<T> fallback = std::nullopt) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    if (fallback)
+      return *fallback;
+    if (why.empty())
+      why = "missing parameter '" + std::string(key) + "'";
+    return T();
+  }
+  bool fits;
+  const char *expected;
+  if constexpr (std::is_same_v<T, bool>) {
+    fits = it->is_boolean();
+    expected = "a boolean";
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    fits = it->is_number_integer();
+    expected = "an integer";
+  } else if constexpr (std::is_same_v<T, double>) {
+    fits = it->is_number();
+    expected = "a number";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    fits = it->is_string();
+    expected = "a string";
+  } else {
+    static_assert(std::is_same_v<T, json>, "unsupported parameter type");
+    fits = it->is_object();
+    expected = "an object";
+  }
+  if (!fits) {
+    if (why.empty())
+      why = "parameter '" + std::string(key) + "' is " + it->dump() + ", not " +
+            expected;
+    return T();
+  }
+  return it->template get<T>();
+}
+
+/// Whether every one of `values` is positive; otherwise reports `what`.
+bool positive(std::initializer_list<int64_t> values, const char *what,
+              std::string &why) {
+  for (int64_t value : values)
+    if (value <= 0) {
+      if (why.empty())
+        why = std::string(what) + " must be positive";
+      return false;
+    }
+  return true;
+}
+
+/// Whether `view` has rank `rank`; otherwise reports it.
+bool hasRank(const ::tptt::safetensors::TensorView &view, size_t rank,
+             std::string &why) {
+  if (view.shape.size() == rank)
+    return true;
+  if (why.empty())
+    why = "tensor '" + view.name + "' must have rank " + std::to_string(rank) +
+          ", not " + std::to_string(view.shape.size());
+  return false;
+}
 
 /// A golden case turned into a function, its inputs and its expectations.
 struct BuiltCase {
@@ -139,12 +208,18 @@ require(const ::tptt::safetensors::File &file, llvm::StringRef name,
   return view;
 }
 
+/// Builds the case described by `params` (checked to be a JSON object) on
+/// the tensors of `file`, or reports in `why` what is wrong with it. The
+/// checks here are those the builders rely on; everything else about the
+/// shapes is left to the op verifiers.
 std::optional<BuiltCase> buildCase(MLIRContext &context,
                                    const ::tptt::safetensors::File &file,
                                    const json &params, FloatType precision,
                                    std::string &why) {
   CaseBuilder cb(context, precision);
-  std::string kind = params.value("kind", "");
+  std::string kind = param<std::string>(params, "kind", why);
+  if (!why.empty())
+    return std::nullopt;
   auto dims = [](const ::tptt::safetensors::TensorView *v) { return v->shape; };
 
   if (kind == "operator" || kind == "recurrent_operator") {
@@ -155,15 +230,22 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
                *beta = require(file, "beta", why),
                *out = require(file, "out", why),
                *state = require(file, "final_state", why);
-    if (!why.empty())
+    bool nonlinear = !param<bool>(params, "linear", why);
+    int64_t chunk = param<int64_t>(params, "max_chunk_size", why);
+    if (!why.empty() || !hasRank(*k, 5, why) ||
+        !positive({chunk}, "max_chunk_size", why))
       return std::nullopt;
     const auto *init = file.find("initial_state");
-    if (k->shape.size() != 5 ||
-        (init && reference && init->shape.size() != 5)) {
-      why = "'k' (and a tptt-0.12 'initial_state') must have rank 5";
+    int64_t order = k->shape[3];
+    // The reference's state has one slot per virtual token; the last one
+    // carries over.
+    if (init && reference &&
+        (!hasRank(*init, 5, why) || init->shape[2] != order)) {
+      if (why.empty())
+        why = "'initial_state' must have " + std::to_string(order) +
+              " slots (the order of 'k')";
       return std::nullopt;
     }
-    int64_t order = k->shape[3];
     for (const auto *view : {q, k, v, beta, alpha})
       cb.input(*view);
     if (init) {
@@ -174,8 +256,6 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
     }
     cb.expect(out);
     cb.expect(state);
-    bool nonlinear = !params.value("linear", true);
-    int64_t chunk = params.value("max_chunk_size", 64);
     auto outShape = dims(out), stateShape = dims(state);
     return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
       auto op = DeltaProductOp::create(
@@ -191,16 +271,17 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
 
   if (kind == "expander") {
     const auto *x = require(file, "x", why), *out = require(file, "out", why);
-    std::optional<Trick> trick = symbolizeTrick(params.value("mode", ""));
+    int64_t order = param<int64_t>(params, "n", why);
+    std::string mode = param<std::string>(params, "mode", why);
     if (!why.empty())
       return std::nullopt;
+    std::optional<Trick> trick = symbolizeTrick(mode);
     if (!trick) {
-      why = "unknown expander mode " + params.value("mode", "");
+      why = "unknown expander mode '" + mode + "'";
       return std::nullopt;
     }
     cb.input(*x);
     cb.expect(out);
-    int64_t order = params.value("n", 1);
     auto outShape = dims(out);
     return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
       Value e = VirtualTokenExpandOp::create(
@@ -215,16 +296,19 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
     const char *outName = kind == "solver" ? "T" : "out";
     const auto *x = require(file, inName, why),
                *out = require(file, outName, why);
+    int64_t width =
+        kind == "pool" ? param<int64_t>(params, "kernel", why) : int64_t(0);
+    double scale =
+        kind == "unlinear" ? param<double>(params, "scale", why, 2.0) : 2.0;
     if (!why.empty())
       return std::nullopt;
-    if (kind == "unlinear" && params.value("scale", 2.0) != 2.0) {
-      why = "phi has scale 2; the case asks for " +
-            std::to_string(params.value("scale", 2.0));
+    if (scale != 2.0) {
+      why = "tptt.phi has scale 2; the case asks for " +
+            params.find("scale")->dump();
       return std::nullopt;
     }
     cb.input(*x);
     cb.expect(out);
-    int64_t width = params.value("kernel", 3);
     auto type = cb.tensorType(dims(x));
     return cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
       Value r;
@@ -253,38 +337,49 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
     std::vector<const ::tptt::safetensors::TensorView *> views;
     for (const char *name : names)
       views.push_back(require(file, name, why));
-    if (!why.empty())
-      return std::nullopt;
     const auto *mask = file.find("attention_mask");
-    const json &config = params.value("recurrent_config", json::object());
-    std::optional<Trick> trick = symbolizeTrick(config.value("trick", "dt"));
-    std::optional<GateKind> alphaGate =
-        symbolizeGateKind(config.value("alpha_gate", "c"));
-    std::optional<GateKind> betaGate =
-        symbolizeGateKind(config.value("beta_gate", "k"));
-    std::optional<Semantics> semantics =
-        symbolizeSemantics(params.value("semantics", "tptt-0.12"));
-    if (!trick || !alphaGate || !betaGate || !semantics) {
-      why = "unknown recurrent_config or semantics in " + params.dump();
+    json config = param<json>(params, "recurrent_config", why);
+    LinearBranchOptions options;
+    options.numHeads = param<int64_t>(params, "heads", why);
+    options.numKvHeads = param<int64_t>(params, "kv_heads", why);
+    options.chunkSize = param<int64_t>(params, "max_chunk_size", why);
+    options.bidirectional = param<bool>(params, "bidirectional", why);
+    std::string semantics =
+        param<std::string>(params, "semantics", why, std::string("tptt-0.12"));
+    options.order = param<int64_t>(config, "order", why);
+    options.nonlinear = !param<bool>(config, "linear", why);
+    std::string trick = param<std::string>(config, "trick", why),
+                alphaGate = param<std::string>(config, "alpha_gate", why),
+                betaGate = param<std::string>(config, "beta_gate", why);
+    if (!why.empty() ||
+        !positive({options.numHeads, options.numKvHeads, options.order,
+                   options.chunkSize},
+                  "heads, kv_heads, order and max_chunk_size", why))
+      return std::nullopt;
+    // The projections and the branch builder index these ranks.
+    for (size_t i = 0; i + 1 < views.size(); ++i)
+      if (!hasRank(*views[i], i == 0 ? 3 : (i % 2 ? 2 : 1), why))
+        return std::nullopt;
+    if (mask && !hasRank(*mask, 2, why))
+      return std::nullopt;
+    std::optional<Trick> trickKind = symbolizeTrick(trick);
+    std::optional<GateKind> alphaKind = symbolizeGateKind(alphaGate);
+    std::optional<GateKind> betaKind = symbolizeGateKind(betaGate);
+    std::optional<Semantics> semanticsKind = symbolizeSemantics(semantics);
+    if (!trickKind || !alphaKind || !betaKind || !semanticsKind) {
+      why = "unknown trick, gate or semantics in " + params.dump();
       return std::nullopt;
     }
+    options.trick = *trickKind;
+    options.alphaGate = *alphaKind;
+    options.betaGate = *betaKind;
+    options.semantics = *semanticsKind;
+    options.linearType = precision;
     for (size_t i = 0; i + 1 < views.size(); ++i)
       cb.input(*views[i]);
     if (mask)
       cb.input(*mask, /*asMask=*/true);
     cb.expect(views.back());
-    LinearBranchOptions options;
-    options.numHeads = params.value("heads", 1);
-    options.numKvHeads = params.value("kv_heads", 1);
-    options.order = config.value("order", 1);
-    options.trick = *trick;
-    options.alphaGate = *alphaGate;
-    options.betaGate = *betaGate;
-    options.nonlinear = !config.value("linear", true);
-    options.chunkSize = params.value("max_chunk_size", 64);
-    options.semantics = *semantics;
-    options.bidirectional = params.value("bidirectional", false);
-    options.linearType = precision;
     BuiltCase built =
         cb.finish([&](OpBuilder &b, Location loc, ValueRange args) {
           auto project = [&](Value x, Value weight, Value bias) -> Value {
@@ -302,7 +397,7 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
                                            mask ? args[9] : Value());
           return SmallVector<Value>{project(merged, args[7], args[8])};
         });
-    if (mask && *semantics == Semantics::Recurrent)
+    if (mask && options.semantics == Semantics::Recurrent)
       built.compareMask = mask;
     return built;
   }
@@ -336,25 +431,33 @@ double relativeError(const HostTensor &got,
   return scale > 0.0 ? worst / scale : worst;
 }
 
-/// The case files of `directory`: index.json's order when present, else
-/// every *.safetensors in name order.
-std::vector<std::string> caseFiles(const std::string &directory,
+/// The case files of `directory`: index.json's order when present (`listed`
+/// is then true), else every *.safetensors in name order.
+std::vector<std::string> caseFiles(const std::string &directory, bool &listed,
                                    std::string &error) {
   std::vector<std::string> files;
   std::string index = directory + "/index.json";
   std::ifstream in(index);
-  if (in) {
+  listed = static_cast<bool>(in);
+  if (listed) {
     std::stringstream text;
     text << in.rdbuf();
     json parsed = json::parse(text.str(), nullptr, false);
-    if (parsed.is_discarded() || !parsed.contains("cases") ||
-        !parsed["cases"].is_array()) {
+    auto cases = parsed.is_object() ? parsed.find("cases") : parsed.end();
+    if (cases == parsed.end() || !cases->is_array()) {
       error = index + ": not a golden index (expected {\"cases\": [...]})";
       return {};
     }
-    for (const json &entry : parsed["cases"])
-      files.push_back(directory + "/" + entry.value("name", "") +
-                      ".safetensors");
+    for (const json &entry : *cases) {
+      std::string name = entry.is_object()
+                             ? param<std::string>(entry, "name", error)
+                             : std::string();
+      if (name.empty()) {
+        error = index + ": every case needs a \"name\": " + entry.dump();
+        return {};
+      }
+      files.push_back(directory + "/" + name + ".safetensors");
+    }
     return files;
   }
   std::error_code ec;
@@ -370,6 +473,50 @@ std::vector<std::string> caseFiles(const std::string &directory,
   return files;
 }
 
+/// Runs the case of `file` (its `case` metadata parsed as `params`) and
+/// returns the largest relative error over its expected tensors, or
+/// INFINITY with the reason in `why`.
+double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
+               const json &params, FloatType precision, int64_t numThreads,
+               std::string &why) {
+  // The diagnostics of a malformed case or a failed lowering become its
+  // reason, on its one line.
+  std::string diagnostic;
+  ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error && diagnostic.empty())
+      diagnostic = diag.str();
+    return success();
+  });
+  std::optional<BuiltCase> built =
+      buildCase(context, file, params, precision, why);
+  if (!built)
+    return INFINITY;
+  // A malformed case builds invalid IR: report it, do not compile it.
+  if (failed(verify(built->module.get()))) {
+    why = "the case's tensors do not fit its kind: " + diagnostic;
+    return INFINITY;
+  }
+  // The cases are small: O2 (which vectorizes too) compiles them faster.
+  auto runner =
+      Runner::compile(built->module.get(), numThreads, /*optLevel=*/2);
+  if (!runner) {
+    why = llvm::toString(runner.takeError());
+    if (!diagnostic.empty())
+      why += ": " + diagnostic;
+    return INFINITY;
+  }
+  auto results = (*runner)->call("golden", built->type, built->inputs);
+  if (!results) {
+    why = llvm::toString(results.takeError());
+    return INFINITY;
+  }
+  double worst = 0.0;
+  for (auto [got, expected] : llvm::zip(*results, built->expected))
+    worst =
+        std::max(worst, relativeError(got, *expected, built->compareMask, why));
+  return worst;
+}
+
 } // namespace
 
 int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
@@ -379,14 +526,10 @@ int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
                             : FloatType(Float64Type::get(&context));
   double tolerance = precisionName == "f32" ? 1e-5 : 1e-10;
   std::string error;
-  std::vector<std::string> files = caseFiles(directory, error);
+  bool listed = false;
+  std::vector<std::string> files = caseFiles(directory, listed, error);
   if (!error.empty()) {
     llvm::errs() << "tptt-run: error: " << error << "\n";
-    return 2;
-  }
-  if (files.empty()) {
-    llvm::errs() << "tptt-run: error: " << directory
-                 << ": no golden cases (*.safetensors) found\n";
     return 2;
   }
   int passed = 0, failed = 0;
@@ -394,45 +537,38 @@ int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
     std::string name = llvm::sys::path::stem(path).str();
     std::string why;
     double worst = INFINITY;
-    auto file = ::tptt::safetensors::File::open(path, why);
-    if (file) {
+    if (auto file = ::tptt::safetensors::File::open(path, why)) {
       auto caseText = file->metadata().find("case");
+      // Without an index, a file without a `case` is not a golden case
+      // (model weights, say); one the index lists is a broken case.
+      if (caseText == file->metadata().end() && !listed) {
+        llvm::errs() << "tptt-run: note: " << path
+                     << ": no `case` metadata, not a golden case; skipped\n";
+        continue;
+      }
       json params = caseText == file->metadata().end()
                         ? json()
                         : json::parse(caseText->second, nullptr, false);
-      if (!params.is_object())
-        why = "no JSON `case` metadata";
-      else if (std::optional<BuiltCase> built =
-                   buildCase(context, *file, params, precision, why)) {
-        // A malformed case builds invalid IR: report it, do not compile it.
-        auto runner =
-            mlir::failed(verify(built->module.get()))
-                ? llvm::Expected<std::unique_ptr<Runner>>(
-                      llvm::createStringError("the case's tensors do not fit "
-                                              "its kind (see the diagnostic "
-                                              "above)"))
-                : Runner::compile(built->module.get(), numThreads,
-                                  /*optLevel=*/2);
-        if (!runner) {
-          why = llvm::toString(runner.takeError());
-        } else if (auto results =
-                       (*runner)->call("golden", built->type, built->inputs)) {
-          worst = 0.0;
-          for (auto [got, expected] : llvm::zip(*results, built->expected))
-            worst = std::max(
-                worst, relativeError(got, *expected, built->compareMask, why));
-        } else {
-          why = llvm::toString(results.takeError());
-        }
-      }
+      if (caseText == file->metadata().end())
+        why = "no `case` metadata";
+      else if (!params.is_object())
+        why = "the `case` metadata is not a JSON object";
+      else
+        worst = runCase(context, *file, params, precision, numThreads, why);
     }
     bool ok = why.empty() && worst <= tolerance;
     (ok ? passed : failed)++;
     llvm::outs() << (ok ? "PASS " : "FAIL ") << name << " "
                  << llvm::format("%.3g", worst) << "\n";
+    llvm::outs().flush();
     if (!why.empty())
       llvm::errs() << "tptt-run: " << name << ": " << why << "\n";
-    llvm::outs().flush();
+  }
+  if (passed + failed == 0) {
+    llvm::errs() << "tptt-run: error: " << directory
+                 << ": no golden cases (safetensors files with a `case` "
+                    "metadata; subdirectories are not searched)\n";
+    return 2;
   }
   llvm::outs() << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;

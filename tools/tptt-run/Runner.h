@@ -1,5 +1,4 @@
-//===- Runner.h - JIT-compile and call tptt functions on the CPU -*- C++
-//-*-===//
+//===- Runner.h - JIT-compile and call functions on the CPU -----*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //

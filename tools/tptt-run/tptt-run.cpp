@@ -23,13 +23,16 @@
 #include "mlir/Support/FileUtilities.h"
 #include "tptt/InitAll.h"
 #include "tptt/Pipelines/Pipelines.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <malloc.h>
 
@@ -72,20 +75,30 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     dtype("dtype", cl::desc("Golden mode precision: f64 (default) or f32"),
           cl::init("f64"), cl::cat(category));
-static cl::opt<int64_t>
-    numThreads("num-threads",
-               cl::desc("OpenMP threads of the compiled code (0: all cores)"),
-               cl::init(0), cl::cat(category));
-static cl::opt<unsigned>
-    repeat("repeat",
-           cl::desc("Call the function this many more times after a first "
-                    "call and report the best and mean wall time on stderr"),
-           cl::init(0), cl::cat(category));
-static cl::opt<unsigned> optLevel("opt-level",
-                                  cl::desc("LLVM optimization level (0-3)"),
-                                  cl::init(3), cl::cat(category));
+// Numbers are read as text and parsed here, so that a bad value is an error
+// like any other (cl's own parser prints its own message and exits 1).
+static cl::opt<std::string>
+    numThreadsText("num-threads",
+                   cl::desc("OpenMP threads of the compiled code (0: all "
+                            "cores)"),
+                   cl::value_desc("n"), cl::init("0"), cl::cat(category));
+static cl::opt<std::string> repeatText(
+    "repeat",
+    cl::desc("Call the function this many more times after a first call and "
+             "report the best and mean wall time on stderr"),
+    cl::value_desc("n"), cl::init("0"), cl::cat(category));
+static cl::opt<std::string>
+    optLevelText("opt-level", cl::desc("LLVM optimization level (0-3)"),
+                 cl::value_desc("n"), cl::init("3"), cl::cat(category));
 
 namespace {
+
+/// The numeric options, once parsed.
+struct Settings {
+  int64_t numThreads = 0;
+  unsigned repeat = 0;
+  unsigned optLevel = 3;
+};
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tptt-run: error: " << message << "\n";
@@ -157,18 +170,34 @@ bindInputs(func::FuncOp func, const ::tptt::safetensors::File *file) {
   return bound;
 }
 
+/// Prints the name, type, shape and first 64 elements of `tensor`: integers
+/// exactly, f64 with 17 significant digits, narrower floats with 9.
 void printTensor(const HostTensor &tensor) {
   llvm::outs() << tensor.name << ": " << typeString(tensor.elementType) << " [";
   for (auto [i, size] : llvm::enumerate(tensor.shape))
     llvm::outs() << (i ? ", " : "") << size;
   llvm::outs() << "]\n";
+  auto integer = dyn_cast<IntegerType>(tensor.elementType);
+  const char *format = tensor.elementType.isF64() ? "%.17g" : "%.9g";
   int64_t count = tensor.numElements(), shown = std::min<int64_t>(count, 64);
-  for (int64_t i = 0; i < shown; ++i)
-    llvm::outs() << (i ? " " : "  ") << llvm::format("%.9g", tensor.at(i));
+  for (int64_t i = 0; i < shown; ++i) {
+    llvm::outs() << (i ? " " : "  ");
+    if (!integer) {
+      llvm::outs() << llvm::format(format, tensor.at(i));
+      continue;
+    }
+    // i1 is one byte holding 0 or 1; the others are two's complement.
+    unsigned bytes = integer.isInteger(1) ? 1 : integer.getWidth() / 8;
+    uint64_t bits = 0;
+    std::memcpy(&bits, tensor.data.data() + i * bytes, bytes);
+    llvm::outs() << (integer.isInteger(1)
+                         ? static_cast<int64_t>(bits)
+                         : llvm::SignExtend64(bits, 8 * bytes));
+  }
   llvm::outs() << (count > shown ? " ...\n" : "\n");
 }
 
-int runFile(MLIRContext &context) {
+int runFile(MLIRContext &context, const Settings &settings) {
   if (inputFile.empty())
     return fail("no input module (tptt-run FILE.mlir ... or --goldens DIR)");
   llvm::SourceMgr sourceMgr;
@@ -178,15 +207,32 @@ int runFile(MLIRContext &context) {
   if (!buffer)
     return fail(errorMessage);
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  // A module that does not parse or verify is bad input: its first error,
+  // on one line. (The pipeline's diagnostics keep their source context.)
+  std::string parseError;
+  OwningOpRef<ModuleOp> module;
+  {
+    ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
+      if (diag.getSeverity() != DiagnosticSeverity::Error ||
+          !parseError.empty())
+        return success();
+      llvm::raw_string_ostream os(parseError);
+      if (auto where = diag.getLocation()->findInstanceOf<FileLineColLoc>())
+        os << where.getFilename().getValue() << ":" << where.getLine() << ":"
+           << where.getColumn() << ": ";
+      os << diag;
+      return success();
+    });
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
   if (!module)
-    return fail("cannot parse " + inputFile);
+    return fail(parseError.empty() ? "cannot parse " + inputFile : parseError);
 
   if (!emit.empty()) {
     std::optional<TpttStage> stage = parseTpttStage(emit);
     if (!stage)
-      return fail("unknown stage '" + emit +
-                  "' (tptt, linalg, tiled, bufferized, loops, llvm)");
+      return fail("unknown stage '" + emit + "' (" +
+                  llvm::join(getTpttStageNames(), ", ") + ")");
     PassManager pm(&context);
     TpttPipelineOptions options;
     options.to = *stage;
@@ -198,16 +244,20 @@ int runFile(MLIRContext &context) {
     return 0;
   }
 
+  // The entry: the function --entry names, else the only public one.
   func::FuncOp func;
   std::string publicFunctions;
+  unsigned numPublic = 0;
   for (auto candidate : module->getOps<func::FuncOp>()) {
     if (candidate.isDeclaration() || !candidate.isPublic())
       continue;
     publicFunctions +=
         (publicFunctions.empty() ? "@" : ", @") + candidate.getName().str();
-    if (entry.empty() ? !func : candidate.getName() == entry)
-      func = func ? func::FuncOp() : candidate;
+    if (entry.empty() ? ++numPublic == 1 : candidate.getName() == entry)
+      func = candidate;
   }
+  if (entry.empty() && numPublic > 1)
+    func = func::FuncOp();
   if (!func) {
     if (publicFunctions.empty())
       return fail(inputFile + " has no public function to run");
@@ -250,13 +300,14 @@ int runFile(MLIRContext &context) {
     for (unsigned i = 0; i < function.getNumResults(); ++i)
       function.removeResultAttr(i, nameAttr);
   }
-  auto runner = Runner::compile(*module, numThreads, optLevel);
+  auto runner =
+      Runner::compile(*module, settings.numThreads, settings.optLevel);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   auto results = (*runner)->call(name, type, *bound);
   if (!results)
     return fail(llvm::toString(results.takeError()));
-  if (repeat > 0) {
+  if (unsigned repeat = settings.repeat) {
     double best = INFINITY, total = 0.0;
     for (unsigned i = 0; i < repeat; ++i) {
       auto start = std::chrono::steady_clock::now();
@@ -302,16 +353,46 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, std::numeric_limits<int>::max());
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "tptt-run: run a function of an .mlir file (tptt ops included) on the "
-      "CPU\n\n"
-      "  tptt-run FILE.mlir --entry F --inputs IN.safetensors --outputs "
-      "OUT.safetensors\n"
-      "  tptt-run --goldens DIR [--dtype f32]\n\n"
-      "Arguments and results are ranked tensors (f64, f32, f16, bf16, i64, "
-      "i32, i8;\ni1 arguments also take BOOL, U8, I32 or I64 data, nonzero "
-      "meaning true).\n");
+  // Command-line errors follow the tool's contract too: one line, status 2.
+  std::string usageErrors;
+  llvm::raw_string_ostream usageStream(usageErrors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv,
+          "tptt-run: run a function of an .mlir file (tptt ops included) on "
+          "the CPU\n\n"
+          "  tptt-run FILE.mlir --entry F --inputs IN.safetensors --outputs "
+          "OUT.safetensors\n"
+          "  tptt-run --goldens DIR [--dtype f32]\n\n"
+          "Arguments and results are ranked tensors of f64, f32, f16, bf16, "
+          "i64, i32, i8\nor i1 (an i1 argument also takes BOOL, U8, I32 or "
+          "I64 data, nonzero meaning\ntrue). Arguments are bound by name when "
+          "every argument's name is a tensor of\nthe file: the name is the "
+          "argument attribute tptt.name, else arg0, arg1, ...;\notherwise, "
+          "when the file holds exactly one tensor per argument, by order.\n"
+          "Results are named by the result attribute tptt.name, else result0, "
+          "result1, ...\n\n"
+          "Golden mode runs every case of a directory in the format of "
+          "shared/goldens\n(index.json optional) and prints PASS|FAIL <case> "
+          "<max relative error> per\ncase, then `N passed, M failed`.\n\n"
+          "Exit status: 0 on success, 1 when a golden case fails, 2 on any "
+          "error.\n",
+          &usageStream)) {
+    llvm::StringRef first = llvm::StringRef(usageErrors).split('\n').first;
+    first.consume_front("tptt-run: ");
+    return fail(first.rtrim());
+  }
+  Settings settings;
+  if (!llvm::to_integer(numThreadsText, settings.numThreads) ||
+      settings.numThreads < 0)
+    return fail("--num-threads must be 0 (all cores) or a positive integer, "
+                "not '" +
+                numThreadsText + "'");
+  if (!llvm::to_integer(repeatText, settings.repeat))
+    return fail("--repeat must be a non-negative integer, not '" + repeatText +
+                "'");
+  if (!llvm::to_integer(optLevelText, settings.optLevel) ||
+      settings.optLevel > 3)
+    return fail("--opt-level must be 0, 1, 2 or 3, not '" + optLevelText + "'");
 
   DialectRegistry registry;
   registerAllTpttDialects(registry);
@@ -321,7 +402,7 @@ int main(int argc, char **argv) {
   if (!goldens.empty()) {
     if (dtype != "f64" && dtype != "f32")
       return fail("--dtype must be f64 or f32, not '" + dtype + "'");
-    return runGoldens(context, goldens, dtype, numThreads);
+    return runGoldens(context, goldens, dtype, settings.numThreads);
   }
-  return runFile(context);
+  return runFile(context, settings);
 }

@@ -1,5 +1,4 @@
-//===- Safetensors.h - Read and write safetensors files ----------*- C++
-//-*-===//
+//===- Safetensors.h - Read and write safetensors files ---------*- C++ -*-===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
@@ -92,10 +91,13 @@ bool write(const std::string &path, const std::vector<OwnedTensor> &tensors,
 /// The element of type `dtype` at `data`, converted to double.
 double loadAsDouble(DType dtype, const uint8_t *data);
 
-/// bfloat16 / IEEE half bits to float and back (round to nearest even).
+/// bfloat16 / IEEE half bits to float and back (round to nearest even,
+/// NaN stays NaN, half overflows to infinity). A float widens to double
+/// exactly.
 float bf16ToFloat(uint16_t bits);
 uint16_t floatToBf16(float value);
 float f16ToFloat(uint16_t bits);
+uint16_t floatToF16(float value);
 
 } // namespace safetensors
 } // namespace tptt
