@@ -45,76 +45,84 @@ static void addCleanup(OpPassManager &pm) {
 
 void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
                                    const TpttPipelineOptions &options) {
-  TpttStage to = options.to;
+  // A stage runs when it lies in [from, to]; its input is the output of the
+  // stage before it.
+  auto runs = [&](TpttStage stage) {
+    return options.from <= stage && stage <= options.to;
+  };
+
   // Stage tptt: graph-level cleanup (folds such as μ = 0, order-1 expansion).
-  addCleanup(pm);
-  if (to == TpttStage::Tptt)
-    return;
+  if (runs(TpttStage::Tptt))
+    addCleanup(pm);
 
   // Stage linalg: the composite layer into its parts, then every tptt op into
-  // loop-level IR on tensors. Elementwise fusion merges the producer chains
-  // (feature map, gates, casts) into single linalg.generic ops.
-  pm.addPass(createTpttDecomposeLizaAttentionPass());
-  ConvertTpttToLinalgPassOptions lowering;
-  lowering.chunkSize = options.chunkSize;
-  pm.addPass(createConvertTpttToLinalgPass(lowering));
-  pm.addPass(createLinalgElementwiseOpFusionPass());
-  // Every destination is its own allocation: tensor.empty would be merged by
-  // CSE, and several ops writing into one merged buffer cost copies.
-  pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
-  addCleanup(pm);
-  if (to == TpttStage::Linalg)
-    return;
+  // loop-level IR on tensors (residual additions, arith on whole tensors,
+  // too). Elementwise fusion merges the producer chains (feature map, gates,
+  // casts) into single linalg.generic ops. Every destination is its own
+  // allocation: tensor.empty would be merged by CSE, and several ops writing
+  // into one merged buffer cost copies.
+  if (runs(TpttStage::Linalg)) {
+    pm.addPass(createTpttDecomposeLizaAttentionPass());
+    ConvertTpttToLinalgPassOptions lowering;
+    lowering.chunkSize = options.chunkSize;
+    pm.addPass(createConvertTpttToLinalgPass(lowering));
+    pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
+    addCleanup(pm);
+  }
 
   // Stage tiled: the contractions outside the operator's own parallel loop
   // (projections, attention) become scf.forall loops over their rows.
-  pm.addNestedPass<func::FuncOp>(createTpttTileParallelContractionsPass());
-  addCleanup(pm);
-  if (to == TpttStage::Tiled)
-    return;
+  if (runs(TpttStage::Tiled)) {
+    pm.addNestedPass<func::FuncOp>(createTpttTileParallelContractionsPass());
+    addCleanup(pm);
+  }
 
   // Stage bufferized: one-shot bufferization across function boundaries with
   // identity layouts at the boundary, so that entry points take and return
   // plain strided memrefs (the C interface the runtime calls). Loops may
   // yield new buffers: the chunk scans carry freshly computed states.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.allowReturnAllocsFromLoops = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  addCleanup(pm);
-  if (to == TpttStage::Bufferized)
-    return;
+  if (runs(TpttStage::Bufferized)) {
+    bufferization::OneShotBufferizePassOptions bufferize;
+    bufferize.bufferizeFunctionBoundaries = true;
+    bufferize.allowReturnAllocsFromLoops = true;
+    bufferize.functionBoundaryTypeConversion =
+        bufferization::LayoutMapOption::IdentityLayoutMap;
+    pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    addCleanup(pm);
+  }
 
-  // Stage loops: free what bufferization allocated, then turn linalg into
-  // sequential loops and the explicit parallel loops (scf.forall over batch x
-  // heads, emitted by the lowering) into OpenMP parallel regions.
-  bufferization::buildBufferDeallocationPipeline(pm);
-  // Loop-carried buffers may be cloned by the deallocation; clones become
-  // plain allocations and copies.
-  pm.addPass(createConvertBufferizationToMemRefPass());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(createForallToParallelLoopPass());
-  ConvertSCFToOpenMPPassOptions openmp;
-  openmp.numThreads = options.numThreads;
-  pm.addPass(createConvertSCFToOpenMPPass(openmp));
-  addCleanup(pm);
-  if (to == TpttStage::Loops)
-    return;
+  // Stage loops: free what bufferization allocated (loop-carried buffers may
+  // be cloned by the deallocation; clones become plain allocations and
+  // copies), then turn linalg into sequential loops and the explicit
+  // parallel loops (scf.forall over batch x heads, emitted by the lowering)
+  // into OpenMP parallel regions.
+  if (runs(TpttStage::Loops)) {
+    bufferization::buildBufferDeallocationPipeline(pm);
+    pm.addPass(createConvertBufferizationToMemRefPass());
+    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    pm.addPass(createForallToParallelLoopPass());
+    ConvertSCFToOpenMPPassOptions openmp;
+    openmp.numThreads = options.numThreads;
+    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    addCleanup(pm);
+  }
 
   // Stage llvm: C wrappers for the public entry points (`_mlir_ciface_*`),
   // strided metadata and affine maps to arithmetic, and everything to LLVM.
-  pm.addPass(createTpttExportEntryPointsPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  // Memrefs first: the OpenMP conversion wraps parallel bodies in
+  // Memrefs go first: the OpenMP conversion wraps parallel bodies in
   // memref.alloca_scope, a single-block region that must be inlined before
   // the loops inside it become control flow.
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (runs(TpttStage::LLVM)) {
+    pm.addPass(createTpttExportEntryPointsPass());
+    pm.addPass(memref::createExpandStridedMetadataPass());
+    pm.addPass(createLowerAffinePass());
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(createConvertToLLVMPass());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+  }
 }
 
 void mlir::tptt::registerTpttPipelines() {

@@ -167,7 +167,8 @@ double TensorView::elementAsDouble(int64_t index) const {
                       data + static_cast<size_t>(index) * dtypeSize(dtype));
 }
 
-std::unique_ptr<File> File::open(const std::string &path, std::string &error) {
+std::unique_ptr<File> File::open(const std::string &path, std::string &error,
+                                 uint64_t offset) {
   auto fail = [&](const std::string &message) -> std::unique_ptr<File> {
     error = path + ": " + message;
     return nullptr;
@@ -180,22 +181,27 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error) {
     ::close(fd);
     return fail("not a regular file");
   }
-  size_t size = static_cast<size_t>(st.st_size);
+  size_t fileSize = static_cast<size_t>(st.st_size);
+  if (offset > fileSize) {
+    ::close(fd);
+    return fail("the embedded safetensors data starts past the end");
+  }
+  size_t size = fileSize - offset;
   if (size < 8) {
     ::close(fd);
     return fail("corrupt safetensors file: shorter than its 8-byte header "
                 "length");
   }
-  void *mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *mapping = mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (mapping == MAP_FAILED)
     return fail(std::string("cannot map: ") + std::strerror(errno));
   std::unique_ptr<File> file(new File());
   file->filePath = path;
   file->mapping = mapping;
-  file->mappingSize = size;
+  file->mappingSize = fileSize;
 
-  const auto *bytes = static_cast<const uint8_t *>(mapping);
+  const auto *bytes = static_cast<const uint8_t *>(mapping) + offset;
   uint64_t headerBytes;
   std::memcpy(&headerBytes, bytes, sizeof(headerBytes));
   if (headerBytes > kMaxHeaderBytes || headerBytes > size - 8)

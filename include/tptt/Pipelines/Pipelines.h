@@ -55,6 +55,18 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       *this, "target", llvm::cl::desc("The target of the pipeline's tail"),
       llvm::cl::init(TpttTarget::CPU),
       llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"))};
+  PassOptions::Option<TpttStage> from{
+      *this, "from",
+      llvm::cl::desc("The first stage to run (the input is the output of the "
+                     "stage before it)"),
+      llvm::cl::init(TpttStage::Tptt),
+      llvm::cl::values(
+          clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
+          clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
+          clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
+          clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
+          clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
+          clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
   PassOptions::Option<TpttStage> to{
       *this, "to", llvm::cl::desc("The last stage to run"),
       llvm::cl::init(TpttStage::LLVM),

@@ -51,9 +51,11 @@ struct TensorView {
 /// A safetensors file mapped read-only; tensors keep their header order.
 class File {
 public:
-  /// Maps and validates `path`; on failure returns null and sets `error`.
-  static std::unique_ptr<File> open(const std::string &path,
-                                    std::string &error);
+  /// Maps and validates `path` (the safetensors data starting `offset`
+  /// bytes into it, e.g. weights appended to an executable); on failure
+  /// returns null and sets `error`.
+  static std::unique_ptr<File> open(const std::string &path, std::string &error,
+                                    uint64_t offset = 0);
   ~File();
   File(const File &) = delete;
   File &operator=(const File &) = delete;

@@ -1,4 +1,4 @@
-//===- Backbone.cpp - Lower tptt.linear, tptt.rope and tptt.attention -----===//
+//===- Backbone.cpp - Lower the backbone ops of a transformer -------------===//
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
@@ -219,8 +220,170 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
   }
 };
 
+/// result[b, s, :] = table[clamp(ids[b, s], 0, V − 1), :].
+struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType());
+    Value table = op.getTable();
+    SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, op.getIds());
+    sizes.push_back(rewriter.getIndexAttr(type.getDimSize(2)));
+    Value rows = tensor::DimOp::create(rewriter, loc, table, 0);
+    Value result = buildParallelGeneric(
+        rewriter, loc, {op.getIds()}, {projectionMap(ctx, 3, {0, 1})},
+        createEmpty(rewriter, loc, sizes, type.getElementType()),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value id =
+              arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), args[0]);
+          Value zero = arith::ConstantIndexOp::create(nb, nloc, 0);
+          Value last = arith::SubIOp::create(
+              nb, nloc, rows, arith::ConstantIndexOp::create(nb, nloc, 1));
+          Value row = arith::MinSIOp::create(
+              nb, nloc, arith::MaxSIOp::create(nb, nloc, id, zero), last);
+          Value column = linalg::IndexOp::create(nb, nloc, 2);
+          return tensor::ExtractOp::create(nb, nloc, table,
+                                           ValueRange{row, column})
+              .getResult();
+        });
+    rewriter.replaceOpWithNewOp<tensor::CastOp>(op, type, result);
+    return success();
+  }
+};
+
+/// y = x / √(mean_D(x²) + eps) ⊙ w: a sum-of-squares reduction over the
+/// last dimension, then one elementwise pass.
+struct LowerRmsNorm : public OpRewritePattern<RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType());
+    Type elementType = type.getElementType();
+    unsigned rank = type.getRank();
+    Value x = op.getInput();
+    SmallVector<unsigned> lead;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      lead.push_back(d);
+    SmallVector<OpFoldResult> rowSizes = getSizes(rewriter, loc, x);
+    rowSizes.pop_back();
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    AffineMap row = projectionMap(ctx, rank, lead);
+    Value squares = buildGeneric(
+        rewriter, loc, {x},
+        createFilled(rewriter, loc, rowSizes, elementType, 0.0),
+        {identityMap(ctx, rank), row}, iterators,
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value square = arith::MulFOp::create(nb, nloc, args[0], args[0]);
+          return arith::AddFOp::create(nb, nloc, args[1], square).getResult();
+        });
+    double width = type.getDimSize(rank - 1),
+           eps = op.getEps().convertToDouble();
+    Value result = buildParallelGeneric(
+        rewriter, loc, {x, squares, op.getWeight()},
+        {identityMap(ctx, rank), row, projectionMap(ctx, rank, {rank - 1})},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, x), elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value mean = arith::DivFOp::create(
+              nb, nloc, args[1], floatConstant(nb, nloc, elementType, width));
+          Value shifted = arith::AddFOp::create(
+              nb, nloc, mean, floatConstant(nb, nloc, elementType, eps));
+          Value inverse = math::RsqrtOp::create(nb, nloc, shifted);
+          Value normalized = arith::MulFOp::create(nb, nloc, args[0], inverse);
+          return arith::MulFOp::create(nb, nloc, normalized, args[2])
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// y = gate · σ(gate) ⊙ up.
+struct LowerSwiglu : public OpRewritePattern<SwigluOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SwigluOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
+    Value result = buildParallelGeneric(
+        rewriter, loc, {op.getGate(), op.getUp()}, {id, id},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getGate()),
+                    type.getElementType()),
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value silu = arith::MulFOp::create(nb, nloc, args[0],
+                                             sigmoid(nb, nloc, args[0]));
+          return arith::MulFOp::create(nb, nloc, silu, args[1]).getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// cos/sin of positions[b, s] · inv_freq[c mod d/2], in f64, rounded once.
+struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RopeTablesOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getCos().getType());
+    Type elementType = type.getElementType();
+    int64_t headDim = type.getDimSize(2);
+    // The frequencies repeated for both halves of the head, as a constant
+    // read per channel.
+    SmallVector<double> frequencies(op.getInvFreq());
+    frequencies.append(op.getInvFreq().begin(), op.getInvFreq().end());
+    auto tableType = RankedTensorType::get({headDim}, rewriter.getF64Type());
+    Value table = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(tableType, ArrayRef<double>(frequencies)));
+    SmallVector<OpFoldResult> sizes =
+        getSizes(rewriter, loc, op.getPositions());
+    sizes.push_back(rewriter.getIndexAttr(headDim));
+    Value cosInit = createEmpty(rewriter, loc, sizes, elementType);
+    Value sinInit = createEmpty(rewriter, loc, sizes, elementType);
+    SmallVector<AffineMap> maps = {projectionMap(ctx, 3, {0, 1}),
+                                   projectionMap(ctx, 3, {2}),
+                                   identityMap(ctx, 3), identityMap(ctx, 3)};
+    SmallVector<utils::IteratorType> iterators(3,
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{cosInit.getType(), sinInit.getType()},
+        ValueRange{op.getPositions(), table}, ValueRange{cosInit, sinInit},
+        maps, iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value position =
+              arith::SIToFPOp::create(nb, nloc, nb.getF64Type(), args[0]);
+          Value angle = arith::MulFOp::create(nb, nloc, position, args[1]);
+          Value c = castFloat(nb, nloc, math::CosOp::create(nb, nloc, angle),
+                              elementType);
+          Value s = castFloat(nb, nloc, math::SinOp::create(nb, nloc, angle),
+                              elementType);
+          linalg::YieldOp::create(nb, nloc, ValueRange{c, s});
+        });
+    SmallVector<Value> results;
+    for (auto [result, wanted] :
+         llvm::zip(generic.getResults(), op.getResultTypes()))
+      results.push_back(
+          tensor::CastOp::create(rewriter, loc, wanted, result).getResult());
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerLinear, LowerRope, LowerAttention>(patterns.getContext());
+  patterns.add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding,
+               LowerRmsNorm, LowerSwiglu, LowerRopeTables>(
+      patterns.getContext());
 }

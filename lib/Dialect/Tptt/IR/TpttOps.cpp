@@ -583,6 +583,58 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// EmbeddingOp, RmsNormOp, RopeTablesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("D");
+  if (failed(shapes.check("ids", getIds().getType(), {"B", "S"})) ||
+      failed(shapes.check("table", getTable().getType(), {"V", "D"})) ||
+      failed(shapes.check("result", getType(), {"B", "S", "D"})))
+    return failure();
+  return checkSameElementType(*this,
+                              {{"table", getTable()}, {"result", getResult()}});
+}
+
+LogicalResult RmsNormOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  if (input.getRank() < 1)
+    return emitOpError("'input' must have rank >= 1");
+  if (input != getType())
+    return emitOpError() << "result type " << getType()
+                         << " must equal the input type " << input;
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("D");
+  SmallVector<StringRef> layout(input.getRank() - 1, "_");
+  layout.push_back("D");
+  if (failed(shapes.check("input", input, layout)) ||
+      failed(shapes.check("weight", getWeight().getType(), {"D"})))
+    return failure();
+  if (getEps().convertToDouble() <= 0.0)
+    return emitOpError() << "eps must be > 0, got "
+                         << getEps().convertToDouble();
+  return checkSameElementType(*this,
+                              {{"input", getInput()}, {"weight", getWeight()}});
+}
+
+LogicalResult RopeTablesOp::verify() {
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("d");
+  if (failed(shapes.check("positions", getPositions().getType(), {"B", "S"})) ||
+      failed(shapes.check("cos", getCos().getType(), {"B", "S", "d"})) ||
+      failed(shapes.check("sin", getSin().getType(), {"B", "S", "d"})))
+    return failure();
+  int64_t headDim = *shapes.get("d");
+  if (headDim % 2 != 0 ||
+      static_cast<int64_t>(getInvFreq().size()) * 2 != headDim)
+    return emitOpError() << "needs d/2 inverse frequencies for an even head "
+                            "dimension d = "
+                         << headDim << ", got " << getInvFreq().size();
+  return checkSameElementType(*this, {{"cos", getCos()}, {"sin", getSin()}});
+}
+
+//===----------------------------------------------------------------------===//
 // LizaAttentionOp
 //===----------------------------------------------------------------------===//
 

@@ -15,6 +15,54 @@ using namespace mlir::tptt;
 
 namespace {
 
+/// A tensor type with the given shape and element type.
+RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type elementType) {
+  return RankedTensorType::get(shape, elementType);
+}
+
+/// An empty tensor whose dimensions are those of `source`, permuted by
+/// `permutation` (result dim i = source dim permutation[i]).
+Value emptyPermuted(OpBuilder &b, Location loc, Value source,
+                    ArrayRef<int64_t> permutation, Type elementType) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, source);
+  SmallVector<OpFoldResult> permuted;
+  for (int64_t dim : permutation)
+    permuted.push_back(sizes[dim]);
+  return tensor::EmptyOp::create(b, loc, permuted, elementType);
+}
+
+/// [B, S, G·d] → [B, G, S, d].
+Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t groups,
+                 int64_t headDim) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elementType = type.getElementType();
+  auto expandedType = tensorOf(
+      {type.getDimSize(0), type.getDimSize(1), groups, headDim}, elementType);
+  Value expanded = tensor::ExpandShapeOp::create(
+      b, loc, expandedType, x,
+      SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  SmallVector<int64_t> perm = {0, 2, 1, 3};
+  Value init = emptyPermuted(b, loc, expanded, perm, elementType);
+  return linalg::TransposeOp::create(b, loc, expanded, init, perm)
+      .getResult()[0];
+}
+
+/// [B, G, S, d] → [B, S, G·d].
+Value mergeHeads(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> perm = {0, 2, 1, 3};
+  Value init = emptyPermuted(b, loc, x, perm, type.getElementType());
+  Value transposed =
+      linalg::TransposeOp::create(b, loc, x, init, perm).getResult()[0];
+  int64_t groups = type.getDimSize(1), headDim = type.getDimSize(3);
+  auto collapsedType =
+      tensorOf({type.getDimSize(0), type.getDimSize(2), groups * headDim},
+               type.getElementType());
+  return tensor::CollapseShapeOp::create(
+      b, loc, collapsedType, transposed,
+      SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
 /// An empty tensor with the dimensions of `source`.
 Value emptyLike(OpBuilder &b, Location loc, Value source) {
   return tensor::EmptyOp::create(
@@ -137,4 +185,20 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
   auto mergedType = RankedTensorType::get({batch, seq, heads * headDim},
                                           qType.getElementType());
   return MergeHeadsOp::create(b, loc, mergedType, y, b.getF64FloatAttr(1e-6));
+}
+
+Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
+                                     Value k, Value v, Value cos, Value sin,
+                                     int64_t numHeads, int64_t numKvHeads,
+                                     Value mask, IntegerAttr window) {
+  int64_t headDim =
+      cast<RankedTensorType>(k.getType()).getDimSize(2) / numKvHeads;
+  Value qHeads = splitHeads(b, loc, q, numHeads, headDim);
+  Value kHeads = splitHeads(b, loc, k, numKvHeads, headDim);
+  Value vHeads = splitHeads(b, loc, v, numKvHeads, headDim);
+  Value qRot = RopeOp::create(b, loc, qHeads.getType(), qHeads, cos, sin);
+  Value kRot = RopeOp::create(b, loc, kHeads.getType(), kHeads, cos, sin);
+  Value attn = AttentionOp::create(b, loc, qHeads.getType(), qRot, kRot, vHeads,
+                                   mask, window, FloatAttr());
+  return mergeHeads(b, loc, attn);
 }

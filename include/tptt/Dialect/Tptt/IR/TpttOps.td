@@ -512,6 +512,95 @@ def Tptt_AttentionOp : Tptt_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tptt_TokenTensor : RankedTensorOf<[I64]>;
+
+def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    Gathers the rows of `table` [V, D] named by the token ids `ids`
+    [B, S] (i64): `result`[b, s, :] = `table`[ids[b, s], :], result
+    [B, S, D]. An id outside [0, V) reads row 0 or V − 1 (clamped), so a
+    bad id can never read outside the table; callers validate ids.
+
+    ```mlir
+    %x = tptt.embedding %ids, %table
+        : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_TokenTensor:$ids, Tptt_FloatTensor:$table);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure]> {
+  let summary = "RMS normalisation over the last dimension, with a weight";
+  let description = [{
+    Llama's RMSNorm of `input` [..., D] with the learned `weight` [D]:
+
+        y = x / √(mean_D(x²) + eps) ⊙ w
+
+    ```mlir
+    %y = tptt.rms_norm %x, %w {eps = 1.0e-06 : f64}
+        : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$weight,
+                       DefaultValuedAttr<F64Attr, "1e-6">:$eps);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tptt_SwigluOp : Tptt_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
+  let summary = "the gated activation of a SwiGLU MLP";
+  let description = [{
+    Elementwise on `gate` and `up` (the two input projections of a Llama
+    MLP, same shape):
+
+        y = silu(gate) ⊙ up,   silu(x) = x · σ(x)
+
+    ```mlir
+    %h = tptt.swiglu %g, %u : tensor<?x?x128xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$gate, Tptt_FloatTensor:$up);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = [{
+    $gate `,` $up attr-dict `:` type($result)
+  }];
+}
+
+def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
+  let summary = "RoPE cos/sin tables for given positions";
+  let description = [{
+    The rotate-half RoPE tables for the token `positions` [B, S] (i64),
+    from the d/2 inverse frequencies `inv_freq` (θ-derived, with any
+    frequency scaling such as llama3's already applied by the importer):
+
+        angle[b, s, c] = positions[b, s] · inv_freq[c mod d/2]
+        cos = cos(angle),  sin = sin(angle)        (each [B, S, d])
+
+    The angle is computed in f64 and rounded once to the result type.
+
+    ```mlir
+    %cos, %sin = tptt.rope_tables %pos {inv_freq = array<f64: 1.0, 0.1>}
+        : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+    ```
+  }];
+  let arguments = (ins Tptt_TokenTensor:$positions,
+                       DenseF64ArrayAttr:$inv_freq);
+  let results = (outs Tptt_FloatTensor:$cos, Tptt_FloatTensor:$sin);
+  let assemblyFormat = [{
+    $positions attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // The composite LiZA attention layer
 //===----------------------------------------------------------------------===//

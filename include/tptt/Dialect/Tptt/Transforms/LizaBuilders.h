@@ -2,9 +2,9 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-// The linear branch of a LiZA layer as a sequence of tptt ops. Shared by
-// tptt-decompose-liza-attention, the golden mode of tptt-run and the model
-// importer, so that all of them build exactly the same IR.
+// The linear and softmax branches of a LiZA layer as sequences of tptt ops.
+// Shared by tptt-decompose-liza-attention, the golden mode of tptt-run and
+// the model importer, so that all of them build exactly the same IR.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +43,14 @@ struct LinearBranchOptions {
 Value buildLinearBranch(OpBuilder &b, Location loc,
                         const LinearBranchOptions &options, Value q, Value k,
                         Value v, Value mask);
+
+/// Builds the softmax branch on the projected `q` [B, S, H·d], `k`, `v`
+/// [B, S, Hkv·d]: heads split, RoPE with `cos`, `sin` [B, S, d] on q and k,
+/// causal attention with GQA (`mask` [B, S] i1 and `window` may be null),
+/// heads merged back. Returns [B, S, H·d] (o_proj is not applied).
+Value buildSoftmaxBranch(OpBuilder &b, Location loc, Value q, Value k, Value v,
+                         Value cos, Value sin, int64_t numHeads,
+                         int64_t numKvHeads, Value mask, IntegerAttr window);
 
 } // namespace tptt
 } // namespace mlir

@@ -1,0 +1,43 @@
+//===- Executable.h - The ABI between compiled models and the launcher -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// tptt-compile emits an object that defines the symbols below and links it
+// with the launcher (lib/Runtime/Launcher.cpp, which has main()). The
+// weights either follow the executable's own bytes (llamafile-style; a
+// trailer says where they start) or lie beside it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_RUNTIME_EXECUTABLE_H
+#define TPTT_RUNTIME_EXECUTABLE_H
+
+#include <cstdint>
+
+extern "C" {
+/// The model's manifest, a NUL-terminated JSON object: the model summary
+/// (architecture, sizes, LiZA layers, operator mode, semantics, μ, token
+/// ids) and the weight arguments of the entry points, in order.
+extern const char tptt_manifest[];
+
+/// Calls the full-sequence forward `tptt_logits`: `args[0]` points to the
+/// result's memref descriptor (filled in; its buffer is malloc'ed and
+/// belongs to the caller), `args[1 + i]` to the descriptor of argument i
+/// (tokens, positions, mask, mag_weight, then the weights).
+void tptt_logits_packed(void **args);
+}
+
+namespace tptt {
+namespace runtime {
+
+/// The last 16 bytes of an executable with embedded weights: the offset of
+/// the safetensors data (little-endian u64), then this magic.
+constexpr char kWeightsMagic[8] = {'T', 'P', 'T', 'T', 'W', 'G', 'T', '1'};
+constexpr uint64_t kWeightsTrailerBytes = 16;
+/// The embedded data starts at a multiple of this.
+constexpr uint64_t kWeightsAlignment = 64;
+
+} // namespace runtime
+} // namespace tptt
+
+#endif // TPTT_RUNTIME_EXECUTABLE_H

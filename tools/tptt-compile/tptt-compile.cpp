@@ -1,0 +1,399 @@
+//===- tptt-compile.cpp - A TPTT model directory becomes an executable ----===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//   tptt-compile MODEL_DIR -o EXE [--target cpu] [--semantics S]
+//                [--emit=<stage>] [--dump-dir D] [--external-weights]
+//
+// Reads config.json (validated against tptt-model.schema.json) and the
+// safetensors weights, imports the model as graph-level tptt IR, runs the
+// shared pipeline, emits a host object and links it with the launcher. The
+// weights are appended to the executable unless --external-weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/InitAll.h"
+#include "tptt/Model/ModelImporter.h"
+#include "tptt/Model/ModelSpec.h"
+#include "tptt/Pipelines/Pipelines.h"
+#include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Safetensors.h"
+#include "tptt/Target/EmitExecutable.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using json = nlohmann::json;
+namespace st = ::tptt::safetensors;
+namespace tmodel = ::tptt::model;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::opt<std::string> modelDir(cl::Positional, cl::desc("MODEL_DIR"),
+                              cl::Required);
+cl::opt<std::string> outputPath("o", cl::desc("The executable to write"),
+                                cl::value_desc("EXE"));
+cl::opt<std::string> targetName("target",
+                                cl::desc("Code for: cpu (the host CPU)"),
+                                cl::init("cpu"));
+cl::opt<std::string>
+    semanticsOverride("semantics",
+                      cl::desc("recurrent | tptt-0.12 (overrides the config's "
+                               "tptt.semantics)"));
+cl::opt<std::string> emitStage(
+    "emit",
+    cl::desc("Stop after this stage and print it: tptt, linalg, tiled, "
+             "bufferized, loops, llvm (MLIR), llvm-ir, or exe (the default)"),
+    cl::init("exe"));
+cl::opt<std::string> dumpDir("dump-dir",
+                             cl::desc("Write the IR after every stage here"));
+cl::opt<bool> externalWeights(
+    "external-weights",
+    cl::desc("Keep the weights beside the executable (EXE.weights."
+             "safetensors) instead of inside it"));
+cl::opt<int64_t> numThreads("num-threads",
+                            cl::desc("OpenMP threads (0: all cores)"),
+                            cl::init(0));
+
+[[noreturn]] void die(const std::string &message) {
+  llvm::errs() << "tptt-compile: error: " << message << "\n";
+  std::exit(2);
+}
+
+void progress(const std::string &message) {
+  llvm::errs() << "tptt-compile: " << message << "\n";
+}
+
+/// The model's weight files (one, or the shards of an index), mapped.
+class WeightFiles {
+public:
+  void open(const std::string &dir) {
+    std::string error;
+    std::string single = dir + "/model.safetensors";
+    std::string index = dir + "/model.safetensors.index.json";
+    if (llvm::sys::fs::exists(single)) {
+      add(single);
+      return;
+    }
+    if (!llvm::sys::fs::exists(index))
+      die(dir + ": no model.safetensors or model.safetensors.index.json");
+    std::ifstream in(index);
+    json parsed = json::parse(in, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object() ||
+        !parsed.contains("weight_map") || !parsed["weight_map"].is_object())
+      die(index + ": not a safetensors index (needs an object 'weight_map')");
+    std::map<std::string, std::string> shardOf;
+    for (const auto &[name, shard] : parsed["weight_map"].items()) {
+      if (!shard.is_string())
+        die(index + ": weight_map['" + name + "'] is not a file name");
+      shardOf[name] = shard.get<std::string>();
+    }
+    std::map<std::string, bool> opened;
+    for (const auto &[name, shard] : shardOf)
+      if (!opened[shard]) {
+        opened[shard] = true;
+        add(dir + "/" + shard);
+      }
+    for (const auto &[name, shard] : shardOf)
+      if (!views.count(name))
+        die(index + ": weight '" + name + "' is not in its shard " + shard);
+  }
+
+  const st::TensorView *find(const std::string &name) const {
+    auto it = views.find(name);
+    return it == views.end() ? nullptr : it->second;
+  }
+
+private:
+  void add(const std::string &path) {
+    std::string error;
+    std::unique_ptr<st::File> file = st::File::open(path, error);
+    if (!file)
+      die(error);
+    for (const st::TensorView &view : file->tensors())
+      views[view.name] = &view;
+    files.push_back(std::move(file));
+  }
+
+  std::vector<std::unique_ptr<st::File>> files;
+  std::map<std::string, const st::TensorView *> views;
+};
+
+json buildManifest(const tmodel::ModelSpec &spec,
+                   const std::vector<tmodel::WeightArgument> &weights,
+                   const std::string &weightsLocation) {
+  json m;
+  m["architecture"] = spec.architecture;
+  m["num_layers"] = spec.numLayers;
+  m["hidden_size"] = spec.hiddenSize;
+  m["num_heads"] = spec.numHeads;
+  m["num_kv_heads"] = spec.numKvHeads;
+  m["head_dim"] = spec.headDim;
+  m["vocab_size"] = spec.vocabSize;
+  m["max_position_embeddings"] = spec.maxPositions;
+  json layers = json::array();
+  for (int64_t i = 0; i < spec.numLayers; ++i)
+    if (spec.lizaLayers[i])
+      layers.push_back(i);
+  m["liza_layers"] = layers;
+  m["operator_mode"] = spec.operatorMode;
+  m["order"] = spec.order;
+  m["alpha_gate"] = spec.alphaGate;
+  m["beta_gate"] = spec.betaGate;
+  m["linear"] = spec.linear;
+  m["trick"] = spec.trick;
+  m["semantics"] = spec.semantics;
+  m["mag_weight"] = spec.magWeight;
+  m["cross_gate"] = spec.crossGate;
+  m["base_scale_attn"] = spec.baseScaleAttn;
+  m["max_chunk_size"] = spec.maxChunkSize;
+  m["max_self_attn_length"] =
+      spec.maxSelfAttnLength ? json(*spec.maxSelfAttnLength) : json(nullptr);
+  m["bos_token_id"] = spec.bosTokenId ? json(*spec.bosTokenId) : json(nullptr);
+  m["eos_token_ids"] = spec.eosTokenIds;
+  m["target"] = targetName.getValue();
+  m["weights_location"] = weightsLocation;
+  int64_t parameters = 0;
+  json list = json::array();
+  for (const tmodel::WeightArgument &weight : weights) {
+    int64_t count = 1;
+    for (int64_t dim : weight.shape)
+      count *= dim;
+    parameters += count;
+    list.push_back({{"name", weight.name}, {"shape", weight.shape}});
+  }
+  m["parameters"] = parameters;
+  m["weights"] = list;
+  return m;
+}
+
+/// The weights the entry points take, as F32 tensors in argument order.
+std::vector<st::OwnedTensor>
+collectWeights(const WeightFiles &files,
+               const std::vector<tmodel::WeightArgument> &weights) {
+  std::vector<st::OwnedTensor> tensors;
+  for (const tmodel::WeightArgument &weight : weights) {
+    const st::TensorView *view = files.find(weight.name);
+    if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
+        view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
+      die("weight '" + weight.name + "' has dtype " +
+          std::string(st::dtypeName(view->dtype)) +
+          "; weights must be F32, BF16, F16 or F64");
+    st::OwnedTensor tensor{weight.name, st::DType::F32, weight.shape, {}};
+    tensor.bytes.resize(view->numElements() * sizeof(float));
+    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
+    for (int64_t i = 0; i < view->numElements(); ++i)
+      out[i] = static_cast<float>(view->elementAsDouble(i));
+    tensors.push_back(std::move(tensor));
+  }
+  return tensors;
+}
+
+/// Appends the file `blobPath` to `exePath` at a multiple of
+/// kWeightsAlignment, followed by the trailer that points to it.
+void appendWeights(const std::string &exePath, const std::string &blobPath) {
+  using namespace ::tptt::runtime;
+  FILE *exe = std::fopen(exePath.c_str(), "ab");
+  FILE *blob = std::fopen(blobPath.c_str(), "rb");
+  if (!exe || !blob)
+    die("cannot append the weights to " + exePath);
+  std::fseek(exe, 0, SEEK_END);
+  uint64_t size = std::ftell(exe);
+  uint64_t offset =
+      (size + kWeightsAlignment - 1) / kWeightsAlignment * kWeightsAlignment;
+  std::vector<char> padding(offset - size, 0);
+  bool ok = std::fwrite(padding.data(), 1, padding.size(), exe) ==
+            padding.size();
+  std::vector<char> buffer(1 << 20);
+  size_t n;
+  while (ok && (n = std::fread(buffer.data(), 1, buffer.size(), blob)) > 0)
+    ok = std::fwrite(buffer.data(), 1, n, exe) == n;
+  ok = ok && !std::ferror(blob) && std::fwrite(&offset, 8, 1, exe) == 1 &&
+       std::fwrite(kWeightsMagic, 1, 8, exe) == 8;
+  ok = (std::fclose(blob) == 0) && ok;
+  ok = (std::fclose(exe) == 0) && ok;
+  if (!ok)
+    die("cannot append the weights to " + exePath);
+}
+
+/// Files that are removed unless kept: no half-written output survives a
+/// failure.
+struct TemporaryFiles {
+  std::vector<std::string> paths;
+  ~TemporaryFiles() {
+    for (const std::string &path : paths)
+      std::remove(path.c_str());
+  }
+  std::string add(const std::string &path) {
+    paths.push_back(path);
+    return path;
+  }
+};
+
+/// Static, so that die() (std::exit) removes them too.
+TemporaryFiles temporaries;
+
+void writeText(const std::string &path, const std::string &text) {
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec);
+  if (ec)
+    die(path + ": " + ec.message());
+  out << text;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  mlir::tptt::registerAllTpttPasses();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "tptt-compile: compile a TPTT model directory (config.json with a "
+      "`tptt` object, safetensors weights) into an executable\n");
+  if (targetName != "cpu")
+    die("unknown --target '" + targetName + "' (cpu)");
+  static const char *stages[] = {"tptt",  "linalg", "tiled",   "bufferized",
+                                 "loops", "llvm",   "llvm-ir", "exe"};
+  if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
+      std::end(stages))
+    die("unknown --emit stage '" + emitStage + "' (tptt, linalg, tiled, "
+        "bufferized, loops, llvm, llvm-ir, exe)");
+  if (emitStage == "exe" && outputPath.empty())
+    die("give the executable's path with -o EXE");
+  if (numThreads < 0)
+    die("--num-threads must be 0 (all cores) or positive");
+
+  std::string error;
+  std::optional<tmodel::ModelSpec> spec =
+      tmodel::loadModelSpec(modelDir + "/config.json", error);
+  if (!spec)
+    die(error);
+  if (!semanticsOverride.empty()) {
+    if (semanticsOverride != "recurrent" && semanticsOverride != "tptt-0.12")
+      die("--semantics must be recurrent or tptt-0.12, not '" +
+          semanticsOverride + "'");
+    spec->semantics = semanticsOverride;
+  }
+  WeightFiles files;
+  files.open(modelDir);
+
+  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+  mlir::tptt::registerAllTpttDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+  std::vector<tmodel::WeightArgument> weights;
+  auto lookup = [&](const std::string &name)
+      -> std::optional<std::vector<int64_t>> {
+    if (const st::TensorView *view = files.find(name))
+      return view->shape;
+    return std::nullopt;
+  };
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      tmodel::importModel(context, *spec, lookup, weights, error);
+  if (!module)
+    die(modelDir + ": " + error);
+
+  // Run the pipeline one stage at a time, so that each can be dumped and the
+  // run can stop at any of them.
+  const mlir::tptt::TpttStage order[] = {
+      mlir::tptt::TpttStage::Tptt,       mlir::tptt::TpttStage::Linalg,
+      mlir::tptt::TpttStage::Tiled,      mlir::tptt::TpttStage::Bufferized,
+      mlir::tptt::TpttStage::Loops,      mlir::tptt::TpttStage::LLVM};
+  if (!dumpDir.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
+      die(dumpDir + ": " + ec.message());
+  for (auto [index, stage] : llvm::enumerate(order)) {
+    std::string name = mlir::tptt::getTpttStageNames()[index].str();
+    progress("stage " + name);
+    mlir::PassManager pm(&context);
+    mlir::tptt::TpttPipelineOptions options;
+    options.from = stage;
+    options.to = stage;
+    options.numThreads = numThreads;
+    mlir::tptt::buildTpttPipeline(pm, options);
+    if (mlir::failed(pm.run(*module)))
+      die("the " + name + " stage failed (see the diagnostics above)");
+    std::string text;
+    if (!dumpDir.empty() || emitStage == name) {
+      llvm::raw_string_ostream os(text);
+      module->print(os);
+    }
+    if (!dumpDir.empty())
+      writeText(dumpDir + "/" + std::to_string(index) + "-" + name + ".mlir",
+                text);
+    if (emitStage == name) {
+      if (outputPath.empty())
+        llvm::outs() << text;
+      else
+        writeText(outputPath, text);
+      return 0;
+    }
+  }
+
+  std::string location =
+      externalWeights ? llvm::sys::path::filename(outputPath).str() +
+                            ".weights.safetensors"
+                      : "embedded";
+  json manifest = buildManifest(*spec, weights, location);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = ::tptt::target::translateForHost(
+      *module, llvmContext, {tmodel::kLogitsEntry}, manifest.dump(), error);
+  if (!llvmModule)
+    die(error);
+  if (!dumpDir.empty() || emitStage == "llvm-ir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    if (!dumpDir.empty())
+      writeText(dumpDir + "/6-llvm-ir.ll", text);
+    if (emitStage == "llvm-ir") {
+      if (outputPath.empty())
+        llvm::outs() << text;
+      else
+        writeText(outputPath, text);
+      return 0;
+    }
+  }
+
+  std::string suffix = ".tmp." + std::to_string(getpid());
+  std::string object = temporaries.add(outputPath + ".o" + suffix);
+  progress("object");
+  if (!::tptt::target::writeObject(*llvmModule, object, error))
+    die(error);
+  progress("link");
+  std::string exe = temporaries.add(outputPath + suffix);
+  if (!::tptt::target::linkExecutable(object, exe, error))
+    die(error);
+
+  progress("weights (" + std::to_string(weights.size()) + " tensors)");
+  std::string blob = temporaries.add(outputPath + ".weights" + suffix);
+  if (!st::write(blob, collectWeights(files, weights), {}, error))
+    die(error);
+  std::string weightsPath = outputPath + ".weights.safetensors";
+  if (externalWeights) {
+    if (std::rename(blob.c_str(), weightsPath.c_str()) != 0)
+      die(weightsPath + ": cannot write");
+  } else {
+    appendWeights(exe, blob);
+  }
+  chmod(exe.c_str(), 0755);
+  if (std::rename(exe.c_str(), outputPath.c_str()) != 0)
+    die(outputPath + ": cannot write");
+  progress("wrote " + outputPath);
+  return 0;
+}
