@@ -136,10 +136,10 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
     return fail("field 'head_dim': RoPE needs an even head dimension, got " +
                 std::to_string(spec.headDim));
   if (spec.numHeads % spec.numKvHeads != 0)
-    return fail("field 'num_key_value_heads': " +
-                std::to_string(spec.numKvHeads) +
-                " does not divide num_attention_heads = " +
-                std::to_string(spec.numHeads));
+    return fail(
+        "field 'num_key_value_heads': " + std::to_string(spec.numKvHeads) +
+        " does not divide num_attention_heads = " +
+        std::to_string(spec.numHeads));
   read(config, "vocab_size", spec.vocabSize);
   read(config, "rms_norm_eps", spec.rmsNormEps);
   read(config, "rope_theta", spec.ropeTheta);

@@ -22,8 +22,8 @@ bool hasType(const json &value, const std::string &type) {
   if (type == "integer")
     return value.is_number_integer() ||
            (value.is_number_float() &&
-            value.get<double>() == static_cast<double>(
-                                       static_cast<int64_t>(value.get<double>())));
+            value.get<double>() ==
+                static_cast<double>(static_cast<int64_t>(value.get<double>())));
   if (type == "number")
     return value.is_number();
   if (type == "string")
@@ -51,12 +51,23 @@ public:
   explicit Validator(std::string &error) : error(error) {}
 
   bool check(const json &schema, const json &value, const std::string &path) {
-    static const std::set<std::string> known = {
-        "$schema",  "$id",           "title",      "description",
-        "default",  "tptt_schema_version",         "type",
-        "enum",     "minimum",       "maximum",    "exclusiveMinimum",
-        "properties", "required",    "additionalProperties",
-        "items",    "minItems",      "maxItems"};
+    static const std::set<std::string> known = {"$schema",
+                                                "$id",
+                                                "title",
+                                                "description",
+                                                "default",
+                                                "tptt_schema_version",
+                                                "type",
+                                                "enum",
+                                                "minimum",
+                                                "maximum",
+                                                "exclusiveMinimum",
+                                                "properties",
+                                                "required",
+                                                "additionalProperties",
+                                                "items",
+                                                "minItems",
+                                                "maxItems"};
     if (!schema.is_object())
       return fail("", "the schema is not an object");
     for (const auto &[keyword, unused] : schema.items())
@@ -135,8 +146,9 @@ public:
 
 private:
   bool fail(const std::string &path, const std::string &message) {
-    error = (path.empty() ? std::string("the document") : "field '" + path + "'") +
-            ": " + message;
+    error =
+        (path.empty() ? std::string("the document") : "field '" + path + "'") +
+        ": " + message;
     return false;
   }
 

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -160,9 +161,8 @@ std::vector<int64_t> parseTokens(const std::string &text, int64_t vocab,
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos
-                                              ? std::string::npos
-                                              : comma - start);
+    std::string item = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
     char *end = nullptr;
     errno = 0;
     long long id = std::strtoll(item.c_str(), &end, 10);
@@ -225,6 +225,35 @@ std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
   return offset;
 }
 
+/// A host tensor: row-major bytes of `dtype` ("f32", "f64", "i64", "i1").
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::string dtype;
+  std::vector<uint8_t> bytes;
+
+  static size_t width(const std::string &dtype) {
+    return dtype == "i1" ? 1 : dtype == "f32" ? 4 : 8;
+  }
+  int64_t count() const {
+    int64_t n = 1;
+    for (int64_t size : shape)
+      n *= size;
+    return n;
+  }
+  static Tensor zeros(std::vector<int64_t> shape, std::string dtype) {
+    Tensor t{std::move(shape), std::move(dtype), {}};
+    t.bytes.assign(t.count() * width(t.dtype), 0);
+    return t;
+  }
+  template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
+  template <typename T> const T *as() const {
+    return reinterpret_cast<const T *>(bytes.data());
+  }
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+using PackedFunction = void (*)(void **);
+
 class Model {
 public:
   Model() {
@@ -237,6 +266,10 @@ public:
 
   const json &info() const { return manifest; }
   int64_t vocabSize() const { return vocab; }
+  bool hasDecodeStep() const {
+    return tptt_decode_step_packed &&
+           manifest["entries"].contains("tptt_decode_step");
+  }
 
   /// Maps the weights: `path` when given, else the embedded ones, else
   /// `<executable>.weights.safetensors`.
@@ -266,9 +299,10 @@ public:
             json(view->shape).dump() + ", the model needs " +
             json(shape).dump());
       const void *data = view->data;
-      if (view->dtype != st::DType::F32) {
-        if (view->dtype != st::DType::BF16 && view->dtype != st::DType::F16 &&
-            view->dtype != st::DType::F64)
+      bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
+      if (view->dtype != st::DType::F32 || !aligned) {
+        if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
+            view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
           die(file->path() + ": weight '" + name + "' has dtype " +
               std::string(st::dtypeName(view->dtype)) +
               "; weights must be F32, BF16, F16 or F64");
@@ -276,13 +310,73 @@ public:
         for (int64_t i = 0; i < view->numElements(); ++i)
           copy[i] = static_cast<float>(view->elementAsDouble(i));
         data = copy.data();
-      } else if (reinterpret_cast<uintptr_t>(data) % alignof(float) != 0) {
-        std::vector<float> &copy = converted.emplace_back(view->numElements());
-        std::memcpy(copy.data(), data, view->bytes);
-        data = copy.data();
       }
-      weightDescriptors.push_back(descriptor(data, shape));
+      weightData[name] = {data, shape};
     }
+  }
+
+  /// Calls the entry point `entry` with the inputs and caches in `given`
+  /// (by name, shapes as the manifest says) and returns its results by
+  /// name.
+  TensorMap call(const std::string &entry, const TensorMap &given) {
+    PackedFunction function =
+        entry == "tptt_logits" ? tptt_logits_packed : tptt_decode_step_packed;
+    const json &signature = manifest["entries"][entry];
+    std::vector<std::vector<int64_t>> descriptors;
+    std::set<int64_t> inputs;
+    for (const json &argument : signature["arguments"]) {
+      std::string name = argument["name"].get<std::string>();
+      if (argument["kind"] == "weight") {
+        const auto &[data, shape] = weightData.at(name);
+        descriptors.push_back(descriptor(data, shape));
+        continue;
+      }
+      auto it = given.find(name);
+      if (it == given.end())
+        die("internal error: no value for argument '" + name + "' of " + entry);
+      descriptors.push_back(
+          descriptor(it->second.bytes.data(), it->second.shape));
+      inputs.insert(reinterpret_cast<int64_t>(it->second.bytes.data()));
+    }
+    size_t resultWords = 0;
+    for (const json &result : signature["results"])
+      resultWords += 3 + 2 * result["shape"].size();
+    std::vector<int64_t> results(resultWords, 0);
+    std::vector<void *> args = {results.data()};
+    for (auto &d : descriptors)
+      args.push_back(d.data());
+    function(args.data());
+
+    TensorMap out;
+    std::set<int64_t> owned;
+    size_t at = 0;
+    for (const json &result : signature["results"]) {
+      size_t rank = result["shape"].size();
+      const int64_t *words = results.data() + at;
+      at += 3 + 2 * rank;
+      Tensor t{std::vector<int64_t>(words + 3, words + 3 + rank),
+               result["dtype"].get<std::string>(),
+               {}};
+      size_t width = Tensor::width(t.dtype);
+      t.bytes.resize(t.count() * width);
+      const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
+      for (int64_t linear = 0; linear < t.count(); ++linear) {
+        int64_t remaining = linear, element = words[2];
+        for (size_t d = rank; d-- > 0;) {
+          element += (remaining % t.shape[d]) * words[3 + rank + d];
+          remaining /= t.shape[d];
+        }
+        std::memcpy(t.bytes.data() + linear * width, base + element * width,
+                    width);
+      }
+      if (!inputs.count(words[0]))
+        owned.insert(words[0]);
+      out[result["name"].get<std::string>()] = std::move(t);
+    }
+    // Results may share an allocation: free each once, after all copies.
+    for (int64_t allocation : owned)
+      std::free(reinterpret_cast<void *>(allocation));
+    return out;
   }
 
   /// Logits [B, S, vocab] of a left-padded batch: `tokens` and `mask`
@@ -290,32 +384,24 @@ public:
   std::vector<float> logits(const std::vector<int64_t> &tokens,
                             const std::vector<uint8_t> &mask, int64_t batch,
                             int64_t length, float mu) {
+    TensorMap given;
+    Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
+    Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
+    Tensor &m = given["mask"] = Tensor::zeros({batch, length}, "i1");
+    given["mag_weight"] = Tensor::zeros({}, "f32");
+    *given["mag_weight"].as<float>() = mu;
     // Positions count real tokens only, so a left-padded row sees the same
     // RoPE angles as when it is alone.
-    std::vector<int64_t> positions(tokens.size());
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t s = 0, seen = 0; s < length; ++s) {
-        positions[b * length + s] = std::max<int64_t>(seen - 1 + mask[b * length + s], 0);
-        seen += mask[b * length + s];
+        int64_t i = b * length + s;
+        t.as<int64_t>()[i] = tokens[i];
+        m.as<uint8_t>()[i] = mask[i];
+        p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
+        seen += mask[i];
       }
-    std::vector<int64_t> shape = {batch, length};
-    std::vector<std::vector<int64_t>> inputs = {
-        descriptor(tokens.data(), shape), descriptor(positions.data(), shape),
-        descriptor(mask.data(), shape), descriptor(&mu, {})};
-    std::vector<int64_t> result(3 + 2 * 3, 0);
-    std::vector<void *> args = {result.data()};
-    for (auto &input : inputs)
-      args.push_back(input.data());
-    for (auto &weight : weightDescriptors)
-      args.push_back(weight.data());
-    tptt_logits_packed(args.data());
-
-    int64_t count = batch * length * vocab;
-    std::vector<float> out(count);
-    const auto *base = reinterpret_cast<const float *>(result[1]) + result[2];
-    std::memcpy(out.data(), base, count * sizeof(float));
-    std::free(reinterpret_cast<void *>(result[0]));
-    return out;
+    Tensor out = std::move(call("tptt_logits", given).at("logits"));
+    return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
   }
 
 private:
@@ -323,7 +409,134 @@ private:
   int64_t vocab = 0;
   std::unique_ptr<st::File> file;
   std::vector<std::vector<float>> converted;
-  std::vector<std::vector<int64_t>> weightDescriptors;
+  std::map<std::string, std::pair<const void *, std::vector<int64_t>>>
+      weightData;
+};
+
+/// Whether the cache `name` holds softmax keys or values ([B, Hkv, T, d]).
+bool isKeyValueCache(const std::string &name) {
+  auto endsWith = [&](const char *suffix) {
+    size_t n = std::strlen(suffix);
+    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
+  };
+  return endsWith(".k") || endsWith(".v");
+}
+
+/// The decode state of a batch of sequences for @tptt_decode_step: the
+/// caches of every layer, and per sequence its real-token count and which
+/// cache rows are real.
+class DecodeState {
+public:
+  DecodeState(Model &model, int64_t batch) : model(model), batch(batch) {
+    const json &m = model.info();
+    window = m["window_rows"].get<int64_t>();
+    cacheRows = m.value("cache_rows", int64_t(-1));
+    for (const json &argument : m["entries"]["tptt_decode_step"]["arguments"]) {
+      if (argument["kind"] != "cache")
+        continue;
+      std::vector<int64_t> shape =
+          argument["shape"].get<std::vector<int64_t>>();
+      shape[0] = batch;
+      for (int64_t &size : shape)
+        if (size < 0)
+          size = 0;
+      caches[argument["name"].get<std::string>()] =
+          Tensor::zeros(shape, argument["dtype"].get<std::string>());
+    }
+    counts.assign(batch, 0);
+  }
+
+  /// Feeds one token per sequence (`live[b]` false: sequence b has not
+  /// started yet, its token is padding); returns the logits [B, vocab].
+  std::vector<float> step(const std::vector<int64_t> &tokens,
+                          const std::vector<uint8_t> &live, float mu) {
+    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
+    TensorMap given = caches;
+    Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &p = given["positions"] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &k = given["key_mask"] = Tensor::zeros({batch, keys}, "i1");
+    Tensor &w = given["window_mask"] = Tensor::zeros({batch, window}, "i1");
+    given["mag_weight"] = Tensor::zeros({}, "f32");
+    *given["mag_weight"].as<float>() = mu;
+    std::vector<uint8_t> nextMask(batch * keys);
+    for (int64_t b = 0; b < batch; ++b) {
+      t.as<int64_t>()[b] = tokens[b];
+      p.as<int64_t>()[b] = counts[b];
+      for (int64_t j = 0; j + 1 < keys; ++j)
+        nextMask[b * keys + j] = keyMask[b * (keys - 1) + j];
+      nextMask[b * keys + keys - 1] = live[b];
+      for (int64_t i = 0; i < window; ++i)
+        w.as<uint8_t>()[b * window + i] =
+            i == window - 1 ? 1 : counts[b] >= window - 1 - i;
+    }
+    std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
+    TensorMap out = model.call("tptt_decode_step", given);
+    // A padding step must leave the sequence's linear state and window as
+    // they were; its key row stays masked.
+    for (auto &[name, cache] : caches) {
+      Tensor &updated = out.at(name);
+      if (!isKeyValueCache(name)) {
+        size_t row = cache.bytes.size() / std::max<int64_t>(batch, 1);
+        for (int64_t b = 0; b < batch; ++b)
+          if (!live[b])
+            std::memcpy(updated.bytes.data() + b * row,
+                        cache.bytes.data() + b * row, row);
+      }
+      cache = std::move(updated);
+    }
+    keyMask = std::move(nextMask);
+    for (int64_t b = 0; b < batch; ++b)
+      counts[b] += live[b];
+    cropCaches();
+    Tensor &logits = out.at("logits");
+    return std::vector<float>(logits.as<float>(),
+                              logits.as<float>() + logits.count());
+  }
+
+  /// Bytes held by the caches (constant once the ring is full).
+  size_t cacheBytes() const {
+    size_t total = keyMask.size();
+    for (const auto &[name, cache] : caches)
+      total += cache.bytes.size();
+    return total;
+  }
+
+private:
+  /// With every layer windowed, keys older than the widest window are never
+  /// seen again: keep the last cacheRows − 1 (the next token joins them).
+  void cropCaches() {
+    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1);
+    if (cacheRows < 0 || keys < cacheRows)
+      return;
+    int64_t drop = keys - (cacheRows - 1);
+    for (auto &[name, cache] : caches) {
+      if (!isKeyValueCache(name))
+        continue;
+      Tensor cropped = cache;
+      cropped.shape[2] = keys - drop;
+      size_t width = Tensor::width(cache.dtype);
+      size_t rowBytes = cache.shape[3] * width;
+      cropped.bytes.resize(cropped.count() * width);
+      for (int64_t outer = 0; outer < cache.shape[0] * cache.shape[1]; ++outer)
+        std::memcpy(cropped.bytes.data() + outer * (keys - drop) * rowBytes,
+                    cache.bytes.data() + (outer * keys + drop) * rowBytes,
+                    (keys - drop) * rowBytes);
+      cache = std::move(cropped);
+    }
+    std::vector<uint8_t> mask(batch * (keys - drop));
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(mask.data() + b * (keys - drop),
+                  keyMask.data() + b * keys + drop, keys - drop);
+    keyMask = std::move(mask);
+  }
+
+  Model &model;
+  int64_t batch;
+  int64_t window = 3;
+  int64_t cacheRows = -1;
+  TensorMap caches;
+  std::vector<uint8_t> keyMask;
+  std::vector<int64_t> counts;
 };
 
 double seconds(std::chrono::steady_clock::time_point since) {
@@ -346,8 +559,10 @@ int runInfo(Model &model, int argc, char **argv) {
   }
   std::string layers;
   for (const json &layer : m["liza_layers"])
-    layers += (layers.empty() ? "" : ",") + std::to_string(layer.get<int64_t>());
-  std::printf("architecture:    %s\n", m["architecture"].get<std::string>().c_str());
+    layers +=
+        (layers.empty() ? "" : ",") + std::to_string(layer.get<int64_t>());
+  std::printf("architecture:    %s\n",
+              m["architecture"].get<std::string>().c_str());
   std::printf("parameters:      %lld\n",
               static_cast<long long>(m["parameters"].get<int64_t>()));
   std::printf("layers:          %lld (hidden %lld, %lld heads, %lld kv heads, "
@@ -358,7 +573,8 @@ int runInfo(Model &model, int argc, char **argv) {
               static_cast<long long>(m["num_kv_heads"].get<int64_t>()),
               static_cast<long long>(m["head_dim"].get<int64_t>()),
               static_cast<long long>(m["vocab_size"].get<int64_t>()));
-  std::printf("liza layers:     %s\n", layers.empty() ? "none" : layers.c_str());
+  std::printf("liza layers:     %s\n",
+              layers.empty() ? "none" : layers.c_str());
   std::printf("operator mode:   %s (order %lld, alpha_gate %s, beta_gate %s, "
               "%s, trick %s)\n",
               m["operator_mode"].get<std::string>().c_str(),
@@ -367,10 +583,12 @@ int runInfo(Model &model, int argc, char **argv) {
               m["beta_gate"].get<std::string>().c_str(),
               m["linear"].get<bool>() ? "linear" : "nonlinear",
               m["trick"].get<std::string>().c_str());
-  std::printf("semantics:       %s\n", m["semantics"].get<std::string>().c_str());
+  std::printf("semantics:       %s\n",
+              m["semantics"].get<std::string>().c_str());
   std::printf("mag_weight:      %g\n", m["mag_weight"].get<double>());
   std::printf("target:          %s\n", m["target"].get<std::string>().c_str());
-  std::printf("weights:         %s\n", m["weights_location"].get<std::string>().c_str());
+  std::printf("weights:         %s\n",
+              m["weights_location"].get<std::string>().c_str());
   return 0;
 }
 
@@ -387,8 +605,8 @@ float magWeight(const Flags &flags, const Model &model) {
 }
 
 int runLogits(Model &model, int argc, char **argv) {
-  Flags flags("logits",
-              programName + " logits --tokens 1,2,3 [--out F.safetensors]: "
+  Flags flags("logits", programName +
+                            " logits --tokens 1,2,3 [--out F.safetensors]: "
                             "the full-sequence forward; F32 logits [S, vocab]");
   flags.value("tokens", "comma-separated token ids (required)");
   flags.value("out", "write the logits to this safetensors file (tensor "
@@ -421,11 +639,30 @@ int runLogits(Model &model, int argc, char **argv) {
   return 0;
 }
 
+/// Reads one prompt of token ids per line ("1,2,3") from `path`.
+std::vector<std::vector<int64_t>> readPrompts(const std::string &path,
+                                              int64_t vocab) {
+  std::ifstream in(path);
+  if (!in)
+    die("flag '--prompts': cannot open " + path);
+  std::vector<std::vector<int64_t>> prompts;
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos)
+      prompts.push_back(parseTokens(line, vocab, "prompts"));
+  if (prompts.empty())
+    die("flag '--prompts': " + path + " has no prompts");
+  return prompts;
+}
+
 int runGenerate(Model &model, int argc, char **argv) {
-  Flags flags("generate",
-              programName + " generate --tokens IDS [sampling flags]: "
-                            "continues the sequence, printing each new token");
-  flags.value("tokens", "comma-separated prompt token ids (required)");
+  Flags flags("generate", programName +
+                              " generate --tokens IDS | --prompts FILE "
+                              "[sampling flags]: continues the sequences, "
+                              "printing the new tokens");
+  flags.value("tokens", "comma-separated prompt token ids");
+  flags.value("prompts", "a file with one prompt (comma-separated token ids) "
+                         "per line, generated as one left-padded batch");
   flags.value("max-new-tokens", "how many tokens to add (default 32)");
   flags.value("temperature", "softmax temperature (default 1; 0 is greedy)");
   flags.value("top-k", "sample among the k most likely tokens (default: all)");
@@ -433,17 +670,25 @@ int runGenerate(Model &model, int argc, char **argv) {
                        "probability p (default 1)");
   flags.value("seed", "random seed (default 0)");
   flags.toggle("greedy", "always take the most likely token");
+  flags.value("logits-out", "write the logits each new token was drawn from "
+                            "to this safetensors file ('logits' [B, N, "
+                            "vocab])");
   addCommonFlags(flags);
   flags.parse(argc, argv);
-  if (!flags.has("tokens"))
-    die("generate: flag '--tokens' is required (see --help)");
-  std::vector<int64_t> sequence =
-      parseTokens(flags.text("tokens"), model.vocabSize(), "tokens");
+  int64_t vocab = model.vocabSize();
+  std::vector<std::vector<int64_t>> prompts;
+  if (flags.has("tokens") == flags.has("prompts"))
+    die("generate: give exactly one of '--tokens' and '--prompts' (see "
+        "--help)");
+  if (flags.has("tokens"))
+    prompts.push_back(parseTokens(flags.text("tokens"), vocab, "tokens"));
+  else
+    prompts = readPrompts(flags.text("prompts"), vocab);
   int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
   SamplingOptions sampling;
   int64_t newTokens = flags.integer("max-new-tokens", 32, 0, maxPositions);
   sampling.temperature = flags.number("temperature", 1.0, 0.0, 1e6);
-  sampling.topK = flags.integer("top-k", 0, 0, model.vocabSize());
+  sampling.topK = flags.integer("top-k", 0, 0, vocab);
   sampling.topP = flags.number("top-p", 1.0, 0.0, 1.0);
   sampling.seed = flags.integer("seed", 0, 0, INT64_MAX);
   sampling.greedy = flags.has("greedy");
@@ -453,34 +698,136 @@ int runGenerate(Model &model, int argc, char **argv) {
   std::vector<int64_t> eos;
   for (const json &id : model.info()["eos_token_ids"])
     eos.push_back(id.get<int64_t>());
-  Sampler sampler(sampling);
-  int64_t vocab = model.vocabSize(), prompt = sequence.size();
+  auto batch = static_cast<int64_t>(prompts.size());
+  int64_t longest = 0, promptTokens = 0;
+  for (const auto &prompt : prompts) {
+    longest = std::max<int64_t>(longest, prompt.size());
+    promptTokens += prompt.size();
+  }
+  if (longest + newTokens > maxPositions)
+    newTokens = std::max<int64_t>(maxPositions - longest, 0);
+
+  // Left-padded sequences: row b starts at column pad[b].
+  std::vector<std::vector<int64_t>> sequences = prompts;
+  std::vector<int64_t> pad(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    pad[b] = longest - prompts[b].size();
+  std::vector<Sampler> samplers;
+  for (int64_t b = 0; b < batch; ++b) {
+    SamplingOptions perSequence = sampling;
+    perSequence.seed = sampling.seed + b;
+    samplers.emplace_back(perSequence);
+  }
+  std::vector<float> drawnFrom;
+  std::vector<uint8_t> finished(batch, 0);
   double prefillSeconds = 0.0, decodeSeconds = 0.0;
+  int64_t decodedTokens = 0;
+  size_t cacheBytes = 0;
+
+  // The next-token logits [B, vocab] after the sequences so far: decode
+  // steps on the caches when the model has them, else the full forward.
+  std::optional<DecodeState> state;
+  if (model.hasDecodeStep())
+    state.emplace(model, batch);
+  auto nextLogits = [&](int64_t generated) -> std::vector<float> {
+    if (state && generated == 0) {
+      std::vector<float> logits;
+      for (int64_t column = 0; column < longest; ++column) {
+        std::vector<int64_t> tokens(batch);
+        std::vector<uint8_t> live(batch);
+        for (int64_t b = 0; b < batch; ++b) {
+          live[b] = column >= pad[b];
+          tokens[b] = live[b] ? prompts[b][column - pad[b]] : 0;
+        }
+        logits = state->step(tokens, live, mu);
+      }
+      return logits;
+    }
+    if (state) {
+      std::vector<int64_t> tokens(batch);
+      for (int64_t b = 0; b < batch; ++b)
+        tokens[b] = sequences[b].back();
+      return state->step(tokens, std::vector<uint8_t>(batch, 1), mu);
+    }
+    int64_t length = longest + generated;
+    std::vector<int64_t> tokens(batch * length, 0);
+    std::vector<uint8_t> mask(batch * length, 0);
+    for (int64_t b = 0; b < batch; ++b)
+      for (size_t s = 0; s < sequences[b].size(); ++s) {
+        tokens[b * length + pad[b] + s] = sequences[b][s];
+        mask[b * length + pad[b] + s] = 1;
+      }
+    std::vector<float> all = model.logits(tokens, mask, batch, length, mu);
+    std::vector<float> last(batch * vocab);
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(last.data() + b * vocab,
+                  all.data() + ((b + 1) * length - 1) * vocab,
+                  vocab * sizeof(float));
+    return last;
+  };
+
   int64_t generated = 0;
   for (; generated < newTokens; ++generated) {
-    if (static_cast<int64_t>(sequence.size()) >= maxPositions)
-      break;
     auto start = std::chrono::steady_clock::now();
-    int64_t length = sequence.size();
-    std::vector<uint8_t> mask(length, 1);
-    std::vector<float> logits = model.logits(sequence, mask, 1, length, mu);
-    int64_t next = sampler.sample(logits.data() + (length - 1) * vocab, vocab);
+    std::vector<float> logits = nextLogits(generated);
     (generated == 0 ? prefillSeconds : decodeSeconds) += seconds(start);
-    sequence.push_back(next);
-    std::printf("%s%lld", generated ? "," : "", static_cast<long long>(next));
-    std::fflush(stdout);
-    if (std::find(eos.begin(), eos.end(), next) != eos.end()) {
+    if (generated > 0)
+      decodedTokens += batch;
+    drawnFrom.insert(drawnFrom.end(), logits.begin(), logits.end());
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t next = samplers[b].sample(logits.data() + b * vocab, vocab);
+      sequences[b].push_back(next);
+      if (std::find(eos.begin(), eos.end(), next) != eos.end())
+        finished[b] = 1;
+    }
+    if (batch == 1) {
+      std::printf("%s%lld", generated ? "," : "",
+                  static_cast<long long>(sequences[0].back()));
+      std::fflush(stdout);
+    }
+    if (state)
+      cacheBytes = state->cacheBytes();
+    if (std::count(finished.begin(), finished.end(), 1) == batch) {
       ++generated;
       break;
     }
   }
-  std::printf("\n");
-  std::fprintf(stderr, "prefill: %lld tokens, %.1f tokens/s; decode: %lld "
-                       "tokens, %.1f tokens/s\n",
-               static_cast<long long>(prompt),
-               prefillSeconds > 0 ? prompt / prefillSeconds : 0.0,
-               static_cast<long long>(generated > 0 ? generated - 1 : 0),
-               decodeSeconds > 0 ? (generated - 1) / decodeSeconds : 0.0);
+  if (batch == 1) {
+    std::printf("\n");
+  } else {
+    for (int64_t b = 0; b < batch; ++b) {
+      std::printf("[%lld]", static_cast<long long>(b));
+      for (size_t i = prompts[b].size(); i < sequences[b].size(); ++i)
+        std::printf("%s%lld", i == prompts[b].size() ? " " : ",",
+                    static_cast<long long>(sequences[b][i]));
+      std::printf("\n");
+    }
+  }
+  if (flags.has("logits-out")) {
+    // Drawn [N, B, V]; written [B, N, V].
+    st::OwnedTensor tensor{
+        "logits", st::DType::F32, {batch, generated, vocab}, {}};
+    tensor.bytes.resize(drawnFrom.size() * sizeof(float));
+    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
+    for (int64_t n = 0; n < generated; ++n)
+      for (int64_t b = 0; b < batch; ++b)
+        std::memcpy(out + (b * generated + n) * vocab,
+                    drawnFrom.data() + (n * batch + b) * vocab,
+                    vocab * sizeof(float));
+    std::string error;
+    if (!st::write(flags.text("logits-out"), {tensor}, {}, error))
+      die(error);
+  }
+  std::fprintf(
+      stderr,
+      "prefill: %lld tokens, %.1f tokens/s; decode: %lld tokens, "
+      "%.1f tokens/s%s\n",
+      static_cast<long long>(promptTokens),
+      prefillSeconds > 0 ? promptTokens / prefillSeconds : 0.0,
+      static_cast<long long>(decodedTokens),
+      decodeSeconds > 0 ? decodedTokens / decodeSeconds : 0.0,
+      state ? (", cache " + std::to_string(cacheBytes / 1024) + " KiB").c_str()
+            : "");
   return 0;
 }
 
@@ -492,13 +839,14 @@ int main(int argc, char **argv) {
     if (size_t slash = programName.rfind('/'); slash != std::string::npos)
       programName = programName.substr(slash + 1);
   }
-  std::string usage =
-      "usage: " + programName +
-      " <command> [flags]\n\ncommands:\n"
-      "  info       what this executable computes\n"
-      "  logits     full-sequence forward, logits [S, vocab]\n"
-      "  generate   continue a token sequence\n\n"
-      "'" + programName + " <command> --help' lists a command's flags.";
+  std::string usage = "usage: " + programName +
+                      " <command> [flags]\n\ncommands:\n"
+                      "  info       what this executable computes\n"
+                      "  logits     full-sequence forward, logits [S, vocab]\n"
+                      "  generate   continue a token sequence\n\n"
+                      "'" +
+                      programName +
+                      " <command> --help' lists a command's flags.";
   if (argc < 2) {
     std::fprintf(stderr, "%s\n", usage.c_str());
     return 2;

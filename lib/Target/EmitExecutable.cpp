@@ -68,7 +68,8 @@ bool addPackedWrapper(llvm::Module &module, const std::string &name,
       error = "entry point '" + name + "' takes a non-pointer argument";
       return false;
     }
-    llvm::Value *slot = b.CreateConstGEP1_64(pointer, wrapper->getArg(0), index);
+    llvm::Value *slot =
+        b.CreateConstGEP1_64(pointer, wrapper->getArg(0), index);
     args.push_back(b.CreateLoad(pointer, slot));
   }
   b.CreateCall(callee, args);
@@ -79,7 +80,8 @@ bool addPackedWrapper(llvm::Module &module, const std::string &name,
 } // namespace
 
 std::unique_ptr<llvm::Module>
-tptt::target::translateForHost(mlir::ModuleOp module, llvm::LLVMContext &context,
+tptt::target::translateForHost(mlir::ModuleOp module,
+                               llvm::LLVMContext &context,
                                llvm::ArrayRef<std::string> entries,
                                llvm::StringRef manifest, std::string &error) {
   mlir::DialectRegistry registry;
@@ -151,10 +153,17 @@ bool tptt::target::linkExecutable(const std::string &objectPath,
     return false;
   }
   std::string rpath = std::string("-Wl,-rpath,") + TPTT_LIBOMP_DIR;
-  llvm::SmallVector<llvm::StringRef> args = {
-      *driver,       "-o",   exePath,     objectPath,
-      TPTT_LAUNCHER_LIB, TPTT_RUNTIME_LIB, "-L" TPTT_LIBOMP_DIR,
-      rpath,         "-lomp", "-lm",       "-lpthread"};
+  llvm::SmallVector<llvm::StringRef> args = {*driver,
+                                             "-o",
+                                             exePath,
+                                             objectPath,
+                                             TPTT_LAUNCHER_LIB,
+                                             TPTT_RUNTIME_LIB,
+                                             "-L" TPTT_LIBOMP_DIR,
+                                             rpath,
+                                             "-lomp",
+                                             "-lm",
+                                             "-lpthread"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*driver, args, std::nullopt, {}, 0, 0,
                                          &message);

@@ -133,9 +133,34 @@ private:
   std::map<std::string, const st::TensorView *> views;
 };
 
+/// The weights the entry points take, each once, in first-use order.
+std::vector<tmodel::EntryValue>
+uniqueWeights(const std::vector<tmodel::EntryPoint> &entries) {
+  std::vector<tmodel::EntryValue> weights;
+  std::map<std::string, bool> seen;
+  for (const tmodel::EntryPoint &entry : entries)
+    for (const tmodel::EntryValue &argument : entry.arguments)
+      if (argument.kind == "weight" && !seen[argument.name]) {
+        seen[argument.name] = true;
+        weights.push_back(argument);
+      }
+  return weights;
+}
+
+json describe(const std::vector<tmodel::EntryValue> &values) {
+  json list = json::array();
+  for (const tmodel::EntryValue &value : values)
+    list.push_back({{"name", value.name},
+                    {"kind", value.kind},
+                    {"shape", value.shape},
+                    {"dtype", value.dtype}});
+  return list;
+}
+
 json buildManifest(const tmodel::ModelSpec &spec,
-                   const std::vector<tmodel::WeightArgument> &weights,
+                   const std::vector<tmodel::EntryPoint> &entries,
                    const std::string &weightsLocation) {
+  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   json m;
   m["architecture"] = spec.architecture;
   m["num_layers"] = spec.numLayers;
@@ -169,7 +194,7 @@ json buildManifest(const tmodel::ModelSpec &spec,
   m["weights_location"] = weightsLocation;
   int64_t parameters = 0;
   json list = json::array();
-  for (const tmodel::WeightArgument &weight : weights) {
+  for (const tmodel::EntryValue &weight : weights) {
     int64_t count = 1;
     for (int64_t dim : weight.shape)
       count *= dim;
@@ -178,15 +203,28 @@ json buildManifest(const tmodel::ModelSpec &spec,
   }
   m["parameters"] = parameters;
   m["weights"] = list;
+  json entryList = json::object();
+  for (const tmodel::EntryPoint &entry : entries)
+    entryList[entry.name] = {{"arguments", describe(entry.arguments)},
+                             {"results", describe(entry.results)}};
+  m["entries"] = entryList;
+  m["window_rows"] = spec.order > 3 ? spec.order : 3;
+  // With every layer windowed, decode keeps only the widest window of keys.
+  int64_t cacheRows = 0;
+  for (int64_t layer = 0; layer < spec.numLayers && cacheRows >= 0; ++layer) {
+    std::optional<int64_t> window = spec.attentionWindow(layer);
+    cacheRows = window ? std::max(cacheRows, *window) : -1;
+  }
+  m["cache_rows"] = cacheRows;
   return m;
 }
 
 /// The weights the entry points take, as F32 tensors in argument order.
 std::vector<st::OwnedTensor>
 collectWeights(const WeightFiles &files,
-               const std::vector<tmodel::WeightArgument> &weights) {
+               const std::vector<tmodel::EntryValue> &weights) {
   std::vector<st::OwnedTensor> tensors;
-  for (const tmodel::WeightArgument &weight : weights) {
+  for (const tmodel::EntryValue &weight : weights) {
     const st::TensorView *view = files.find(weight.name);
     if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
         view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
@@ -216,8 +254,8 @@ void appendWeights(const std::string &exePath, const std::string &blobPath) {
   uint64_t offset =
       (size + kWeightsAlignment - 1) / kWeightsAlignment * kWeightsAlignment;
   std::vector<char> padding(offset - size, 0);
-  bool ok = std::fwrite(padding.data(), 1, padding.size(), exe) ==
-            padding.size();
+  bool ok =
+      std::fwrite(padding.data(), 1, padding.size(), exe) == padding.size();
   std::vector<char> buffer(1 << 20);
   size_t n;
   while (ok && (n = std::fread(buffer.data(), 1, buffer.size(), blob)) > 0)
@@ -270,7 +308,8 @@ int main(int argc, char **argv) {
                                  "loops", "llvm",   "llvm-ir", "exe"};
   if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
       std::end(stages))
-    die("unknown --emit stage '" + emitStage + "' (tptt, linalg, tiled, "
+    die("unknown --emit stage '" + emitStage +
+        "' (tptt, linalg, tiled, "
         "bufferized, loops, llvm, llvm-ir, exe)");
   if (emitStage == "exe" && outputPath.empty())
     die("give the executable's path with -o EXE");
@@ -296,24 +335,24 @@ int main(int argc, char **argv) {
   mlir::tptt::registerAllTpttDialects(registry);
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
-  std::vector<tmodel::WeightArgument> weights;
-  auto lookup = [&](const std::string &name)
-      -> std::optional<std::vector<int64_t>> {
+  std::vector<tmodel::EntryPoint> entries;
+  auto lookup =
+      [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
     if (const st::TensorView *view = files.find(name))
       return view->shape;
     return std::nullopt;
   };
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      tmodel::importModel(context, *spec, lookup, weights, error);
+      tmodel::importModel(context, *spec, lookup, entries, error);
   if (!module)
     die(modelDir + ": " + error);
 
   // Run the pipeline one stage at a time, so that each can be dumped and the
   // run can stop at any of them.
   const mlir::tptt::TpttStage order[] = {
-      mlir::tptt::TpttStage::Tptt,       mlir::tptt::TpttStage::Linalg,
-      mlir::tptt::TpttStage::Tiled,      mlir::tptt::TpttStage::Bufferized,
-      mlir::tptt::TpttStage::Loops,      mlir::tptt::TpttStage::LLVM};
+      mlir::tptt::TpttStage::Tptt,  mlir::tptt::TpttStage::Linalg,
+      mlir::tptt::TpttStage::Tiled, mlir::tptt::TpttStage::Bufferized,
+      mlir::tptt::TpttStage::Loops, mlir::tptt::TpttStage::LLVM};
   if (!dumpDir.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
       die(dumpDir + ": " + ec.message());
@@ -346,13 +385,16 @@ int main(int argc, char **argv) {
   }
 
   std::string location =
-      externalWeights ? llvm::sys::path::filename(outputPath).str() +
-                            ".weights.safetensors"
-                      : "embedded";
-  json manifest = buildManifest(*spec, weights, location);
+      externalWeights
+          ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
+          : "embedded";
+  json manifest = buildManifest(*spec, entries, location);
+  std::vector<std::string> entryNames;
+  for (const tmodel::EntryPoint &entry : entries)
+    entryNames.push_back(entry.name);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule = ::tptt::target::translateForHost(
-      *module, llvmContext, {tmodel::kLogitsEntry}, manifest.dump(), error);
+      *module, llvmContext, entryNames, manifest.dump(), error);
   if (!llvmModule)
     die(error);
   if (!dumpDir.empty() || emitStage == "llvm-ir") {
@@ -380,6 +422,7 @@ int main(int argc, char **argv) {
   if (!::tptt::target::linkExecutable(object, exe, error))
     die(error);
 
+  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   progress("weights (" + std::to_string(weights.size()) + " tensors)");
   std::string blob = temporaries.add(outputPath + ".weights" + suffix);
   if (!st::write(blob, collectWeights(files, weights), {}, error))

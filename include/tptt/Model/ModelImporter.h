@@ -20,14 +20,27 @@
 namespace tptt {
 namespace model {
 
-/// The name of the full-sequence forward entry point.
+/// The full-sequence forward and the one-token decode step.
 constexpr const char *kLogitsEntry = "tptt_logits";
+constexpr const char *kDecodeStepEntry = "tptt_decode_step";
 
-/// One weight argument of the entry points: its Hugging Face name and
-/// shape (all weights are f32 at the ABI).
-struct WeightArgument {
+/// One argument or result of an entry point, as the runtime binds it.
+struct EntryValue {
   std::string name;
+  /// "input" (given per call), "cache" (decode state carried between
+  /// calls) or "weight" (a model tensor).
+  std::string kind;
+  /// -1 for a symbolic size (batch, sequence, cache length).
   std::vector<int64_t> shape;
+  /// "f32", "f64", "i64" or "i1".
+  std::string dtype;
+};
+
+/// The signature of one entry point.
+struct EntryPoint {
+  std::string name;
+  std::vector<EntryValue> arguments;
+  std::vector<EntryValue> results;
 };
 
 /// The shape of the weight called `name` in the model's files, or nothing
@@ -35,23 +48,29 @@ struct WeightArgument {
 using WeightShapeLookup =
     std::function<std::optional<std::vector<int64_t>>(const std::string &)>;
 
-/// Builds the graph-level module of `spec`:
+/// Builds the graph-level module of `spec` (every argument named by a
+/// `tptt.name` attribute, batch and sequence length symbolic):
 ///
-///   func.func @tptt_logits(%tokens: tensor<?x?xi64>,
-///                          %positions: tensor<?x?xi64>,
-///                          %mask: tensor<?x?xi1>, %mag_weight: tensor<f32>,
-///                          %<weight>: tensor<...xf32>...)
-///       -> tensor<?x?xVxf32>
+///   @tptt_logits(tokens [B,S] i64, positions [B,S] i64, mask [B,S] i1,
+///                mag_weight f32, weights...) -> logits [B,S,V] f32
 ///
-/// (every argument named by a `tptt.name` attribute, batch and sequence
-/// length symbolic). Every weight the model needs is looked up with
-/// `lookup` and its shape checked; on a missing or mis-shaped weight
-/// returns null and sets `error` naming the tensor. `weights` receives the
-/// weight arguments in order.
-mlir::OwningOpRef<mlir::ModuleOp>
-importModel(mlir::MLIRContext &context, const ModelSpec &spec,
-            const WeightShapeLookup &lookup,
-            std::vector<WeightArgument> &weights, std::string &error);
+/// and, under the `recurrent` semantics, the decode step
+///
+///   @tptt_decode_step(tokens [B,1], positions [B,1], key_mask [B,T+1],
+///                     window_mask [B,W], mag_weight, caches..., weights...)
+///       -> (logits [B,1,V], caches after the token...)
+///
+/// whose caches per layer are the softmax keys (after RoPE) and values
+/// [B,Hkv,T,d] and, on LiZA layers, the linear state [B,H,d,d] and the raw
+/// k/v rows of the last W−1 tokens [B,W−1,Hkv·d] (W: linearStepWindow).
+/// Every weight is looked up with `lookup` and its shape checked; on a
+/// missing or mis-shaped weight returns null and sets `error` naming the
+/// tensor. `entries` receives the signatures.
+mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,
+                                              const ModelSpec &spec,
+                                              const WeightShapeLookup &lookup,
+                                              std::vector<EntryPoint> &entries,
+                                              std::string &error);
 
 } // namespace model
 } // namespace tptt

@@ -25,6 +25,10 @@ extern const char tptt_manifest[];
 /// belongs to the caller), `args[1 + i]` to the descriptor of argument i
 /// (tokens, positions, mask, mag_weight, then the weights).
 void tptt_logits_packed(void **args);
+
+/// Calls the one-token decode step `tptt_decode_step` the same way. Only
+/// models with the `recurrent` semantics have it (weak: null otherwise).
+__attribute__((weak)) void tptt_decode_step_packed(void **args);
 }
 
 namespace tptt {

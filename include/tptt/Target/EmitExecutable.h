@@ -27,8 +27,8 @@ namespace target {
 /// -O3 for the host. Returns null and sets `error` on failure.
 std::unique_ptr<llvm::Module>
 translateForHost(mlir::ModuleOp module, llvm::LLVMContext &context,
-                 llvm::ArrayRef<std::string> entries,
-                 llvm::StringRef manifest, std::string &error);
+                 llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
+                 std::string &error);
 
 /// Writes `module` as a host object file at `path`.
 bool writeObject(llvm::Module &module, const std::string &path,

@@ -4,7 +4,8 @@
 //
 // The decoder of a Llama-family model (Llama, Qwen2, Mistral) in graph-level
 // tptt ops, with tptt.liza_attention on the LiZA layers (SEMANTICS.md, "Per
-// layer") and the base model's softmax attention on the others.
+// layer") and the base model's softmax attention on the others; and its
+// one-token decode step with explicit caches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 
@@ -23,8 +26,7 @@ using namespace ::tptt::model;
 
 namespace {
 
-/// tokens, positions, mask and mag_weight come before the weights.
-constexpr unsigned kFixedArguments = 4;
+constexpr int64_t kDynamic = ShapedType::kDynamic;
 
 std::string formatShape(const std::vector<int64_t> &shape) {
   std::string text = "[";
@@ -33,87 +35,121 @@ std::string formatShape(const std::vector<int64_t> &shape) {
   return text + "]";
 }
 
-/// Builds @tptt_logits, adding weight arguments as the layers ask for them.
-class Importer {
+std::string dtypeOf(Type type) {
+  if (type.isF64())
+    return "f64";
+  if (type.isInteger(64))
+    return "i64";
+  if (type.isInteger(1))
+    return "i1";
+  return "f32";
+}
+
+EntryValue describe(const std::string &name, const std::string &kind,
+                    RankedTensorType type) {
+  std::vector<int64_t> shape;
+  for (int64_t size : type.getShape())
+    shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
+  return {name, kind, shape, dtypeOf(type.getElementType())};
+}
+
+/// Builds one entry point, adding arguments as the layers ask for them.
+class EntryBuilder {
 public:
-  Importer(MLIRContext &context, const ModelSpec &spec,
-           const WeightShapeLookup &lookup, std::vector<WeightArgument> &weights,
-           std::string &error)
-      : b(&context), spec(spec), lookup(lookup),
-        weights(weights), error(error) {}
+  EntryBuilder(ModuleOp module, const ModelSpec &spec,
+               const WeightShapeLookup &lookup, std::string &error)
+      : b(module.getContext()), module(module), spec(spec), lookup(lookup),
+        error(error) {}
 
-  OwningOpRef<ModuleOp> run() {
+  /// @tptt_logits: the full-sequence forward.
+  std::optional<EntryPoint> buildLogits() {
+    begin(kLogitsEntry);
+    Value tokens =
+        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
+    Value positions =
+        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
+    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
+    mu = argument("mag_weight", "input", tensor({}, f32()));
+    Value logits = forward(tokens, positions);
+    if (!logits)
+      return std::nullopt;
+    return finish({{"logits", logits}});
+  }
+
+  /// @tptt_decode_step: one token per sequence on top of the caches.
+  std::optional<EntryPoint> buildDecodeStep() {
+    decoding = true;
+    begin(kDecodeStepEntry);
+    Value tokens = argument("tokens", "input", tensor({kDynamic, 1}, i64()));
+    Value positions =
+        argument("positions", "input", tensor({kDynamic, 1}, i64()));
+    mask = argument("key_mask", "input", tensor({kDynamic, kDynamic}, i1()));
+    window = linearStepWindow(spec.order);
+    windowMask =
+        argument("window_mask", "input", tensor({kDynamic, window}, i1()));
+    mu = argument("mag_weight", "input", tensor({}, f32()));
     Location loc = b.getUnknownLoc();
-    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    Type f32 = b.getF32Type();
-    int64_t dyn = ShapedType::kDynamic;
-    auto ids = RankedTensorType::get({dyn, dyn}, b.getI64Type());
-    auto mask = RankedTensorType::get({dyn, dyn}, b.getI1Type());
-    auto logits = RankedTensorType::get({dyn, dyn, spec.vocabSize}, f32);
-    auto func = func::FuncOp::create(
-        loc, kLogitsEntry,
-        b.getFunctionType({ids, ids, mask, RankedTensorType::get({}, f32)},
-                          {logits}));
-    func->setAttr("tptt.entry", b.getUnitAttr());
-    module->push_back(func);
-    entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    const char *names[] = {"tokens", "positions", "mask", "mag_weight"};
-    for (auto [index, name] : llvm::enumerate(names))
-      func.setArgAttr(index, "tptt.name", b.getStringAttr(name));
-    Value tokens = entry->getArgument(0), positions = entry->getArgument(1);
-    maskValue = entry->getArgument(2);
-    mu = entry->getArgument(3);
-
-    int64_t hidden = spec.hiddenSize, vocab = spec.vocabSize;
-    Value embedTable = weight("model.embed_tokens.weight", {vocab, hidden});
-    if (!embedTable)
-      return nullptr;
-    Value x = EmbeddingOp::create(b, loc, activation(hidden), tokens,
-                                  embedTable);
-    std::vector<double> frequencies = spec.ropeInverseFrequencies();
-    auto table = activation(spec.headDim);
-    auto tables = RopeTablesOp::create(b, loc, TypeRange{table, table},
-                                       positions, frequencies);
-    cos = tables.getCos();
-    sin = tables.getSin();
-
-    for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
-      x = decoderLayer(layer, x);
-      if (!x)
-        return nullptr;
-    }
-    Value norm = weight("model.norm.weight", {hidden});
-    Value head = spec.tieWordEmbeddings
-                     ? embedTable
-                     : weight("lm_head.weight", {vocab, hidden});
-    if (!norm || !head)
-      return nullptr;
-    x = RmsNormOp::create(b, loc, x.getType(), x, norm,
-                          b.getF64FloatAttr(spec.rmsNormEps));
-    Value out = LinearOp::create(b, loc, logits, x, head, Value());
-    func::ReturnOp::create(b, loc, out);
-
-    func.setType(b.getFunctionType(entry->getArgumentTypes(), {logits}));
-    for (auto [offset, argument] : llvm::enumerate(weights))
-      func.setArgAttr(kFixedArguments + offset, "tptt.name",
-                      b.getStringAttr(argument.name));
-    if (failed(verify(*module))) {
-      error = "internal error: the imported module does not verify";
-      return nullptr;
-    }
-    return module;
+    position = tensor::CollapseShapeOp::create(
+        b, loc, tensor({kDynamic}, i64()), positions,
+        SmallVector<ReassociationIndices>{{0, 1}});
+    Value logits = forward(tokens, positions);
+    if (!logits)
+      return std::nullopt;
+    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
+    results.insert(results.end(), cacheResults.begin(), cacheResults.end());
+    return finish(results);
   }
 
 private:
-  /// [B, S, width] f32.
+  Type f32() { return b.getF32Type(); }
+  Type i64() { return b.getI64Type(); }
+  Type i1() { return b.getI1Type(); }
+  RankedTensorType tensor(ArrayRef<int64_t> shape, Type elementType) {
+    return RankedTensorType::get(shape, elementType);
+  }
+  /// [B, S, width] f32 (S = 1 when decoding).
   RankedTensorType activation(int64_t width) {
-    int64_t dyn = ShapedType::kDynamic;
-    return RankedTensorType::get({dyn, dyn, width}, b.getF32Type());
+    return tensor({kDynamic, decoding ? 1 : kDynamic, width}, f32());
+  }
+  FloatType linearType() {
+    return spec.linearPrecision == "float64" ? FloatType(b.getF64Type())
+                                             : FloatType(b.getF32Type());
   }
 
-  /// A new function argument for the weight `name`, checked to have
-  /// `shape`; null (with `error` set) when it is missing or mis-shaped.
+  void begin(StringRef name) {
+    function = func::FuncOp::create(b.getUnknownLoc(), name,
+                                    b.getFunctionType({}, {}));
+    module.push_back(function);
+    entry = function.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    signature = EntryPoint{name.str(), {}, {}};
+  }
+
+  Value argument(const std::string &name, const std::string &kind,
+                 RankedTensorType type) {
+    signature.arguments.push_back(describe(name, kind, type));
+    return entry->addArgument(type, b.getUnknownLoc());
+  }
+
+  /// Returns `results`, fixes the function type and names every argument.
+  EntryPoint finish(ArrayRef<std::pair<std::string, Value>> results) {
+    SmallVector<Value> values;
+    SmallVector<Type> types;
+    for (const auto &[name, value] : results) {
+      values.push_back(value);
+      types.push_back(value.getType());
+      signature.results.push_back(
+          describe(name, "result", cast<RankedTensorType>(value.getType())));
+    }
+    func::ReturnOp::create(b, b.getUnknownLoc(), values);
+    function.setType(b.getFunctionType(entry->getArgumentTypes(), types));
+    for (auto [index, argument] : llvm::enumerate(signature.arguments))
+      function.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
+    return signature;
+  }
+
+  /// A new argument for the weight `name`, checked to have `shape`; null
+  /// (with `error` set) when it is missing or mis-shaped.
   Value weight(const std::string &name, std::vector<int64_t> shape) {
     std::optional<std::vector<int64_t>> found = lookup(name);
     if (!found) {
@@ -126,64 +162,232 @@ private:
               ", but the config needs " + formatShape(shape);
       return Value();
     }
-    auto type = RankedTensorType::get(shape, b.getF32Type());
-    BlockArgument argument = entry->addArgument(type, b.getUnknownLoc());
-    weights.push_back({name, shape});
-    return argument;
+    return argument(name, "weight", tensor(shape, f32()));
+  }
+
+  /// A cache argument and, once computed, its new value as a result.
+  Value cache(const std::string &name, RankedTensorType type) {
+    return argument(name, "cache", type);
+  }
+
+  Value forward(Value tokens, Value positions) {
+    Location loc = b.getUnknownLoc();
+    int64_t hidden = spec.hiddenSize, vocab = spec.vocabSize;
+    Value embedTable = weight("model.embed_tokens.weight", {vocab, hidden});
+    if (!embedTable)
+      return Value();
+    Value x =
+        EmbeddingOp::create(b, loc, activation(hidden), tokens, embedTable);
+    auto table = activation(spec.headDim);
+    auto tables =
+        RopeTablesOp::create(b, loc, TypeRange{table, table}, positions,
+                             spec.ropeInverseFrequencies());
+    cos = tables.getCos();
+    sin = tables.getSin();
+    for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
+      x = decoderLayer(layer, x);
+      if (!x)
+        return Value();
+    }
+    Value norm = weight("model.norm.weight", {hidden});
+    Value head = spec.tieWordEmbeddings
+                     ? embedTable
+                     : weight("lm_head.weight", {vocab, hidden});
+    if (!norm || !head)
+      return Value();
+    x = RmsNormOp::create(b, loc, x.getType(), x, norm,
+                          b.getF64FloatAttr(spec.rmsNormEps));
+    auto logits = tensor({kDynamic, decoding ? 1 : kDynamic, vocab}, f32());
+    return LinearOp::create(b, loc, logits, x, head, Value());
   }
 
   /// y = x Wᵀ (+ b) for the projection `prefix`.{weight,bias}.
-  Value projection(const std::string &prefix, Value x, int64_t out,
-                   int64_t in, bool bias) {
+  Value projection(const std::string &prefix, Value x, int64_t out, int64_t in,
+                   bool bias) {
     Value w = weight(prefix + ".weight", {out, in});
-    Value bv = bias ? weight(prefix + ".bias", {out}) : Value();
+    Value bv = w && bias ? weight(prefix + ".bias", {out}) : Value();
     if (!w || (bias && !bv))
       return Value();
     return LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv);
+  }
+
+  LinearBranchOptions branchOptions() {
+    LinearBranchOptions options;
+    options.numHeads = spec.numHeads;
+    options.numKvHeads = spec.numKvHeads;
+    options.order = spec.order;
+    options.trick = *symbolizeTrick(spec.trick);
+    options.alphaGate = *symbolizeGateKind(spec.alphaGate);
+    options.betaGate = *symbolizeGateKind(spec.betaGate);
+    options.nonlinear = !spec.linear;
+    options.chunkSize = spec.maxChunkSize;
+    options.semantics = *symbolizeSemantics(spec.semantics);
+    options.bidirectional = spec.bidirectional;
+    options.linearType = linearType();
+    return options;
+  }
+
+  /// `rows` with `row` (size 1 along `dim`) appended along `dim`.
+  Value appendRow(Value rows, Value row, int64_t dim) {
+    Location loc = b.getUnknownLoc();
+    auto type = cast<RankedTensorType>(rows.getType());
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
+    SmallVector<int64_t> shape(type.getShape());
+    if (ShapedType::isDynamic(shape[dim])) {
+      Value grown = arith::AddIOp::create(
+          b, loc, tensor::DimOp::create(b, loc, rows, dim),
+          arith::ConstantIndexOp::create(b, loc, 1));
+      sizes[dim] = grown;
+    } else {
+      sizes[dim] = b.getIndexAttr(shape[dim] + 1);
+      shape[dim] += 1;
+    }
+    Value grown = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
+    grown = tensor::CastOp::create(b, loc, tensor(shape, type.getElementType()),
+                                   grown);
+    SmallVector<OpFoldResult> zero(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
+    grown = tensor::InsertSliceOp::create(
+        b, loc, rows, grown, zero, tensor::getMixedSizes(b, loc, rows), ones);
+    SmallVector<OpFoldResult> at(type.getRank(), b.getIndexAttr(0));
+    at[dim] = tensor::getMixedSizes(b, loc, rows)[dim];
+    return tensor::InsertSliceOp::create(
+        b, loc, row, grown, at, tensor::getMixedSizes(b, loc, row), ones);
+  }
+
+  /// The last `count` rows of `rows` along dimension 1 (static sizes).
+  Value lastRows(Value rows, int64_t count) {
+    Location loc = b.getUnknownLoc();
+    auto type = cast<RankedTensorType>(rows.getType());
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    offsets[1] = b.getIndexAttr(type.getDimSize(1) - count);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
+    sizes[1] = b.getIndexAttr(count);
+    SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape(type.getShape());
+    shape[1] = count;
+    return tensor::ExtractSliceOp::create(b, loc,
+                                          tensor(shape, type.getElementType()),
+                                          rows, offsets, sizes, ones);
+  }
+
+  /// [B, 1, G·d] → [B, G, 1, d] (reshapes only: the token axis has size 1).
+  Value tokenHeads(Value x, int64_t groups) {
+    Location loc = b.getUnknownLoc();
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, tensor({kDynamic, groups * spec.headDim}, f32()), x,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return tensor::ExpandShapeOp::create(
+        b, loc, tensor({kDynamic, groups, 1, spec.headDim}, f32()), flat,
+        SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+  }
+
+  /// The attention of one decode step: the new token's keys and values join
+  /// the cache (returned as results), q attends over all of them.
+  Value decodeAttention(int64_t layer, Value q, Value k, Value v, Value wo,
+                        Value bo, IntegerAttr windowAttr) {
+    Location loc = b.getUnknownLoc();
+    std::string p = "layers." + std::to_string(layer) + ".";
+    int64_t kvHeads = spec.numKvHeads, headDim = spec.headDim;
+    auto cacheType = tensor({kDynamic, kvHeads, kDynamic, headDim}, f32());
+    Value kCache = cache(p + "k", cacheType);
+    Value vCache = cache(p + "v", cacheType);
+    Value qHeads = tokenHeads(q, spec.numHeads);
+    Value kHeads = tokenHeads(k, kvHeads);
+    Value qRot = RopeOp::create(b, loc, qHeads.getType(), qHeads, cos, sin);
+    Value kRot = RopeOp::create(b, loc, kHeads.getType(), kHeads, cos, sin);
+    Value keys = appendRow(kCache, kRot, 2);
+    Value values = appendRow(vCache, tokenHeads(v, kvHeads), 2);
+    keys = tensor::CastOp::create(b, loc, cacheType, keys);
+    values = tensor::CastOp::create(b, loc, cacheType, values);
+    cacheResults.push_back({p + "k", keys});
+    cacheResults.push_back({p + "v", values});
+    Value attn = AttentionOp::create(b, loc, qRot.getType(), qRot, keys, values,
+                                     mask, windowAttr, FloatAttr());
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, tensor({kDynamic, spec.numHeads * headDim}, f32()), attn,
+        SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+    Value merged = tensor::ExpandShapeOp::create(
+        b, loc, activation(spec.numHeads * headDim), flat,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    return LinearOp::create(b, loc, activation(spec.hiddenSize), merged, wo,
+                            bo);
+  }
+
+  /// The linear branch of one decode step, after o_proj.
+  Value decodeLinear(int64_t layer, Value q, Value k, Value v, Value wo,
+                     Value bo) {
+    Location loc = b.getUnknownLoc();
+    std::string p = "layers." + std::to_string(layer) + ".";
+    int64_t kvWidth = spec.numKvHeads * spec.headDim, headDim = spec.headDim;
+    Value state =
+        cache(p + "state", tensor({kDynamic, spec.numHeads, headDim, headDim},
+                                  linearType()));
+    auto rowsType = tensor({kDynamic, window - 1, kvWidth}, f32());
+    Value kRows = cache(p + "k_window", rowsType);
+    Value vRows = cache(p + "v_window", rowsType);
+    Value kWindow = appendRow(kRows, k, 1);
+    Value vWindow = appendRow(vRows, v, 1);
+    LinearStep step = buildLinearStep(b, loc, branchOptions(), q, kWindow,
+                                      vWindow, windowMask, state, position);
+    cacheResults.push_back({p + "state", step.state});
+    cacheResults.push_back({p + "k_window", lastRows(kWindow, window - 1)});
+    cacheResults.push_back({p + "v_window", lastRows(vWindow, window - 1)});
+    return LinearOp::create(b, loc, activation(spec.hiddenSize), step.merged,
+                            wo, bo);
   }
 
   Value decoderLayer(int64_t layer, Value x) {
     Location loc = b.getUnknownLoc();
     std::string p = "model.layers." + std::to_string(layer) + ".";
     int64_t hidden = spec.hiddenSize, headDim = spec.headDim;
-    int64_t qWidth = spec.numHeads * headDim, kvWidth = spec.numKvHeads * headDim;
+    int64_t qWidth = spec.numHeads * headDim,
+            kvWidth = spec.numKvHeads * headDim;
     Value ln1 = weight(p + "input_layernorm.weight", {hidden});
     if (!ln1)
       return Value();
     Value h = RmsNormOp::create(b, loc, x.getType(), x, ln1,
                                 b.getF64FloatAttr(spec.rmsNormEps));
-    Value q = projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
-    Value k = q ? projection(p + "self_attn.k_proj", h, kvWidth, hidden,
-                             spec.qkvBias)
-                : Value();
-    Value v = k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden,
-                             spec.qkvBias)
-                : Value();
-    Value wo = v ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth})
-                 : Value();
+    Value q =
+        projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
+    Value k =
+        q ? projection(p + "self_attn.k_proj", h, kvWidth, hidden, spec.qkvBias)
+          : Value();
+    Value v =
+        k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden, spec.qkvBias)
+          : Value();
+    Value wo =
+        v ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth}) : Value();
     Value bo = wo && spec.oBias ? weight(p + "self_attn.o_proj.bias", {hidden})
                                 : Value();
     if (!wo || (spec.oBias && !bo))
       return Value();
-    std::optional<int64_t> window = spec.attentionWindow(layer);
-    IntegerAttr windowAttr = window ? b.getI64IntegerAttr(*window) : IntegerAttr();
+    std::optional<int64_t> attentionWindow = spec.attentionWindow(layer);
+    IntegerAttr windowAttr =
+        attentionWindow ? b.getI64IntegerAttr(*attentionWindow) : IntegerAttr();
+    bool liza = spec.lizaLayers[layer];
     Value attn;
-    if (spec.lizaLayers[layer]) {
-      FloatType precision = spec.linearPrecision == "float64"
-                                ? FloatType(b.getF64Type())
-                                : FloatType(b.getF32Type());
+    if (decoding) {
+      attn = decodeAttention(layer, q, k, v, wo, bo, windowAttr);
+      if (liza) {
+        Value lin = decodeLinear(layer, q, k, v, wo, bo);
+        attn =
+            MagMixOp::create(b, loc, attn.getType(), attn, lin, mu,
+                             spec.crossGate ? b.getUnitAttr() : UnitAttr(),
+                             spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
+                             b.getF64FloatAttr(1e-5));
+      }
+    } else if (liza) {
+      LinearBranchOptions o = branchOptions();
       attn = LizaAttentionOp::create(
-          b, loc, x.getType(), q, k, v, cos, sin, mu, wo, bo, maskValue,
-          spec.numHeads, spec.numKvHeads, spec.order,
-          *symbolizeTrick(spec.trick), *symbolizeGateKind(spec.alphaGate),
-          *symbolizeGateKind(spec.betaGate), !spec.linear, spec.maxChunkSize,
-          *symbolizeSemantics(spec.semantics), spec.crossGate,
-          spec.baseScaleAttn, spec.bidirectional, windowAttr,
-          TypeAttr::get(precision));
+          b, loc, x.getType(), q, k, v, cos, sin, mu, wo, bo, mask, o.numHeads,
+          o.numKvHeads, o.order, o.trick, o.alphaGate, o.betaGate, o.nonlinear,
+          o.chunkSize, o.semantics, spec.crossGate, spec.baseScaleAttn,
+          o.bidirectional, windowAttr, TypeAttr::get(o.linearType));
     } else {
-      Value merged = buildSoftmaxBranch(b, loc, q, k, v, cos, sin,
-                                        spec.numHeads, spec.numKvHeads,
-                                        maskValue, windowAttr);
+      Value merged =
+          buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
+                             spec.numKvHeads, mask, windowAttr);
       attn = LinearOp::create(b, loc, x.getType(), merged, wo, bo);
     }
     x = arith::AddFOp::create(b, loc, x, attn);
@@ -195,8 +399,8 @@ private:
                           b.getF64FloatAttr(spec.rmsNormEps));
     int64_t inter = spec.intermediateSize;
     Value gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
-    Value up = gate ? projection(p + "mlp.up_proj", h, inter, hidden, false)
-                    : Value();
+    Value up =
+        gate ? projection(p + "mlp.up_proj", h, inter, hidden, false) : Value();
     if (!up)
       return Value();
     Value act = SwigluOp::create(b, loc, gate, up);
@@ -207,12 +411,17 @@ private:
   }
 
   OpBuilder b;
+  ModuleOp module;
   const ModelSpec &spec;
   const WeightShapeLookup &lookup;
-  std::vector<WeightArgument> &weights;
   std::string &error;
+  func::FuncOp function;
   Block *entry = nullptr;
-  Value maskValue, mu, cos, sin;
+  EntryPoint signature;
+  bool decoding = false;
+  int64_t window = 0;
+  Value mask, windowMask, position, mu, cos, sin;
+  std::vector<std::pair<std::string, Value>> cacheResults;
 };
 
 } // namespace
@@ -222,10 +431,28 @@ namespace model {
 
 OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                                   const WeightShapeLookup &lookup,
-                                  std::vector<WeightArgument> &weights,
+                                  std::vector<EntryPoint> &entries,
                                   std::string &error) {
-  context.loadDialect<TpttDialect, arith::ArithDialect, func::FuncDialect>();
-  return Importer(context, spec, lookup, weights, error).run();
+  context.loadDialect<TpttDialect, arith::ArithDialect, func::FuncDialect,
+                      linalg::LinalgDialect, tensor::TensorDialect>();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  std::optional<EntryPoint> logits =
+      EntryBuilder(*module, spec, lookup, error).buildLogits();
+  if (!logits)
+    return nullptr;
+  entries.push_back(*logits);
+  if (spec.semantics == "recurrent" && !spec.bidirectional) {
+    std::optional<EntryPoint> step =
+        EntryBuilder(*module, spec, lookup, error).buildDecodeStep();
+    if (!step)
+      return nullptr;
+    entries.push_back(*step);
+  }
+  if (failed(verify(*module))) {
+    error = "internal error: the imported module does not verify";
+    return nullptr;
+  }
+  return module;
 }
 
 } // namespace model

@@ -202,3 +202,96 @@ Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
                                    mask, window, FloatAttr());
   return mergeHeads(b, loc, attn);
 }
+
+int64_t mlir::tptt::linearStepWindow(int64_t order) {
+  return std::max<int64_t>(3, order);
+}
+
+LinearStep mlir::tptt::buildLinearStep(OpBuilder &b, Location loc,
+                                       const LinearBranchOptions &options,
+                                       Value q, Value kWindow, Value vWindow,
+                                       Value windowMask, Value state,
+                                       Value position) {
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto kType = cast<RankedTensorType>(kWindow.getType());
+  MLIRContext *ctx = b.getContext();
+  Type linType = options.linearType;
+  int64_t heads = options.numHeads, order = options.order;
+  int64_t headDim = kType.getDimSize(2) / options.numKvHeads;
+  int64_t batch = qType.getDimSize(0), window = kType.getDimSize(1);
+  auto windowHeads =
+      RankedTensorType::get({batch, heads, window, headDim}, linType);
+  IntegerAttr headsAttr = b.getI64IntegerAttr(heads);
+  IntegerAttr kvHeadsAttr = b.getI64IntegerAttr(options.numKvHeads);
+
+  // Gates and features over the window; only its last row is the new token.
+  // q exists for the new token only: the other rows of its window are zero
+  // (their features are never read).
+  auto gates = GatesOp::create(
+      b, loc, windowHeads, windowHeads, kWindow, vWindow, Value(), Value(),
+      windowMask, GateKindAttr::get(ctx, options.alphaGate),
+      GateKindAttr::get(ctx, options.betaGate), headsAttr, kvHeadsAttr);
+  SmallVector<OpFoldResult> qWindowSizes = tensor::getMixedSizes(b, loc, q);
+  qWindowSizes[1] = b.getIndexAttr(window);
+  Value zeros = linalg::FillOp::create(
+                    b, loc,
+                    ValueRange{arith::ConstantOp::create(
+                        b, loc, b.getFloatAttr(qType.getElementType(), 0.0))},
+                    ValueRange{tensor::EmptyOp::create(b, loc, qWindowSizes,
+                                                       qType.getElementType())})
+                    .getResult(0);
+  SmallVector<OpFoldResult> qSizes = tensor::getMixedSizes(b, loc, q);
+  SmallVector<OpFoldResult> lastRow = {
+      b.getIndexAttr(0), b.getIndexAttr(window - 1), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> unitStrides(3, b.getIndexAttr(1));
+  Value qWindow = tensor::InsertSliceOp::create(b, loc, q, zeros, lastRow,
+                                                qSizes, unitStrides);
+  auto features =
+      FeatureMapOp::create(b, loc, windowHeads, windowHeads, windowHeads,
+                           qWindow, kWindow, vWindow, headsAttr, kvHeadsAttr);
+  auto expandedType =
+      RankedTensorType::get({batch, heads, window, order, headDim}, linType);
+  auto expand = [&](Value x) -> Value {
+    return VirtualTokenExpandOp::create(b, loc, expandedType, x, Value(),
+                                        windowMask, b.getI64IntegerAttr(order),
+                                        TrickAttr::get(ctx, options.trick));
+  };
+
+  // The last window row, with the window dimension dropped.
+  auto lastOf = [&](Value x) -> Value {
+    auto type = cast<RankedTensorType>(x.getType());
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    offsets[2] = b.getIndexAttr(window - 1);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    sizes[2] = b.getIndexAttr(1);
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape(type.getShape());
+    shape.erase(shape.begin() + 2);
+    auto reduced = RankedTensorType::get(shape, type.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, reduced, x, offsets, sizes,
+                                          strides);
+  };
+  Value alpha =
+      options.alphaGate == GateKind::C ? Value() : lastOf(gates.getAlpha());
+  auto stateType =
+      RankedTensorType::get({batch, heads, headDim, headDim}, linType);
+  auto outputType = RankedTensorType::get({batch, heads, headDim}, linType);
+  auto step = DeltaProductStepOp::create(
+      b, loc, outputType, stateType, lastOf(features.getQHat()),
+      lastOf(expand(features.getKHat())), lastOf(expand(features.getVHat())),
+      lastOf(gates.getBeta()), state, alpha,
+      options.nonlinear ? position : Value(),
+      b.getI64IntegerAttr(options.chunkSize),
+      options.nonlinear ? b.getUnitAttr() : UnitAttr());
+
+  // [B, H, d] → [B, H, 1, d] for the head merge.
+  auto oneToken = RankedTensorType::get({batch, heads, 1, headDim}, linType);
+  Value y = tensor::ExpandShapeOp::create(
+      b, loc, oneToken, step.getOutput(),
+      SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  auto mergedType = RankedTensorType::get({batch, 1, heads * headDim},
+                                          qType.getElementType());
+  Value merged =
+      MergeHeadsOp::create(b, loc, mergedType, y, b.getF64FloatAttr(1e-6));
+  return {merged, step.getNewState()};
+}

@@ -44,6 +44,32 @@ Value buildLinearBranch(OpBuilder &b, Location loc,
                         const LinearBranchOptions &options, Value q, Value k,
                         Value v, Value mask);
 
+/// The rows of raw k/v a decode step of the linear branch looks at: the new
+/// token and the ones before it that the gate pool (3 taps) and the
+/// virtual-token lags (n − 1) reach.
+int64_t linearStepWindow(int64_t order);
+
+/// The result of one decode step of the linear branch.
+struct LinearStep {
+  /// [B, 1, H·d] in the element type of `q`, before o_proj.
+  Value merged;
+  /// [B, H, d, d] in the linear precision.
+  Value state;
+};
+
+/// Builds one recurrent decode step of the linear branch for the new token
+/// q [B, 1, H·d], from the raw key/value rows `kWindow`, `vWindow`
+/// [B, W, Hkv·d] (W = linearStepWindow(order), the new token last) and
+/// `windowMask` [B, W] (i1: which rows are real tokens of the sequence, so
+/// that short prefixes pool and lag exactly as the full sequence does), the
+/// state before the token [B, H, d, d] and the token's index `position` [B]
+/// (i64) among its sequence's real tokens. Only the `recurrent` semantics
+/// has steps.
+LinearStep buildLinearStep(OpBuilder &b, Location loc,
+                           const LinearBranchOptions &options, Value q,
+                           Value kWindow, Value vWindow, Value windowMask,
+                           Value state, Value position);
+
 /// Builds the softmax branch on the projected `q` [B, S, H·d], `k`, `v`
 /// [B, S, Hkv·d]: heads split, RoPE with `cos`, `sin` [B, S, d] on q and k,
 /// causal attention with GQA (`mask` [B, S] i1 and `window` may be null),
