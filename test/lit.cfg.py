@@ -28,5 +28,5 @@ llvm_config.use_default_substitutions()
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tptt_tools_dir, config.llvm_tools_dir]
-tools = ["tptt-opt", "tptt-run"]
+tools = ["tptt-opt", "tptt-run", "tptt-compile"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -818,6 +818,7 @@ int runGenerate(Model &model, int argc, char **argv) {
     if (!st::write(flags.text("logits-out"), {tensor}, {}, error))
       die(error);
   }
+  std::fflush(stdout);
   std::fprintf(
       stderr,
       "prefill: %lld tokens, %.1f tokens/s; decode: %lld tokens, "

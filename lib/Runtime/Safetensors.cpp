@@ -284,6 +284,21 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
     view.bytes = static_cast<size_t>(end - begin);
     file->tensorList.push_back(std::move(view));
   }
+  // Tensors must not share bytes: a writer never produces that, so the
+  // header lies.
+  std::vector<const TensorView *> byOffset;
+  for (const TensorView &view : file->tensorList)
+    if (view.bytes)
+      byOffset.push_back(&view);
+  std::sort(byOffset.begin(), byOffset.end(),
+            [](const TensorView *a, const TensorView *b) {
+              return a->data < b->data;
+            });
+  for (size_t i = 1; i < byOffset.size(); ++i)
+    if (byOffset[i - 1]->data + byOffset[i - 1]->bytes > byOffset[i]->data)
+      return fail("corrupt safetensors header: tensors " +
+                  inQuotes(byOffset[i - 1]->name) + " and " +
+                  inQuotes(byOffset[i]->name) + " overlap");
   return file;
 }
 

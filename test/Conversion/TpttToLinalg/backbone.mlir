@@ -42,3 +42,59 @@ func.func @attention(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %m: ten
       : (tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x?xi1>) -> tensor<?x4x?x16xf32>
   return %0 : tensor<?x4x?x16xf32>
 }
+
+// -----
+
+// A gather with the id clamped into the table.
+// CHECK-LABEL: func @embedding
+// CHECK:         linalg.generic
+// CHECK:           arith.index_cast
+// CHECK:           arith.maxsi
+// CHECK:           arith.minsi
+// CHECK:           tensor.extract %{{.+}}[%{{.+}}, %{{.+}}] : tensor<96x64xf32>
+func.func @embedding(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = tptt.embedding %ids, %table : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// The sum of squares over the last dimension, then x · rsqrt(mean + eps) · w.
+// CHECK-LABEL: func @rms_norm
+// CHECK:         linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+// CHECK:         linalg.generic
+// CHECK:           arith.divf
+// CHECK:           math.rsqrt
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = tptt.rms_norm %x, %w : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @swiglu
+// CHECK:         linalg.generic
+// CHECK:           math.exp
+// CHECK:           arith.mulf
+// CHECK:           arith.mulf
+func.func @swiglu(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
+  %0 = tptt.swiglu %g, %u : tensor<?x?x128xf32>
+  return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
+// Both tables from one generic: the angle in f64, rounded once.
+// CHECK-LABEL: func @rope_tables
+// CHECK:         arith.constant dense<[1.000000e+00, 1.000000e-01, 1.000000e+00, 1.000000e-01]> : tensor<4xf64>
+// CHECK:         linalg.generic
+// CHECK:           arith.sitofp %{{.+}} : i64 to f64
+// CHECK:           math.cos
+// CHECK:           math.sin
+// CHECK:           arith.truncf
+func.func @rope_tables(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.1>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}

@@ -767,3 +767,39 @@ func.func @liza_attention$precision(%q: tensor<1x5x64xf32>, %k: tensor<1x5x32xf3
          tensor<1x5x16xf32>, tensor<f32>, tensor<64x64xf32>) -> tensor<1x5x64xf32>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// tptt.embedding, tptt.rms_norm, tptt.rope_tables
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @embedding$width(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>) {
+  // expected-error @+1 {{'result' dimension 2 (D) is 32, but 'table' gives D = 64}}
+  %0 = tptt.embedding %ids, %table : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm$weight(%x: tensor<?x?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'weight' dimension 0 (D) is 32, but 'input' gives D = 64}}
+  %0 = tptt.rms_norm %x, %w : (tensor<?x?x64xf32>, tensor<32xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm$eps(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{eps must be > 0, got 0}}
+  %0 = tptt.rms_norm %x, %w {eps = 0.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_tables$frequencies(%p: tensor<?x?xi64>) {
+  // expected-error @+1 {{needs d/2 inverse frequencies for an even head dimension d = 4, got 3}}
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5, 0.25>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}

@@ -1,0 +1,108 @@
+"""Writes a tiny random Llama-family model directory, or a broken variant of it.
+
+Usage: make_model.py KIND DIR. KIND is `good` or the name of one defect
+(see DEFECTS); the directory is created or replaced.
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+
+import numpy as np
+from tptt import safetensors
+
+CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 8,
+    "vocab_size": 24,
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 10000.0,
+    "max_position_embeddings": 64,
+    "tie_word_embeddings": False,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "tptt": {"operator_mode": "delta_product", "mag_weight": 0.5, "max_chunk_size": 4},
+}
+
+
+def weights(config):
+    rng = np.random.default_rng(0)
+    hidden, inter = config["hidden_size"], config["intermediate_size"]
+    q = config["num_attention_heads"] * config["head_dim"]
+    kv = config["num_key_value_heads"] * config["head_dim"]
+    shapes = {"model.embed_tokens.weight": (config["vocab_size"], hidden),
+              "model.norm.weight": (hidden,), "lm_head.weight": (config["vocab_size"], hidden)}
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        shapes.update({p + "input_layernorm.weight": (hidden,),
+                       p + "post_attention_layernorm.weight": (hidden,),
+                       p + "self_attn.q_proj.weight": (q, hidden),
+                       p + "self_attn.k_proj.weight": (kv, hidden),
+                       p + "self_attn.v_proj.weight": (kv, hidden),
+                       p + "self_attn.o_proj.weight": (hidden, q),
+                       p + "mlp.gate_proj.weight": (inter, hidden),
+                       p + "mlp.up_proj.weight": (inter, hidden),
+                       p + "mlp.down_proj.weight": (hidden, inter)})
+    return {name: (rng.standard_normal(shape) * 0.3).astype(np.float32) for name, shape in shapes.items()}
+
+
+def raw_file(path, header, data=b""):
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def main():
+    kind, directory = sys.argv[1], sys.argv[2]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    config = json.loads(json.dumps(CONFIG))
+    tensors = weights(config)
+    weights_file = os.path.join(directory, "model.safetensors")
+    if kind == "string-size":
+        config["hidden_size"] = "16"
+    elif kind == "no-vocab":
+        del config["vocab_size"]
+    elif kind == "bad-mode":
+        config["tptt"]["operator_mode"] = "delta_magic"
+    elif kind == "bad-arch":
+        config["architectures"] = ["GPT2LMHeadModel"]
+    elif kind == "bad-heads":
+        config["num_key_value_heads"] = 3
+        config["num_attention_heads"] = 4
+    elif kind == "unknown-field":
+        config["tptt"]["magweight"] = 0.5
+    elif kind == "mode-and-order":
+        config["tptt"]["order"] = 3
+    elif kind == "missing-weight":
+        del tensors["model.layers.1.mlp.up_proj.weight"]
+    elif kind == "wrong-shape":
+        tensors["model.layers.0.self_attn.k_proj.weight"] = np.zeros((16, 16), np.float32)
+    elif kind != "good" and kind not in ("huge-header", "past-end", "overlap", "not-json"):
+        raise SystemExit(f"unknown kind {kind}")
+    if kind == "not-json":
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            f.write("{\"architectures\": [")
+    else:
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            json.dump(config, f)
+    if kind == "huge-header":
+        with open(weights_file, "wb") as f:
+            f.write(struct.pack("<Q", 1 << 60) + b"{}")
+    elif kind == "past-end":
+        raw_file(weights_file, {"model.norm.weight": {"dtype": "F32", "shape": [16], "data_offsets": [0, 64]}},
+                 bytes(8))
+    elif kind == "overlap":
+        raw_file(weights_file, {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                                "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}, bytes(24))
+    else:
+        safetensors.save(weights_file, tensors)
+
+
+main()

@@ -1,0 +1,30 @@
+// --emit stops at a stage and prints it: the graph-level entry points, the
+// LLVM dialect, LLVM IR with the launcher's packed wrappers and manifest.
+// RUN: rm -rf %t && %python %S/Inputs/make_model.py good %t
+// RUN: tptt-compile %t --emit=tptt 2> /dev/null | FileCheck %s --check-prefix=TPTT
+// RUN: tptt-compile %t --emit=tptt --semantics tptt-0.12 2> /dev/null | FileCheck %s --check-prefix=REFERENCE
+// RUN: tptt-compile %t --emit=llvm-ir 2> /dev/null | FileCheck %s --check-prefix=IR
+
+// TPTT-LABEL: func.func @tptt_logits(
+// TPTT-SAME:     %{{.+}}: tensor<?x?xi64> {tptt.name = "tokens"}
+// TPTT-SAME:     {tptt.name = "model.embed_tokens.weight"}
+// TPTT:         tptt.embedding
+// TPTT:         tptt.rope_tables
+// TPTT:         tptt.liza_attention
+// TPTT-SAME:      chunk_size = 4
+// TPTT-SAME:      order = 2
+// TPTT:         tptt.swiglu
+// TPTT-LABEL: func.func @tptt_decode_step(
+// TPTT-SAME:     {tptt.name = "layers.0.k"}
+// TPTT-SAME:     {tptt.name = "layers.0.state"}
+// TPTT:         tptt.attention
+// TPTT:         tptt.delta_product_step
+// TPTT:         tptt.mag_mix
+
+// The reference semantics has no decode step: generation recomputes.
+// REFERENCE: func.func @tptt_logits(
+// REFERENCE-NOT: func.func @tptt_decode_step(
+
+// IR: @tptt_manifest = {{.*}}constant
+// IR-DAG: define void @tptt_logits_packed(ptr
+// IR-DAG: define void @tptt_decode_step_packed(ptr

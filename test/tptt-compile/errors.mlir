@@ -1,0 +1,74 @@
+// Bad model directories and flags: one message naming the field, tensor or
+// flag, exit status 2, and no output file left behind.
+// RUN: rm -rf %t && mkdir -p %t/out
+// RUN: %python %S/Inputs/make_model.py string-size %t/string-size
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/string-size -o %t/out/exe | FileCheck %s --check-prefix=STRING
+// RUN: %python %S/Inputs/make_model.py no-vocab %t/no-vocab
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/no-vocab -o %t/out/exe | FileCheck %s --check-prefix=REQUIRED
+// RUN: %python %S/Inputs/make_model.py bad-mode %t/bad-mode
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/bad-mode -o %t/out/exe | FileCheck %s --check-prefix=MODE
+// RUN: %python %S/Inputs/make_model.py bad-arch %t/bad-arch
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/bad-arch -o %t/out/exe | FileCheck %s --check-prefix=ARCH
+// RUN: %python %S/Inputs/make_model.py bad-heads %t/bad-heads
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/bad-heads -o %t/out/exe | FileCheck %s --check-prefix=HEADS
+// RUN: %python %S/Inputs/make_model.py unknown-field %t/unknown-field
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/unknown-field -o %t/out/exe | FileCheck %s --check-prefix=FIELD
+// RUN: %python %S/Inputs/make_model.py mode-and-order %t/mode-and-order
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/mode-and-order -o %t/out/exe | FileCheck %s --check-prefix=BOTH
+// RUN: %python %S/Inputs/make_model.py not-json %t/not-json
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/not-json -o %t/out/exe | FileCheck %s --check-prefix=JSON
+// RUN: %python %S/Inputs/make_model.py missing-weight %t/missing-weight
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/missing-weight -o %t/out/exe | FileCheck %s --check-prefix=MISSING
+// RUN: %python %S/Inputs/make_model.py wrong-shape %t/wrong-shape
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/wrong-shape -o %t/out/exe | FileCheck %s --check-prefix=SHAPE
+// RUN: %python %S/Inputs/make_model.py huge-header %t/huge-header
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/huge-header -o %t/out/exe | FileCheck %s --check-prefix=HUGE
+// RUN: %python %S/Inputs/make_model.py past-end %t/past-end
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/past-end -o %t/out/exe | FileCheck %s --check-prefix=PAST
+// RUN: %python %S/Inputs/make_model.py overlap %t/overlap
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/overlap -o %t/out/exe | FileCheck %s --check-prefix=OVERLAP
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/nowhere -o %t/out/exe | FileCheck %s --check-prefix=NO-DIR
+// RUN: %python %S/Inputs/make_model.py good %t/good
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good | FileCheck %s --check-prefix=NO-OUTPUT
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=ptx | FileCheck %s --check-prefix=STAGE
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --semantics=fast | FileCheck %s --check-prefix=SEMANTICS
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=tpu | FileCheck %s --check-prefix=TARGET
+// RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
+
+// STRING: tptt-compile: error: {{.+}}string-size/config.json: field 'hidden_size': expected integer, got "16"
+// STRING-NEXT: status: 2
+// REQUIRED: tptt-compile: error: {{.+}}config.json: field 'vocab_size': is required but missing
+// REQUIRED-NEXT: status: 2
+// MODE: tptt-compile: error: {{.+}}config.json: field 'tptt.operator_mode': "delta_magic" is not one of "delta_rule", {{.+}}
+// MODE-NEXT: status: 2
+// ARCH: tptt-compile: error: {{.+}}config.json: field 'architectures[0]': "GPT2LMHeadModel" is not one of "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"
+// ARCH-NEXT: status: 2
+// HEADS: tptt-compile: error: {{.+}}config.json: field 'num_key_value_heads': 3 does not divide num_attention_heads = 4
+// HEADS-NEXT: status: 2
+// FIELD: tptt-compile: error: {{.+}}config.json: field 'tptt.magweight': is not a known field
+// FIELD-NEXT: status: 2
+// BOTH: tptt-compile: error: {{.+}}config.json: field 'tptt.order': operator_mode 'delta_product' already sets it; give one or the other
+// BOTH-NEXT: status: 2
+// JSON: tptt-compile: error: {{.+}}config.json: not valid JSON
+// JSON-NEXT: status: 2
+// MISSING: tptt-compile: error: {{.+}}missing-weight: missing weight 'model.layers.1.mlp.up_proj.weight' (expected shape [32, 16])
+// MISSING-NEXT: status: 2
+// SHAPE: tptt-compile: error: {{.+}}wrong-shape: weight 'model.layers.0.self_attn.k_proj.weight' has shape [16, 16], but the config needs [8, 16]
+// SHAPE-NEXT: status: 2
+// HUGE: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: it claims 1152921504606846976 bytes but the file has 2 after the length field
+// HUGE-NEXT: status: 2
+// PAST: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: tensor 'model.norm.weight': data_offsets [0, 64) are outside the 8 data bytes
+// PAST-NEXT: status: 2
+// OVERLAP: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: tensors 'a' and 'b' overlap
+// OVERLAP-NEXT: status: 2
+// NO-DIR: tptt-compile: error: {{.+}}nowhere/config.json: cannot open
+// NO-DIR-NEXT: status: 2
+// NO-OUTPUT: tptt-compile: error: give the executable's path with -o EXE
+// NO-OUTPUT-NEXT: status: 2
+// STAGE: tptt-compile: error: unknown --emit stage 'ptx' (tptt, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe)
+// STAGE-NEXT: status: 2
+// SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
+// SEMANTICS-NEXT: status: 2
+// TARGET: tptt-compile: error: unknown --target 'tpu' (cpu)
+// TARGET-NEXT: status: 2
+// LEFT-NOT: {{.}}

@@ -1,0 +1,79 @@
+// A compiled model: its subcommands, its weights inside or beside it, and
+// its errors (one message naming the flag, exit status 2).
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/Inputs/make_model.py good %t/model
+// RUN: tptt-compile %t/model -o %t/exe --dump-dir %t/dump 2>&1 | FileCheck %s --check-prefix=PROGRESS
+// RUN: ls %t/dump | FileCheck %s --check-prefix=DUMP
+// RUN: %t/exe info | FileCheck %s --check-prefix=INFO
+// RUN: %t/exe logits --tokens 3,4,5 | FileCheck %s --check-prefix=LOGITS
+// RUN: %t/exe generate --tokens 3,4,5 --greedy --max-new-tokens 4 2>&1 | FileCheck %s --check-prefix=GENERATE
+// RUN: printf "3,4,5\n7\n" > %t/prompts
+// RUN: %t/exe generate --prompts %t/prompts --max-new-tokens 3 --seed 5 2>&1 | FileCheck %s --check-prefix=BATCH
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits | FileCheck %s --check-prefix=NO-TOKENS
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3,x | FileCheck %s --check-prefix=NOT-ID
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3,24 | FileCheck %s --check-prefix=RANGE
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3 --mag-weight 2 | FileCheck %s --check-prefix=MU
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3 --bogus | FileCheck %s --check-prefix=FLAG
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train | FileCheck %s --check-prefix=COMMAND
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --tokens 3 --prompts %t/prompts | FileCheck %s --check-prefix=BOTH
+// RUN: %t/exe logits --help | FileCheck %s --check-prefix=HELP
+//
+// External weights: beside the executable, or named with --weights.
+// RUN: tptt-compile %t/model -o %t/ext --external-weights 2> /dev/null
+// RUN: %t/ext logits --tokens 3,4,5 | FileCheck %s --check-prefix=LOGITS
+// RUN: mv %t/ext.weights.safetensors %t/moved.safetensors
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/ext logits --tokens 3 | FileCheck %s --check-prefix=NO-WEIGHTS
+// RUN: %t/ext logits --tokens 3,4,5 --weights %t/moved.safetensors | FileCheck %s --check-prefix=LOGITS
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/ext logits --tokens 3 --weights %t/model/config.json | FileCheck %s --check-prefix=BAD-WEIGHTS
+
+// PROGRESS: tptt-compile: stage tptt
+// PROGRESS: tptt-compile: stage llvm
+// PROGRESS: tptt-compile: wrote {{.+}}exe
+
+// DUMP: 0-tptt.mlir
+// DUMP-NEXT: 1-linalg.mlir
+// DUMP-NEXT: 2-tiled.mlir
+// DUMP-NEXT: 3-bufferized.mlir
+// DUMP-NEXT: 4-loops.mlir
+// DUMP-NEXT: 5-llvm.mlir
+// DUMP-NEXT: 6-llvm-ir.ll
+
+// INFO: architecture:    LlamaForCausalLM
+// INFO: liza layers:     0,1
+// INFO: operator mode:   delta_product (order 2, alpha_gate c, beta_gate k, linear, trick dt)
+// INFO: semantics:       recurrent
+// INFO: weights:         embedded
+
+// Three rows of 24 logits.
+// LOGITS-COUNT-3: {{^[-0-9.e]+( [-0-9.e]+){23}$}}
+// LOGITS-NOT: {{.}}
+
+// GENERATE: {{^[0-9]+(,[0-9]+){0,3}$}}
+// GENERATE: prefill: 3 tokens, {{.+}} tokens/s; decode: {{[0-9]+}} tokens, {{.+}} tokens/s, cache {{[0-9]+}} KiB
+
+// BATCH: [0] {{[0-9]+(,[0-9]+)*$}}
+// BATCH: [1] {{[0-9]+(,[0-9]+)*$}}
+// BATCH: prefill: 4 tokens
+
+// NO-TOKENS: exe: error: logits: flag '--tokens' is required (see --help)
+// NO-TOKENS-NEXT: status: 2
+// NOT-ID: exe: error: flag '--tokens': 'x' is not a token id
+// NOT-ID-NEXT: status: 2
+// RANGE: exe: error: flag '--tokens': token id 24 is outside the vocabulary [0, 24)
+// RANGE-NEXT: status: 2
+// MU: exe: error: logits: flag '--mag-weight' must be a number in [0, 1], not '2'
+// MU-NEXT: status: 2
+// FLAG: exe: error: logits: unknown flag '--bogus' (see --help)
+// FLAG-NEXT: status: 2
+// COMMAND: exe: error: unknown command 'train' (info, logits, generate)
+// COMMAND-NEXT: status: 2
+// BOTH: exe: error: generate: give exactly one of '--tokens' and '--prompts' (see --help)
+// BOTH-NEXT: status: 2
+// HELP: exe logits --tokens 1,2,3 [--out F.safetensors]
+// HELP: --mag-weight V
+// HELP: --tokens V
+
+// NO-WEIGHTS: ext: error: {{.+}}ext.weights.safetensors: No such file or directory (this executable has no embedded weights; give --weights FILE)
+// NO-WEIGHTS-NEXT: status: 2
+// BAD-WEIGHTS: ext: error: {{.+}}config.json: corrupt safetensors header: {{.+}}
+// BAD-WEIGHTS-NEXT: status: 2
