@@ -318,7 +318,8 @@ public:
   /// Calls the entry point `entry` with the inputs and caches in `given`
   /// (by name, shapes as the manifest says) and returns its results by
   /// name.
-  TensorMap call(const std::string &entry, const TensorMap &given) {
+  TensorMap call(const std::string &entry,
+                 std::initializer_list<const TensorMap *> givenMaps) {
     PackedFunction function =
         entry == "tptt_logits" ? tptt_logits_packed : tptt_decode_step_packed;
     const json &signature = manifest["entries"][entry];
@@ -331,12 +332,14 @@ public:
         descriptors.push_back(descriptor(data, shape));
         continue;
       }
-      auto it = given.find(name);
-      if (it == given.end())
+      const Tensor *value = nullptr;
+      for (const TensorMap *given : givenMaps)
+        if (auto it = given->find(name); it != given->end())
+          value = &it->second;
+      if (!value)
         die("internal error: no value for argument '" + name + "' of " + entry);
-      descriptors.push_back(
-          descriptor(it->second.bytes.data(), it->second.shape));
-      inputs.insert(reinterpret_cast<int64_t>(it->second.bytes.data()));
+      descriptors.push_back(descriptor(value->bytes.data(), value->shape));
+      inputs.insert(reinterpret_cast<int64_t>(value->bytes.data()));
     }
     size_t resultWords = 0;
     for (const json &result : signature["results"])
@@ -360,7 +363,12 @@ public:
       size_t width = Tensor::width(t.dtype);
       t.bytes.resize(t.count() * width);
       const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
-      for (int64_t linear = 0; linear < t.count(); ++linear) {
+      bool contiguous = true;
+      for (int64_t d = rank, stride = 1; d-- > 0; stride *= t.shape[d])
+        contiguous &= t.shape[d] == 1 || words[3 + rank + d] == stride;
+      if (contiguous && !t.bytes.empty())
+        std::memcpy(t.bytes.data(), base + words[2] * width, t.bytes.size());
+      for (int64_t linear = 0; !contiguous && linear < t.count(); ++linear) {
         int64_t remaining = linear, element = words[2];
         for (size_t d = rank; d-- > 0;) {
           element += (remaining % t.shape[d]) * words[3 + rank + d];
@@ -400,7 +408,7 @@ public:
         p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
         seen += mask[i];
       }
-    Tensor out = std::move(call("tptt_logits", given).at("logits"));
+    Tensor out = std::move(call("tptt_logits", {&given}).at("logits"));
     return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
   }
 
@@ -451,7 +459,7 @@ public:
   std::vector<float> step(const std::vector<int64_t> &tokens,
                           const std::vector<uint8_t> &live, float mu) {
     int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
-    TensorMap given = caches;
+    TensorMap given;
     Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
     Tensor &p = given["positions"] = Tensor::zeros({batch, 1}, "i64");
     Tensor &k = given["key_mask"] = Tensor::zeros({batch, keys}, "i1");
@@ -470,7 +478,7 @@ public:
             i == window - 1 ? 1 : counts[b] >= window - 1 - i;
     }
     std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
-    TensorMap out = model.call("tptt_decode_step", given);
+    TensorMap out = model.call("tptt_decode_step", {&given, &caches});
     // A padding step must leave the sequence's linear state and window as
     // they were; its key row stays masked.
     for (auto &[name, cache] : caches) {
@@ -587,6 +595,9 @@ int runInfo(Model &model, int argc, char **argv) {
               m["semantics"].get<std::string>().c_str());
   std::printf("mag_weight:      %g\n", m["mag_weight"].get<double>());
   std::printf("target:          %s\n", m["target"].get<std::string>().c_str());
+  if (m.contains("adapter") && m["adapter"].is_string())
+    std::printf("adapter:         %s\n",
+                m["adapter"].get<std::string>().c_str());
   std::printf("weights:         %s\n",
               m["weights_location"].get<std::string>().c_str());
   return 0;

@@ -30,7 +30,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sys/stat.h>
@@ -65,6 +67,11 @@ cl::opt<bool> externalWeights(
     "external-weights",
     cl::desc("Keep the weights beside the executable (EXE.weights."
              "safetensors) instead of inside it"));
+cl::opt<std::string>
+    adapterDir("adapter",
+               cl::desc("A PEFT LoRA adapter directory (adapter_config.json, "
+                        "adapter_model.safetensors) to merge into the weights"),
+               cl::value_desc("DIR"));
 cl::opt<int64_t> numThreads("num-threads",
                             cl::desc("OpenMP threads (0: all cores)"),
                             cl::init(0));
@@ -157,6 +164,110 @@ json describe(const std::vector<tmodel::EntryValue> &values) {
   return list;
 }
 
+/// A PEFT LoRA adapter, merged into the weights it targets:
+/// W' = W + scale · B A, scale = lora_alpha / r (or / √r with use_rslora).
+class LoraAdapter {
+public:
+  /// Reads `dir` and checks every pair against the model's weights.
+  void open(const std::string &dir, const WeightFiles &model) {
+    std::string configPath = dir + "/adapter_config.json";
+    std::ifstream in(configPath);
+    if (!in)
+      die(configPath + ": cannot open");
+    json config = json::parse(in, nullptr, false);
+    if (config.is_discarded() || !config.is_object())
+      die(configPath + ": not a JSON object");
+    auto number = [&](const char *key) {
+      auto it = config.find(key);
+      if (it == config.end() || !it->is_number() || it->get<double>() <= 0)
+        die(configPath + ": field '" + key + "' must be a positive number");
+      return it->get<double>();
+    };
+    double rank = number("r"), alpha = number("lora_alpha");
+    bool rslora = config.value("use_rslora", false) == true;
+    scale = alpha / (rslora ? std::sqrt(rank) : rank);
+    std::string error;
+    file = st::File::open(dir + "/adapter_model.safetensors", error);
+    if (!file)
+      die(error);
+    for (const st::TensorView &view : file->tensors()) {
+      std::string module = moduleOf(view.name);
+      if (module.empty())
+        die(file->path() + ": tensor '" + view.name +
+            "' is not a LoRA lora_A/lora_B weight");
+      Pair &pair = pairs[module];
+      (view.name.find(".lora_A.") != std::string::npos ? pair.a : pair.b) =
+          &view;
+    }
+    for (const auto &[module, pair] : pairs) {
+      const st::TensorView *base = model.find(module + ".weight");
+      if (!base)
+        die(file->path() + ": the adapter targets '" + module +
+            "', which the model does not have");
+      if (!pair.a || !pair.b)
+        die(file->path() + ": '" + module + "' needs both lora_A and lora_B");
+      if (base->shape.size() != 2 || pair.a->shape.size() != 2 ||
+          pair.b->shape.size() != 2 || pair.a->shape[0] != pair.b->shape[1] ||
+          pair.a->shape[1] != base->shape[1] ||
+          pair.b->shape[0] != base->shape[0])
+        die(file->path() + ": the lora_A " + json(pair.a->shape).dump() +
+            " and lora_B " + json(pair.b->shape).dump() + " of '" + module +
+            "' do not fit its weight " + json(base->shape).dump());
+    }
+  }
+
+  /// Adds the update of the weight `name` ([out, in], row-major) if the
+  /// adapter has one.
+  void merge(const std::string &name, float *weight) const {
+    if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0)
+      return;
+    auto it = pairs.find(name.substr(0, name.size() - 7));
+    if (it == pairs.end())
+      return;
+    const st::TensorView &a = *it->second.a, &b = *it->second.b;
+    int64_t out = b.shape[0], rank = a.shape[0], in = a.shape[1];
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t r = 0; r < rank; ++r) {
+        double coefficient = scale * b.elementAsDouble(o * rank + r);
+        for (int64_t i = 0; i < in; ++i)
+          weight[o * in + i] +=
+              static_cast<float>(coefficient * a.elementAsDouble(r * in + i));
+      }
+  }
+
+  size_t size() const { return pairs.size(); }
+
+private:
+  /// "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" (PEFT)
+  /// or the tptt 0.12 form "...self_attn.base_attn.q_proj.lora_A.default.
+  /// weight" → "model.layers.0.self_attn.q_proj"; "" if not a LoRA tensor.
+  static std::string moduleOf(std::string name) {
+    for (const char *prefix : {"base_model.model.", "model.model."})
+      if (name.rfind(prefix, 0) == 0) {
+        name = name.substr(std::strlen(prefix));
+        if (std::strcmp(prefix, "model.model.") == 0)
+          name = "model." + name;
+        break;
+      }
+    for (const char *noise : {".base_attn", ".default"})
+      for (size_t at; (at = name.find(noise)) != std::string::npos;)
+        name.erase(at, std::strlen(noise));
+    for (const char *suffix : {".lora_A.weight", ".lora_B.weight"}) {
+      size_t n = std::strlen(suffix);
+      if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0)
+        return name.substr(0, name.size() - n);
+    }
+    return "";
+  }
+
+  struct Pair {
+    const st::TensorView *a = nullptr, *b = nullptr;
+  };
+  std::unique_ptr<st::File> file;
+  std::map<std::string, Pair> pairs;
+  double scale = 1.0;
+};
+
 json buildManifest(const tmodel::ModelSpec &spec,
                    const std::vector<tmodel::EntryPoint> &entries,
                    const std::string &weightsLocation) {
@@ -222,7 +333,8 @@ json buildManifest(const tmodel::ModelSpec &spec,
 /// The weights the entry points take, as F32 tensors in argument order.
 std::vector<st::OwnedTensor>
 collectWeights(const WeightFiles &files,
-               const std::vector<tmodel::EntryValue> &weights) {
+               const std::vector<tmodel::EntryValue> &weights,
+               const LoraAdapter &adapter) {
   std::vector<st::OwnedTensor> tensors;
   for (const tmodel::EntryValue &weight : weights) {
     const st::TensorView *view = files.find(weight.name);
@@ -236,6 +348,7 @@ collectWeights(const WeightFiles &files,
     auto *out = reinterpret_cast<float *>(tensor.bytes.data());
     for (int64_t i = 0; i < view->numElements(); ++i)
       out[i] = static_cast<float>(view->elementAsDouble(i));
+    adapter.merge(weight.name, out);
     tensors.push_back(std::move(tensor));
   }
   return tensors;
@@ -329,6 +442,9 @@ int main(int argc, char **argv) {
   }
   WeightFiles files;
   files.open(modelDir);
+  LoraAdapter adapter;
+  if (!adapterDir.empty())
+    adapter.open(adapterDir, files);
 
   mlir::MLIRContext context;
   mlir::DialectRegistry registry;
@@ -389,6 +505,11 @@ int main(int argc, char **argv) {
           ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
           : "embedded";
   json manifest = buildManifest(*spec, entries, location);
+  manifest["adapter"] =
+      adapterDir.empty()
+          ? json(nullptr)
+          : json(adapterDir + " (" + std::to_string(adapter.size()) +
+                 " LoRA pairs, merged)");
   std::vector<std::string> entryNames;
   for (const tmodel::EntryPoint &entry : entries)
     entryNames.push_back(entry.name);
@@ -425,7 +546,7 @@ int main(int argc, char **argv) {
   std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   progress("weights (" + std::to_string(weights.size()) + " tensors)");
   std::string blob = temporaries.add(outputPath + ".weights" + suffix);
-  if (!st::write(blob, collectWeights(files, weights), {}, error))
+  if (!st::write(blob, collectWeights(files, weights, adapter), {}, error))
     die(error);
   std::string weightsPath = outputPath + ".weights.safetensors";
   if (externalWeights) {

@@ -58,8 +58,43 @@ def raw_file(path, header, data=b""):
         f.write(struct.pack("<Q", len(text)) + text + data)
 
 
+def adapter(directory):
+    """DIR/model, DIR/adapter (PEFT LoRA on two projections of layer 0, plus
+    one in the tptt 0.12 naming) and DIR/merged (the same model with the
+    update folded into its weights, in numpy)."""
+    rng = np.random.default_rng(1)
+    tensors = weights(CONFIG)
+    rank, alpha = 2, 8.0
+    lora, merged = {}, dict(tensors)
+    for module, key in [("model.layers.0.self_attn.q_proj", "base_model.model.model.layers.0.self_attn.q_proj"),
+                        ("model.layers.0.self_attn.v_proj", "base_model.model.model.layers.0.self_attn.v_proj"),
+                        ("model.layers.1.self_attn.o_proj",
+                         "model.model.layers.1.self_attn.base_attn.o_proj")]:
+        out, inp = tensors[module + ".weight"].shape
+        a = (rng.standard_normal((rank, inp)) * 0.3).astype(np.float32)
+        b = (rng.standard_normal((out, rank)) * 0.3).astype(np.float32)
+        suffix = ".default.weight" if "base_attn" in key else ".weight"
+        lora[key + ".lora_A" + suffix], lora[key + ".lora_B" + suffix] = a, b
+        merged[module + ".weight"] = (tensors[module + ".weight"].astype(np.float64)
+                                      + alpha / rank * (b.astype(np.float64) @ a)).astype(np.float32)
+    for name, contents in [("model", tensors), ("merged", merged)]:
+        os.makedirs(os.path.join(directory, name))
+        with open(os.path.join(directory, name, "config.json"), "w") as f:
+            json.dump(CONFIG, f)
+        safetensors.save(os.path.join(directory, name, "model.safetensors"), contents)
+    os.makedirs(os.path.join(directory, "adapter"))
+    with open(os.path.join(directory, "adapter", "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "r": rank, "lora_alpha": alpha,
+                   "target_modules": ["q_proj", "v_proj", "o_proj"]}, f)
+    safetensors.save(os.path.join(directory, "adapter", "adapter_model.safetensors"), lora)
+
+
 def main():
     kind, directory = sys.argv[1], sys.argv[2]
+    if kind == "adapter":
+        shutil.rmtree(directory, ignore_errors=True)
+        adapter(directory)
+        return
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     config = json.loads(json.dumps(CONFIG))
