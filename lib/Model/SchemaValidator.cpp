@@ -6,6 +6,7 @@
 
 #include "tptt/Model/SchemaValidator.h"
 
+#include <cmath>
 #include <set>
 
 using json = nlohmann::json;
@@ -19,11 +20,14 @@ bool hasType(const json &value, const std::string &type) {
     return value.is_null();
   if (type == "boolean")
     return value.is_boolean();
-  if (type == "integer")
-    return value.is_number_integer() ||
-           (value.is_number_float() &&
-            value.get<double>() ==
-                static_cast<double>(static_cast<int64_t>(value.get<double>())));
+  if (type == "integer") {
+    if (value.is_number_integer())
+      return true;
+    // 64.0 is an integer too, if it fits an int64.
+    double number = value.is_number_float() ? value.get<double>() : 0.5;
+    return std::isfinite(number) && std::floor(number) == number &&
+           std::fabs(number) < 9.2e18;
+  }
   if (type == "number")
     return value.is_number();
   if (type == "string")
