@@ -24,6 +24,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <optional>
@@ -288,27 +290,40 @@ public:
     }
     if (!file)
       die(error);
+    // The weights tptt-compile writes are in the entry points' layout;
+    // any other file holds the model's own tensors (Hugging Face layout).
+    bool entryLayout = file->metadata().count("tptt_layout") &&
+                       file->metadata().at("tptt_layout") == "entry";
     for (const json &weight : manifest["weights"]) {
       std::string name = weight["name"].get<std::string>();
+      std::string source = weight["source"].get<std::string>();
+      bool transposed = weight["transposed"].get<bool>() && !entryLayout;
       auto shape = weight["shape"].get<std::vector<int64_t>>();
-      const st::TensorView *view = file->find(name);
+      std::vector<int64_t> stored = shape;
+      if (transposed)
+        std::swap(stored[0], stored[1]);
+      std::string lookup = entryLayout ? name : source;
+      const st::TensorView *view = file->find(lookup);
       if (!view)
-        die(file->path() + ": missing weight '" + name + "'");
-      if (view->shape != shape)
-        die(file->path() + ": weight '" + name + "' has shape " +
+        die(file->path() + ": missing weight '" + lookup + "'");
+      if (view->shape != stored)
+        die(file->path() + ": weight '" + lookup + "' has shape " +
             json(view->shape).dump() + ", the model needs " +
-            json(shape).dump());
+            json(stored).dump());
       const void *data = view->data;
       bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
-      if (view->dtype != st::DType::F32 || !aligned) {
+      if (view->dtype != st::DType::F32 || !aligned || transposed) {
         if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
             view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
-          die(file->path() + ": weight '" + name + "' has dtype " +
+          die(file->path() + ": weight '" + lookup + "' has dtype " +
               std::string(st::dtypeName(view->dtype)) +
               "; weights must be F32, BF16, F16 or F64");
         std::vector<float> &copy = converted.emplace_back(view->numElements());
-        for (int64_t i = 0; i < view->numElements(); ++i)
-          copy[i] = static_cast<float>(view->elementAsDouble(i));
+        int64_t rows = stored[0], cols = stored.size() > 1 ? stored[1] : 1;
+        for (int64_t i = 0; i < view->numElements(); ++i) {
+          int64_t at = transposed ? (i % cols) * rows + i / cols : i;
+          copy[at] = static_cast<float>(view->elementAsDouble(i));
+        }
         data = copy.data();
       }
       weightData[name] = {data, shape};
@@ -846,6 +861,11 @@ int runGenerate(Model &model, int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // The compiled code allocates its buffers afresh on every call: keep freed
+  // memory in the heap instead of returning it to the kernel, or every call
+  // pays page faults for its large buffers again.
+  mallopt(M_MMAP_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   if (argc > 0) {
     programName = argv[0];
     if (size_t slash = programName.rfind('/'); slash != std::string::npos)

@@ -310,7 +310,10 @@ json buildManifest(const tmodel::ModelSpec &spec,
     for (int64_t dim : weight.shape)
       count *= dim;
     parameters += count;
-    list.push_back({{"name", weight.name}, {"shape", weight.shape}});
+    list.push_back({{"name", weight.name},
+                    {"shape", weight.shape},
+                    {"source", weight.source},
+                    {"transposed", weight.transposed}});
   }
   m["parameters"] = parameters;
   m["weights"] = list;
@@ -330,25 +333,35 @@ json buildManifest(const tmodel::ModelSpec &spec,
   return m;
 }
 
-/// The weights the entry points take, as F32 tensors in argument order.
+/// The weights the entry points take, as F32 tensors in argument order and
+/// layout (projections transposed), with the adapter merged.
 std::vector<st::OwnedTensor>
 collectWeights(const WeightFiles &files,
                const std::vector<tmodel::EntryValue> &weights,
                const LoraAdapter &adapter) {
   std::vector<st::OwnedTensor> tensors;
   for (const tmodel::EntryValue &weight : weights) {
-    const st::TensorView *view = files.find(weight.name);
+    const st::TensorView *view = files.find(weight.source);
     if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
         view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
-      die("weight '" + weight.name + "' has dtype " +
+      die("weight '" + weight.source + "' has dtype " +
           std::string(st::dtypeName(view->dtype)) +
           "; weights must be F32, BF16, F16 or F64");
-    st::OwnedTensor tensor{weight.name, st::DType::F32, weight.shape, {}};
-    tensor.bytes.resize(view->numElements() * sizeof(float));
-    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
+    std::vector<float> values(view->numElements());
     for (int64_t i = 0; i < view->numElements(); ++i)
-      out[i] = static_cast<float>(view->elementAsDouble(i));
-    adapter.merge(weight.name, out);
+      values[i] = static_cast<float>(view->elementAsDouble(i));
+    adapter.merge(weight.source, values.data());
+    st::OwnedTensor tensor{weight.name, st::DType::F32, weight.shape, {}};
+    tensor.bytes.resize(values.size() * sizeof(float));
+    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
+    if (weight.transposed) {
+      int64_t rows = view->shape[0], cols = view->shape[1];
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          out[c * rows + r] = values[r * cols + c];
+    } else {
+      std::memcpy(out, values.data(), tensor.bytes.size());
+    }
     tensors.push_back(std::move(tensor));
   }
   return tensors;
@@ -546,7 +559,8 @@ int main(int argc, char **argv) {
   std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   progress("weights (" + std::to_string(weights.size()) + " tensors)");
   std::string blob = temporaries.add(outputPath + ".weights" + suffix);
-  if (!st::write(blob, collectWeights(files, weights, adapter), {}, error))
+  if (!st::write(blob, collectWeights(files, weights, adapter),
+                 {{"tptt_layout", "entry"}}, error))
     die(error);
   std::string weightsPath = outputPath + ".weights.safetensors";
   if (externalWeights) {

@@ -34,6 +34,10 @@ struct EntryValue {
   std::vector<int64_t> shape;
   /// "f32", "f64", "i64" or "i1".
   std::string dtype;
+  /// Weights: the model tensor it holds (its Hugging Face name) and whether
+  /// it is stored transposed ([in, out] for an [out, in] projection).
+  std::string source;
+  bool transposed = false;
 };
 
 /// The signature of one entry point.
@@ -63,7 +67,9 @@ using WeightShapeLookup =
 /// whose caches per layer are the softmax keys (after RoPE) and values
 /// [B,Hkv,T,d] and, on LiZA layers, the linear state [B,H,d,d] and the raw
 /// k/v rows of the last W−1 tokens [B,W−1,Hkv·d] (W: linearStepWindow).
-/// Every weight is looked up with `lookup` and its shape checked; on a
+/// Projection weights are arguments in the transposed layout [in, out]
+/// (EntryValue::transposed). Every weight is looked up with `lookup` and
+/// its shape checked; on a
 /// missing or mis-shaped weight returns null and sets `error` naming the
 /// tensor. `entries` receives the signatures.
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,

@@ -26,8 +26,9 @@ namespace {
 /// y = x Wᵀ + b: one contraction over the input features with the leading
 /// dimensions of x kept as parallel loops (no reshapes: expanding a
 /// collapsed dynamic row count back into several dynamic dimensions is not
-/// supported by expand-strided-metadata), W transposed once so that the
-/// contraction streams contiguous output rows.
+/// supported by expand-strided-metadata), reading Wᵀ [I, O] so that the
+/// contraction streams contiguous output rows: as given with
+/// `transposed_weight`, else transposed once.
 struct LowerLinear : public OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -38,9 +39,11 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     auto resultType = cast<RankedTensorType>(op.getType());
     int64_t rank = resultType.getRank();
     std::string lead = std::string("abcdefgh").substr(0, rank - 1);
-    Value product =
-        einsum(rewriter, loc, lead + "i,io->" + lead + "o", op.getInput(),
-               transposeLast2(rewriter, loc, op.getWeight()));
+    Value weight = op.getTransposedWeight()
+                       ? op.getWeight()
+                       : transposeLast2(rewriter, loc, op.getWeight());
+    Value product = einsum(rewriter, loc, lead + "i,io->" + lead + "o",
+                           op.getInput(), weight);
     if (Value bias = op.getBias())
       product = buildParallelGeneric(
           rewriter, loc, {product, bias},

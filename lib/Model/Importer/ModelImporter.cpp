@@ -148,21 +148,30 @@ private:
     return signature;
   }
 
-  /// A new argument for the weight `name`, checked to have `shape`; null
-  /// (with `error` set) when it is missing or mis-shaped.
-  Value weight(const std::string &name, std::vector<int64_t> shape) {
-    std::optional<std::vector<int64_t>> found = lookup(name);
+  /// A new argument for the model tensor `source`, checked to have `shape`
+  /// ([out, in] for a projection, stored transposed when `transposed`) and
+  /// named `name` (default: `source`); null (with `error` set) when it is
+  /// missing or mis-shaped.
+  Value weight(const std::string &source, std::vector<int64_t> shape,
+               bool transposed = false, std::string name = "") {
+    std::optional<std::vector<int64_t>> found = lookup(source);
     if (!found) {
-      error = "missing weight '" + name + "' (expected shape " +
+      error = "missing weight '" + source + "' (expected shape " +
               formatShape(shape) + ")";
       return Value();
     }
     if (*found != shape) {
-      error = "weight '" + name + "' has shape " + formatShape(*found) +
+      error = "weight '" + source + "' has shape " + formatShape(*found) +
               ", but the config needs " + formatShape(shape);
       return Value();
     }
-    return argument(name, "weight", tensor(shape, f32()));
+    if (transposed)
+      std::swap(shape[0], shape[1]);
+    name = name.empty() ? source : name;
+    Value value = argument(name, "weight", tensor(shape, f32()));
+    signature.arguments.back().source = source;
+    signature.arguments.back().transposed = transposed;
+    return value;
   }
 
   /// A cache argument and, once computed, its new value as a result.
@@ -190,25 +199,27 @@ private:
         return Value();
     }
     Value norm = weight("model.norm.weight", {hidden});
-    Value head = spec.tieWordEmbeddings
-                     ? embedTable
-                     : weight("lm_head.weight", {vocab, hidden});
+    // A tied head reads the embedding table, transposed for the product.
+    Value head = weight(spec.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                               : "lm_head.weight",
+                        {vocab, hidden}, /*transposed=*/true, "lm_head.weight");
     if (!norm || !head)
       return Value();
     x = RmsNormOp::create(b, loc, x.getType(), x, norm,
                           b.getF64FloatAttr(spec.rmsNormEps));
     auto logits = tensor({kDynamic, decoding ? 1 : kDynamic, vocab}, f32());
-    return LinearOp::create(b, loc, logits, x, head, Value());
+    return LinearOp::create(b, loc, logits, x, head, Value(), b.getUnitAttr());
   }
 
   /// y = x Wᵀ (+ b) for the projection `prefix`.{weight,bias}.
   Value projection(const std::string &prefix, Value x, int64_t out, int64_t in,
                    bool bias) {
-    Value w = weight(prefix + ".weight", {out, in});
+    Value w = weight(prefix + ".weight", {out, in}, /*transposed=*/true);
     Value bv = w && bias ? weight(prefix + ".bias", {out}) : Value();
     if (!w || (bias && !bv))
       return Value();
-    return LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv);
+    return LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv,
+                            b.getUnitAttr());
   }
 
   LinearBranchOptions branchOptions() {
@@ -310,8 +321,8 @@ private:
     Value merged = tensor::ExpandShapeOp::create(
         b, loc, activation(spec.numHeads * headDim), flat,
         SmallVector<ReassociationIndices>{{0}, {1, 2}});
-    return LinearOp::create(b, loc, activation(spec.hiddenSize), merged, wo,
-                            bo);
+    return LinearOp::create(b, loc, activation(spec.hiddenSize), merged, wo, bo,
+                            b.getUnitAttr());
   }
 
   /// The linear branch of one decode step, after o_proj.
@@ -334,7 +345,7 @@ private:
     cacheResults.push_back({p + "k_window", lastRows(kWindow, window - 1)});
     cacheResults.push_back({p + "v_window", lastRows(vWindow, window - 1)});
     return LinearOp::create(b, loc, activation(spec.hiddenSize), step.merged,
-                            wo, bo);
+                            wo, bo, b.getUnitAttr());
   }
 
   Value decoderLayer(int64_t layer, Value x) {
@@ -356,8 +367,9 @@ private:
     Value v =
         k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden, spec.qkvBias)
           : Value();
-    Value wo =
-        v ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth}) : Value();
+    Value wo = v ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth},
+                          /*transposed=*/true)
+                 : Value();
     Value bo = wo && spec.oBias ? weight(p + "self_attn.o_proj.bias", {hidden})
                                 : Value();
     if (!wo || (spec.oBias && !bo))
@@ -383,12 +395,14 @@ private:
           b, loc, x.getType(), q, k, v, cos, sin, mu, wo, bo, mask, o.numHeads,
           o.numKvHeads, o.order, o.trick, o.alphaGate, o.betaGate, o.nonlinear,
           o.chunkSize, o.semantics, spec.crossGate, spec.baseScaleAttn,
-          o.bidirectional, windowAttr, TypeAttr::get(o.linearType));
+          o.bidirectional, windowAttr, TypeAttr::get(o.linearType),
+          /*transposed_o_weight=*/true);
     } else {
       Value merged =
           buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
                              spec.numKvHeads, mask, windowAttr);
-      attn = LinearOp::create(b, loc, x.getType(), merged, wo, bo);
+      attn = LinearOp::create(b, loc, x.getType(), merged, wo, bo,
+                              b.getUnitAttr());
     }
     x = arith::AddFOp::create(b, loc, x, attn);
 

@@ -510,7 +510,10 @@ LogicalResult LinearOp::verify() {
   SmallVector<StringRef> inLayout(lead), outLayout(lead);
   inLayout.push_back("I");
   outLayout.push_back("O");
-  if (failed(shapes.check("weight", getWeight().getType(), {"O", "I"})) ||
+  SmallVector<StringRef> weightLayout = {"O", "I"};
+  if (getTransposedWeight())
+    weightLayout = {"I", "O"};
+  if (failed(shapes.check("weight", getWeight().getType(), weightLayout)) ||
       failed(shapes.check("input", input, inLayout)) ||
       failed(shapes.check("result", result, outLayout)))
     return failure();
@@ -663,7 +666,10 @@ LogicalResult LizaAttentionOp::verify() {
   if (failed(shapes.check("q", getQ().getType(), {"B", "S", "H*d"})) ||
       failed(shapes.check("cos", getCos().getType(), {"B", "S", "d"})) ||
       failed(shapes.check("sin", getSin().getType(), {"B", "S", "d"})) ||
-      failed(shapes.check("o_weight", getOWeight().getType(), {"D", "H*d"})) ||
+      failed(shapes.check("o_weight", getOWeight().getType(),
+                          getTransposedOWeight()
+                              ? ArrayRef<StringRef>{"H*d", "D"}
+                              : ArrayRef<StringRef>{"D", "H*d"})) ||
       failed(checkMask(shapes, getMask())) ||
       failed(shapes.check("result", getType(), {"B", "S", "D"})))
     return failure();

@@ -53,15 +53,16 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
     branch.linearType = op.getLinearElementType();
     Value merged = buildLinearBranch(rewriter, loc, branch, op.getQ(),
                                      op.getK(), op.getV(), mask);
+    UnitAttr transposed = op.getTransposedOWeightAttr();
     Value lin = LinearOp::create(rewriter, loc, op.getType(), merged,
-                                 op.getOWeight(), op.getOBias());
+                                 op.getOWeight(), op.getOBias(), transposed);
 
     // Softmax branch: the base model's causal attention with RoPE and GQA.
     Value attn = buildSoftmaxBranch(rewriter, loc, op.getQ(), op.getK(),
                                     op.getV(), op.getCos(), op.getSin(), heads,
                                     kvHeads, mask, op.getWindowAttr());
     Value soft = LinearOp::create(rewriter, loc, op.getType(), attn,
-                                  op.getOWeight(), op.getOBias());
+                                  op.getOWeight(), op.getOBias(), transposed);
 
     rewriter.replaceOpWithNewOp<MagMixOp>(
         op, op.getType(), soft, lin, op.getMu(), op.getCrossGateAttr(),

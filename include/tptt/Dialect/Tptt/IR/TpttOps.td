@@ -442,17 +442,22 @@ def Tptt_LinearOp : Tptt_Op<"linear", [Pure]> {
 
         y = x Wᵀ + b
 
+    With `transposed_weight` the operand holds Wᵀ [I, O] instead: compiled
+    models store their projections that way, so that the contraction streams
+    contiguous weight rows without transposing them at run time.
+
     ```mlir
     %y = tptt.linear %x, %w bias %b
         : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
     ```
   }];
   let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$weight,
-                       Optional<Tptt_FloatTensor>:$bias);
+                       Optional<Tptt_FloatTensor>:$bias,
+                       UnitAttr:$transposed_weight);
   let results = (outs Tptt_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` $bias^)? attr-dict `:`
-    functional-type(operands, results)
+    $input `,` $weight (`bias` $bias^)? (`transposed_weight` $transposed_weight^)?
+    attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -623,8 +628,8 @@ def Tptt_LizaAttentionOp : Tptt_Op<"liza_attention",
       `o_proj`;
     - `tptt.mag_mix` with `mu` (`cross_gate`, `base_scale_attn`).
 
-    `o_weight` [D, H·d] and the optional `o_bias` [D] are the shared output
-    projection; `mask` [B, S] marks real tokens. Result [B, S, D].
+    `o_weight` [D, H·d] ([H·d, D] with `transposed_o_weight`) and the
+    optional `o_bias` [D] are the shared output projection; `mask` [B, S] marks real tokens. Result [B, S, D].
     `tptt-decompose-liza-attention` rewrites the op into the pieces above.
 
     ```mlir
@@ -651,7 +656,8 @@ def Tptt_LizaAttentionOp : Tptt_Op<"liza_attention",
                         "::mlir::tptt::Semantics::Recurrent">:$semantics,
       UnitAttr:$cross_gate, UnitAttr:$base_scale_attn, UnitAttr:$bidirectional,
       OptionalAttr<I64Attr>:$window,
-      OptionalAttr<TypeAttrOf<AnyFloat>>:$linear_precision);
+      OptionalAttr<TypeAttrOf<AnyFloat>>:$linear_precision,
+      UnitAttr:$transposed_o_weight);
   let results = (outs Tptt_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v `rope` `(` $cos `,` $sin `)` `mu` `(` $mu `)`
