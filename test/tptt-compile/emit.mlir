@@ -1,5 +1,6 @@
-// --emit stops at a stage and prints it: the graph-level entry points, the
-// LLVM dialect, LLVM IR with the launcher's packed wrappers and manifest.
+// --emit stops at a stage and prints it: the graph-level entry points (the
+// decoder layers outlined, one function per kind of layer), LLVM IR with the
+// launcher's packed wrappers and manifest.
 // RUN: rm -rf %t && %python %S/Inputs/make_model.py good %t
 // RUN: tptt-compile %t --emit=tptt 2> /dev/null | FileCheck %s --check-prefix=TPTT
 // RUN: tptt-compile %t --emit=tptt --semantics tptt-0.12 2> /dev/null | FileCheck %s --check-prefix=REFERENCE
@@ -10,6 +11,11 @@
 // TPTT-SAME:     {tptt.name = "model.embed_tokens.weight"}
 // TPTT:         tptt.embedding
 // TPTT:         tptt.rope_tables
+// Both layers are one function, called with each layer's weights.
+// TPTT:         call @layer_0(
+// TPTT:         call @layer_0(
+// TPTT-NOT:     func.func private @layer_1
+// TPTT:       func.func private @layer_0(
 // TPTT:         tptt.liza_attention
 // TPTT-SAME:      chunk_size = 4
 // TPTT-SAME:      order = 2

@@ -18,7 +18,10 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Verifier.h"
+
+#include <map>
 
 using namespace mlir;
 using namespace mlir::tptt;
@@ -125,10 +128,16 @@ private:
     signature = EntryPoint{name.str(), {}, {}};
   }
 
+  /// A new argument of the entry point; inside a layer also one of the
+  /// layer function, which receives it through the call.
   Value argument(const std::string &name, const std::string &kind,
                  RankedTensorType type) {
     signature.arguments.push_back(describe(name, kind, type));
-    return entry->addArgument(type, b.getUnknownLoc());
+    Value value = entry->addArgument(type, b.getUnknownLoc());
+    if (!layerBlock)
+      return value;
+    layerOperands->push_back(value);
+    return layerBlock->addArgument(type, b.getUnknownLoc());
   }
 
   /// Returns `results`, fixes the function type and names every argument.
@@ -348,7 +357,55 @@ private:
                             wo, bo, b.getUnitAttr());
   }
 
+  /// Layer `layer` as a call of a private function of its own (identical
+  /// ones are merged afterwards, see mergeIdenticalLayers): the weights and
+  /// caches it asks for become arguments of both the entry point and the
+  /// layer function.
   Value decoderLayer(int64_t layer, Value x) {
+    Location loc = b.getUnknownLoc();
+    std::string name =
+        (decoding ? "decode_layer_" : "layer_") + std::to_string(layer);
+    auto layerFunction =
+        func::FuncOp::create(loc, name, b.getFunctionType({}, {}));
+    layerFunction.setPrivate();
+    module.push_back(layerFunction);
+    Block *body = layerFunction.addEntryBlock();
+    OpBuilder::InsertPoint entryPoint = b.saveInsertionPoint();
+    SmallVector<Value> callOperands;
+    SmallVector<Value *> shared = {&x,          &cos,      &sin, &mask,
+                                   &windowMask, &position, &mu};
+    SmallVector<Value> saved;
+    for (Value *value : shared) {
+      saved.push_back(*value);
+      if (!*value)
+        continue;
+      callOperands.push_back(*value);
+      *value = body->addArgument(value->getType(), loc);
+    }
+    layerBlock = body;
+    layerOperands = &callOperands;
+    size_t firstCache = cacheResults.size();
+    b.setInsertionPointToStart(body);
+    Value out = layerBody(layer, x);
+    layerBlock = nullptr;
+    for (auto [value, old] : llvm::zip(shared, saved))
+      *value = old;
+    if (!out)
+      return Value();
+    SmallVector<Value> results = {out};
+    for (size_t i = firstCache; i < cacheResults.size(); ++i)
+      results.push_back(cacheResults[i].second);
+    func::ReturnOp::create(b, loc, results);
+    layerFunction.setType(b.getFunctionType(body->getArgumentTypes(),
+                                            ValueRange(results).getTypes()));
+    b.restoreInsertionPoint(entryPoint);
+    auto call = func::CallOp::create(b, loc, layerFunction, callOperands);
+    for (size_t i = firstCache; i < cacheResults.size(); ++i)
+      cacheResults[i].second = call.getResult(1 + i - firstCache);
+    return call.getResult(0);
+  }
+
+  Value layerBody(int64_t layer, Value x) {
     Location loc = b.getUnknownLoc();
     std::string p = "model.layers." + std::to_string(layer) + ".";
     int64_t hidden = spec.hiddenSize, headDim = spec.headDim;
@@ -431,12 +488,44 @@ private:
   std::string &error;
   func::FuncOp function;
   Block *entry = nullptr;
+  /// While a layer function is built: its block, and the entry values its
+  /// call passes.
+  Block *layerBlock = nullptr;
+  SmallVector<Value> *layerOperands = nullptr;
   EntryPoint signature;
   bool decoding = false;
   int64_t window = 0;
   Value mask, windowMask, position, mu, cos, sin;
   std::vector<std::pair<std::string, Value>> cacheResults;
 };
+
+/// Keeps one of every set of layer functions with the same body (layers of
+/// the same kind differ only in the weights they are given), so that the
+/// code is compiled once per kind of layer rather than once per layer.
+void mergeIdenticalLayers(ModuleOp module) {
+  std::map<std::string, func::FuncOp> kept;
+  SmallVector<func::FuncOp> duplicates;
+  for (func::FuncOp function : module.getOps<func::FuncOp>()) {
+    if (!function.isPrivate())
+      continue;
+    // The body printed without the function's own name.
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    std::string name = function.getSymName().str();
+    function.setSymName("layer");
+    function->print(os, OpPrintingFlags().useLocalScope());
+    function.setSymName(name);
+    auto [it, inserted] = kept.try_emplace(text, function);
+    if (inserted)
+      continue;
+    if (failed(SymbolTable::replaceAllSymbolUses(
+            function, it->second.getSymNameAttr(), module)))
+      continue;
+    duplicates.push_back(function);
+  }
+  for (func::FuncOp function : duplicates)
+    function.erase();
+}
 
 } // namespace
 
@@ -462,6 +551,7 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
       return nullptr;
     entries.push_back(*step);
   }
+  mergeIdenticalLayers(*module);
   if (failed(verify(*module))) {
     error = "internal error: the imported module does not verify";
     return nullptr;
