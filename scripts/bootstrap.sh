@@ -8,11 +8,13 @@ TPTT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TPTT_BUILD=${TPTT_BUILD:-$TPTT_ROOT/build}
 
 # LLVM/MLIR 22 from Debian (and its OpenMP runtime for the parallel loops),
-# the build tools, GoogleTest, clang-format 22 for the format check, and
-# Debian's numpy/pytest for the Python reference.
+# the build tools, GoogleTest, clang-format 22 for the format check,
+# Debian's numpy/pytest for the Python reference, and clang with its
+# libFuzzer runtime for the parser fuzzers. Callers may add packages in
+# TPTT_EXTRA_PACKAGES (the benchmarks add PyTorch).
 TPTT_PACKAGES="cmake ninja-build g++ git llvm-22-dev libmlir-22-dev mlir-22-tools
 llvm-22-tools libomp-22-dev clang-format-22 nlohmann-json3-dev libgtest-dev
-python3-numpy python3-pytest"
+python3-numpy python3-pytest clang libclang-rt-14-dev ${TPTT_EXTRA_PACKAGES:-}"
 
 missing=""
 for pkg in $TPTT_PACKAGES; do

@@ -799,7 +799,8 @@ int runGenerate(Model &model, int argc, char **argv) {
     (generated == 0 ? prefillSeconds : decodeSeconds) += seconds(start);
     if (generated > 0)
       decodedTokens += batch;
-    drawnFrom.insert(drawnFrom.end(), logits.begin(), logits.end());
+    if (flags.has("logits-out"))
+      drawnFrom.insert(drawnFrom.end(), logits.begin(), logits.end());
     for (int64_t b = 0; b < batch; ++b) {
       int64_t next = samplers[b].sample(logits.data() + b * vocab, vocab);
       sequences[b].push_back(next);
