@@ -158,9 +158,9 @@ public:
         // An empty match: step over one character.
         if (begin >= text.size())
           break;
-        start = begin + std::max<size_t>(sequenceLength(static_cast<unsigned char>(
-                                             text[begin])),
-                                         1);
+        start = begin +
+                std::max<size_t>(
+                    sequenceLength(static_cast<unsigned char>(text[begin])), 1);
         continue;
       }
       out.emplace_back(begin, end);
@@ -235,7 +235,8 @@ bool readSteps(const json &node, std::vector<Tokenizer::Impl::Step> &steps,
   using Step = Tokenizer::Impl::Step;
   if (node.is_null())
     return true;
-  if (!node.is_object() || !node.contains("type") || !node["type"].is_string()) {
+  if (!node.is_object() || !node.contains("type") ||
+      !node["type"].is_string()) {
     error = "field '" + where + "' needs a string 'type'";
     return false;
   }
@@ -249,8 +250,8 @@ bool readSteps(const json &node, std::vector<Tokenizer::Impl::Step> &steps,
     return it != node.end() && it->is_boolean() ? it->get<bool>() : fallback;
   };
   if (type == "Sequence") {
-    const char *key = node.contains("normalizers") ? "normalizers"
-                                                   : "pretokenizers";
+    const char *key =
+        node.contains("normalizers") ? "normalizers" : "pretokenizers";
     if (!node.contains(key) || !node[key].is_array()) {
       error = "field '" + where + "' (Sequence) needs an array '" + key + "'";
       return false;
@@ -313,9 +314,8 @@ bool readSteps(const json &node, std::vector<Tokenizer::Impl::Step> &steps,
   } else if (type == "Digits") {
     step.kind = Step::Digits;
     std::string why;
-    step.regex = Regex::compile(flag("individual_digits", false) ? R"(\p{N})"
-                                                                 : R"(\p{N}+)",
-                                why);
+    step.regex = Regex::compile(
+        flag("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)", why);
   } else {
     error = "field '" + where + "': unsupported type '" + type + "'";
     return false;
@@ -330,7 +330,8 @@ bool readDecoder(const json &node,
   using Step = Tokenizer::Impl::DecodeStep;
   if (node.is_null())
     return true;
-  if (!node.is_object() || !node.contains("type") || !node["type"].is_string()) {
+  if (!node.is_object() || !node.contains("type") ||
+      !node["type"].is_string()) {
     error = "field '" + where + "' needs a string 'type'";
     return false;
   }
@@ -355,8 +356,9 @@ bool readDecoder(const json &node,
     if (!pattern.is_object() || !pattern.contains("String") ||
         !pattern["String"].is_string() || !node.contains("content") ||
         !node["content"].is_string()) {
-      error = "field '" + where + "': Replace needs a String pattern and a "
-                                  "content";
+      error = "field '" + where +
+              "': Replace needs a String pattern and a "
+              "content";
       return false;
     }
     step.pattern = pattern["String"].get<std::string>();
@@ -378,8 +380,8 @@ bool readDecoder(const json &node,
   } else if (type == "Metaspace") {
     step.kind = Step::Metaspace;
     step.pattern = node.value("replacement", std::string("▁"));
-    step.prepend = node.value("prepend_scheme", std::string("always")) !=
-                   "never";
+    step.prepend =
+        node.value("prepend_scheme", std::string("always")) != "never";
   } else {
     error = "field '" + where + "': unsupported decoder '" + type + "'";
     return false;
@@ -424,8 +426,8 @@ bool readPostProcessor(const json &node, Tokenizer::Impl &impl,
     const json &entry = specials.value(name, json());
     if (!entry.is_object() || !entry.contains("ids") ||
         !entry["ids"].is_array()) {
-      error = "field '" + where + ".single': unknown special token '" + name +
-              "'";
+      error =
+          "field '" + where + ".single': unknown special token '" + name + "'";
       return false;
     }
     for (const json &id : entry["ids"])
@@ -570,8 +572,8 @@ Tokenizer::Impl::preTokenize(const std::string &text) const {
             parts.push_back(piece.substr(last));
         } else if (step.kind == Step::Split && !step.text.empty()) {
           size_t last = 0;
-          for (size_t at; (at = piece.find(step.text, last)) !=
-                          std::string::npos;
+          for (size_t at;
+               (at = piece.find(step.text, last)) != std::string::npos;
                last = at + step.text.size()) {
             if (at > last)
               parts.push_back(piece.substr(last, at - last));
@@ -741,14 +743,12 @@ Tokenizer::encode(std::string_view text, bool addSpecialTokens,
   return ids;
 }
 
-std::string
-Tokenizer::Impl::decodeRun(const std::vector<int64_t> &ids) const {
+std::string Tokenizer::Impl::decodeRun(const std::vector<int64_t> &ids) const {
   using Step = DecodeStep;
   std::vector<std::string> tokens;
   for (int64_t id : ids)
-    tokens.push_back(id >= 0 && id < static_cast<int64_t>(pieces.size())
-                         ? pieces[id]
-                         : "");
+    tokens.push_back(
+        id >= 0 && id < static_cast<int64_t>(pieces.size()) ? pieces[id] : "");
   for (const Step &step : decoders) {
     switch (step.kind) {
     case Step::ByteLevel:
@@ -783,13 +783,13 @@ Tokenizer::Impl::decodeRun(const std::vector<int64_t> &ids) const {
     }
     case Step::Strip:
       for (std::string &token : tokens) {
-        for (int64_t i = 0;
-             i < step.start && token.rfind(step.content, 0) == 0; ++i)
+        for (int64_t i = 0; i < step.start && token.rfind(step.content, 0) == 0;
+             ++i)
           token.erase(0, step.content.size());
-        for (int64_t i = 0; i < step.stop && token.size() >= step.content.size() &&
-                            token.compare(token.size() - step.content.size(),
-                                          step.content.size(),
-                                          step.content) == 0;
+        for (int64_t i = 0;
+             i < step.stop && token.size() >= step.content.size() &&
+             token.compare(token.size() - step.content.size(),
+                           step.content.size(), step.content) == 0;
              ++i)
           token.erase(token.size() - step.content.size());
       }

@@ -39,9 +39,9 @@ public:
   /// The ids of `text`, with the template's special tokens (e.g. BOS) when
   /// `addSpecialTokens`. Text that is not valid UTF-8 gives nothing and an
   /// `error` naming the byte offset.
-  std::optional<std::vector<int64_t>>
-  encode(std::string_view text, bool addSpecialTokens,
-         std::string &error) const;
+  std::optional<std::vector<int64_t>> encode(std::string_view text,
+                                             bool addSpecialTokens,
+                                             std::string &error) const;
 
   /// The text of `ids` (special tokens left out when `skipSpecial`). Byte
   /// tokens that do not form whole UTF-8 characters stay raw bytes.
