@@ -12,6 +12,7 @@
 #include "tptt/Runtime/Executable.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"
+#include "tptt/Runtime/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -268,6 +269,19 @@ public:
 
   const json &info() const { return manifest; }
   int64_t vocabSize() const { return vocab; }
+
+  /// The tokenizer compiled in, or null when the model has none.
+  const Tokenizer *tokenizer() {
+    if (!tokenizerLoaded && tptt_tokenizer_json[0]) {
+      std::string error;
+      tokenizerInstance = Tokenizer::parse(tptt_tokenizer_json,
+                                           "the embedded tokenizer", error);
+      if (!tokenizerInstance)
+        die(error);
+    }
+    tokenizerLoaded = true;
+    return tokenizerInstance.get();
+  }
   bool hasDecodeStep() const {
     return tptt_decode_step_packed &&
            manifest["entries"].contains("tptt_decode_step");
@@ -430,6 +444,8 @@ public:
 private:
   json manifest;
   int64_t vocab = 0;
+  bool tokenizerLoaded = false;
+  std::unique_ptr<Tokenizer> tokenizerInstance;
   std::unique_ptr<st::File> file;
   std::vector<std::vector<float>> converted;
   std::map<std::string, std::pair<const void *, std::vector<int64_t>>>
@@ -613,6 +629,8 @@ int runInfo(Model &model, int argc, char **argv) {
   if (m.contains("adapter") && m["adapter"].is_string())
     std::printf("adapter:         %s\n",
                 m["adapter"].get<std::string>().c_str());
+  std::printf("tokenizer:       %s\n",
+              m.value("tokenizer", false) ? "yes (tokenizer.json)" : "none");
   std::printf("weights:         %s\n",
               m["weights_location"].get<std::string>().c_str());
   return 0;
@@ -630,19 +648,42 @@ float magWeight(const Flags &flags, const Model &model) {
       "mag-weight", model.info()["mag_weight"].get<double>(), 0.0, 1.0));
 }
 
+/// The ids of the text `text` (with the tokenizer's BOS template), for the
+/// flag `flag`.
+std::vector<int64_t> encodePrompt(Model &model, const std::string &text,
+                                  const std::string &flag) {
+  const Tokenizer *tokenizer = model.tokenizer();
+  if (!tokenizer)
+    die("flag '--" + flag +
+        "': this model has no tokenizer (compile a model directory with a "
+        "tokenizer.json), give token ids instead");
+  std::string error;
+  std::optional<std::vector<int64_t>> ids =
+      tokenizer->encode(text, /*addSpecialTokens=*/true, error);
+  if (!ids)
+    die("flag '--" + flag + "': " + error);
+  if (ids->empty())
+    die("flag '--" + flag + "': the prompt has no tokens");
+  return *ids;
+}
+
 int runLogits(Model &model, int argc, char **argv) {
   Flags flags("logits", programName +
-                            " logits --tokens 1,2,3 [--out F.safetensors]: "
-                            "the full-sequence forward; F32 logits [S, vocab]");
-  flags.value("tokens", "comma-separated token ids (required)");
+                            " logits --tokens 1,2,3 | --prompt TEXT [--out "
+                            "F.safetensors]: the full-sequence forward; F32 "
+                            "logits [S, vocab]");
+  flags.value("tokens", "comma-separated token ids");
+  flags.value("prompt", "text, encoded with the model's tokenizer");
   flags.value("out", "write the logits to this safetensors file (tensor "
                      "'logits'); default: print them as text");
   addCommonFlags(flags);
   flags.parse(argc, argv);
-  if (!flags.has("tokens"))
-    die("logits: flag '--tokens' is required (see --help)");
+  if (flags.has("tokens") == flags.has("prompt"))
+    die("logits: give exactly one of '--tokens' and '--prompt' (see --help)");
   std::vector<int64_t> tokens =
-      parseTokens(flags.text("tokens"), model.vocabSize(), "tokens");
+      flags.has("tokens")
+          ? parseTokens(flags.text("tokens"), model.vocabSize(), "tokens")
+          : encodePrompt(model, flags.text("prompt"), "prompt");
   model.loadWeights(flags.text("weights"));
   int64_t length = tokens.size(), vocab = model.vocabSize();
   std::vector<uint8_t> mask(length, 1);
@@ -665,9 +706,10 @@ int runLogits(Model &model, int argc, char **argv) {
   return 0;
 }
 
-/// Reads one prompt of token ids per line ("1,2,3") from `path`.
-std::vector<std::vector<int64_t>> readPrompts(const std::string &path,
-                                              int64_t vocab) {
+/// Reads one prompt per line from `path`: text when the model has a
+/// tokenizer, token ids ("1,2,3") otherwise.
+std::vector<std::vector<int64_t>> readPrompts(Model &model,
+                                              const std::string &path) {
   std::ifstream in(path);
   if (!in)
     die("flag '--prompts': cannot open " + path);
@@ -675,7 +717,9 @@ std::vector<std::vector<int64_t>> readPrompts(const std::string &path,
   std::string line;
   while (std::getline(in, line))
     if (line.find_first_not_of(" \t\r") != std::string::npos)
-      prompts.push_back(parseTokens(line, vocab, "prompts"));
+      prompts.push_back(model.tokenizer()
+                            ? encodePrompt(model, line, "prompts")
+                            : parseTokens(line, model.vocabSize(), "prompts"));
   if (prompts.empty())
     die("flag '--prompts': " + path + " has no prompts");
   return prompts;
@@ -683,12 +727,14 @@ std::vector<std::vector<int64_t>> readPrompts(const std::string &path,
 
 int runGenerate(Model &model, int argc, char **argv) {
   Flags flags("generate", programName +
-                              " generate --tokens IDS | --prompts FILE "
-                              "[sampling flags]: continues the sequences, "
-                              "printing the new tokens");
+                              " generate --prompt TEXT | --tokens IDS | "
+                              "--prompts FILE [sampling flags]: continues "
+                              "the sequences, streaming the new text");
+  flags.value("prompt", "text, encoded with the model's tokenizer");
   flags.value("tokens", "comma-separated prompt token ids");
-  flags.value("prompts", "a file with one prompt (comma-separated token ids) "
-                         "per line, generated as one left-padded batch");
+  flags.value("prompts", "a file with one prompt per line (text, or token "
+                         "ids for a model without tokenizer), generated as "
+                         "one left-padded batch");
   flags.value("max-new-tokens", "how many tokens to add (default 32)");
   flags.value("temperature", "softmax temperature (default 1; 0 is greedy)");
   flags.value("top-k", "sample among the k most likely tokens (default: all)");
@@ -703,13 +749,19 @@ int runGenerate(Model &model, int argc, char **argv) {
   flags.parse(argc, argv);
   int64_t vocab = model.vocabSize();
   std::vector<std::vector<int64_t>> prompts;
-  if (flags.has("tokens") == flags.has("prompts"))
-    die("generate: give exactly one of '--tokens' and '--prompts' (see "
-        "--help)");
+  if (flags.has("tokens") + flags.has("prompts") + flags.has("prompt") != 1)
+    die("generate: give exactly one of '--prompt', '--tokens' and "
+        "'--prompts' (see --help)");
   if (flags.has("tokens"))
     prompts.push_back(parseTokens(flags.text("tokens"), vocab, "tokens"));
+  else if (flags.has("prompt"))
+    prompts.push_back(encodePrompt(model, flags.text("prompt"), "prompt"));
   else
-    prompts = readPrompts(flags.text("prompts"), vocab);
+    prompts = readPrompts(model, flags.text("prompts"));
+  // Text out when the prompt was text; token ids otherwise.
+  const Tokenizer *tokenizer =
+      flags.has("tokens") ? nullptr : model.tokenizer();
+  size_t printed = 0;
   int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
   SamplingOptions sampling;
   int64_t newTokens = flags.integer("max-new-tokens", 32, 0, maxPositions);
@@ -807,7 +859,12 @@ int runGenerate(Model &model, int argc, char **argv) {
       if (std::find(eos.begin(), eos.end(), next) != eos.end())
         finished[b] = 1;
     }
-    if (batch == 1) {
+    if (batch == 1 && tokenizer) {
+      std::vector<int64_t> fresh(sequences[0].begin() + prompts[0].size(),
+                                 sequences[0].end());
+      std::fputs(tokenizer->decodeIncrement(fresh, printed).c_str(), stdout);
+      std::fflush(stdout);
+    } else if (batch == 1) {
       std::printf("%s%lld", generated ? "," : "",
                   static_cast<long long>(sequences[0].back()));
       std::fflush(stdout);
@@ -824,9 +881,13 @@ int runGenerate(Model &model, int argc, char **argv) {
   } else {
     for (int64_t b = 0; b < batch; ++b) {
       std::printf("[%lld]", static_cast<long long>(b));
-      for (size_t i = prompts[b].size(); i < sequences[b].size(); ++i)
-        std::printf("%s%lld", i == prompts[b].size() ? " " : ",",
-                    static_cast<long long>(sequences[b][i]));
+      std::vector<int64_t> fresh(sequences[b].begin() + prompts[b].size(),
+                                 sequences[b].end());
+      if (tokenizer)
+        std::printf(" %s", tokenizer->decode(fresh, true).c_str());
+      for (size_t i = 0; !tokenizer && i < fresh.size(); ++i)
+        std::printf("%s%lld", i == 0 ? " " : ",",
+                    static_cast<long long>(fresh[i]));
       std::printf("\n");
     }
   }

@@ -445,16 +445,24 @@ Tokenizer::~Tokenizer() = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string &path,
                                            std::string &error) {
-  auto fail = [&](const std::string &message) -> std::unique_ptr<Tokenizer> {
-    error = path + ": " + message;
-    return nullptr;
-  };
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail("cannot open");
+  if (!in) {
+    error = path + ": cannot open";
+    return nullptr;
+  }
   std::stringstream text;
   text << in.rdbuf();
-  json root = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  return parse(text.str(), path, error);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::parse(std::string_view text,
+                                            const std::string &name,
+                                            std::string &error) {
+  auto fail = [&](const std::string &message) -> std::unique_ptr<Tokenizer> {
+    error = name + ": " + message;
+    return nullptr;
+  };
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded() || !root.is_object())
     return fail("not a JSON object");
   const json &model = root.value("model", json());

@@ -79,11 +79,10 @@ bool addPackedWrapper(llvm::Module &module, const std::string &name,
 
 } // namespace
 
-std::unique_ptr<llvm::Module>
-tptt::target::translateForHost(mlir::ModuleOp module,
-                               llvm::LLVMContext &context,
-                               llvm::ArrayRef<std::string> entries,
-                               llvm::StringRef manifest, std::string &error) {
+std::unique_ptr<llvm::Module> tptt::target::translateForHost(
+    mlir::ModuleOp module, llvm::LLVMContext &context,
+    llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
+    llvm::StringRef tokenizer, std::string &error) {
   mlir::DialectRegistry registry;
   mlir::registerAllToLLVMIRTranslations(registry);
   module.getContext()->appendDialectRegistry(registry);
@@ -101,11 +100,14 @@ tptt::target::translateForHost(mlir::ModuleOp module,
   for (const std::string &entry : entries)
     if (!addPackedWrapper(*llvmModule, entry, error))
       return nullptr;
-  auto *text = llvm::ConstantDataArray::getString(context, manifest,
-                                                  /*AddNull=*/true);
-  new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, text,
-                           "tptt_manifest");
+  for (auto [name, contents] :
+       {std::pair<const char *, llvm::StringRef>{"tptt_manifest", manifest},
+        {"tptt_tokenizer_json", tokenizer}}) {
+    auto *text = llvm::ConstantDataArray::getString(context, contents,
+                                                    /*AddNull=*/true);
+    new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, text, name);
+  }
   auto optimize = mlir::makeOptimizingTransformer(3, 0, machine.get());
   if (llvm::Error err = optimize(llvmModule.get())) {
     error = llvm::toString(std::move(err));
@@ -162,6 +164,7 @@ bool tptt::target::linkExecutable(const std::string &objectPath,
                                              "-L" TPTT_LIBOMP_DIR,
                                              rpath,
                                              "-lomp",
+                                             TPTT_PCRE2_LIB,
                                              "-lm",
                                              "-lpthread"};
   std::string message;

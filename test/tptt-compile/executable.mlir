@@ -17,6 +17,7 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train | FileCheck %s --check-prefix=COMMAND
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --tokens 3 --prompts %t/prompts | FileCheck %s --check-prefix=BOTH
 // RUN: %t/exe logits --help | FileCheck %s --check-prefix=HELP
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --prompt hello | FileCheck %s --check-prefix=NO-TOKENIZER
 //
 // External weights: beside the executable, or named with --weights.
 // RUN: tptt-compile %t/model -o %t/ext --external-weights 2> /dev/null
@@ -55,7 +56,7 @@
 // BATCH: [1] {{[0-9]+(,[0-9]+)*$}}
 // BATCH: prefill: 4 tokens
 
-// NO-TOKENS: exe: error: logits: flag '--tokens' is required (see --help)
+// NO-TOKENS: exe: error: logits: give exactly one of '--tokens' and '--prompt' (see --help)
 // NO-TOKENS-NEXT: status: 2
 // NOT-ID: exe: error: flag '--tokens': 'x' is not a token id
 // NOT-ID-NEXT: status: 2
@@ -67,11 +68,14 @@
 // FLAG-NEXT: status: 2
 // COMMAND: exe: error: unknown command 'train' (info, logits, generate)
 // COMMAND-NEXT: status: 2
-// BOTH: exe: error: generate: give exactly one of '--tokens' and '--prompts' (see --help)
+// BOTH: exe: error: generate: give exactly one of '--prompt', '--tokens' and '--prompts' (see --help)
 // BOTH-NEXT: status: 2
-// HELP: exe logits --tokens 1,2,3 [--out F.safetensors]
+// HELP: exe logits --tokens 1,2,3 | --prompt TEXT [--out F.safetensors]
 // HELP: --mag-weight V
 // HELP: --tokens V
+
+// NO-TOKENIZER: exe: error: flag '--prompt': this model has no tokenizer (compile a model directory with a tokenizer.json), give token ids instead
+// NO-TOKENIZER-NEXT: status: 2
 
 // NO-WEIGHTS: ext: error: {{.+}}ext.weights.safetensors: No such file or directory (this executable has no embedded weights; give --weights FILE)
 // NO-WEIGHTS-NEXT: status: 2

@@ -18,6 +18,7 @@
 #include "tptt/Pipelines/Pipelines.h"
 #include "tptt/Runtime/Executable.h"
 #include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Tokenizer.h"
 #include "tptt/Target/EmitExecutable.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -34,6 +35,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,11 +307,15 @@ json buildManifest(const tmodel::ModelSpec &spec,
   m["weights_location"] = weightsLocation;
   int64_t parameters = 0;
   json list = json::array();
+  std::map<std::string, bool> counted;
   for (const tmodel::EntryValue &weight : weights) {
     int64_t count = 1;
     for (int64_t dim : weight.shape)
       count *= dim;
-    parameters += count;
+    // A tied head is the embedding table again: count it once.
+    if (!counted[weight.source])
+      parameters += count;
+    counted[weight.source] = true;
     list.push_back({{"name", weight.name},
                     {"shape", weight.shape},
                     {"source", weight.source},
@@ -458,6 +464,23 @@ int main(int argc, char **argv) {
   LoraAdapter adapter;
   if (!adapterDir.empty())
     adapter.open(adapterDir, files);
+  // The tokenizer travels inside the executable; a broken one is an error
+  // now rather than at the first prompt.
+  std::string tokenizerText;
+  std::string tokenizerPath = modelDir + "/tokenizer.json";
+  if (llvm::sys::fs::exists(tokenizerPath)) {
+    std::unique_ptr<::tptt::runtime::Tokenizer> tokenizer =
+        ::tptt::runtime::Tokenizer::load(tokenizerPath, error);
+    if (!tokenizer)
+      die(error);
+    if (tokenizer->vocabSize() > spec->vocabSize)
+      die(tokenizerPath + ": token ids reach " +
+          std::to_string(tokenizer->vocabSize() - 1) +
+          ", past the model's vocab_size " + std::to_string(spec->vocabSize));
+    std::ifstream in(tokenizerPath, std::ios::binary);
+    tokenizerText.assign(std::istreambuf_iterator<char>(in),
+                         std::istreambuf_iterator<char>());
+  }
 
   mlir::MLIRContext context;
   mlir::DialectRegistry registry;
@@ -527,8 +550,9 @@ int main(int argc, char **argv) {
   for (const tmodel::EntryPoint &entry : entries)
     entryNames.push_back(entry.name);
   llvm::LLVMContext llvmContext;
+  manifest["tokenizer"] = !tokenizerText.empty();
   std::unique_ptr<llvm::Module> llvmModule = ::tptt::target::translateForHost(
-      *module, llvmContext, entryNames, manifest.dump(), error);
+      *module, llvmContext, entryNames, manifest.dump(), tokenizerText, error);
   if (!llvmModule)
     die(error);
   if (!dumpDir.empty() || emitStage == "llvm-ir") {

@@ -20,6 +20,9 @@ extern "C" {
 /// ids) and the weight arguments of the entry points, in order.
 extern const char tptt_manifest[];
 
+/// The model's tokenizer.json (NUL-terminated; empty when it has none).
+extern const char tptt_tokenizer_json[];
+
 /// Calls the full-sequence forward `tptt_logits`: `args[0]` points to the
 /// result's memref descriptor (filled in; its buffer is malloc'ed and
 /// belongs to the caller), `args[1 + i]` to the descriptor of argument i

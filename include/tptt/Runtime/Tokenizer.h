@@ -34,6 +34,10 @@ public:
   /// `error` to one message naming the file and the field.
   static std::unique_ptr<Tokenizer> load(const std::string &path,
                                          std::string &error);
+  /// The same for the contents `text` of a tokenizer.json; errors start
+  /// with `name`.
+  static std::unique_ptr<Tokenizer>
+  parse(std::string_view text, const std::string &name, std::string &error);
   ~Tokenizer();
 
   /// The ids of `text`, with the template's special tokens (e.g. BOS) when

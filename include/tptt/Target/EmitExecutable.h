@@ -23,12 +23,14 @@ namespace target {
 /// and adds what the launcher expects (Runtime/Executable.h): for every
 /// name in `entries`, `<name>_packed(void **args)` calling
 /// `_mlir_ciface_<name>` with the pointers in `args`, and the NUL-terminated
-/// global `tptt_manifest` holding `manifest`. The module is optimized at
+/// global `tptt_manifest` holding `manifest`, and `tptt_tokenizer_json`
+/// holding `tokenizer` (the model's tokenizer.json, or empty). The module is
+/// optimized at
 /// -O3 for the host. Returns null and sets `error` on failure.
 std::unique_ptr<llvm::Module>
 translateForHost(mlir::ModuleOp module, llvm::LLVMContext &context,
                  llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
-                 std::string &error);
+                 llvm::StringRef tokenizer, std::string &error);
 
 /// Writes `module` as a host object file at `path`.
 bool writeObject(llvm::Module &module, const std::string &path,
