@@ -1,15 +1,18 @@
 #!/bin/sh
-# The main job on the bundled example: builds the tools, shows the example
-# LiZA layer (examples/liza_layer.mlir) decomposed into its parts, then
-# compiles it for the CPU and runs it on deterministic inputs.
+# The main job on the bundled example model: builds tptt-compile, compiles
+# examples/tiny-llama (a Llama-family TPTT model directory: config.json with
+# a `tptt` section, BF16 safetensors weights, tokenizer.json) into one
+# self-contained executable, shows what it is, and generates from a prompt.
+# The example's weights are seeded random (examples/make_tiny_llama.py), so
+# its text is noise; the pipeline is the real one.
 set -eu
 . "$(dirname "$0")/bootstrap.sh"
-ninja -C "$TPTT_BUILD" tptt-opt tptt-run
-echo "tptt: examples/liza_layer.mlir after tptt-decompose-liza-attention:"
-"$TPTT_BUILD/bin/tptt-opt" "$TPTT_ROOT/examples/liza_layer.mlir" \
-  --tptt-decompose-liza-attention --canonicalize --cse
-echo "tptt: compiling it for the CPU and running it (2 sequences of 12 tokens):"
-/usr/bin/python3 "$TPTT_ROOT/examples/liza_layer_inputs.py" \
-  "$TPTT_BUILD/example-inputs.safetensors"
-"$TPTT_BUILD/bin/tptt-run" "$TPTT_ROOT/examples/liza_layer.mlir" \
-  --inputs "$TPTT_BUILD/example-inputs.safetensors"
+ninja -C "$TPTT_BUILD" tptt-compile
+model="$TPTT_ROOT/examples/tiny-llama"
+exe="$TPTT_BUILD/examples/tiny-llama"
+mkdir -p "$TPTT_BUILD/examples"
+echo "tptt: tptt-compile $model -o $exe"
+"$TPTT_BUILD/bin/tptt-compile" "$model" -o "$exe"
+"$exe" info
+echo "tptt: $exe generate --prompt 'Once upon a time' --max-new-tokens 48"
+"$exe" generate --prompt "Once upon a time" --max-new-tokens 48 --seed 0
