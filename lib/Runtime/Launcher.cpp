@@ -283,8 +283,9 @@ public:
     return tokenizerInstance.get();
   }
   bool hasDecodeStep() const {
-    return tptt_decode_step_packed &&
-           manifest["entries"].contains("tptt_decode_step");
+    return tptt_decode_step_packed && tptt_prefill_packed &&
+           manifest["entries"].contains("tptt_decode_step") &&
+           manifest["entries"].contains("tptt_prefill");
   }
 
   /// Maps the weights: `path` when given, else the embedded ones, else
@@ -349,8 +350,10 @@ public:
   /// name.
   TensorMap call(const std::string &entry,
                  std::initializer_list<const TensorMap *> givenMaps) {
-    PackedFunction function =
-        entry == "tptt_logits" ? tptt_logits_packed : tptt_decode_step_packed;
+    PackedFunction function = entry == "tptt_logits" ? tptt_logits_packed
+                              : entry == "tptt_prefill"
+                                  ? tptt_prefill_packed
+                                  : tptt_decode_step_packed;
     const json &signature = manifest["entries"][entry];
     std::vector<std::vector<int64_t>> descriptors;
     std::set<int64_t> inputs;
@@ -421,6 +424,17 @@ public:
   std::vector<float> logits(const std::vector<int64_t> &tokens,
                             const std::vector<uint8_t> &mask, int64_t batch,
                             int64_t length, float mu) {
+    Tensor out = std::move(
+        forward("tptt_logits", tokens, mask, batch, length, mu).at("logits"));
+    return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
+  }
+
+  /// Calls the full-sequence entry `entry` (tptt_logits or tptt_prefill) on
+  /// a left-padded batch and returns its results.
+  TensorMap forward(const std::string &entry,
+                    const std::vector<int64_t> &tokens,
+                    const std::vector<uint8_t> &mask, int64_t batch,
+                    int64_t length, float mu) {
     TensorMap given;
     Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
     Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
@@ -437,8 +451,7 @@ public:
         p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
         seen += mask[i];
       }
-    Tensor out = std::move(call("tptt_logits", {&given}).at("logits"));
-    return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
+    return call(entry, {&given});
   }
 
 private:
@@ -485,10 +498,40 @@ public:
     counts.assign(batch, 0);
   }
 
-  /// Feeds one token per sequence (`live[b]` false: sequence b has not
-  /// started yet, its token is padding); returns the logits [B, vocab].
-  std::vector<float> step(const std::vector<int64_t> &tokens,
-                          const std::vector<uint8_t> &live, float mu) {
+  /// Runs the prompts (left-padded: row b starts at column pad[b]) through
+  /// the full-sequence prefill and keeps its caches; returns the logits
+  /// [B, vocab] after each prompt.
+  std::vector<float> prefill(const std::vector<std::vector<int64_t>> &prompts,
+                             const std::vector<int64_t> &pad, float mu) {
+    int64_t length = 0;
+    for (const auto &prompt : prompts)
+      length = std::max<int64_t>(length, prompt.size());
+    std::vector<int64_t> tokens(batch * length, 0);
+    keyMask.assign(batch * length, 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      for (size_t s = 0; s < prompts[b].size(); ++s) {
+        tokens[b * length + pad[b] + s] = prompts[b][s];
+        keyMask[b * length + pad[b] + s] = 1;
+      }
+      counts[b] = prompts[b].size();
+    }
+    TensorMap out =
+        model.forward("tptt_prefill", tokens, keyMask, batch, length, mu);
+    for (auto &[name, cache] : caches)
+      cache = std::move(out.at(name));
+    cropCaches();
+    int64_t vocab = model.vocabSize();
+    const float *all = out.at("logits").as<float>();
+    std::vector<float> last(batch * vocab);
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(last.data() + b * vocab, all + ((b + 1) * length - 1) * vocab,
+                  vocab * sizeof(float));
+    return last;
+  }
+
+  /// Feeds one token per sequence (after prefill); returns the logits
+  /// [B, vocab].
+  std::vector<float> step(const std::vector<int64_t> &tokens, float mu) {
     int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
     TensorMap given;
     Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
@@ -503,29 +546,18 @@ public:
       p.as<int64_t>()[b] = counts[b];
       for (int64_t j = 0; j + 1 < keys; ++j)
         nextMask[b * keys + j] = keyMask[b * (keys - 1) + j];
-      nextMask[b * keys + keys - 1] = live[b];
+      nextMask[b * keys + keys - 1] = 1;
       for (int64_t i = 0; i < window; ++i)
         w.as<uint8_t>()[b * window + i] =
             i == window - 1 ? 1 : counts[b] >= window - 1 - i;
     }
     std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
     TensorMap out = model.call("tptt_decode_step", {&given, &caches});
-    // A padding step must leave the sequence's linear state and window as
-    // they were; its key row stays masked.
-    for (auto &[name, cache] : caches) {
-      Tensor &updated = out.at(name);
-      if (!isKeyValueCache(name)) {
-        size_t row = cache.bytes.size() / std::max<int64_t>(batch, 1);
-        for (int64_t b = 0; b < batch; ++b)
-          if (!live[b])
-            std::memcpy(updated.bytes.data() + b * row,
-                        cache.bytes.data() + b * row, row);
-      }
-      cache = std::move(updated);
-    }
+    for (auto &[name, cache] : caches)
+      cache = std::move(out.at(name));
     keyMask = std::move(nextMask);
     for (int64_t b = 0; b < batch; ++b)
-      counts[b] += live[b];
+      ++counts[b];
     cropCaches();
     Tensor &logits = out.at("logits");
     return std::vector<float>(logits.as<float>(),
@@ -808,24 +840,13 @@ int runGenerate(Model &model, int argc, char **argv) {
   if (model.hasDecodeStep())
     state.emplace(model, batch);
   auto nextLogits = [&](int64_t generated) -> std::vector<float> {
-    if (state && generated == 0) {
-      std::vector<float> logits;
-      for (int64_t column = 0; column < longest; ++column) {
-        std::vector<int64_t> tokens(batch);
-        std::vector<uint8_t> live(batch);
-        for (int64_t b = 0; b < batch; ++b) {
-          live[b] = column >= pad[b];
-          tokens[b] = live[b] ? prompts[b][column - pad[b]] : 0;
-        }
-        logits = state->step(tokens, live, mu);
-      }
-      return logits;
-    }
+    if (state && generated == 0)
+      return state->prefill(prompts, pad, mu);
     if (state) {
       std::vector<int64_t> tokens(batch);
       for (int64_t b = 0; b < batch; ++b)
         tokens[b] = sequences[b].back();
-      return state->step(tokens, std::vector<uint8_t>(batch, 1), mu);
+      return state->step(tokens, mu);
     }
     int64_t length = longest + generated;
     std::vector<int64_t> tokens(batch * length, 0);

@@ -20,6 +20,9 @@
 // TPTT-SAME:      chunk_size = 4
 // TPTT-SAME:      order = 2
 // TPTT:         tptt.swiglu
+// The prefill returns the decode caches besides the logits.
+// TPTT-LABEL: func.func @tptt_prefill(
+// TPTT:         -> (tensor<?x?x24xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x2x8x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>
 // TPTT-LABEL: func.func @tptt_decode_step(
 // TPTT-SAME:     {tptt.name = "layers.0.k"}
 // TPTT-SAME:     {tptt.name = "layers.0.state"}
@@ -29,8 +32,10 @@
 
 // The reference semantics has no decode step: generation recomputes.
 // REFERENCE: func.func @tptt_logits(
+// REFERENCE-NOT: func.func @tptt_prefill(
 // REFERENCE-NOT: func.func @tptt_decode_step(
 
 // IR: @tptt_manifest = {{.*}}constant
 // IR-DAG: define void @tptt_logits_packed(ptr
 // IR-DAG: define void @tptt_decode_step_packed(ptr
+// IR-DAG: define void @tptt_prefill_packed(ptr

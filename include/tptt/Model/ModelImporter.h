@@ -22,6 +22,7 @@ namespace model {
 
 /// The full-sequence forward and the one-token decode step.
 constexpr const char *kLogitsEntry = "tptt_logits";
+constexpr const char *kPrefillEntry = "tptt_prefill";
 constexpr const char *kDecodeStepEntry = "tptt_decode_step";
 
 /// One argument or result of an entry point, as the runtime binds it.
@@ -58,7 +59,8 @@ using WeightShapeLookup =
 ///   @tptt_logits(tokens [B,S] i64, positions [B,S] i64, mask [B,S] i1,
 ///                mag_weight f32, weights...) -> logits [B,S,V] f32
 ///
-/// and, under the `recurrent` semantics, the decode step
+/// and, under the `recurrent` semantics, the prefill (the same forward that
+/// also returns the caches below, for the prompt) and the decode step
 ///
 ///   @tptt_decode_step(tokens [B,1], positions [B,1], key_mask [B,T+1],
 ///                     window_mask [B,W], mag_weight, caches..., weights...)

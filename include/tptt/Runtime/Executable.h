@@ -29,8 +29,11 @@ extern const char tptt_tokenizer_json[];
 /// (tokens, positions, mask, mag_weight, then the weights).
 void tptt_logits_packed(void **args);
 
-/// Calls the one-token decode step `tptt_decode_step` the same way. Only
-/// models with the `recurrent` semantics have it (weak: null otherwise).
+/// Calls the prefill `tptt_prefill` (the full forward that also returns the
+/// decode caches) and the one-token decode step `tptt_decode_step` the same
+/// way. Only models with the `recurrent` semantics have them (weak: null
+/// otherwise).
+__attribute__((weak)) void tptt_prefill_packed(void **args);
 __attribute__((weak)) void tptt_decode_step_packed(void **args);
 }
 

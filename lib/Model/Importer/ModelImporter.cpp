@@ -79,6 +79,26 @@ public:
     return finish({{"logits", logits}});
   }
 
+  /// @tptt_prefill: the full-sequence forward that also returns the caches
+  /// a decode step continues from.
+  std::optional<EntryPoint> buildPrefill() {
+    prefilling = true;
+    begin(kPrefillEntry);
+    Value tokens =
+        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
+    Value positions =
+        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
+    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
+    mu = argument("mag_weight", "input", tensor({}, f32()));
+    window = linearStepWindow(spec.order);
+    Value logits = forward(tokens, positions);
+    if (!logits)
+      return std::nullopt;
+    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
+    results.insert(results.end(), cacheResults.begin(), cacheResults.end());
+    return finish(results);
+  }
+
   /// @tptt_decode_step: one token per sequence on top of the caches.
   std::optional<EntryPoint> buildDecodeStep() {
     decoding = true;
@@ -363,8 +383,10 @@ private:
   /// layer function.
   Value decoderLayer(int64_t layer, Value x) {
     Location loc = b.getUnknownLoc();
-    std::string name =
-        (decoding ? "decode_layer_" : "layer_") + std::to_string(layer);
+    std::string name = (decoding     ? "decode_layer_"
+                        : prefilling ? "prefill_layer_"
+                                     : "layer_") +
+                       std::to_string(layer);
     auto layerFunction =
         func::FuncOp::create(loc, name, b.getFunctionType({}, {}));
     layerFunction.setPrivate();
@@ -403,6 +425,72 @@ private:
     for (size_t i = firstCache; i < cacheResults.size(); ++i)
       cacheResults[i].second = call.getResult(1 + i - firstCache);
     return call.getResult(0);
+  }
+
+  /// The attention of a prefill: both branches as in the full forward, with
+  /// the caches a decode step continues from as results — the keys after
+  /// RoPE and the values, and on LiZA layers the final linear state and the
+  /// raw k/v rows of the last W − 1 tokens.
+  Value prefillAttention(int64_t layer, Value q, Value k, Value v, Value wo,
+                         Value bo, IntegerAttr windowAttr, bool liza) {
+    Location loc = b.getUnknownLoc();
+    std::string p = "layers." + std::to_string(layer) + ".";
+    Value keys, values;
+    Value merged =
+        buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
+                           spec.numKvHeads, mask, windowAttr, &keys, &values);
+    cacheResults.push_back({p + "k", keys});
+    cacheResults.push_back({p + "v", values});
+    auto out = activation(spec.hiddenSize);
+    Value soft = LinearOp::create(b, loc, out, merged, wo, bo, b.getUnitAttr());
+    if (!liza)
+      return soft;
+    Value state;
+    Value lin =
+        buildLinearBranch(b, loc, branchOptions(), q, k, v, mask, &state);
+    lin = LinearOp::create(b, loc, out, lin, wo, bo, b.getUnitAttr());
+    cacheResults.push_back({p + "state", state});
+    cacheResults.push_back({p + "k_window", lastRowsOf(k, window - 1)});
+    cacheResults.push_back({p + "v_window", lastRowsOf(v, window - 1)});
+    return MagMixOp::create(b, loc, out, soft, lin, mu,
+                            spec.crossGate ? b.getUnitAttr() : UnitAttr(),
+                            spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
+                            b.getF64FloatAttr(1e-5));
+  }
+
+  /// The last `count` rows of `rows` [B, S, F] (S dynamic) as [B, count, F];
+  /// rows before the sequence are zero (a decode step's window mask never
+  /// reads them).
+  Value lastRowsOf(Value rows, int64_t count) {
+    Location loc = b.getUnknownLoc();
+    auto type = cast<RankedTensorType>(rows.getType());
+    Type elementType = type.getElementType();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
+    Value seq = tensor::DimOp::create(b, loc, rows, 1);
+    SmallVector<OpFoldResult> paddedSizes = sizes;
+    paddedSizes[1] =
+        arith::AddIOp::create(b, loc, seq,
+                              arith::ConstantIndexOp::create(b, loc, count))
+            .getResult();
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getFloatAttr(elementType, 0.0));
+    Value padded =
+        linalg::FillOp::create(b, loc, ValueRange{zero},
+                               ValueRange{tensor::EmptyOp::create(
+                                   b, loc, paddedSizes, elementType)})
+            .getResult(0);
+    SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> at = {b.getIndexAttr(0), b.getIndexAttr(count),
+                                    b.getIndexAttr(0)};
+    padded =
+        tensor::InsertSliceOp::create(b, loc, rows, padded, at, sizes, ones);
+    SmallVector<OpFoldResult> last = {b.getIndexAttr(0), seq,
+                                      b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> lastSizes = sizes;
+    lastSizes[1] = b.getIndexAttr(count);
+    return tensor::ExtractSliceOp::create(
+        b, loc, tensor({kDynamic, count, type.getDimSize(2)}, elementType),
+        padded, last, lastSizes, ones);
   }
 
   Value layerBody(int64_t layer, Value x) {
@@ -446,6 +534,8 @@ private:
                              spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
                              b.getF64FloatAttr(1e-5));
       }
+    } else if (prefilling) {
+      attn = prefillAttention(layer, q, k, v, wo, bo, windowAttr, liza);
     } else if (liza) {
       LinearBranchOptions o = branchOptions();
       attn = LizaAttentionOp::create(
@@ -494,6 +584,7 @@ private:
   SmallVector<Value> *layerOperands = nullptr;
   EntryPoint signature;
   bool decoding = false;
+  bool prefilling = false;
   int64_t window = 0;
   Value mask, windowMask, position, mu, cos, sin;
   std::vector<std::pair<std::string, Value>> cacheResults;
@@ -545,10 +636,14 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
     return nullptr;
   entries.push_back(*logits);
   if (spec.semantics == "recurrent" && !spec.bidirectional) {
+    std::optional<EntryPoint> prefill =
+        EntryBuilder(*module, spec, lookup, error).buildPrefill();
     std::optional<EntryPoint> step =
-        EntryBuilder(*module, spec, lookup, error).buildDecodeStep();
+        prefill ? EntryBuilder(*module, spec, lookup, error).buildDecodeStep()
+                : std::nullopt;
     if (!step)
       return nullptr;
+    entries.push_back(*prefill);
     entries.push_back(*step);
   }
   mergeIdenticalLayers(*module);

@@ -118,7 +118,8 @@ Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 
 Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
                                     const LinearBranchOptions &options, Value q,
-                                    Value k, Value v, Value mask) {
+                                    Value k, Value v, Value mask,
+                                    Value *finalState) {
   auto qType = cast<RankedTensorType>(q.getType());
   auto kType = cast<RankedTensorType>(k.getType());
   MLIRContext *ctx = b.getContext();
@@ -168,19 +169,21 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
                   options.betaGate == GateKind::C ? Trick::Cte : options.trick);
   }
 
-  auto runOperator = [&](bool reverse) -> Value {
+  auto runOperator = [&](bool reverse) {
     return DeltaProductOp::create(
-               b, loc, headsType, stateType, qHat, kHat, vHat, beta, alpha,
-               /*initial_state=*/Value(), opMask,
-               SemanticsAttr::get(ctx, options.semantics),
-               b.getI64IntegerAttr(options.chunkSize),
-               options.nonlinear ? b.getUnitAttr() : UnitAttr(),
-               reverse ? b.getUnitAttr() : UnitAttr())
-        .getOutput();
+        b, loc, headsType, stateType, qHat, kHat, vHat, beta, alpha,
+        /*initial_state=*/Value(), opMask,
+        SemanticsAttr::get(ctx, options.semantics),
+        b.getI64IntegerAttr(options.chunkSize),
+        options.nonlinear ? b.getUnitAttr() : UnitAttr(),
+        reverse ? b.getUnitAttr() : UnitAttr());
   };
-  Value y = runOperator(/*reverse=*/false);
+  auto forward = runOperator(/*reverse=*/false);
+  Value y = forward.getOutput();
+  if (finalState)
+    *finalState = forward.getFinalState();
   if (options.bidirectional)
-    y = average(b, loc, y, runOperator(/*reverse=*/true));
+    y = average(b, loc, y, runOperator(/*reverse=*/true).getOutput());
 
   auto mergedType = RankedTensorType::get({batch, seq, heads * headDim},
                                           qType.getElementType());
@@ -190,7 +193,8 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
 Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
                                      Value k, Value v, Value cos, Value sin,
                                      int64_t numHeads, int64_t numKvHeads,
-                                     Value mask, IntegerAttr window) {
+                                     Value mask, IntegerAttr window,
+                                     Value *keyCache, Value *valueCache) {
   int64_t headDim =
       cast<RankedTensorType>(k.getType()).getDimSize(2) / numKvHeads;
   Value qHeads = splitHeads(b, loc, q, numHeads, headDim);
@@ -200,6 +204,10 @@ Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
   Value kRot = RopeOp::create(b, loc, kHeads.getType(), kHeads, cos, sin);
   Value attn = AttentionOp::create(b, loc, qHeads.getType(), qRot, kRot, vHeads,
                                    mask, window, FloatAttr());
+  if (keyCache)
+    *keyCache = kRot;
+  if (valueCache)
+    *valueCache = vHeads;
   return mergeHeads(b, loc, attn);
 }
 

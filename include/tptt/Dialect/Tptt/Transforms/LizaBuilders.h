@@ -40,9 +40,11 @@ struct LinearBranchOptions {
 /// normalisation. Returns [B, S, H·d] in the element type of `q` (o_proj is
 /// not applied). `mask` ([B, S] i1, may be null) follows the semantics:
 /// v ⊙ m before the gates under tptt-0.12, packed sequences under recurrent.
+/// When `finalState` is given (forward only), it receives the operator's
+/// state after each sequence's last real token [B, H, d, d].
 Value buildLinearBranch(OpBuilder &b, Location loc,
                         const LinearBranchOptions &options, Value q, Value k,
-                        Value v, Value mask);
+                        Value v, Value mask, Value *finalState = nullptr);
 
 /// The rows of raw k/v a decode step of the linear branch looks at: the new
 /// token and the ones before it that the gate pool (3 taps) and the
@@ -74,9 +76,13 @@ LinearStep buildLinearStep(OpBuilder &b, Location loc,
 /// [B, S, Hkv·d]: heads split, RoPE with `cos`, `sin` [B, S, d] on q and k,
 /// causal attention with GQA (`mask` [B, S] i1 and `window` may be null),
 /// heads merged back. Returns [B, S, H·d] (o_proj is not applied).
+/// When `keyCache` / `valueCache` are given they receive the keys after
+/// RoPE and the values, [B, Hkv, S, d] (what a decode step's KV cache holds).
 Value buildSoftmaxBranch(OpBuilder &b, Location loc, Value q, Value k, Value v,
                          Value cos, Value sin, int64_t numHeads,
-                         int64_t numKvHeads, Value mask, IntegerAttr window);
+                         int64_t numKvHeads, Value mask, IntegerAttr window,
+                         Value *keyCache = nullptr,
+                         Value *valueCache = nullptr);
 
 } // namespace tptt
 } // namespace mlir
