@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"
 #include "tptt/Runtime/Tokenizer.h"
@@ -182,27 +182,6 @@ std::vector<int64_t> parseTokens(const std::string &text, int64_t vocab,
   return ids;
 }
 
-//===----------------------------------------------------------------------===//
-// The model: manifest, weights, entry points
-//===----------------------------------------------------------------------===//
-
-/// A memref descriptor {allocated, aligned, offset, sizes, strides} over
-/// row-major data.
-std::vector<int64_t> descriptor(const void *data,
-                                const std::vector<int64_t> &shape) {
-  std::vector<int64_t> words(3 + 2 * shape.size());
-  auto address = reinterpret_cast<int64_t>(data);
-  words[0] = words[1] = address;
-  words[2] = 0;
-  int64_t stride = 1;
-  for (size_t d = shape.size(); d-- > 0;) {
-    words[3 + d] = shape[d];
-    words[3 + shape.size() + d] = stride;
-    stride *= shape[d];
-  }
-  return words;
-}
-
 /// The path of the running executable.
 std::string selfPath() {
   std::vector<char> buffer(4096);
@@ -212,408 +191,39 @@ std::string selfPath() {
   return std::string(buffer.data(), n);
 }
 
-/// The offset of weights embedded in `path`, if it has any.
-std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  auto size = static_cast<uint64_t>(in.tellg());
-  if (!in || size < kWeightsTrailerBytes)
-    return std::nullopt;
-  char trailer[kWeightsTrailerBytes];
-  in.seekg(size - kWeightsTrailerBytes);
-  in.read(trailer, sizeof(trailer));
-  if (!in || std::memcmp(trailer + 8, kWeightsMagic, 8) != 0)
-    return std::nullopt;
-  uint64_t offset;
-  std::memcpy(&offset, trailer, 8);
-  return offset;
-}
-
-/// A host tensor: row-major bytes of `dtype` ("f32", "f64", "i64", "i1").
-struct Tensor {
-  std::vector<int64_t> shape;
-  std::string dtype;
-  std::vector<uint8_t> bytes;
-
-  static size_t width(const std::string &dtype) {
-    return dtype == "i1" ? 1 : dtype == "f32" ? 4 : 8;
-  }
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t size : shape)
-      n *= size;
-    return n;
-  }
-  static Tensor zeros(std::vector<int64_t> shape, std::string dtype) {
-    Tensor t{std::move(shape), std::move(dtype), {}};
-    t.bytes.assign(t.count() * width(t.dtype), 0);
-    return t;
-  }
-  template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
-  template <typename T> const T *as() const {
-    return reinterpret_cast<const T *>(bytes.data());
-  }
-};
-
-using TensorMap = std::map<std::string, Tensor>;
-using PackedFunction = void (*)(void **);
-
+/// The model and its weights, with errors reported as one line and exit 2.
 class Model {
 public:
   Model() {
-    json parsed = json::parse(tptt_manifest, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
-      die("the embedded manifest is corrupt");
-    manifest = std::move(parsed);
-    vocab = manifest["vocab_size"].get<int64_t>();
-  }
-
-  const json &info() const { return manifest; }
-  int64_t vocabSize() const { return vocab; }
-
-  /// The tokenizer compiled in, or null when the model has none.
-  const Tokenizer *tokenizer() {
-    if (!tokenizerLoaded && tptt_tokenizer_json[0]) {
-      std::string error;
-      tokenizerInstance = Tokenizer::parse(tptt_tokenizer_json,
-                                           "the embedded tokenizer", error);
-      if (!tokenizerInstance)
-        die(error);
-    }
-    tokenizerLoaded = true;
-    return tokenizerInstance.get();
-  }
-  bool hasDecodeStep() const {
-    return tptt_decode_step_packed && tptt_prefill_packed &&
-           manifest["entries"].contains("tptt_decode_step") &&
-           manifest["entries"].contains("tptt_prefill");
-  }
-
-  /// Maps the weights: `path` when given, else the embedded ones, else
-  /// `<executable>.weights.safetensors`.
-  void loadWeights(const std::string &path) {
-    std::string error, self = selfPath();
-    if (!path.empty()) {
-      file = st::File::open(path, error);
-    } else if (std::optional<uint64_t> offset = embeddedWeightsOffset(self)) {
-      file = st::File::open(self, error, *offset);
-    } else {
-      std::string beside = self + ".weights.safetensors";
-      file = st::File::open(beside, error);
-      if (!file)
-        die(error + " (this executable has no embedded weights; give "
-                    "--weights FILE)");
-    }
-    if (!file)
+    std::string error;
+    runner = ModelRunner::open(error);
+    if (!runner)
       die(error);
-    // The weights tptt-compile writes are in the entry points' layout;
-    // any other file holds the model's own tensors (Hugging Face layout).
-    bool entryLayout = file->metadata().count("tptt_layout") &&
-                       file->metadata().at("tptt_layout") == "entry";
-    for (const json &weight : manifest["weights"]) {
-      std::string name = weight["name"].get<std::string>();
-      std::string source = weight["source"].get<std::string>();
-      bool transposed = weight["transposed"].get<bool>() && !entryLayout;
-      auto shape = weight["shape"].get<std::vector<int64_t>>();
-      std::vector<int64_t> stored = shape;
-      if (transposed)
-        std::swap(stored[0], stored[1]);
-      std::string lookup = entryLayout ? name : source;
-      const st::TensorView *view = file->find(lookup);
-      if (!view)
-        die(file->path() + ": missing weight '" + lookup + "'");
-      if (view->shape != stored)
-        die(file->path() + ": weight '" + lookup + "' has shape " +
-            json(view->shape).dump() + ", the model needs " +
-            json(stored).dump());
-      const void *data = view->data;
-      bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
-      if (view->dtype != st::DType::F32 || !aligned || transposed) {
-        if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
-            view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
-          die(file->path() + ": weight '" + lookup + "' has dtype " +
-              std::string(st::dtypeName(view->dtype)) +
-              "; weights must be F32, BF16, F16 or F64");
-        std::vector<float> &copy = converted.emplace_back(view->numElements());
-        int64_t rows = stored[0], cols = stored.size() > 1 ? stored[1] : 1;
-        for (int64_t i = 0; i < view->numElements(); ++i) {
-          int64_t at = transposed ? (i % cols) * rows + i / cols : i;
-          copy[at] = static_cast<float>(view->elementAsDouble(i));
-        }
-        data = copy.data();
-      }
-      weightData[name] = {data, shape};
-    }
   }
-
-  /// Calls the entry point `entry` with the inputs and caches in `given`
-  /// (by name, shapes as the manifest says) and returns its results by
-  /// name.
-  TensorMap call(const std::string &entry,
-                 std::initializer_list<const TensorMap *> givenMaps) {
-    PackedFunction function = entry == "tptt_logits" ? tptt_logits_packed
-                              : entry == "tptt_prefill"
-                                  ? tptt_prefill_packed
-                                  : tptt_decode_step_packed;
-    const json &signature = manifest["entries"][entry];
-    std::vector<std::vector<int64_t>> descriptors;
-    std::set<int64_t> inputs;
-    for (const json &argument : signature["arguments"]) {
-      std::string name = argument["name"].get<std::string>();
-      if (argument["kind"] == "weight") {
-        const auto &[data, shape] = weightData.at(name);
-        descriptors.push_back(descriptor(data, shape));
-        continue;
-      }
-      const Tensor *value = nullptr;
-      for (const TensorMap *given : givenMaps)
-        if (auto it = given->find(name); it != given->end())
-          value = &it->second;
-      if (!value)
-        die("internal error: no value for argument '" + name + "' of " + entry);
-      descriptors.push_back(descriptor(value->bytes.data(), value->shape));
-      inputs.insert(reinterpret_cast<int64_t>(value->bytes.data()));
-    }
-    size_t resultWords = 0;
-    for (const json &result : signature["results"])
-      resultWords += 3 + 2 * result["shape"].size();
-    std::vector<int64_t> results(resultWords, 0);
-    std::vector<void *> args = {results.data()};
-    for (auto &d : descriptors)
-      args.push_back(d.data());
-    function(args.data());
-
-    TensorMap out;
-    std::set<int64_t> owned;
-    size_t at = 0;
-    for (const json &result : signature["results"]) {
-      size_t rank = result["shape"].size();
-      const int64_t *words = results.data() + at;
-      at += 3 + 2 * rank;
-      Tensor t{std::vector<int64_t>(words + 3, words + 3 + rank),
-               result["dtype"].get<std::string>(),
-               {}};
-      size_t width = Tensor::width(t.dtype);
-      t.bytes.resize(t.count() * width);
-      const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
-      bool contiguous = true;
-      for (int64_t d = rank, stride = 1; d-- > 0; stride *= t.shape[d])
-        contiguous &= t.shape[d] == 1 || words[3 + rank + d] == stride;
-      if (contiguous && !t.bytes.empty())
-        std::memcpy(t.bytes.data(), base + words[2] * width, t.bytes.size());
-      for (int64_t linear = 0; !contiguous && linear < t.count(); ++linear) {
-        int64_t remaining = linear, element = words[2];
-        for (size_t d = rank; d-- > 0;) {
-          element += (remaining % t.shape[d]) * words[3 + rank + d];
-          remaining /= t.shape[d];
-        }
-        std::memcpy(t.bytes.data() + linear * width, base + element * width,
-                    width);
-      }
-      if (!inputs.count(words[0]))
-        owned.insert(words[0]);
-      out[result["name"].get<std::string>()] = std::move(t);
-    }
-    // Results may share an allocation: free each once, after all copies.
-    for (int64_t allocation : owned)
-      std::free(reinterpret_cast<void *>(allocation));
-    return out;
+  ModelRunner &get() { return *runner; }
+  const json &info() const { return runner->info(); }
+  int64_t vocabSize() const { return runner->vocabSize(); }
+  const Tokenizer *tokenizer() {
+    std::string error;
+    const Tokenizer *tokenizer = runner->tokenizer(error);
+    if (!error.empty())
+      die(error);
+    return tokenizer;
   }
-
-  /// Logits [B, S, vocab] of a left-padded batch: `tokens` and `mask`
-  /// [B, S] row-major.
+  void loadWeights(const std::string &path) {
+    std::string error;
+    if (!runner->loadWeights(path, selfPath(), error))
+      die(error);
+  }
   std::vector<float> logits(const std::vector<int64_t> &tokens,
                             const std::vector<uint8_t> &mask, int64_t batch,
                             int64_t length, float mu) {
-    Tensor out = std::move(
-        forward("tptt_logits", tokens, mask, batch, length, mu).at("logits"));
-    return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
-  }
-
-  /// Calls the full-sequence entry `entry` (tptt_logits or tptt_prefill) on
-  /// a left-padded batch and returns its results.
-  TensorMap forward(const std::string &entry,
-                    const std::vector<int64_t> &tokens,
-                    const std::vector<uint8_t> &mask, int64_t batch,
-                    int64_t length, float mu) {
-    TensorMap given;
-    Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
-    Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
-    Tensor &m = given["mask"] = Tensor::zeros({batch, length}, "i1");
-    given["mag_weight"] = Tensor::zeros({}, "f32");
-    *given["mag_weight"].as<float>() = mu;
-    // Positions count real tokens only, so a left-padded row sees the same
-    // RoPE angles as when it is alone.
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t s = 0, seen = 0; s < length; ++s) {
-        int64_t i = b * length + s;
-        t.as<int64_t>()[i] = tokens[i];
-        m.as<uint8_t>()[i] = mask[i];
-        p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
-        seen += mask[i];
-      }
-    return call(entry, {&given});
+    return runner->logits(tokens, mask, batch, length, mu);
   }
 
 private:
-  json manifest;
-  int64_t vocab = 0;
-  bool tokenizerLoaded = false;
-  std::unique_ptr<Tokenizer> tokenizerInstance;
-  std::unique_ptr<st::File> file;
-  std::vector<std::vector<float>> converted;
-  std::map<std::string, std::pair<const void *, std::vector<int64_t>>>
-      weightData;
+  std::unique_ptr<ModelRunner> runner;
 };
-
-/// Whether the cache `name` holds softmax keys or values ([B, Hkv, T, d]).
-bool isKeyValueCache(const std::string &name) {
-  auto endsWith = [&](const char *suffix) {
-    size_t n = std::strlen(suffix);
-    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
-  };
-  return endsWith(".k") || endsWith(".v");
-}
-
-/// The decode state of a batch of sequences for @tptt_decode_step: the
-/// caches of every layer, and per sequence its real-token count and which
-/// cache rows are real.
-class DecodeState {
-public:
-  DecodeState(Model &model, int64_t batch) : model(model), batch(batch) {
-    const json &m = model.info();
-    window = m["window_rows"].get<int64_t>();
-    cacheRows = m.value("cache_rows", int64_t(-1));
-    for (const json &argument : m["entries"]["tptt_decode_step"]["arguments"]) {
-      if (argument["kind"] != "cache")
-        continue;
-      std::vector<int64_t> shape =
-          argument["shape"].get<std::vector<int64_t>>();
-      shape[0] = batch;
-      for (int64_t &size : shape)
-        if (size < 0)
-          size = 0;
-      caches[argument["name"].get<std::string>()] =
-          Tensor::zeros(shape, argument["dtype"].get<std::string>());
-    }
-    counts.assign(batch, 0);
-  }
-
-  /// Runs the prompts (left-padded: row b starts at column pad[b]) through
-  /// the full-sequence prefill and keeps its caches; returns the logits
-  /// [B, vocab] after each prompt.
-  std::vector<float> prefill(const std::vector<std::vector<int64_t>> &prompts,
-                             const std::vector<int64_t> &pad, float mu) {
-    int64_t length = 0;
-    for (const auto &prompt : prompts)
-      length = std::max<int64_t>(length, prompt.size());
-    std::vector<int64_t> tokens(batch * length, 0);
-    keyMask.assign(batch * length, 0);
-    for (int64_t b = 0; b < batch; ++b) {
-      for (size_t s = 0; s < prompts[b].size(); ++s) {
-        tokens[b * length + pad[b] + s] = prompts[b][s];
-        keyMask[b * length + pad[b] + s] = 1;
-      }
-      counts[b] = prompts[b].size();
-    }
-    TensorMap out =
-        model.forward("tptt_prefill", tokens, keyMask, batch, length, mu);
-    for (auto &[name, cache] : caches)
-      cache = std::move(out.at(name));
-    cropCaches();
-    int64_t vocab = model.vocabSize();
-    const float *all = out.at("logits").as<float>();
-    std::vector<float> last(batch * vocab);
-    for (int64_t b = 0; b < batch; ++b)
-      std::memcpy(last.data() + b * vocab, all + ((b + 1) * length - 1) * vocab,
-                  vocab * sizeof(float));
-    return last;
-  }
-
-  /// Feeds one token per sequence (after prefill); returns the logits
-  /// [B, vocab].
-  std::vector<float> step(const std::vector<int64_t> &tokens, float mu) {
-    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
-    TensorMap given;
-    Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
-    Tensor &p = given["positions"] = Tensor::zeros({batch, 1}, "i64");
-    Tensor &k = given["key_mask"] = Tensor::zeros({batch, keys}, "i1");
-    Tensor &w = given["window_mask"] = Tensor::zeros({batch, window}, "i1");
-    given["mag_weight"] = Tensor::zeros({}, "f32");
-    *given["mag_weight"].as<float>() = mu;
-    std::vector<uint8_t> nextMask(batch * keys);
-    for (int64_t b = 0; b < batch; ++b) {
-      t.as<int64_t>()[b] = tokens[b];
-      p.as<int64_t>()[b] = counts[b];
-      for (int64_t j = 0; j + 1 < keys; ++j)
-        nextMask[b * keys + j] = keyMask[b * (keys - 1) + j];
-      nextMask[b * keys + keys - 1] = 1;
-      for (int64_t i = 0; i < window; ++i)
-        w.as<uint8_t>()[b * window + i] =
-            i == window - 1 ? 1 : counts[b] >= window - 1 - i;
-    }
-    std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
-    TensorMap out = model.call("tptt_decode_step", {&given, &caches});
-    for (auto &[name, cache] : caches)
-      cache = std::move(out.at(name));
-    keyMask = std::move(nextMask);
-    for (int64_t b = 0; b < batch; ++b)
-      ++counts[b];
-    cropCaches();
-    Tensor &logits = out.at("logits");
-    return std::vector<float>(logits.as<float>(),
-                              logits.as<float>() + logits.count());
-  }
-
-  /// Bytes held by the caches (constant once the ring is full).
-  size_t cacheBytes() const {
-    size_t total = keyMask.size();
-    for (const auto &[name, cache] : caches)
-      total += cache.bytes.size();
-    return total;
-  }
-
-private:
-  /// With every layer windowed, keys older than the widest window are never
-  /// seen again: keep the last cacheRows − 1 (the next token joins them).
-  void cropCaches() {
-    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1);
-    if (cacheRows < 0 || keys < cacheRows)
-      return;
-    int64_t drop = keys - (cacheRows - 1);
-    for (auto &[name, cache] : caches) {
-      if (!isKeyValueCache(name))
-        continue;
-      Tensor cropped = cache;
-      cropped.shape[2] = keys - drop;
-      size_t width = Tensor::width(cache.dtype);
-      size_t rowBytes = cache.shape[3] * width;
-      cropped.bytes.resize(cropped.count() * width);
-      for (int64_t outer = 0; outer < cache.shape[0] * cache.shape[1]; ++outer)
-        std::memcpy(cropped.bytes.data() + outer * (keys - drop) * rowBytes,
-                    cache.bytes.data() + (outer * keys + drop) * rowBytes,
-                    (keys - drop) * rowBytes);
-      cache = std::move(cropped);
-    }
-    std::vector<uint8_t> mask(batch * (keys - drop));
-    for (int64_t b = 0; b < batch; ++b)
-      std::memcpy(mask.data() + b * (keys - drop),
-                  keyMask.data() + b * keys + drop, keys - drop);
-    keyMask = std::move(mask);
-  }
-
-  Model &model;
-  int64_t batch;
-  int64_t window = 3;
-  int64_t cacheRows = -1;
-  TensorMap caches;
-  std::vector<uint8_t> keyMask;
-  std::vector<int64_t> counts;
-};
-
-double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
-      .count();
-}
 
 //===----------------------------------------------------------------------===//
 // Subcommands
@@ -805,105 +415,31 @@ int runGenerate(Model &model, int argc, char **argv) {
   float mu = magWeight(flags, model);
   model.loadWeights(flags.text("weights"));
 
-  std::vector<int64_t> eos;
-  for (const json &id : model.info()["eos_token_ids"])
-    eos.push_back(id.get<int64_t>());
+  GenerateOptions options;
+  options.sampling = sampling;
+  options.maxNewTokens = newTokens;
+  options.magWeight = mu;
+  options.keepLogits = flags.has("logits-out");
   auto batch = static_cast<int64_t>(prompts.size());
-  int64_t longest = 0, promptTokens = 0;
-  for (const auto &prompt : prompts) {
-    longest = std::max<int64_t>(longest, prompt.size());
-    promptTokens += prompt.size();
-  }
-  if (longest + newTokens > maxPositions)
-    newTokens = std::max<int64_t>(maxPositions - longest, 0);
-
-  // Left-padded sequences: row b starts at column pad[b].
-  std::vector<std::vector<int64_t>> sequences = prompts;
-  std::vector<int64_t> pad(batch);
-  for (int64_t b = 0; b < batch; ++b)
-    pad[b] = longest - prompts[b].size();
-  std::vector<Sampler> samplers;
-  for (int64_t b = 0; b < batch; ++b) {
-    SamplingOptions perSequence = sampling;
-    perSequence.seed = sampling.seed + b;
-    samplers.emplace_back(perSequence);
-  }
-  std::vector<float> drawnFrom;
-  std::vector<uint8_t> finished(batch, 0);
-  double prefillSeconds = 0.0, decodeSeconds = 0.0;
-  int64_t decodedTokens = 0;
-  size_t cacheBytes = 0;
-
-  // The next-token logits [B, vocab] after the sequences so far: decode
-  // steps on the caches when the model has them, else the full forward.
-  std::optional<DecodeState> state;
-  if (model.hasDecodeStep())
-    state.emplace(model, batch);
-  auto nextLogits = [&](int64_t generated) -> std::vector<float> {
-    if (state && generated == 0)
-      return state->prefill(prompts, pad, mu);
-    if (state) {
-      std::vector<int64_t> tokens(batch);
-      for (int64_t b = 0; b < batch; ++b)
-        tokens[b] = sequences[b].back();
-      return state->step(tokens, mu);
-    }
-    int64_t length = longest + generated;
-    std::vector<int64_t> tokens(batch * length, 0);
-    std::vector<uint8_t> mask(batch * length, 0);
-    for (int64_t b = 0; b < batch; ++b)
-      for (size_t s = 0; s < sequences[b].size(); ++s) {
-        tokens[b * length + pad[b] + s] = sequences[b][s];
-        mask[b * length + pad[b] + s] = 1;
-      }
-    std::vector<float> all = model.logits(tokens, mask, batch, length, mu);
-    std::vector<float> last(batch * vocab);
-    for (int64_t b = 0; b < batch; ++b)
-      std::memcpy(last.data() + b * vocab,
-                  all.data() + ((b + 1) * length - 1) * vocab,
-                  vocab * sizeof(float));
-    return last;
+  // Stream the first sequence as it grows (text, or token ids).
+  auto onToken = [&](int64_t step, const GenerateResult &so) {
+    if (batch != 1)
+      return;
+    if (tokenizer)
+      std::fputs(tokenizer->decodeIncrement(so.tokens[0], printed).c_str(),
+                 stdout);
+    else
+      std::printf("%s%lld", step ? "," : "",
+                  static_cast<long long>(so.tokens[0].back()));
+    std::fflush(stdout);
   };
-
-  int64_t generated = 0;
-  for (; generated < newTokens; ++generated) {
-    auto start = std::chrono::steady_clock::now();
-    std::vector<float> logits = nextLogits(generated);
-    (generated == 0 ? prefillSeconds : decodeSeconds) += seconds(start);
-    if (generated > 0)
-      decodedTokens += batch;
-    if (flags.has("logits-out"))
-      drawnFrom.insert(drawnFrom.end(), logits.begin(), logits.end());
-    for (int64_t b = 0; b < batch; ++b) {
-      int64_t next = samplers[b].sample(logits.data() + b * vocab, vocab);
-      sequences[b].push_back(next);
-      if (std::find(eos.begin(), eos.end(), next) != eos.end())
-        finished[b] = 1;
-    }
-    if (batch == 1 && tokenizer) {
-      std::vector<int64_t> fresh(sequences[0].begin() + prompts[0].size(),
-                                 sequences[0].end());
-      std::fputs(tokenizer->decodeIncrement(fresh, printed).c_str(), stdout);
-      std::fflush(stdout);
-    } else if (batch == 1) {
-      std::printf("%s%lld", generated ? "," : "",
-                  static_cast<long long>(sequences[0].back()));
-      std::fflush(stdout);
-    }
-    if (state)
-      cacheBytes = state->cacheBytes();
-    if (std::count(finished.begin(), finished.end(), 1) == batch) {
-      ++generated;
-      break;
-    }
-  }
+  GenerateResult result = generate(model.get(), prompts, options, onToken);
   if (batch == 1) {
     std::printf("\n");
   } else {
     for (int64_t b = 0; b < batch; ++b) {
       std::printf("[%lld]", static_cast<long long>(b));
-      std::vector<int64_t> fresh(sequences[b].begin() + prompts[b].size(),
-                                 sequences[b].end());
+      const std::vector<int64_t> &fresh = result.tokens[b];
       if (tokenizer)
         std::printf(" %s", tokenizer->decode(fresh, true).c_str());
       for (size_t i = 0; !tokenizer && i < fresh.size(); ++i)
@@ -913,31 +449,31 @@ int runGenerate(Model &model, int argc, char **argv) {
     }
   }
   if (flags.has("logits-out")) {
-    // Drawn [N, B, V]; written [B, N, V].
+    auto generated = static_cast<int64_t>(result.tokens[0].size());
     st::OwnedTensor tensor{
         "logits", st::DType::F32, {batch, generated, vocab}, {}};
-    tensor.bytes.resize(drawnFrom.size() * sizeof(float));
-    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
-    for (int64_t n = 0; n < generated; ++n)
-      for (int64_t b = 0; b < batch; ++b)
-        std::memcpy(out + (b * generated + n) * vocab,
-                    drawnFrom.data() + (n * batch + b) * vocab,
-                    vocab * sizeof(float));
+    tensor.bytes.resize(result.logits.size() * sizeof(float));
+    std::memcpy(tensor.bytes.data(), result.logits.data(), tensor.bytes.size());
     std::string error;
     if (!st::write(flags.text("logits-out"), {tensor}, {}, error))
       die(error);
   }
   std::fflush(stdout);
+  std::string cache =
+      model.get().hasDecodeStep()
+          ? ", cache " + std::to_string(result.cacheBytes / 1024) + " KiB"
+          : "";
   std::fprintf(
       stderr,
       "prefill: %lld tokens, %.1f tokens/s; decode: %lld tokens, "
       "%.1f tokens/s%s\n",
-      static_cast<long long>(promptTokens),
-      prefillSeconds > 0 ? promptTokens / prefillSeconds : 0.0,
-      static_cast<long long>(decodedTokens),
-      decodeSeconds > 0 ? decodedTokens / decodeSeconds : 0.0,
-      state ? (", cache " + std::to_string(cacheBytes / 1024) + " KiB").c_str()
-            : "");
+      static_cast<long long>(result.promptTokens),
+      result.prefillSeconds > 0 ? result.promptTokens / result.prefillSeconds
+                                : 0.0,
+      static_cast<long long>(result.decodedTokens),
+      result.decodeSeconds > 0 ? result.decodedTokens / result.decodeSeconds
+                               : 0.0,
+      cache.c_str());
   return 0;
 }
 

@@ -77,7 +77,7 @@
 // NO-TOKENIZER: exe: error: flag '--prompt': this model has no tokenizer (compile a model directory with a tokenizer.json), give token ids instead
 // NO-TOKENIZER-NEXT: status: 2
 
-// NO-WEIGHTS: ext: error: {{.+}}ext.weights.safetensors: No such file or directory (this executable has no embedded weights; give --weights FILE)
+// NO-WEIGHTS: ext: error: {{.+}}ext.weights.safetensors: No such file or directory (the model has no embedded weights: give a weights file, --weights FILE)
 // NO-WEIGHTS-NEXT: status: 2
 // BAD-WEIGHTS: ext: error: {{.+}}config.json: corrupt safetensors header: {{.+}}
 // BAD-WEIGHTS-NEXT: status: 2

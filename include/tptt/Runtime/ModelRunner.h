@@ -1,0 +1,134 @@
+//===- ModelRunner.h - Run the entry points of a compiled model -*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// What the executables and shared libraries tptt-compile makes share: the
+// manifest compiled into them, their weights (embedded after the binary's
+// own bytes, beside it, or any safetensors file), the calls of the compiled
+// entry points on host tensors, and the decode state of a batch. Errors are
+// returned as messages, never by exiting, so that a library can report them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_RUNTIME_MODELRUNNER_H
+#define TPTT_RUNTIME_MODELRUNNER_H
+
+#include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Sampler.h"
+#include "tptt/Runtime/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tptt {
+namespace runtime {
+
+/// A host tensor: row-major bytes of `dtype` ("f32", "f64", "i64", "i1").
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::string dtype;
+  std::vector<uint8_t> bytes;
+
+  static size_t width(const std::string &dtype);
+  int64_t count() const;
+  static Tensor zeros(std::vector<int64_t> shape, std::string dtype);
+  template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
+  template <typename T> const T *as() const {
+    return reinterpret_cast<const T *>(bytes.data());
+  }
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+
+class ModelRunner {
+public:
+  /// The model compiled into this binary (its manifest); null and `error`
+  /// when the manifest is corrupt.
+  static std::unique_ptr<ModelRunner> open(std::string &error);
+
+  const nlohmann::json &info() const { return manifest; }
+  int64_t vocabSize() const { return vocab; }
+  /// Whether the model has the prefill and decode-step entry points
+  /// (`recurrent` semantics).
+  bool hasDecodeStep() const;
+
+  /// Maps the weights: `path` when given, else those embedded in `binary`
+  /// (the executable or library), else `<binary>.weights.safetensors`.
+  bool loadWeights(const std::string &path, const std::string &binary,
+                   std::string &error);
+
+  /// The tokenizer compiled in; null when the model has none (`error`
+  /// empty) or it is corrupt (`error` set).
+  const Tokenizer *tokenizer(std::string &error);
+
+  /// Calls the entry point `entry` with the inputs and caches found in
+  /// `given` (by name, shapes as the manifest says); returns its results by
+  /// name.
+  TensorMap call(const std::string &entry,
+                 std::initializer_list<const TensorMap *> given);
+
+  /// Calls a full-sequence entry (tptt_logits or tptt_prefill) on a
+  /// left-padded batch: `tokens` and `mask` [B, S] row-major.
+  TensorMap forward(const std::string &entry,
+                    const std::vector<int64_t> &tokens,
+                    const std::vector<uint8_t> &mask, int64_t batch,
+                    int64_t length, float mu);
+
+  /// Logits [B, S, vocab] of a left-padded batch.
+  std::vector<float> logits(const std::vector<int64_t> &tokens,
+                            const std::vector<uint8_t> &mask, int64_t batch,
+                            int64_t length, float mu);
+
+private:
+  ModelRunner() = default;
+  nlohmann::json manifest;
+  int64_t vocab = 0;
+  bool tokenizerLoaded = false;
+  std::unique_ptr<Tokenizer> tokenizerInstance;
+  std::unique_ptr<safetensors::File> file;
+  std::vector<std::vector<float>> converted;
+  std::map<std::string, std::pair<const void *, std::vector<int64_t>>>
+      weightData;
+};
+
+/// What to generate and how.
+struct GenerateOptions {
+  SamplingOptions sampling;
+  int64_t maxNewTokens = 32;
+  float magWeight = 0.5f;
+  /// Keep the logits every new token was drawn from.
+  bool keepLogits = false;
+};
+
+/// What generate() produced.
+struct GenerateResult {
+  /// Per sequence, the new tokens (the prompt not included).
+  std::vector<std::vector<int64_t>> tokens;
+  /// With keepLogits: [B, N, vocab] row-major, N = tokens per sequence.
+  std::vector<float> logits;
+  int64_t promptTokens = 0, decodedTokens = 0;
+  double prefillSeconds = 0, decodeSeconds = 0;
+  /// Bytes of the decode caches at the end (0 without a decode step).
+  size_t cacheBytes = 0;
+};
+
+/// Continues `prompts` as one left-padded batch: the prefill and decode
+/// steps of a recurrent model, else the full forward over the growing
+/// sequences. Stops after maxNewTokens or when every sequence drew an EOS
+/// token. `onToken(step, result)` is called after every step (for
+/// streaming).
+GenerateResult
+generate(ModelRunner &model, const std::vector<std::vector<int64_t>> &prompts,
+         const GenerateOptions &options,
+         const std::function<void(int64_t, const GenerateResult &)> &onToken);
+
+} // namespace runtime
+} // namespace tptt
+
+#endif // TPTT_RUNTIME_MODELRUNNER_H

@@ -1,0 +1,531 @@
+//===- ModelRunner.cpp - Run the entry points of a compiled model ---------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/Executable.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+using json = nlohmann::json;
+namespace st = tptt::safetensors;
+using namespace tptt::runtime;
+
+using PackedFunction = void (*)(void **);
+
+namespace {
+
+/// A memref descriptor {allocated, aligned, offset, sizes, strides} over
+/// row-major data.
+std::vector<int64_t> descriptor(const void *data,
+                                const std::vector<int64_t> &shape) {
+  std::vector<int64_t> words(3 + 2 * shape.size());
+  auto address = reinterpret_cast<int64_t>(data);
+  words[0] = words[1] = address;
+  words[2] = 0;
+  int64_t stride = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    words[3 + d] = shape[d];
+    words[3 + shape.size() + d] = stride;
+    stride *= shape[d];
+  }
+  return words;
+}
+
+/// The offset of weights embedded in `path`, if it has any.
+std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  auto size = static_cast<uint64_t>(in.tellg());
+  if (!in || size < kWeightsTrailerBytes)
+    return std::nullopt;
+  char trailer[kWeightsTrailerBytes];
+  in.seekg(size - kWeightsTrailerBytes);
+  in.read(trailer, sizeof(trailer));
+  if (!in || std::memcmp(trailer + 8, kWeightsMagic, 8) != 0)
+    return std::nullopt;
+  uint64_t offset;
+  std::memcpy(&offset, trailer, 8);
+  return offset;
+}
+
+using PackedFunction = void (*)(void **);
+
+/// Whether the cache `name` holds softmax keys or values ([B, Hkv, T, d]).
+bool isKeyValueCache(const std::string &name) {
+  auto endsWith = [&](const char *suffix) {
+    size_t n = std::strlen(suffix);
+    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
+  };
+  return endsWith(".k") || endsWith(".v");
+}
+
+/// The decode state of a batch of sequences for @tptt_decode_step: the
+/// caches of every layer, and per sequence its real-token count and which
+/// cache rows are real.
+class DecodeState {
+public:
+  DecodeState(ModelRunner &model, int64_t batch) : model(model), batch(batch) {
+    const json &m = model.info();
+    window = m["window_rows"].get<int64_t>();
+    cacheRows = m.value("cache_rows", int64_t(-1));
+    for (const json &argument : m["entries"]["tptt_decode_step"]["arguments"]) {
+      if (argument["kind"] != "cache")
+        continue;
+      std::vector<int64_t> shape =
+          argument["shape"].get<std::vector<int64_t>>();
+      shape[0] = batch;
+      for (int64_t &size : shape)
+        if (size < 0)
+          size = 0;
+      caches[argument["name"].get<std::string>()] =
+          Tensor::zeros(shape, argument["dtype"].get<std::string>());
+    }
+    counts.assign(batch, 0);
+  }
+
+  /// Runs the prompts (left-padded: row b starts at column pad[b]) through
+  /// the full-sequence prefill and keeps its caches; returns the logits
+  /// [B, vocab] after each prompt.
+  std::vector<float> prefill(const std::vector<std::vector<int64_t>> &prompts,
+                             const std::vector<int64_t> &pad, float mu) {
+    int64_t length = 0;
+    for (const auto &prompt : prompts)
+      length = std::max<int64_t>(length, prompt.size());
+    std::vector<int64_t> tokens(batch * length, 0);
+    keyMask.assign(batch * length, 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      for (size_t s = 0; s < prompts[b].size(); ++s) {
+        tokens[b * length + pad[b] + s] = prompts[b][s];
+        keyMask[b * length + pad[b] + s] = 1;
+      }
+      counts[b] = prompts[b].size();
+    }
+    TensorMap out =
+        model.forward("tptt_prefill", tokens, keyMask, batch, length, mu);
+    for (auto &[name, cache] : caches)
+      cache = std::move(out.at(name));
+    cropCaches();
+    int64_t vocab = model.vocabSize();
+    const float *all = out.at("logits").as<float>();
+    std::vector<float> last(batch * vocab);
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(last.data() + b * vocab, all + ((b + 1) * length - 1) * vocab,
+                  vocab * sizeof(float));
+    return last;
+  }
+
+  /// Feeds one token per sequence (after prefill); returns the logits
+  /// [B, vocab].
+  std::vector<float> step(const std::vector<int64_t> &tokens, float mu) {
+    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
+    TensorMap given;
+    Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &p = given["positions"] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &k = given["key_mask"] = Tensor::zeros({batch, keys}, "i1");
+    Tensor &w = given["window_mask"] = Tensor::zeros({batch, window}, "i1");
+    given["mag_weight"] = Tensor::zeros({}, "f32");
+    *given["mag_weight"].as<float>() = mu;
+    std::vector<uint8_t> nextMask(batch * keys);
+    for (int64_t b = 0; b < batch; ++b) {
+      t.as<int64_t>()[b] = tokens[b];
+      p.as<int64_t>()[b] = counts[b];
+      for (int64_t j = 0; j + 1 < keys; ++j)
+        nextMask[b * keys + j] = keyMask[b * (keys - 1) + j];
+      nextMask[b * keys + keys - 1] = 1;
+      for (int64_t i = 0; i < window; ++i)
+        w.as<uint8_t>()[b * window + i] =
+            i == window - 1 ? 1 : counts[b] >= window - 1 - i;
+    }
+    std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
+    TensorMap out = model.call("tptt_decode_step", {&given, &caches});
+    for (auto &[name, cache] : caches)
+      cache = std::move(out.at(name));
+    keyMask = std::move(nextMask);
+    for (int64_t b = 0; b < batch; ++b)
+      ++counts[b];
+    cropCaches();
+    Tensor &logits = out.at("logits");
+    return std::vector<float>(logits.as<float>(),
+                              logits.as<float>() + logits.count());
+  }
+
+  /// Bytes held by the caches (constant once the ring is full).
+  size_t cacheBytes() const {
+    size_t total = keyMask.size();
+    for (const auto &[name, cache] : caches)
+      total += cache.bytes.size();
+    return total;
+  }
+
+private:
+  /// With every layer windowed, keys older than the widest window are never
+  /// seen again: keep the last cacheRows − 1 (the next token joins them).
+  void cropCaches() {
+    int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1);
+    if (cacheRows < 0 || keys < cacheRows)
+      return;
+    int64_t drop = keys - (cacheRows - 1);
+    for (auto &[name, cache] : caches) {
+      if (!isKeyValueCache(name))
+        continue;
+      Tensor cropped = cache;
+      cropped.shape[2] = keys - drop;
+      size_t width = Tensor::width(cache.dtype);
+      size_t rowBytes = cache.shape[3] * width;
+      cropped.bytes.resize(cropped.count() * width);
+      for (int64_t outer = 0; outer < cache.shape[0] * cache.shape[1]; ++outer)
+        std::memcpy(cropped.bytes.data() + outer * (keys - drop) * rowBytes,
+                    cache.bytes.data() + (outer * keys + drop) * rowBytes,
+                    (keys - drop) * rowBytes);
+      cache = std::move(cropped);
+    }
+    std::vector<uint8_t> mask(batch * (keys - drop));
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(mask.data() + b * (keys - drop),
+                  keyMask.data() + b * keys + drop, keys - drop);
+    keyMask = std::move(mask);
+  }
+
+  ModelRunner &model;
+  int64_t batch;
+  int64_t window = 3;
+  int64_t cacheRows = -1;
+  TensorMap caches;
+  std::vector<uint8_t> keyMask;
+  std::vector<int64_t> counts;
+};
+
+
+} // namespace
+
+size_t Tensor::width(const std::string &dtype) {
+  return dtype == "i1" ? 1 : dtype == "f32" ? 4 : 8;
+}
+
+int64_t Tensor::count() const {
+  int64_t n = 1;
+  for (int64_t size : shape)
+    n *= size;
+  return n;
+}
+
+Tensor Tensor::zeros(std::vector<int64_t> shape, std::string dtype) {
+  Tensor t{std::move(shape), std::move(dtype), {}};
+  t.bytes.assign(t.count() * width(t.dtype), 0);
+  return t;
+}
+
+std::unique_ptr<ModelRunner> ModelRunner::open(std::string &error) {
+  json parsed = json::parse(tptt_manifest, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object() ||
+      !parsed.contains("vocab_size")) {
+    error = "the embedded manifest is corrupt";
+    return nullptr;
+  }
+  std::unique_ptr<ModelRunner> runner(new ModelRunner());
+  runner->manifest = std::move(parsed);
+  runner->vocab = runner->manifest["vocab_size"].get<int64_t>();
+  return runner;
+}
+
+bool ModelRunner::hasDecodeStep() const {
+  return tptt_decode_step_packed && tptt_prefill_packed &&
+         manifest["entries"].contains("tptt_decode_step") &&
+         manifest["entries"].contains("tptt_prefill");
+}
+
+const Tokenizer *ModelRunner::tokenizer(std::string &error) {
+  if (!tokenizerLoaded && tptt_tokenizer_json[0])
+    tokenizerInstance =
+        Tokenizer::parse(tptt_tokenizer_json, "the embedded tokenizer", error);
+  tokenizerLoaded = true;
+  return tokenizerInstance.get();
+}
+
+bool ModelRunner::loadWeights(const std::string &path,
+                              const std::string &binary, std::string &error) {
+  if (!path.empty()) {
+    file = st::File::open(path, error);
+  } else if (std::optional<uint64_t> offset = embeddedWeightsOffset(binary)) {
+    file = st::File::open(binary, error, *offset);
+  } else {
+    file = st::File::open(binary + ".weights.safetensors", error);
+    if (!file)
+      error += " (the model has no embedded weights: give a weights "
+               "file, --weights FILE)";
+  }
+  if (!file)
+    return false;
+  auto fail = [&](const std::string &message) {
+    error = file->path() + ": " + message;
+    return false;
+  };
+  // The weights tptt-compile writes are in the entry points' layout;
+  // any other file holds the model's own tensors (Hugging Face layout).
+  bool entryLayout = file->metadata().count("tptt_layout") &&
+                     file->metadata().at("tptt_layout") == "entry";
+  for (const json &weight : manifest["weights"]) {
+    std::string name = weight["name"].get<std::string>();
+    std::string source = weight["source"].get<std::string>();
+    bool transposed = weight["transposed"].get<bool>() && !entryLayout;
+    auto shape = weight["shape"].get<std::vector<int64_t>>();
+    std::vector<int64_t> stored = shape;
+    if (transposed)
+      std::swap(stored[0], stored[1]);
+    std::string lookup = entryLayout ? name : source;
+    const st::TensorView *view = file->find(lookup);
+    if (!view)
+      return fail("missing weight '" + lookup + "'");
+    if (view->shape != stored)
+      return fail("weight '" + lookup + "' has shape " +
+          json(view->shape).dump() + ", the model needs " +
+          json(stored).dump());
+    const void *data = view->data;
+    bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
+    if (view->dtype != st::DType::F32 || !aligned || transposed) {
+      if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
+          view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
+        return fail("weight '" + lookup + "' has dtype " +
+            std::string(st::dtypeName(view->dtype)) +
+            "; weights must be F32, BF16, F16 or F64");
+      std::vector<float> &copy = converted.emplace_back(view->numElements());
+      int64_t rows = stored[0], cols = stored.size() > 1 ? stored[1] : 1;
+      for (int64_t i = 0; i < view->numElements(); ++i) {
+        int64_t at = transposed ? (i % cols) * rows + i / cols : i;
+        copy[at] = static_cast<float>(view->elementAsDouble(i));
+      }
+      data = copy.data();
+    }
+    weightData[name] = {data, shape};
+  }
+  return true;
+}
+
+TensorMap ModelRunner::call(const std::string &entry,
+               std::initializer_list<const TensorMap *> givenMaps) {
+  PackedFunction function = entry == "tptt_logits" ? tptt_logits_packed
+                            : entry == "tptt_prefill"
+                                ? tptt_prefill_packed
+                                : tptt_decode_step_packed;
+  const json &signature = manifest["entries"][entry];
+  std::vector<std::vector<int64_t>> descriptors;
+  std::set<int64_t> inputs;
+  for (const json &argument : signature["arguments"]) {
+    std::string name = argument["name"].get<std::string>();
+    if (argument["kind"] == "weight") {
+      const auto &[data, shape] = weightData.at(name);
+      descriptors.push_back(descriptor(data, shape));
+      continue;
+    }
+    const Tensor *value = nullptr;
+    for (const TensorMap *given : givenMaps)
+      if (auto it = given->find(name); it != given->end())
+        value = &it->second;
+    if (!value) {
+      // The callers pass every input the manifest lists: a bug otherwise.
+      std::fprintf(stderr,
+                   "internal error: no value for argument '%s' of %s\n",
+                   name.c_str(), entry.c_str());
+      std::abort();
+    }
+    descriptors.push_back(descriptor(value->bytes.data(), value->shape));
+    inputs.insert(reinterpret_cast<int64_t>(value->bytes.data()));
+  }
+  size_t resultWords = 0;
+  for (const json &result : signature["results"])
+    resultWords += 3 + 2 * result["shape"].size();
+  std::vector<int64_t> results(resultWords, 0);
+  std::vector<void *> args = {results.data()};
+  for (auto &d : descriptors)
+    args.push_back(d.data());
+  function(args.data());
+
+  TensorMap out;
+  std::set<int64_t> owned;
+  size_t at = 0;
+  for (const json &result : signature["results"]) {
+    size_t rank = result["shape"].size();
+    const int64_t *words = results.data() + at;
+    at += 3 + 2 * rank;
+    Tensor t{std::vector<int64_t>(words + 3, words + 3 + rank),
+             result["dtype"].get<std::string>(),
+             {}};
+    size_t width = Tensor::width(t.dtype);
+    t.bytes.resize(t.count() * width);
+    const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
+    bool contiguous = true;
+    for (int64_t d = rank, stride = 1; d-- > 0; stride *= t.shape[d])
+      contiguous &= t.shape[d] == 1 || words[3 + rank + d] == stride;
+    if (contiguous && !t.bytes.empty())
+      std::memcpy(t.bytes.data(), base + words[2] * width, t.bytes.size());
+    for (int64_t linear = 0; !contiguous && linear < t.count(); ++linear) {
+      int64_t remaining = linear, element = words[2];
+      for (size_t d = rank; d-- > 0;) {
+        element += (remaining % t.shape[d]) * words[3 + rank + d];
+        remaining /= t.shape[d];
+      }
+      std::memcpy(t.bytes.data() + linear * width, base + element * width,
+                  width);
+    }
+    if (!inputs.count(words[0]))
+      owned.insert(words[0]);
+    out[result["name"].get<std::string>()] = std::move(t);
+  }
+  // Results may share an allocation: free each once, after all copies.
+  for (int64_t allocation : owned)
+    std::free(reinterpret_cast<void *>(allocation));
+  return out;
+}
+
+/// Logits [B, S, vocab] of a left-padded batch: `tokens` and `mask`
+/// [B, S] row-major.
+std::vector<float> ModelRunner::logits(const std::vector<int64_t> &tokens,
+                          const std::vector<uint8_t> &mask, int64_t batch,
+                          int64_t length, float mu) {
+  Tensor out = std::move(
+      forward("tptt_logits", tokens, mask, batch, length, mu).at("logits"));
+  return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
+}
+
+/// Calls the full-sequence entry `entry` (tptt_logits or tptt_prefill) on
+/// a left-padded batch and returns its results.
+TensorMap ModelRunner::forward(const std::string &entry,
+                  const std::vector<int64_t> &tokens,
+                  const std::vector<uint8_t> &mask, int64_t batch,
+                  int64_t length, float mu) {
+  TensorMap given;
+  Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
+  Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
+  Tensor &m = given["mask"] = Tensor::zeros({batch, length}, "i1");
+  given["mag_weight"] = Tensor::zeros({}, "f32");
+  *given["mag_weight"].as<float>() = mu;
+  // Positions count real tokens only, so a left-padded row sees the same
+  // RoPE angles as when it is alone.
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0, seen = 0; s < length; ++s) {
+      int64_t i = b * length + s;
+      t.as<int64_t>()[i] = tokens[i];
+      m.as<uint8_t>()[i] = mask[i];
+      p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
+      seen += mask[i];
+    }
+  return call(entry, {&given});
+}
+
+
+GenerateResult tptt::runtime::generate(
+    ModelRunner &model, const std::vector<std::vector<int64_t>> &prompts,
+    const GenerateOptions &options,
+    const std::function<void(int64_t, const GenerateResult &)> &onToken) {
+  int64_t vocab = model.vocabSize();
+  int64_t maxPositions =
+      model.info()["max_position_embeddings"].get<int64_t>();
+  std::vector<int64_t> eos;
+  for (const json &id : model.info()["eos_token_ids"])
+    eos.push_back(id.get<int64_t>());
+  auto batch = static_cast<int64_t>(prompts.size());
+  GenerateResult result;
+  result.tokens.resize(batch);
+  int64_t longest = 0;
+  for (const auto &prompt : prompts) {
+    longest = std::max<int64_t>(longest, prompt.size());
+    result.promptTokens += prompt.size();
+  }
+  int64_t newTokens = std::min(options.maxNewTokens,
+                               std::max<int64_t>(maxPositions - longest, 0));
+  float mu = options.magWeight;
+
+  // Left-padded sequences: row b starts at column pad[b].
+  std::vector<int64_t> pad(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    pad[b] = longest - prompts[b].size();
+  std::vector<Sampler> samplers;
+  for (int64_t b = 0; b < batch; ++b) {
+    SamplingOptions perSequence = options.sampling;
+    perSequence.seed = options.sampling.seed + b;
+    samplers.emplace_back(perSequence);
+  }
+  std::vector<uint8_t> finished(batch, 0);
+
+  // The next-token logits [B, vocab] after the sequences so far: prefill
+  // and decode steps on the caches when the model has them, else the full
+  // forward over the prompts and what was generated.
+  std::optional<DecodeState> state;
+  if (model.hasDecodeStep())
+    state.emplace(model, batch);
+  auto nextLogits = [&](int64_t generated) -> std::vector<float> {
+    if (state && generated == 0)
+      return state->prefill(prompts, pad, mu);
+    if (state) {
+      std::vector<int64_t> tokens(batch);
+      for (int64_t b = 0; b < batch; ++b)
+        tokens[b] = result.tokens[b].back();
+      return state->step(tokens, mu);
+    }
+    int64_t length = longest + generated;
+    std::vector<int64_t> tokens(batch * length, 0);
+    std::vector<uint8_t> mask(batch * length, 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<int64_t> sequence = prompts[b];
+      sequence.insert(sequence.end(), result.tokens[b].begin(),
+                      result.tokens[b].end());
+      for (size_t s = 0; s < sequence.size(); ++s) {
+        tokens[b * length + pad[b] + s] = sequence[s];
+        mask[b * length + pad[b] + s] = 1;
+      }
+    }
+    std::vector<float> all = model.logits(tokens, mask, batch, length, mu);
+    std::vector<float> last(batch * vocab);
+    for (int64_t b = 0; b < batch; ++b)
+      std::memcpy(last.data() + b * vocab,
+                  all.data() + ((b + 1) * length - 1) * vocab,
+                  vocab * sizeof(float));
+    return last;
+  };
+
+  std::vector<float> drawn;
+  int64_t generated = 0;
+  for (; generated < newTokens; ++generated) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> logits = nextLogits(generated);
+    double elapsed = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    (generated == 0 ? result.prefillSeconds : result.decodeSeconds) += elapsed;
+    if (generated > 0)
+      result.decodedTokens += batch;
+    if (options.keepLogits)
+      drawn.insert(drawn.end(), logits.begin(), logits.end());
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t next = samplers[b].sample(logits.data() + b * vocab, vocab);
+      result.tokens[b].push_back(next);
+      if (std::find(eos.begin(), eos.end(), next) != eos.end())
+        finished[b] = 1;
+    }
+    if (state)
+      result.cacheBytes = state->cacheBytes();
+    onToken(generated, result);
+    if (std::count(finished.begin(), finished.end(), 1) == batch) {
+      ++generated;
+      break;
+    }
+  }
+  // Drawn [N, B, V]; kept [B, N, V].
+  if (options.keepLogits) {
+    result.logits.resize(drawn.size());
+    for (int64_t n = 0; n < generated; ++n)
+      for (int64_t b = 0; b < batch; ++b)
+        std::memcpy(result.logits.data() + (b * generated + n) * vocab,
+                    drawn.data() + (n * batch + b) * vocab,
+                    vocab * sizeof(float));
+  }
+  return result;
+}
