@@ -22,6 +22,8 @@ config.substitutions.append(("%PATH%", config.environment["PATH"]))
 # Debian's python3 (with numpy) and the project's Python package, for tests
 # that write their own inputs.
 config.substitutions.append(("%python", "/usr/bin/python3"))
+# The source tree, for tests that compile C against the public headers.
+config.substitutions.append(("%tptt_src_root", config.tptt_src_root))
 config.environment["PYTHONPATH"] = os.path.join(config.tptt_src_root, "python")
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -203,7 +203,6 @@ private:
   std::vector<int64_t> counts;
 };
 
-
 } // namespace
 
 size_t Tensor::width(const std::string &dtype) {
@@ -286,16 +285,16 @@ bool ModelRunner::loadWeights(const std::string &path,
       return fail("missing weight '" + lookup + "'");
     if (view->shape != stored)
       return fail("weight '" + lookup + "' has shape " +
-          json(view->shape).dump() + ", the model needs " +
-          json(stored).dump());
+                  json(view->shape).dump() + ", the model needs " +
+                  json(stored).dump());
     const void *data = view->data;
     bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
     if (view->dtype != st::DType::F32 || !aligned || transposed) {
       if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
           view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
         return fail("weight '" + lookup + "' has dtype " +
-            std::string(st::dtypeName(view->dtype)) +
-            "; weights must be F32, BF16, F16 or F64");
+                    std::string(st::dtypeName(view->dtype)) +
+                    "; weights must be F32, BF16, F16 or F64");
       std::vector<float> &copy = converted.emplace_back(view->numElements());
       int64_t rows = stored[0], cols = stored.size() > 1 ? stored[1] : 1;
       for (int64_t i = 0; i < view->numElements(); ++i) {
@@ -309,12 +308,12 @@ bool ModelRunner::loadWeights(const std::string &path,
   return true;
 }
 
-TensorMap ModelRunner::call(const std::string &entry,
-               std::initializer_list<const TensorMap *> givenMaps) {
-  PackedFunction function = entry == "tptt_logits" ? tptt_logits_packed
-                            : entry == "tptt_prefill"
-                                ? tptt_prefill_packed
-                                : tptt_decode_step_packed;
+TensorMap
+ModelRunner::call(const std::string &entry,
+                  std::initializer_list<const TensorMap *> givenMaps) {
+  PackedFunction function = entry == "tptt_logits"    ? tptt_logits_packed
+                            : entry == "tptt_prefill" ? tptt_prefill_packed
+                                                      : tptt_decode_step_packed;
   const json &signature = manifest["entries"][entry];
   std::vector<std::vector<int64_t>> descriptors;
   std::set<int64_t> inputs;
@@ -331,8 +330,7 @@ TensorMap ModelRunner::call(const std::string &entry,
         value = &it->second;
     if (!value) {
       // The callers pass every input the manifest lists: a bug otherwise.
-      std::fprintf(stderr,
-                   "internal error: no value for argument '%s' of %s\n",
+      std::fprintf(stderr, "internal error: no value for argument '%s' of %s\n",
                    name.c_str(), entry.c_str());
       std::abort();
     }
@@ -388,8 +386,9 @@ TensorMap ModelRunner::call(const std::string &entry,
 /// Logits [B, S, vocab] of a left-padded batch: `tokens` and `mask`
 /// [B, S] row-major.
 std::vector<float> ModelRunner::logits(const std::vector<int64_t> &tokens,
-                          const std::vector<uint8_t> &mask, int64_t batch,
-                          int64_t length, float mu) {
+                                       const std::vector<uint8_t> &mask,
+                                       int64_t batch, int64_t length,
+                                       float mu) {
   Tensor out = std::move(
       forward("tptt_logits", tokens, mask, batch, length, mu).at("logits"));
   return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
@@ -398,9 +397,9 @@ std::vector<float> ModelRunner::logits(const std::vector<int64_t> &tokens,
 /// Calls the full-sequence entry `entry` (tptt_logits or tptt_prefill) on
 /// a left-padded batch and returns its results.
 TensorMap ModelRunner::forward(const std::string &entry,
-                  const std::vector<int64_t> &tokens,
-                  const std::vector<uint8_t> &mask, int64_t batch,
-                  int64_t length, float mu) {
+                               const std::vector<int64_t> &tokens,
+                               const std::vector<uint8_t> &mask, int64_t batch,
+                               int64_t length, float mu) {
   TensorMap given;
   Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
   Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
@@ -420,14 +419,12 @@ TensorMap ModelRunner::forward(const std::string &entry,
   return call(entry, {&given});
 }
 
-
 GenerateResult tptt::runtime::generate(
     ModelRunner &model, const std::vector<std::vector<int64_t>> &prompts,
     const GenerateOptions &options,
     const std::function<void(int64_t, const GenerateResult &)> &onToken) {
   int64_t vocab = model.vocabSize();
-  int64_t maxPositions =
-      model.info()["max_position_embeddings"].get<int64_t>();
+  int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
   std::vector<int64_t> eos;
   for (const json &id : model.info()["eos_token_ids"])
     eos.push_back(id.get<int64_t>());
@@ -496,9 +493,9 @@ GenerateResult tptt::runtime::generate(
   for (; generated < newTokens; ++generated) {
     auto start = std::chrono::steady_clock::now();
     std::vector<float> logits = nextLogits(generated);
-    double elapsed = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     (generated == 0 ? result.prefillSeconds : result.decodeSeconds) += elapsed;
     if (generated > 0)
       result.decodedTokens += batch;

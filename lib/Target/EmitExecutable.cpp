@@ -144,7 +144,7 @@ bool tptt::target::writeObject(llvm::Module &module, const std::string &path,
 }
 
 bool tptt::target::linkExecutable(const std::string &objectPath,
-                                  const std::string &exePath,
+                                  const std::string &outputPath, bool shared,
                                   std::string &error) {
   const char *fromEnv = std::getenv("CXX");
   std::string driverName = fromEnv && *fromEnv ? fromEnv : "c++";
@@ -155,24 +155,22 @@ bool tptt::target::linkExecutable(const std::string &objectPath,
     return false;
   }
   std::string rpath = std::string("-Wl,-rpath,") + TPTT_LIBOMP_DIR;
-  llvm::SmallVector<llvm::StringRef> args = {*driver,
-                                             "-o",
-                                             exePath,
-                                             objectPath,
-                                             TPTT_LAUNCHER_LIB,
-                                             TPTT_MODEL_RUNNER_LIB,
-                                             TPTT_RUNTIME_LIB,
-                                             "-L" TPTT_LIBOMP_DIR,
-                                             rpath,
-                                             "-lomp",
-                                             TPTT_PCRE2_LIB,
-                                             "-lm",
-                                             "-lpthread"};
+  llvm::SmallVector<llvm::StringRef> args = {*driver, "-o", outputPath,
+                                             objectPath};
+  // An executable gets the launcher's main(); a shared library the C API,
+  // kept whole so that every tptt_* function is exported.
+  if (shared)
+    args.append({"-shared", "-Wl,--whole-archive", TPTT_C_API_LIB,
+                 "-Wl,--no-whole-archive"});
+  else
+    args.push_back(TPTT_LAUNCHER_LIB);
+  args.append({TPTT_MODEL_RUNNER_LIB, TPTT_RUNTIME_LIB, "-L" TPTT_LIBOMP_DIR,
+               rpath, "-lomp", TPTT_PCRE2_LIB, "-lm", "-lpthread", "-ldl"});
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*driver, args, std::nullopt, {}, 0, 0,
                                          &message);
   if (status != 0) {
-    error = "linking " + exePath + " failed" +
+    error = "linking " + outputPath + " failed" +
             (message.empty() ? "" : ": " + message) + " (" + *driver +
             " exited with " + std::to_string(status) + ")";
     return false;

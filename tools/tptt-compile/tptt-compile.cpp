@@ -61,7 +61,8 @@ cl::opt<std::string>
 cl::opt<std::string> emitStage(
     "emit",
     cl::desc("Stop after this stage and print it: tptt, linalg, tiled, "
-             "bufferized, loops, llvm (MLIR), llvm-ir, or exe (the default)"),
+             "bufferized, loops, llvm (MLIR), llvm-ir; or build exe (the "
+             "default) or shared-lib (the C API of Runtime/tptt.h)"),
     cl::init("exe"));
 cl::opt<std::string> dumpDir("dump-dir",
                              cl::desc("Write the IR after every stage here"));
@@ -436,15 +437,18 @@ int main(int argc, char **argv) {
       "`tptt` object, safetensors weights) into an executable\n");
   if (targetName != "cpu")
     die("unknown --target '" + targetName + "' (cpu)");
-  static const char *stages[] = {"tptt",  "linalg", "tiled",   "bufferized",
-                                 "loops", "llvm",   "llvm-ir", "exe"};
+  static const char *stages[] = {"tptt",       "linalg", "tiled",
+                                 "bufferized", "loops",  "llvm",
+                                 "llvm-ir",    "exe",    "shared-lib"};
   if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
       std::end(stages))
     die("unknown --emit stage '" + emitStage +
-        "' (tptt, linalg, tiled, "
-        "bufferized, loops, llvm, llvm-ir, exe)");
-  if (emitStage == "exe" && outputPath.empty())
-    die("give the executable's path with -o EXE");
+        "' (tptt, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe, "
+        "shared-lib)");
+  bool shared = emitStage == "shared-lib";
+  if ((emitStage == "exe" || shared) && outputPath.empty())
+    die(shared ? "give the library's path with -o LIB.so"
+               : "give the executable's path with -o EXE");
   if (numThreads < 0)
     die("--num-threads must be 0 (all cores) or positive");
 
@@ -577,7 +581,7 @@ int main(int argc, char **argv) {
     die(error);
   progress("link");
   std::string exe = temporaries.add(outputPath + suffix);
-  if (!::tptt::target::linkExecutable(object, exe, error))
+  if (!::tptt::target::linkExecutable(object, exe, shared, error))
     die(error);
 
   std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);

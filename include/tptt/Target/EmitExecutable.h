@@ -36,10 +36,12 @@ translateForHost(mlir::ModuleOp module, llvm::LLVMContext &context,
 bool writeObject(llvm::Module &module, const std::string &path,
                  std::string &error);
 
-/// Links `objectPath` with the tptt launcher and runtime into the
-/// executable `exePath` (with the system C++ compiler driver, `$CXX` or
-/// `c++`).
-bool linkExecutable(const std::string &objectPath, const std::string &exePath,
+/// Links `objectPath` with the tptt runtime into `outputPath` (with the
+/// system C++ compiler driver, `$CXX` or `c++`): an executable with the
+/// launcher's main(), or with `shared` a shared library exporting the C API
+/// of include/tptt/Runtime/tptt.h.
+bool linkExecutable(const std::string &objectPath,
+                    const std::string &outputPath, bool shared,
                     std::string &error);
 
 } // namespace target

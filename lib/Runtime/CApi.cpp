@@ -1,0 +1,185 @@
+//===- CApi.cpp - The C API of a compiled TPTT model ----------------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Runtime/tptt.h"
+#include "tptt/Runtime/ModelRunner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <dlfcn.h>
+
+using namespace tptt::runtime;
+
+struct tptt_model {
+  std::unique_ptr<ModelRunner> runner;
+  std::string error;
+  std::string info;
+
+  tptt_status fail(tptt_status status, std::string message) {
+    error = std::move(message);
+    return status;
+  }
+  tptt_status ok() {
+    error.clear();
+    return TPTT_OK;
+  }
+  /// Checks that every id is in the vocabulary.
+  bool validTokens(const int64_t *tokens, int64_t count) {
+    int64_t vocab = runner->vocabSize();
+    for (int64_t i = 0; i < count; ++i)
+      if (tokens[i] < 0 || tokens[i] >= vocab) {
+        error = "token " + std::to_string(i) + " is " +
+                std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
+                std::to_string(vocab) + ")";
+        return false;
+      }
+    return true;
+  }
+};
+
+namespace {
+
+/// The path of this library (where embedded weights are).
+std::string libraryPath() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&tptt_model_open), &info) && info.dli_fname)
+    return info.dli_fname;
+  return "";
+}
+
+void copyError(const std::string &message, char *error, size_t size) {
+  if (!error || size == 0)
+    return;
+  size_t n = std::min(message.size(), size - 1);
+  std::memcpy(error, message.data(), n);
+  error[n] = '\0';
+}
+
+} // namespace
+
+extern "C" {
+
+tptt_model *tptt_model_open(const char *weightsPath, char *error, size_t errorSize) {
+  std::string message;
+  auto model = std::make_unique<tptt_model>();
+  model->runner = ModelRunner::open(message);
+  if (!model->runner ||
+      !model->runner->loadWeights(weightsPath ? weightsPath : "",
+                                  libraryPath(), message)) {
+    copyError(message, error, errorSize);
+    return nullptr;
+  }
+  model->info = model->runner->info().dump();
+  copyError("", error, errorSize);
+  return model.release();
+}
+
+void tptt_model_close(tptt_model *model) { delete model; }
+
+const char *tptt_model_last_error(const tptt_model *model) {
+  return model ? model->error.c_str() : "no model (tptt_model_open failed)";
+}
+
+const char *tptt_model_info_json(const tptt_model *model) {
+  return model ? model->info.c_str() : "{}";
+}
+
+int64_t tptt_model_vocab_size(const tptt_model *model) {
+  return model ? model->runner->vocabSize() : 0;
+}
+
+tptt_status tptt_model_encode(tptt_model *model, const char *text, int64_t *ids,
+                        int64_t capacity, int64_t *count) {
+  if (!model || !text || !count || (capacity > 0 && !ids))
+    return model ? model->fail(TPTT_ERROR_ARGUMENT,
+                               "tptt_model_encode: null text, ids or count")
+                 : TPTT_ERROR_ARGUMENT;
+  std::string error;
+  const Tokenizer *tokenizer = model->runner->tokenizer(error);
+  if (!tokenizer)
+    return model->fail(TPTT_ERROR_TOKENIZER,
+                       error.empty() ? "this model has no tokenizer" : error);
+  std::optional<std::vector<int64_t>> encoded =
+      tokenizer->encode(text, /*addSpecialTokens=*/true, error);
+  if (!encoded)
+    return model->fail(TPTT_ERROR_TOKENIZER, error);
+  *count = encoded->size();
+  if (*count > capacity)
+    return model->fail(TPTT_ERROR_CAPACITY,
+                       "tptt_model_encode: the text has " + std::to_string(*count) +
+                           " tokens, the buffer " + std::to_string(capacity));
+  std::copy(encoded->begin(), encoded->end(), ids);
+  return model->ok();
+}
+
+tptt_status tptt_model_logits(tptt_model *model, const int64_t *tokens,
+                        int64_t count, float magWeight, float *logits) {
+  if (!model || !tokens || !logits || count <= 0)
+    return model ? model->fail(TPTT_ERROR_ARGUMENT,
+                               "tptt_model_logits: needs tokens (count > 0) and an "
+                               "output buffer")
+                 : TPTT_ERROR_ARGUMENT;
+  if (!model->validTokens(tokens, count))
+    return TPTT_ERROR_ARGUMENT;
+  float mu = magWeight >= 0
+                 ? magWeight
+                 : model->runner->info()["mag_weight"].get<float>();
+  std::vector<float> out =
+      model->runner->logits(std::vector<int64_t>(tokens, tokens + count),
+                            std::vector<uint8_t>(count, 1), 1, count, mu);
+  std::copy(out.begin(), out.end(), logits);
+  return model->ok();
+}
+
+void tptt_generate_defaults(tptt_generate_options *options) {
+  if (!options)
+    return;
+  options->max_new_tokens = 32;
+  options->temperature = 1.0f;
+  options->top_k = 0;
+  options->top_p = 1.0f;
+  options->seed = 0;
+  options->greedy = 0;
+  options->mag_weight = -1.0f;
+}
+
+tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
+                          int64_t count, const tptt_generate_options *options,
+                          int64_t *out, int64_t capacity, int64_t *generated) {
+  if (!model || !prompt || count <= 0 || !options || !generated ||
+      (capacity > 0 && !out))
+    return model ? model->fail(TPTT_ERROR_ARGUMENT,
+                               "tptt_model_generate: needs a prompt (count > 0), "
+                               "options, an output buffer and a count")
+                 : TPTT_ERROR_ARGUMENT;
+  if (!model->validTokens(prompt, count))
+    return TPTT_ERROR_ARGUMENT;
+  if (options->max_new_tokens < 0 || options->temperature < 0 ||
+      options->top_k < 0 || options->top_p < 0 || options->top_p > 1 ||
+      options->mag_weight > 1)
+    return model->fail(TPTT_ERROR_ARGUMENT,
+                       "tptt_model_generate: max_new_tokens, temperature and top_k "
+                       "must be >= 0, top_p and mag_weight at most 1");
+  GenerateOptions generate;
+  generate.maxNewTokens = std::min(options->max_new_tokens, capacity);
+  generate.sampling.temperature = options->temperature;
+  generate.sampling.topK = options->top_k;
+  generate.sampling.topP = options->top_p;
+  generate.sampling.seed = options->seed;
+  generate.sampling.greedy = options->greedy != 0;
+  generate.magWeight =
+      options->mag_weight >= 0
+          ? options->mag_weight
+          : model->runner->info()["mag_weight"].get<float>();
+  GenerateResult result = tptt::runtime::generate(
+      *model->runner, {std::vector<int64_t>(prompt, prompt + count)}, generate,
+      [](int64_t, const GenerateResult &) {});
+  *generated = result.tokens[0].size();
+  std::copy(result.tokens[0].begin(), result.tokens[0].end(), out);
+  return model->ok();
+}
+
+} // extern "C"

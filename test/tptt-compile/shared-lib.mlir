@@ -1,0 +1,24 @@
+// --emit=shared-lib: a library with the C API of include/tptt/Runtime/tptt.h,
+// used from C; weights embedded, or beside it with --external-weights.
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/Inputs/make_model.py good %t/model
+// RUN: tptt-compile %t/model --emit=shared-lib -o %t/libmodel.so 2> /dev/null
+// RUN: cc %S/Inputs/capi_test.c -I%tptt_src_root/include %t/libmodel.so -Wl,-rpath,%t -lm -o %t/capi_test
+// RUN: %t/capi_test | FileCheck %s
+// RUN: tptt-compile %t/model --emit=shared-lib --external-weights -o %t/libext.so 2> /dev/null
+// RUN: cc %S/Inputs/capi_test.c -I%tptt_src_root/include %t/libext.so -Wl,-rpath,%t -lm -o %t/capi_ext
+// RUN: %t/capi_ext | FileCheck %s
+// RUN: %t/capi_ext %t/model/model.safetensors | FileCheck %s
+// RUN: mv %t/libext.so.weights.safetensors %t/moved.safetensors
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/capi_ext | FileCheck %s --check-prefix=NO-WEIGHTS
+
+// CHECK: open nonexistent: null | /nonexistent.safetensors: No such file or directory
+// CHECK: vocab: 24
+// CHECK: logits: status 0, finite 1
+// CHECK: logits out of range: status 1 | token 1 is 999, outside the vocabulary [0, 24)
+// CHECK: generate: status 0, 5 tokens
+// CHECK: generate bad options: status 1 | tptt_model_generate: max_new_tokens, temperature and top_k must be >= 0, top_p and mag_weight at most 1
+// CHECK: encode: status 3 | this model has no tokenizer
+
+// NO-WEIGHTS: open: {{.+}}libext.so.weights.safetensors: No such file or directory (the model has no embedded weights: give a weights file, --weights FILE)
+// NO-WEIGHTS-NEXT: status: 1
