@@ -14,7 +14,7 @@ TPTT_BUILD=${TPTT_BUILD:-$TPTT_ROOT/build}
 # TPTT_EXTRA_PACKAGES (the benchmarks add PyTorch).
 TPTT_PACKAGES="cmake ninja-build g++ git llvm-22-dev libmlir-22-dev mlir-22-tools
 llvm-22-tools libomp-22-dev clang-format-22 nlohmann-json3-dev libgtest-dev
-python3-numpy python3-pytest clang libclang-rt-14-dev libpcre2-dev ${TPTT_EXTRA_PACKAGES:-}"
+python3-numpy python3-pytest python3-jsonschema clang libclang-rt-14-dev libpcre2-dev ${TPTT_EXTRA_PACKAGES:-}"
 
 missing=""
 for pkg in $TPTT_PACKAGES; do

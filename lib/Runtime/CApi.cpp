@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Runtime/tptt.h"
 #include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/tptt.h"
 
 #include <algorithm>
 #include <cstring>
@@ -45,7 +45,8 @@ namespace {
 /// The path of this library (where embedded weights are).
 std::string libraryPath() {
   Dl_info info;
-  if (dladdr(reinterpret_cast<void *>(&tptt_model_open), &info) && info.dli_fname)
+  if (dladdr(reinterpret_cast<void *>(&tptt_model_open), &info) &&
+      info.dli_fname)
     return info.dli_fname;
   return "";
 }
@@ -62,13 +63,14 @@ void copyError(const std::string &message, char *error, size_t size) {
 
 extern "C" {
 
-tptt_model *tptt_model_open(const char *weightsPath, char *error, size_t errorSize) {
+tptt_model *tptt_model_open(const char *weightsPath, char *error,
+                            size_t errorSize) {
   std::string message;
   auto model = std::make_unique<tptt_model>();
   model->runner = ModelRunner::open(message);
   if (!model->runner ||
-      !model->runner->loadWeights(weightsPath ? weightsPath : "",
-                                  libraryPath(), message)) {
+      !model->runner->loadWeights(weightsPath ? weightsPath : "", libraryPath(),
+                                  message)) {
     copyError(message, error, errorSize);
     return nullptr;
   }
@@ -92,7 +94,7 @@ int64_t tptt_model_vocab_size(const tptt_model *model) {
 }
 
 tptt_status tptt_model_encode(tptt_model *model, const char *text, int64_t *ids,
-                        int64_t capacity, int64_t *count) {
+                              int64_t capacity, int64_t *count) {
   if (!model || !text || !count || (capacity > 0 && !ids))
     return model ? model->fail(TPTT_ERROR_ARGUMENT,
                                "tptt_model_encode: null text, ids or count")
@@ -108,25 +110,53 @@ tptt_status tptt_model_encode(tptt_model *model, const char *text, int64_t *ids,
     return model->fail(TPTT_ERROR_TOKENIZER, error);
   *count = encoded->size();
   if (*count > capacity)
-    return model->fail(TPTT_ERROR_CAPACITY,
-                       "tptt_model_encode: the text has " + std::to_string(*count) +
-                           " tokens, the buffer " + std::to_string(capacity));
+    return model->fail(TPTT_ERROR_CAPACITY, "tptt_model_encode: the text has " +
+                                                std::to_string(*count) +
+                                                " tokens, the buffer " +
+                                                std::to_string(capacity));
   std::copy(encoded->begin(), encoded->end(), ids);
   return model->ok();
 }
 
-tptt_status tptt_model_logits(tptt_model *model, const int64_t *tokens,
-                        int64_t count, float magWeight, float *logits) {
-  if (!model || !tokens || !logits || count <= 0)
+tptt_status tptt_model_decode(tptt_model *model, const int64_t *ids,
+                              int64_t count, char *text, size_t capacity,
+                              size_t *length) {
+  if (!model || (count > 0 && !ids) || !length || (capacity > 0 && !text))
     return model ? model->fail(TPTT_ERROR_ARGUMENT,
-                               "tptt_model_logits: needs tokens (count > 0) and an "
-                               "output buffer")
+                               "tptt_model_decode: null ids, text or length")
+                 : TPTT_ERROR_ARGUMENT;
+  if (!model->validTokens(ids, count))
+    return TPTT_ERROR_ARGUMENT;
+  std::string error;
+  const Tokenizer *tokenizer = model->runner->tokenizer(error);
+  if (!tokenizer)
+    return model->fail(TPTT_ERROR_TOKENIZER,
+                       error.empty() ? "this model has no tokenizer" : error);
+  std::string decoded =
+      tokenizer->decode(std::vector<int64_t>(ids, ids + count), true);
+  *length = decoded.size();
+  if (decoded.size() + 1 > capacity)
+    return model->fail(TPTT_ERROR_CAPACITY,
+                       "tptt_model_decode: the text needs " +
+                           std::to_string(decoded.size() + 1) +
+                           " bytes, the buffer has " +
+                           std::to_string(capacity));
+  std::memcpy(text, decoded.c_str(), decoded.size() + 1);
+  return model->ok();
+}
+
+tptt_status tptt_model_logits(tptt_model *model, const int64_t *tokens,
+                              int64_t count, float magWeight, float *logits) {
+  if (!model || !tokens || !logits || count <= 0)
+    return model ? model->fail(
+                       TPTT_ERROR_ARGUMENT,
+                       "tptt_model_logits: needs tokens (count > 0) and an "
+                       "output buffer")
                  : TPTT_ERROR_ARGUMENT;
   if (!model->validTokens(tokens, count))
     return TPTT_ERROR_ARGUMENT;
-  float mu = magWeight >= 0
-                 ? magWeight
-                 : model->runner->info()["mag_weight"].get<float>();
+  float mu = magWeight >= 0 ? magWeight
+                            : model->runner->info()["mag_weight"].get<float>();
   std::vector<float> out =
       model->runner->logits(std::vector<int64_t>(tokens, tokens + count),
                             std::vector<uint8_t>(count, 1), 1, count, mu);
@@ -147,22 +177,26 @@ void tptt_generate_defaults(tptt_generate_options *options) {
 }
 
 tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
-                          int64_t count, const tptt_generate_options *options,
-                          int64_t *out, int64_t capacity, int64_t *generated) {
+                                int64_t count,
+                                const tptt_generate_options *options,
+                                int64_t *out, int64_t capacity,
+                                int64_t *generated) {
   if (!model || !prompt || count <= 0 || !options || !generated ||
       (capacity > 0 && !out))
-    return model ? model->fail(TPTT_ERROR_ARGUMENT,
-                               "tptt_model_generate: needs a prompt (count > 0), "
-                               "options, an output buffer and a count")
-                 : TPTT_ERROR_ARGUMENT;
+    return model
+               ? model->fail(TPTT_ERROR_ARGUMENT,
+                             "tptt_model_generate: needs a prompt (count > 0), "
+                             "options, an output buffer and a count")
+               : TPTT_ERROR_ARGUMENT;
   if (!model->validTokens(prompt, count))
     return TPTT_ERROR_ARGUMENT;
   if (options->max_new_tokens < 0 || options->temperature < 0 ||
       options->top_k < 0 || options->top_p < 0 || options->top_p > 1 ||
       options->mag_weight > 1)
-    return model->fail(TPTT_ERROR_ARGUMENT,
-                       "tptt_model_generate: max_new_tokens, temperature and top_k "
-                       "must be >= 0, top_p and mag_weight at most 1");
+    return model->fail(
+        TPTT_ERROR_ARGUMENT,
+        "tptt_model_generate: max_new_tokens, temperature and top_k "
+        "must be >= 0, top_p and mag_weight at most 1");
   GenerateOptions generate;
   generate.maxNewTokens = std::min(options->max_new_tokens, capacity);
   generate.sampling.temperature = options->temperature;
@@ -170,10 +204,9 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
   generate.sampling.topP = options->top_p;
   generate.sampling.seed = options->seed;
   generate.sampling.greedy = options->greedy != 0;
-  generate.magWeight =
-      options->mag_weight >= 0
-          ? options->mag_weight
-          : model->runner->info()["mag_weight"].get<float>();
+  generate.magWeight = options->mag_weight >= 0
+                           ? options->mag_weight
+                           : model->runner->info()["mag_weight"].get<float>();
   GenerateResult result = tptt::runtime::generate(
       *model->runner, {std::vector<int64_t>(prompt, prompt + count)}, generate,
       [](int64_t, const GenerateResult &) {});

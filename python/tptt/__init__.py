@@ -1,6 +1,13 @@
-"""tptt Python package; `tptt.reference` is the numpy reference forward of both semantics.
+"""tptt: TPTT models with the tptt compiler, from Python (pure Python over numpy).
 
-It computes the linear-attention branch of a LiZA layer under the `recurrent` and `tptt-0.12`
-semantics of shared/spec/SEMANTICS.md in float64, and `tptt.safetensors` reads and writes the
-safetensors files that hold the golden values and the model weights.
+* `tptt.compile(model_dir)` runs tptt-compile; `tptt.Model(library)` calls the compiled model
+  (logits, generate) through its C API with ctypes.
+* ``python3 -m tptt convert | card | compile``: Hugging Face directory -> TPTT model directory,
+  model cards, compilation.
+* `tptt.reference` (the LiZA branch) and `tptt.reference_model` (whole models) are the numpy
+  references of both semantics the C++ tests compare against; `tptt.safetensors` reads and writes
+  safetensors files; `tptt.schema` validates a config.json against the repository's JSON Schema.
 """
+
+from .compiler import CompileError, compile  # noqa: F401
+from .model import Model, ModelError  # noqa: F401

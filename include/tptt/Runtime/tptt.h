@@ -5,7 +5,8 @@
 |* `tptt-compile MODEL_DIR --emit=shared-lib -o libmodel.so` makes a shared   *|
 |* library holding one model (code, weights unless --external-weights, and    *|
 |* tokenizer) with this API. Every function that can fail returns a           *|
-|* tptt_status; tptt_model_last_error() then says why in one line. A model handle   *|
+|* tptt_status; tptt_model_last_error() then says why in one line. A model
+handle   *|
 |* is not thread-safe: use one per thread.                                    *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
@@ -39,7 +40,7 @@ typedef struct tptt_model tptt_model;
  *  `<library>.weights.safetensors`. On failure returns NULL and copies the
  *  reason into `error` (at most `error_size` bytes, NUL-terminated). */
 tptt_model *tptt_model_open(const char *weights_path, char *error,
-                      size_t error_size);
+                            size_t error_size);
 
 /** Releases the model. NULL is allowed. */
 void tptt_model_close(tptt_model *model);
@@ -58,12 +59,19 @@ int64_t tptt_model_vocab_size(const tptt_model *model);
  *  (`capacity` entries); `*count` receives how many there are (also when
  *  the capacity is too small: TPTT_ERROR_CAPACITY). */
 tptt_status tptt_model_encode(tptt_model *model, const char *text, int64_t *ids,
-                        int64_t capacity, int64_t *count);
+                              int64_t capacity, int64_t *count);
+
+/** The text of `ids` (special tokens left out) into `text` (`capacity`
+ *  bytes, NUL-terminated); `*length` receives its length without the NUL
+ *  (also when the capacity is too small: TPTT_ERROR_CAPACITY). */
+tptt_status tptt_model_decode(tptt_model *model, const int64_t *ids,
+                              int64_t count, char *text, size_t capacity,
+                              size_t *length);
 
 /** The full-sequence forward: `logits` receives count x vocab floats.
  *  `mag_weight` < 0 uses the config's μ. */
 tptt_status tptt_model_logits(tptt_model *model, const int64_t *tokens,
-                        int64_t count, float mag_weight, float *logits);
+                              int64_t count, float mag_weight, float *logits);
 
 typedef struct tptt_generate_options {
   int64_t max_new_tokens; /**< default 32 */
@@ -81,8 +89,10 @@ void tptt_generate_defaults(tptt_generate_options *options);
 /** Continues `prompt` (token ids): the new ids go to `out` (`capacity`
  *  entries), `*generated` receives their number. Stops at an EOS token. */
 tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
-                          int64_t count, const tptt_generate_options *options,
-                          int64_t *out, int64_t capacity, int64_t *generated);
+                                int64_t count,
+                                const tptt_generate_options *options,
+                                int64_t *out, int64_t capacity,
+                                int64_t *generated);
 
 #ifdef __cplusplus
 }

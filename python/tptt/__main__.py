@@ -1,0 +1,73 @@
+"""python3 -m tptt convert | card | compile — see `python3 -m tptt <command> --help`."""
+
+import argparse
+import sys
+
+from . import card as card_module
+from . import compiler, convert, schema
+
+
+def parse_bool(text):
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not '{text}'")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python3 -m tptt", description="TPTT models with the tptt compiler")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    c = commands.add_parser("convert", help="a Hugging Face model directory becomes a TPTT model directory")
+    c.add_argument("hf_dir")
+    c.add_argument("out_dir")
+    c.add_argument("--operator-mode")
+    c.add_argument("--order", type=int)
+    c.add_argument("--alpha-gate", choices=["c", "k", "v", "kv"])
+    c.add_argument("--beta-gate", choices=["c", "k", "v", "kv"])
+    c.add_argument("--trick", choices=["dt", "rot", "rdt"])
+    c.add_argument("--linear", type=parse_bool)
+    c.add_argument("--mag-weight", type=float, default=0.5)
+    c.add_argument("--cross-gate", action="store_true")
+    c.add_argument("--base-scale-attn", action="store_true")
+    c.add_argument("--max-self-attn-length", type=int)
+    c.add_argument("--max-chunk-size", type=int, default=64)
+    c.add_argument("--semantics", choices=["recurrent", "tptt-0.12"], default="recurrent")
+    c.add_argument("--layers", type=lambda t: [int(x) for x in t.split(",")], help="e.g. 0,2,4")
+    c.add_argument("--lora-r", type=int)
+    c.add_argument("--lora-alpha", type=float)
+    c.add_argument("--lora-dropout", type=float)
+    c.add_argument("--target-modules", type=lambda t: t.split(","))
+    c.add_argument("--copy", action="store_true", help="copy the weights instead of linking them")
+
+    k = commands.add_parser("card", help="write MODEL_DIR/README.md, a model card")
+    k.add_argument("model_dir")
+
+    m = commands.add_parser("compile", help="tptt-compile a model directory")
+    m.add_argument("model_dir")
+    m.add_argument("-o", "--output")
+    m.add_argument("--executable", action="store_true", help="an executable instead of a shared library")
+    m.add_argument("--semantics", choices=["recurrent", "tptt-0.12"])
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "convert":
+            options = {k: v for k, v in vars(args).items()
+                       if k not in ("command", "hf_dir", "out_dir", "copy")}
+            convert.convert(args.hf_dir, args.out_dir, copy=args.copy, **options)
+            print(f"wrote {args.out_dir}")
+        elif args.command == "card":
+            print(f"wrote {card_module.write_card(args.model_dir)}")
+        else:
+            path = compiler.compile(args.model_dir, args.output, semantics=args.semantics,
+                                    shared_library=not args.executable)
+            print(f"wrote {path}")
+    except (schema.ConfigError, FileNotFoundError, compiler.CompileError) as error:
+        print(f"tptt: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
