@@ -8,12 +8,12 @@
 
 int main(int argc, char **argv) {
   char error[512];
-  tptt_model *bad = tptt_model_open("/nonexistent.safetensors", error,
-                                    sizeof(error));
+  tptt_model *bad =
+      tptt_model_open("/nonexistent.safetensors", error, sizeof(error));
   printf("open nonexistent: %s | %s\n", bad ? "model" : "null", error);
 
-  tptt_model *model = tptt_model_open(argc > 1 ? argv[1] : NULL, error,
-                                      sizeof(error));
+  tptt_model *model =
+      tptt_model_open(argc > 1 ? argv[1] : NULL, error, sizeof(error));
   if (!model) {
     printf("open: %s\n", error);
     return 1;
