@@ -2,10 +2,11 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-// `EXE info | logits | generate`: finds the weights (embedded after the
-// executable's own bytes, beside it, or given with --weights), binds them
-// to the compiled entry points as described by the manifest, and runs them.
-// Every error is one line naming the flag, field or tensor, exit status 2.
+// `EXE info | logits | generate`: the command line over the model runner
+// (Runtime/ModelRunner.h), which finds the weights (embedded after the
+// executable's own bytes, beside it, or given with --weights) and calls the
+// compiled entry points. Every error is one line naming the flag, field or
+// tensor, exit status 2.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,7 +19,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,8 +29,6 @@
 #include <malloc.h>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
