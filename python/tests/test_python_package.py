@@ -116,6 +116,20 @@ def test_convert_compile_and_call_round_trip(tmp_path, monkeypatch):
 
 
 @needs_compiler
+def test_model_on_an_executable_agrees_with_the_library(tmp_path, monkeypatch):
+    monkeypatch.setenv("TPTT_COMPILE", COMPILER)
+    random_model.write(tmp_path / "m", tptt={"operator_mode": "delta_rule_kv"})
+    library = tptt.Model(tptt.compile(tmp_path / "m", progress=False))
+    executable = tptt.Model(tptt.compile(tmp_path / "m", shared_library=False, progress=False))
+    tokens = [4, 8, 15, 16, 23, 42]
+    assert np.array_equal(library.logits(tokens), executable.logits(tokens))
+    assert library.generate(tokens, max_new_tokens=4, greedy=True) == \
+        executable.generate(tokens, max_new_tokens=4, greedy=True)
+    with pytest.raises(tptt.ModelError, match="token id 64 is outside the vocabulary"):
+        executable.logits([64])
+
+
+@needs_compiler
 def test_model_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("TPTT_COMPILE", COMPILER)
     with pytest.raises(FileNotFoundError):

@@ -1,7 +1,8 @@
 """`tptt.Model`: call a compiled model from Python.
 
 A shared library made by ``tptt-compile --emit=shared-lib`` is loaded with ctypes and called
-through its C API (include/tptt/Runtime/tptt.h), with no subprocess per call:
+through its C API (include/tptt/Runtime/tptt.h), with no subprocess per call; an executable made
+by tptt-compile also works, through its command line (one process per call):
 
     model = tptt.Model("model.so")
     logits = model.logits([1, 2, 3])                 # numpy float32 [3, vocab]
@@ -11,6 +12,8 @@ through its C API (include/tptt/Runtime/tptt.h), with no subprocess per call:
 import ctypes
 import json
 import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 
@@ -35,10 +38,13 @@ class Model:
         path = pathlib.Path(library)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
+        self._exe = None
         try:
             self._lib = ctypes.CDLL(str(path.resolve()))
             self._lib.tptt_model_open
         except (OSError, AttributeError) as error:
+            if self._open_executable(path, weights):
+                return
             raise ModelError(f"{path}: not a model library made by tptt-compile --emit=shared-lib "
                              f"({error})") from None
         lib = self._lib
@@ -67,6 +73,29 @@ class Model:
         self.info = json.loads(lib.tptt_model_info_json(handle).decode())
         self.vocab_size = lib.tptt_model_vocab_size(handle)
 
+    def _open_executable(self, path, weights):
+        """Uses `path` as an executable made by tptt-compile, if it is one."""
+        try:
+            done = subprocess.run([str(path.resolve()), "info", "--json"], capture_output=True, text=True)
+            info = json.loads(done.stdout) if done.returncode == 0 else None
+        except (OSError, ValueError):
+            info = None
+        if not isinstance(info, dict) or "vocab_size" not in info:
+            return False
+        self._exe, self._weights, self._handle = path.resolve(), weights, None
+        self.info, self.vocab_size = info, info["vocab_size"]
+        return True
+
+    def _run(self, *args):
+        command = [str(self._exe), *map(str, args)]
+        if self._weights:
+            command += ["--weights", str(self._weights)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ModelError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
+                             f"{self._exe} exited with {done.returncode}")
+        return done.stdout
+
     def close(self):
         if getattr(self, "_handle", None):
             self._lib.tptt_model_close(self._handle)
@@ -92,6 +121,8 @@ class Model:
 
     def encode(self, text):
         """Token ids of ``text`` with the model's tokenizer (BOS included)."""
+        if self._exe:
+            raise ModelError("encode needs the model library (tptt-compile --emit=shared-lib)")
         count = ctypes.c_int64(0)
         data = text.encode()
         capacity = len(data) + 8
@@ -102,6 +133,8 @@ class Model:
 
     def decode(self, token_ids):
         """The text of ``token_ids`` (special tokens left out)."""
+        if self._exe:
+            raise ModelError("decode needs the model library (tptt-compile --emit=shared-lib)")
         ids, pointer = self._ids(token_ids)
         length = ctypes.c_size_t(0)
         capacity = 16 * len(ids) + 16
@@ -113,6 +146,13 @@ class Model:
     def logits(self, token_ids, mag_weight=None):
         """The full-sequence forward: float32 [S, vocab]. ``mag_weight`` overrides μ."""
         ids, pointer = self._ids(token_ids)
+        if self._exe:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = pathlib.Path(tmp) / "logits.safetensors"
+                args = ["logits", "--tokens", ",".join(map(str, ids.tolist())), "--out", out]
+                self._run(*args, *(["--mag-weight", mag_weight] if mag_weight is not None else []))
+                from . import safetensors
+                return safetensors.load(str(out))[0]["logits"]
         out = np.zeros((len(ids), self.vocab_size), dtype=np.float32)
         mu = -1.0 if mag_weight is None else float(mag_weight)
         self._check(self._lib.tptt_model_logits(self._handle, pointer, len(ids), mu,
@@ -124,6 +164,14 @@ class Model:
         """Continues ``prompt``: text (encoded with the model's tokenizer; returns the new text) or
         token ids (returns the new ids). Stops at an EOS token."""
         text = isinstance(prompt, str)
+        if self._exe:
+            args = ["generate", "--prompt", prompt] if text else \
+                ["generate", "--tokens", ",".join(str(int(t)) for t in prompt)]
+            args += ["--max-new-tokens", max_new_tokens, "--temperature", temperature, "--top-k", top_k,
+                     "--top-p", top_p, "--seed", seed] + (["--greedy"] if greedy else []) + \
+                (["--mag-weight", mag_weight] if mag_weight is not None else [])
+            out = self._run(*args).rstrip("\n")
+            return out if text else [int(t) for t in out.split(",") if t]
         ids, pointer = self._ids(self.encode(prompt) if text else prompt)
         options = _Options()
         self._lib.tptt_generate_defaults(ctypes.byref(options))
