@@ -5,7 +5,8 @@
 // memref.copy between non-contiguous memrefs lowers to a call of
 // `memrefCopy(elementSize, source, target)` on unranked descriptors. MLIR
 // ships it in libmlir_c_runner_utils; the executables must not depend on
-// MLIR libraries, so the runtime provides its own.
+// MLIR libraries, so the runtime provides its own (contiguous rows are
+// copied with one memcpy each: decode steps copy their caches this way).
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,13 +51,28 @@ extern "C" void memrefCopy(int64_t elementSize, UnrankedDescriptor *source,
     count *= from.sizes[d];
   if (count == 0)
     return;
-  // Walk the elements in row-major order with an index counter.
-  std::vector<int64_t> index(rank, 0);
+  // Rows: the innermost dimension, copied with one memcpy when it is
+  // contiguous on both sides (the common case: a slice of a larger buffer),
+  // element by element otherwise.
+  int64_t inner = rank > 0 ? from.sizes[rank - 1] : 1;
+  bool contiguousRows =
+      rank == 0 || (from.strides[rank - 1] == 1 && to.strides[rank - 1] == 1);
+  int64_t outerRank = rank > 0 ? rank - 1 : 0;
+  std::vector<int64_t> index(outerRank, 0);
   int64_t readAt = from.offset, writeAt = to.offset;
-  for (int64_t n = 0; n < count; ++n) {
-    std::memcpy(to.aligned + writeAt * elementSize,
-                from.aligned + readAt * elementSize, elementSize);
-    for (int64_t d = rank - 1; d >= 0; --d) {
+  for (int64_t row = 0, rows = count / inner; row < rows; ++row) {
+    if (contiguousRows) {
+      std::memcpy(to.aligned + writeAt * elementSize,
+                  from.aligned + readAt * elementSize, inner * elementSize);
+    } else {
+      for (int64_t i = 0; i < inner; ++i)
+        std::memcpy(
+            to.aligned + (writeAt + i * to.strides[rank - 1]) * elementSize,
+            from.aligned + (readAt + i * from.strides[rank - 1]) * elementSize,
+            elementSize);
+    }
+    // Advance the outer index like an odometer.
+    for (int64_t d = outerRank - 1; d >= 0; --d) {
       ++index[d];
       readAt += from.strides[d];
       writeAt += to.strides[d];
