@@ -3,21 +3,32 @@
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
 // Encodes and decodes text with the BPE tokenizers of Hugging Face
-// `tokenizer.json` files: byte-level BPE (GPT-2, Llama 3, Qwen2) and
-// SentencePiece-style BPE with byte fallback (Llama 2, Mistral), with their
-// added/special tokens and BOS template. Pre-tokenizer regexes run on PCRE2.
-// Supported components: normalizers Sequence, Prepend, Replace and NFC
-// (taken as the identity: texts already in NFC, as most are, encode
-// exactly); pre-tokenizers Sequence, Split (Isolated, Removed), ByteLevel,
-// Metaspace, Digits; decoders Sequence, ByteLevel, Replace, ByteFallback,
-// Fuse, Strip, Metaspace; post-processors TemplateProcessing, ByteLevel,
-// Sequence. Anything else is an error naming it.
+// `tokenizer.json` files: byte-level BPE (GPT-2, Llama 3, Qwen2, Mistral
+// Nemo) and SentencePiece-style BPE with byte fallback (Llama 2, Mistral,
+// Gemma), with their added/special tokens and BOS template, following the
+// `tokenizers` library. Pre-tokenizer regexes run on PCRE2 (UTF, UCP).
+//
+// Supported components (anything else is an error naming the field):
+// - model: BPE (merges as "a b" strings or ["a", "b"] pairs, ignore_merges,
+//   byte_fallback, unk_token, fuse_unk, continuing_subword_prefix,
+//   end_of_word_suffix);
+// - normalizers: Sequence, Prepend, Replace (string or regex), Strip, NFC
+//   (taken as the identity: text already in NFC, as most is, encodes
+//   exactly);
+// - pre-tokenizers: Sequence, Split (every behavior, invert), ByteLevel,
+//   Metaspace, Digits, Whitespace, WhitespaceSplit;
+// - post-processors: TemplateProcessing, RobertaProcessing, BertProcessing,
+//   ByteLevel, Sequence;
+// - decoders: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip,
+//   Metaspace;
+// - added tokens: special, lstrip, rstrip, single_word, normalized.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef TPTT_RUNTIME_TOKENIZER_H
 #define TPTT_RUNTIME_TOKENIZER_H
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +39,8 @@
 namespace tptt {
 namespace runtime {
 
+/// A tokenizer loaded from a tokenizer.json. Immutable once loaded: encode,
+/// decode and the queries may run on several threads at once.
 class Tokenizer {
 public:
   /// Reads `path` (a tokenizer.json); on failure returns null and sets
@@ -40,27 +53,35 @@ public:
   parse(std::string_view text, const std::string &name, std::string &error);
   ~Tokenizer();
 
-  /// The ids of `text`, with the template's special tokens (e.g. BOS) when
-  /// `addSpecialTokens`. Text that is not valid UTF-8 gives nothing and an
+  /// The ids of `text`, with the post-processor's special tokens (e.g. BOS)
+  /// when `addSpecialTokens`. Added tokens in the text are matched as whole
+  /// strings (the longest at the leftmost position) before normalization and
+  /// pre-tokenization. Text that is not valid UTF-8 gives nothing and an
   /// `error` naming the byte offset.
   std::optional<std::vector<int64_t>> encode(std::string_view text,
                                              bool addSpecialTokens,
                                              std::string &error) const;
 
-  /// The text of `ids` (special tokens left out when `skipSpecial`). Byte
-  /// tokens that do not form whole UTF-8 characters stay raw bytes.
+  /// The text of `ids` through the decoder (special tokens left out when
+  /// `skipSpecial`; ids outside the vocabulary are skipped). Bytes that do
+  /// not form valid UTF-8 become U+FFFD, so the result is always valid UTF-8.
   std::string decode(const std::vector<int64_t> &ids, bool skipSpecial) const;
 
-  /// For streaming: the text of `ids` after the first `printed` bytes
-  /// already shown, up to the last complete UTF-8 character; advances
-  /// `printed`.
+  /// For streaming generation: the text of `ids` (without special tokens)
+  /// after the first `printedBytes` bytes already returned, up to the last
+  /// complete UTF-8 character (an incomplete one at the end waits for the
+  /// next tokens); advances `printedBytes`. Start with `printedBytes` = 0
+  /// and pass the whole growing list of generated ids each time.
   std::string decodeIncrement(const std::vector<int64_t> &ids,
-                              size_t &printed) const;
+                              size_t &printedBytes) const;
 
-  /// One more than the largest token id.
+  /// One more than the largest token id (vocabulary and added tokens).
   int64_t vocabSize() const;
-  /// The id of the token spelled `token` (vocabulary or added token).
+  /// The id of the token spelled `token` (added token or vocabulary).
   std::optional<int64_t> tokenId(std::string_view token) const;
+  /// The spelling of token `id` (as in the vocabulary, e.g. "Ġthe" or
+  /// "<0x0A>"); std::nullopt for an id outside the vocabulary.
+  std::optional<std::string> tokenText(int64_t id) const;
 
   struct Impl;
 
