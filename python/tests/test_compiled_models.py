@@ -1,16 +1,23 @@
 """Compiled models against the independent numpy reference (`tptt.reference_model`).
 
-Random-weight models of each architecture and several operator modes are compiled with
-tptt-compile (``TPTT_COMPILE`` names the binary; ctest sets it) and their logits compared with
-the float64 reference: 1e-4 relative (max|got - expected| / max|expected|) in float32. Also: the
-reference reproduces the reference library's golden models; μ = 0 is exactly the backbone; greedy
-decode steps give the logits of the full sequence at every position, also for a left-padded
-batch.
+First the reference itself: it reproduces the golden models of shared/goldens/models (logits of
+the reference library, and of the recurrent semantics) to 1e-10, and every feature that a model
+below is meant to exercise does change its logits (so that the comparisons can see it).
+
+Then random-weight models (`tptt.random_model`) are compiled with tptt-compile (``TPTT_COMPILE``
+names the binary; ctest sets it; without it those tests are skipped) in both semantics, and the
+executables' float32 logits are compared with the float64 reference to 1e-4 relative
+(max|got − expected| / max|expected|): at several lengths (one of them a prime, so that the
+tptt-0.12 chunk is 1) and at the config's μ and μ = 1 (`--mag-weight`). μ = 0 must be exactly
+the backbone under both semantics; greedy generation over a left-padded batch must give the
+reference's logits at every step; ``--external-weights`` and ``--weights`` must work.
 """
 
+import concurrent.futures
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -23,132 +30,227 @@ sys.path.insert(0, str(REPO_ROOT / "python"))
 from tptt import random_model, safetensors  # noqa: E402
 from tptt import reference_model as M  # noqa: E402
 
-TOLERANCE = 1e-4
+TOLERANCE = 1e-4  # float32 executable against the float64 reference
+GOLDEN_TOLERANCE = 1e-10  # float64 reference against the float64 goldens
 COMPILER = os.environ.get("TPTT_COMPILE")
 GOLDEN_MODELS = pathlib.Path(os.environ.get("TPTT_GOLDENS", REPO_ROOT.parent / "shared" / "goldens")) / "models"
+SEMANTICS = ("recurrent", "tptt-0.12")
+LENGTHS = (13, 21, 40)  # tptt-0.12 chunks with max_chunk_size 3: 1, 3, 2
 
-# name: (architecture, tptt fields, extra config fields, writer options, semantics to compile)
+# name -> `random_model.write` options. Every model is compiled in both semantics.
 MODELS = {
-    "llama-gqa": ("LlamaForCausalLM", {"operator_mode": "delta_rule"}, {}, {}, ["recurrent", "tptt-0.12"]),
-    "qwen2-biases": ("Qwen2ForCausalLM", {"operator_mode": "gated_delta_rule"}, {}, {}, ["recurrent"]),
-    "mistral-window": ("MistralForCausalLM", {"operator_mode": "delta_product"}, {"sliding_window": 5}, {},
-                       ["recurrent"]),
-    "llama3-rope-mixed": ("LlamaForCausalLM",
-                          {"operator_mode": "delta_product_r", "layers": [1], "cross_gate": True,
-                           "base_scale_attn": True, "mag_weight": 0.3},
-                          {"tie_word_embeddings": True,
-                           "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                                            "high_freq_factor": 4.0, "original_max_position_embeddings": 16}},
-                          {}, ["recurrent", "tptt-0.12"]),
-    "gelu-f16-sharded": ("LlamaForCausalLM", {"operator_mode": "delta_rule_gelu", "max_chunk_size": 3}, {},
-                         {"dtype": "F16", "shards": 3}, ["recurrent"]),
-    "explicit-bf16": ("LlamaForCausalLM",
-                      {"order": 3, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt", "linear": True,
-                       "max_self_attn_length": 6},
-                      {}, {"dtype": "BF16"}, ["recurrent"]),
+    "llama-gqa": dict(arch="LlamaForCausalLM", vocab=96, heads=4, kv_heads=2,
+                      tptt={"operator_mode": "delta_rule"}),
+    # HF Qwen2 configs carry a sliding_window that only use_sliding_window turns on.
+    "qwen2-biases": dict(arch="Qwen2ForCausalLM", heads=4, kv_heads=1, sliding_window=4, use_sliding_window=False,
+                         tptt={"operator_mode": "gated_delta_rule"}),
+    # The backbone's window (5) is narrower than max_self_attn_length (8): it wins.
+    "mistral-window": dict(arch="MistralForCausalLM", sliding_window=5,
+                           tptt={"operator_mode": "delta_product", "max_self_attn_length": 8}),
+    # Layer 1 has no LiZA (and so no max_self_attn_length window); o_proj has a bias.
+    "llama3-mixed-layers": dict(arch="LlamaForCausalLM", layers=3, vocab=128, attention_bias=True,
+                                tie_word_embeddings=True, rope_scaling=random_model.llama3_rope_scaling(),
+                                tptt={"operator_mode": "delta_product_r", "layers": [0, 2], "mag_weight": 0.3,
+                                      "cross_gate": True, "base_scale_attn": True, "max_self_attn_length": 6}),
+    "gelu-f16-sharded": dict(arch="LlamaForCausalLM", dtype="F16", shards=3,
+                             tptt={"operator_mode": "delta_rule_gelu", "max_chunk_size": 3}),
+    "explicit-order3-bf16": dict(arch="LlamaForCausalLM", dtype="BF16",
+                                 tptt={"order": 3, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt"}),
+    # head_dim 16 ≠ hidden/heads = 12; the config's own semantics is tptt-0.12.
+    "qwen2-window-head-dim": dict(arch="Qwen2ForCausalLM", hidden=48, heads=4, kv_heads=2, head_dim=16,
+                                  sliding_window=6, use_sliding_window=True,
+                                  tptt={"operator_mode": "gated_delta_product", "linear_precision": "float64",
+                                        "semantics": "tptt-0.12"}),
 }
+
+# (model, config edit, what it removes): each edit must change the reference logits.
+FEATURES = [
+    ("qwen2-biases", lambda c: c.update(architectures=["LlamaForCausalLM"]), "q/k/v biases"),
+    ("mistral-window", lambda c: c.update(sliding_window=None), "sliding window"),
+    ("llama3-mixed-layers", lambda c: c.update(rope_scaling=None), "llama3 RoPE scaling"),
+    ("llama3-mixed-layers", lambda c: c["tptt"].update(layers=None), "a layer without LiZA"),
+    ("llama3-mixed-layers", lambda c: c["tptt"].update(max_self_attn_length=None), "max_self_attn_length"),
+    ("llama3-mixed-layers", lambda c: c["tptt"].update(cross_gate=False), "cross_gate"),
+    ("llama3-mixed-layers", lambda c: c["tptt"].update(base_scale_attn=False), "base_scale_attn"),
+    ("llama3-mixed-layers", lambda c: c.update(attention_bias=False), "the o_proj bias"),
+    ("gelu-f16-sharded", lambda c: c["tptt"].update(operator_mode="delta_rule"), "φ"),
+    ("qwen2-window-head-dim", lambda c: c.update(use_sliding_window=False), "Qwen2's window"),
+]
+
+needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")
 
 
 def relative_error(got, expected):
-    return float(np.abs(got - expected).max() / np.abs(expected).max())
+    """max|got − expected| / max|expected| over the whole tensor."""
+    return float(np.abs(np.asarray(got, np.float64) - expected).max() / np.abs(expected).max())
 
 
-def run(command):
+def run(command, check=True):
+    """Runs ``command`` (paths allowed); with ``check``, fails the test with its stderr unless it
+    exits 0."""
     done = subprocess.run([str(c) for c in command], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    if check:
+        assert done.returncode == 0, done.stderr
     return done
 
 
+def tokens_of(length, vocab, seed):
+    """A reproducible token sequence."""
+    return [int(t) for t in np.random.default_rng(seed).integers(0, vocab, length)]
+
+
 def golden_cases():
-    return sorted(p for p in GOLDEN_MODELS.iterdir() if (p / "expected.safetensors").exists()) \
-        if GOLDEN_MODELS.is_dir() else []
+    """The golden model directories (none when the shared goldens are absent)."""
+    if not GOLDEN_MODELS.is_dir():
+        return []
+    return sorted(p for p in GOLDEN_MODELS.iterdir() if (p / "expected.safetensors").exists())
 
 
 @pytest.mark.parametrize("case", golden_cases(), ids=lambda p: p.name)
 def test_reference_reproduces_the_golden_models(case):
     tokens = json.loads((case / "tokens.json").read_text())
     expected = safetensors.load(str(case / "expected.safetensors"))[0]
-    assert relative_error(M.forward_directory(case, tokens), expected["logits"]) <= 1e-10
+    as_written = M.forward_directory(case, tokens)
+    assert relative_error(as_written, expected["logits"]) <= GOLDEN_TOLERANCE
     recurrent = M.forward_directory(case, tokens, semantics="recurrent")
-    assert relative_error(recurrent, expected["logits_recurrent"]) <= 1e-10
+    assert relative_error(recurrent, expected["logits_recurrent"]) <= GOLDEN_TOLERANCE
 
 
-needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")
+@pytest.mark.parametrize("name,edit,feature", FEATURES, ids=[f"{n}-{f}" for n, _, f in FEATURES])
+def test_each_feature_under_test_changes_the_reference_logits(name, edit, feature):
+    config = random_model.make_config(**{k: v for k, v in MODELS[name].items() if k != "shards"})
+    weights = random_model.random_weights(config, seed=1)
+    tokens = tokens_of(LENGTHS[1], config["vocab_size"], seed=2)
+    edited = json.loads(json.dumps(config))
+    edit(edited)
+    base = M.forward(config, weights, tokens)
+    assert relative_error(M.forward(edited, weights, tokens), base) > 100 * TOLERANCE, feature
+
+
+def executable(name, semantics, root):
+    """Path of the executable of model ``name`` compiled with ``semantics``."""
+    return root / f"{name}-{semantics}"
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    """name -> (model directory, {semantics: executable}), compiled once for the module."""
+    """The model directories under one root, every model compiled in both semantics (``--semantics``
+    only where the config says otherwise), plus llama-gqa with ``--external-weights``; compiled in
+    parallel, once for the module. Returns the root."""
     root = tmp_path_factory.mktemp("models")
-    out = {}
-    for seed, (name, (arch, tptt, extra, options, semantics)) in enumerate(MODELS.items()):
-        directory = root / name
-        random_model.write(directory, arch=arch, tptt=tptt, seed=seed, **options, **extra)
-        exes = {}
-        for mode in semantics:
-            exe = root / f"{name}-{mode}"
-            run([COMPILER, directory, "-o", exe, "--semantics", mode])
-            exes[mode] = exe
-        out[name] = (directory, exes)
-    return out
+    commands = []
+    for seed, (name, options) in enumerate(MODELS.items()):
+        config = random_model.write(root / name, seed=seed, **options)
+        for semantics in SEMANTICS:
+            command = [COMPILER, root / name, "-o", executable(name, semantics, root)]
+            if semantics != config["tptt"].get("semantics", "recurrent"):
+                command += ["--semantics", semantics]
+            commands.append(command)
+    commands.append([COMPILER, root / "llama-gqa", "-o", root / "external", "--external-weights"])
+    with concurrent.futures.ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(run, commands))
+    return root
 
 
-def exe_logits(exe, tokens, tmp_path, mag_weight=None):
-    out = tmp_path / "logits.safetensors"
+def exe_logits(exe, tokens, out_dir, mag_weight=None, weights=None):
+    """`EXE logits` on ``tokens``: float64 [S, vocab]."""
+    out = out_dir / "logits.safetensors"
     command = [exe, "logits", "--tokens", ",".join(map(str, tokens)), "--out", out]
     if mag_weight is not None:
-        command += ["--mag-weight", str(mag_weight)]
+        command += ["--mag-weight", mag_weight]
+    if weights is not None:
+        command += ["--weights", weights]
     run(command)
     return safetensors.load(str(out))[0]["logits"].astype(np.float64)
 
 
 @needs_compiler
-@pytest.mark.parametrize("name,semantics", [(n, s) for n, m in MODELS.items() for s in m[4]])
+@pytest.mark.parametrize("semantics", SEMANTICS)
+@pytest.mark.parametrize("name", MODELS)
 def test_compiled_model_matches_the_reference(compiled, tmp_path, name, semantics):
-    directory, exes = compiled[name]
-    tokens = list(np.random.default_rng(5).integers(0, 64, 14))
-    expected = M.forward_directory(directory, tokens, semantics=semantics)
-    assert relative_error(exe_logits(exes[semantics], tokens, tmp_path), expected) <= TOLERANCE
+    directory = compiled / name
+    vocab = json.loads((directory / "config.json").read_text())["vocab_size"]
+    cases = [(length, None) for length in LENGTHS] + [(LENGTHS[1], 1.0)]
+    errors = {}
+    for length, mu in cases:
+        tokens = tokens_of(length, vocab, seed=length)
+        got = exe_logits(executable(name, semantics, compiled), tokens, tmp_path, mag_weight=mu)
+        expected = M.forward_directory(directory, tokens, semantics=semantics, mag_weight=mu)
+        errors[f"S={length} mu={'config' if mu is None else mu}"] = relative_error(got, expected)
+    assert max(errors.values()) <= TOLERANCE, errors
 
 
 @needs_compiler
-def test_zero_mag_weight_is_exactly_the_backbone(compiled, tmp_path):
-    directory, exes = compiled["llama-gqa"]
-    tokens = [5, 9, 3, 40, 41, 7, 7, 12, 60, 2, 33]
-    recurrent = exe_logits(exes["recurrent"], tokens, tmp_path, mag_weight=0)
-    reference_library = exe_logits(exes["tptt-0.12"], tokens, tmp_path, mag_weight=0)
-    assert np.array_equal(recurrent, reference_library)
-    backbone = M.forward_directory(directory, tokens, liza=False)
-    assert relative_error(recurrent, backbone) <= TOLERANCE
+@pytest.mark.parametrize("name", MODELS)
+def test_zero_mag_weight_is_exactly_the_backbone(compiled, tmp_path, name):
+    """μ = 0 leaves the softmax branch alone: the backbone, whose LiZA layers keep their
+    max_self_attn_length window where one is configured (the window is not part of the mix)."""
+    directory = compiled / name
+    config = json.loads((directory / "config.json").read_text())
+    tokens = tokens_of(LENGTHS[2], config["vocab_size"], seed=7)
+    recurrent, library = (exe_logits(executable(name, s, compiled), tokens, tmp_path, mag_weight=0)
+                          for s in SEMANTICS)
+    assert np.array_equal(recurrent, library)
+    if config["tptt"].get("max_self_attn_length"):
+        expected = M.forward_directory(directory, tokens, mag_weight=0)
+    else:
+        expected = M.forward_directory(directory, tokens, liza=False)
+    assert relative_error(recurrent, expected) <= TOLERANCE
 
 
 @needs_compiler
-@pytest.mark.parametrize("name", ["mistral-window", "gelu-f16-sharded", "explicit-bf16"])
-def test_greedy_decode_steps_equal_the_full_forward(compiled, tmp_path, name):
-    _, exes = compiled[name]
-    exe = exes["recurrent"]
-    prompts = [[4, 8, 15, 16, 23, 42, 7], [9, 10], [30, 31, 32, 33]]
+@pytest.mark.parametrize("semantics", SEMANTICS)
+@pytest.mark.parametrize("name", ["mistral-window", "llama3-mixed-layers", "gelu-f16-sharded",
+                                  "explicit-order3-bf16"])
+def test_greedy_generation_of_a_left_padded_batch(compiled, tmp_path, name, semantics):
+    """Every step's logits equal the reference on the left-padded batch so far (pad token 0, the
+    runtime's): under recurrent, each sequence's own logits; under tptt-0.12, the reference
+    library's, on which the pads act."""
+    prompts = [[4, 8, 15, 16, 23, 42, 7, 9, 30], [9, 10], [30, 31, 32, 33]]
     (tmp_path / "prompts").write_text("".join(",".join(map(str, p)) + "\n" for p in prompts))
     steps = tmp_path / "steps.safetensors"
-    run([exe, "generate", "--prompts", tmp_path / "prompts", "--greedy", "--max-new-tokens", 6,
-         "--logits-out", steps])
+    run([executable(name, semantics, compiled), "generate", "--prompts", tmp_path / "prompts", "--greedy",
+         "--max-new-tokens", 6, "--logits-out", steps])
     drawn = safetensors.load(str(steps))[0]["logits"].astype(np.float64)
-    for b, prompt in enumerate(prompts):
-        generated = [int(np.argmax(row)) for row in drawn[b]]
-        full = exe_logits(exe, prompt + generated[:-1], tmp_path)
-        assert relative_error(drawn[b], full[len(prompt) - 1:]) <= TOLERANCE, f"sequence {b}"
+    sequences = [prompt + [int(np.argmax(row)) for row in drawn[b]] for b, prompt in enumerate(prompts)]
+    longest = max(map(len, prompts))
+    errors = []
+    for step in range(drawn.shape[1]):
+        tokens = np.zeros((len(prompts), longest + step), np.int64)
+        mask = np.zeros_like(tokens)
+        for b, prompt in enumerate(prompts):
+            real = sequences[b][: len(prompt) + step]
+            tokens[b, -len(real):], mask[b, -len(real):] = real, 1
+        expected = M.forward_directory(compiled / name, tokens, semantics=semantics, attention_mask=mask)
+        errors.append(relative_error(drawn[:, step], expected[:, -1]))
+    assert max(errors) <= TOLERANCE, errors
 
 
 @needs_compiler
-def test_external_weights_and_a_hugging_face_weight_file(compiled, tmp_path):
-    directory, exes = compiled["qwen2-biases"]
-    exe = tmp_path / "external"
-    run([COMPILER, directory, "-o", exe, "--external-weights"])
-    assert (tmp_path / "external.weights.safetensors").exists()
-    tokens = [3, 1, 4, 1, 5, 9, 2, 6]
-    embedded = exe_logits(exes["recurrent"], tokens, tmp_path)
+def test_external_weights_and_weight_overrides(compiled, tmp_path):
+    exe, weights = compiled / "external", compiled / "external.weights.safetensors"
+    assert weights.exists()
+    tokens = tokens_of(LENGTHS[0], 96, seed=3)
+    embedded = exe_logits(executable("llama-gqa", "recurrent", compiled), tokens, tmp_path)
     assert np.array_equal(exe_logits(exe, tokens, tmp_path), embedded)
-    out = tmp_path / "hf.safetensors"
-    run([exe, "logits", "--tokens", ",".join(map(str, tokens)), "--out", out,
-         "--weights", directory / "model.safetensors"])
-    assert np.array_equal(safetensors.load(str(out))[0]["logits"], embedded)
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copy(exe, moved / "model")
+    failed = run([moved / "model", "logits", "--tokens", "1,2"], check=False)
+    assert failed.returncode != 0 and "--weights" in failed.stderr, failed.stderr
+    shutil.copy(weights, moved / "model.weights.safetensors")
+    assert np.array_equal(exe_logits(moved / "model", tokens, tmp_path), embedded)
+
+    # Another model of the same shapes (BF16 weights): both executables take its Hugging Face file.
+    other = tmp_path / "other"
+    random_model.write(other, seed=99, dtype="BF16", **MODELS["llama-gqa"])
+    expected = M.forward_directory(other, tokens, semantics="recurrent")
+    for candidate in (exe, executable("llama-gqa", "recurrent", compiled)):
+        got = exe_logits(candidate, tokens, tmp_path, weights=other / "model.safetensors")
+        assert relative_error(got, expected) <= TOLERANCE
+
+    wrong = tmp_path / "wrong"
+    random_model.write(wrong, vocab=64, **{k: v for k, v in MODELS["llama-gqa"].items() if k != "vocab"})
+    failed = run([exe, "logits", "--tokens", "1,2", "--weights", wrong / "model.safetensors"], check=False)
+    assert failed.returncode != 0 and "model.embed_tokens.weight" in failed.stderr, failed.stderr

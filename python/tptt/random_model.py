@@ -1,10 +1,23 @@
 """Random-weight TPTT model directories, for tests and benchmarks.
 
     config = write("out_dir", arch="Qwen2ForCausalLM", tptt={"operator_mode": "gated_delta_rule"})
+    config = write("out_dir", arch="MistralForCausalLM", sliding_window=6, dtype="BF16", shards=2,
+                   tptt={"order": 3, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt",
+                         "semantics": "tptt-0.12", "mag_weight": 0.3, "layers": [1]})
 
-writes ``config.json`` and the weights (``model.safetensors``; or shards with
-``model.safetensors.index.json``) of a small decoder, deterministically from ``seed``. Weights are
-scaled so that activations and logits stay O(1).
+writes ``config.json`` (Hugging Face fields plus the ``tptt`` object of
+include/tptt/Model/tptt-model.schema.json) and the weights under their Hugging Face names —
+``model.safetensors``, or ``shards`` files with ``model.safetensors.index.json`` — of a small
+decoder (LlamaForCausalLM, Qwen2ForCausalLM or MistralForCausalLM), deterministically from
+``seed``. The ``tptt`` dict gives the TpttConfig fields (operator_mode or the explicit
+order/alpha_gate/beta_gate/linear/trick, semantics, mag_weight, cross_gate, base_scale_attn,
+layers, max_self_attn_length, max_chunk_size, ...); keyword arguments beyond the sizes add or
+override config.json fields (sliding_window, use_sliding_window, rope_scaling — see
+`llama3_rope_scaling` —, tie_word_embeddings, attention_bias, ...).
+
+Weights are scaled so that activations and logits stay O(1): matrices have N(0, 1/fan_in)
+entries, norm weights 1 + 0.1·N(0, 1), biases 0.1·N(0, 1), the embedding N(0, 1) — N(0, 1/hidden)
+when it is tied to the lm_head, so that the logits have the size of an untied head's.
 """
 
 import json
@@ -14,72 +27,112 @@ import numpy as np
 
 from . import safetensors
 
+ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM")
+DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
+EXPLICIT_FIELDS = ("order", "alpha_gate", "beta_gate", "linear", "trick")
 
-def write(directory, arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, heads=4,
-          kv_heads=2, vocab=64, tptt=None, seed=0, dtype="F32", shards=1, **extra):
-    """Writes the model directory and returns its config dict. ``extra`` adds or overrides
-    config.json fields (``sliding_window``, ``rope_scaling``, ``tie_word_embeddings``,
-    ``attention_bias``, ...); ``dtype`` is F32, BF16 or F16."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    head_dim = hidden // heads
+
+def llama3_rope_scaling(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original=16):
+    """A llama3 ``rope_scaling`` object; a small ``original`` puts a tiny model's frequencies in
+    all three bands (kept, interpolated, divided by ``factor``)."""
+    return {"rope_type": "llama3", "factor": factor, "low_freq_factor": low_freq_factor,
+            "high_freq_factor": high_freq_factor, "original_max_position_embeddings": original}
+
+
+def make_config(arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, heads=4, kv_heads=2,
+                head_dim=None, vocab=64, tptt=None, dtype="F32", **extra):
+    """The config.json dict: the sizes, ``extra`` fields, and ``tptt`` over the defaults
+    (mag_weight 0.5, max_chunk_size 64, operator_mode delta_rule unless explicit fields are given)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r} (one of {', '.join(ARCHITECTURES)})")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown weight dtype {dtype!r} (one of {', '.join(DTYPES)})")
     config = {
-        "architectures": [arch], "hidden_size": hidden, "intermediate_size": intermediate,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
-        "head_dim": head_dim, "vocab_size": vocab, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
-        "max_position_embeddings": 512, "tie_word_embeddings": False, "attention_bias": False,
-        "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[dtype],
-        "bos_token_id": 1, "eos_token_id": 2,
-        "tptt": dict({"mag_weight": 0.5, "max_chunk_size": 64}, **(tptt or {})),
+        "architectures": [arch], "model_type": arch[: -len("ForCausalLM")].lower(),
+        "hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
+        "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+        "head_dim": head_dim or hidden // heads, "vocab_size": vocab, "rms_norm_eps": 1e-6,
+        "rope_theta": 10000.0, "max_position_embeddings": 512, "tie_word_embeddings": False,
+        "attention_bias": False, "torch_dtype": DTYPES[dtype], "bos_token_id": 1, "eos_token_id": 2,
+        "tptt": {"mag_weight": 0.5, "max_chunk_size": 64, **(tptt or {})},
     }
-    explicit = {"order", "alpha_gate", "beta_gate", "linear", "trick"}
-    if not explicit & set(config["tptt"]):
+    if not set(EXPLICIT_FIELDS) & set(config["tptt"]):
         config["tptt"].setdefault("operator_mode", "delta_rule")
     config.update(extra)
-    rng = np.random.default_rng(seed)
+    return config
 
-    def matrix(rows, cols):
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
+
+def random_weights(config, seed=0):
+    """float32 tensors with Hugging Face names for ``config``, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    arch = config["architectures"][0]
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    heads = config["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or hidden // heads
+    intermediate = config["intermediate_size"]
+
+    def matrix(rows, cols, scale=None):
+        return (rng.standard_normal((rows, cols)) * (scale or cols**-0.5)).astype(np.float32)
 
     def vector(n, center=0.0):
         return (center + 0.1 * rng.standard_normal(n)).astype(np.float32)
 
-    qkv_bias = config["attention_bias"] or arch == "Qwen2ForCausalLM"
-    o_bias = config["attention_bias"] and arch != "Qwen2ForCausalLM"
-    tensors = {"model.embed_tokens.weight": matrix(vocab, hidden) * 4, "model.norm.weight": vector(hidden, 1.0)}
-    if not config["tie_word_embeddings"]:
+    qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
+    o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
+    tensors = {"model.embed_tokens.weight": matrix(vocab, hidden, 1.0),
+               "model.norm.weight": vector(hidden, 1.0)}
+    if not config.get("tie_word_embeddings", False):
         tensors["lm_head.weight"] = matrix(vocab, hidden)
-    for i in range(layers):
+    else:
+        tensors["model.embed_tokens.weight"] *= hidden**-0.5
+    for i in range(config["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        sizes = {"q": heads * head_dim, "k": kv_heads * head_dim, "v": kv_heads * head_dim}
-        for name, rows in sizes.items():
-            tensors[p + f"self_attn.{name}_proj.weight"] = matrix(rows, hidden)
+        rows = {"q": heads * head_dim, "k": kv_heads * head_dim, "v": kv_heads * head_dim}
+        for name, n in rows.items():
+            tensors[p + f"self_attn.{name}_proj.weight"] = matrix(n, hidden)
             if qkv_bias:
-                tensors[p + f"self_attn.{name}_proj.bias"] = vector(rows)
+                tensors[p + f"self_attn.{name}_proj.bias"] = vector(n)
         tensors[p + "self_attn.o_proj.weight"] = matrix(hidden, heads * head_dim)
         if o_bias:
             tensors[p + "self_attn.o_proj.bias"] = vector(hidden)
-        tensors.update({
-            p + "input_layernorm.weight": vector(hidden, 1.0),
-            p + "post_attention_layernorm.weight": vector(hidden, 1.0),
-            p + "mlp.gate_proj.weight": matrix(intermediate, hidden),
-            p + "mlp.up_proj.weight": matrix(intermediate, hidden),
-            p + "mlp.down_proj.weight": matrix(hidden, intermediate),
-        })
-    if dtype == "F16":
-        tensors = {name: value.astype(np.float16) for name, value in tensors.items()}
-    dtypes = {name: "BF16" for name in tensors} if dtype == "BF16" else None
-    (directory / "config.json").write_text(json.dumps(config, indent=1))
+        tensors[p + "input_layernorm.weight"] = vector(hidden, 1.0)
+        tensors[p + "post_attention_layernorm.weight"] = vector(hidden, 1.0)
+        tensors[p + "mlp.gate_proj.weight"] = matrix(intermediate, hidden)
+        tensors[p + "mlp.up_proj.weight"] = matrix(intermediate, hidden)
+        tensors[p + "mlp.down_proj.weight"] = matrix(hidden, intermediate)
+    return tensors
+
+
+def save_weights(directory, tensors, dtype="F32", shards=1):
+    """Writes ``tensors`` as ``model.safetensors`` (``shards`` = 1) or as ``shards`` files
+    ``model-0000i-of-0000n.safetensors`` with ``model.safetensors.index.json``, stored as
+    ``dtype`` (F32, BF16 rounded to nearest even, or F16)."""
+    directory = pathlib.Path(directory)
+    codes = {name: dtype for name in tensors}
     if shards == 1:
-        safetensors.save(str(directory / "model.safetensors"), tensors, dtypes=dtypes)
-        return config
+        safetensors.save(str(directory / "model.safetensors"), tensors, dtypes=codes)
+        return
     names = sorted(tensors)
     weight_map = {}
     for shard in range(shards):
         file = f"model-{shard + 1:05d}-of-{shards:05d}.safetensors"
         part = {name: tensors[name] for name in names[shard::shards]}
-        safetensors.save(str(directory / file), part, dtypes=dtypes and {n: "BF16" for n in part})
-        weight_map.update({name: file for name in part})
-    (directory / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1))
+        safetensors.save(str(directory / file), part, dtypes={name: dtype for name in part})
+        weight_map.update(dict.fromkeys(part, file))
+    total_size = sum(t.size for t in tensors.values()) * (4 if dtype == "F32" else 2)
+    index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
+
+
+def write(directory, arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, heads=4, kv_heads=2,
+          head_dim=None, vocab=64, tptt=None, seed=0, dtype="F32", shards=1, **extra):
+    """Writes the model directory and returns its config dict (see `make_config`; ``dtype`` is
+    F32, BF16 or F16, ``shards`` the number of weight files)."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = make_config(arch, hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, tptt,
+                         dtype, **extra)
+    (directory / "config.json").write_text(json.dumps(config, indent=1))
+    save_weights(directory, random_weights(config, seed), dtype, shards)
     return config

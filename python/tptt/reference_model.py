@@ -1,17 +1,21 @@
 """Numpy reference forward of a whole TPTT model (float64), independent of the compiler.
 
 A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM) as
-Hugging Face computes it — embedding, per layer RMSNorm, q/k/v projections (Qwen2: q/k/v biases;
-``attention_bias``: biases on q/k/v/o), rotate-half RoPE (``rope_theta``, llama3 ``rope_scaling``),
-causal softmax attention with GQA and a sliding window, o_proj, SwiGLU MLP, final norm, lm_head
-(tied to the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
-(all when absent): the linear branch of `tptt.reference.linear_attention` mixed with the softmax
-branch by `tptt.reference.mag_mix` (SEMANTICS.md, "Per layer").
+Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections (Qwen2: q/k/v biases;
+Llama/Mistral with ``attention_bias``: biases on q/k/v/o), rotate-half RoPE (``rope_theta``,
+llama3 ``rope_scaling``), causal softmax attention with GQA and a sliding window (Mistral's
+``sliding_window``; Qwen2's only with ``use_sliding_window``), o_proj, SwiGLU MLP; final norm;
+lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
+(all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
+(t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
+the linear branch is `tptt.reference.linear_attention` on the same normed input and the layer's
+own q/k/v/o projections, and `tptt.reference.mag_mix` mixes the two with μ = ``mag_weight``.
 
     logits = forward(config, weights, tokens)            # config: the config.json dict
     logits = forward_directory("model_dir", tokens)      # reads config.json + safetensors
 
-``tokens`` is [S] or [B, S]; ``attention_mask`` [B, S] (1 = real token) supports left padding.
+``tokens`` is [S] (logits [S, vocab]) or [B, S] (logits [B, S, vocab]); ``attention_mask``
+[B, S] (1 = real token) describes a left-padded batch. Everything is float64.
 """
 
 import json
@@ -23,7 +27,7 @@ import numpy as np
 from . import reference as R
 from . import safetensors
 
-# The seeds' RECURRENT_MODES: (order, alpha_gate, beta_gate, linear, trick).
+# The seeds' RECURRENT_MODES: operator_mode -> (order, alpha_gate, beta_gate, linear, trick).
 OPERATOR_MODES = {
     "delta_rule": (1, "c", "k", True, "dt"),
     "gated_delta_rule": (1, "k", "k", True, "dt"),
@@ -35,42 +39,46 @@ OPERATOR_MODES = {
     "delta_product_r": (2, "c", "k", True, "rot"),
     "delta_product_c": (2, "c", "k", True, "rdt"),
 }
+EXPLICIT_DEFAULTS = {"order": 1, "alpha_gate": "c", "beta_gate": "k", "linear": True, "trick": "dt"}
 
 
 def recurrent_config(tptt):
-    """order / alpha_gate / beta_gate / linear / trick of a ``tptt`` config object."""
+    """order / alpha_gate / beta_gate / linear / trick of a ``tptt`` config object: the row of
+    its ``operator_mode``, else its explicit fields over the schema's defaults."""
     mode = tptt.get("operator_mode")
     if mode:
-        order, alpha, beta, linear, trick = OPERATOR_MODES[mode]
-    else:
-        order, alpha, beta = tptt.get("order", 1), tptt.get("alpha_gate", "c"), tptt.get("beta_gate", "k")
-        linear, trick = tptt.get("linear", True), tptt.get("trick", "dt")
-    return {"order": order, "alpha_gate": alpha, "beta_gate": beta, "linear": linear, "trick": trick}
+        return dict(zip(EXPLICIT_DEFAULTS, OPERATOR_MODES[mode]))
+    return {name: tptt[name] if tptt.get(name) is not None else default
+            for name, default in EXPLICIT_DEFAULTS.items()}
 
 
 def inverse_frequencies(config, head_dim):
-    """RoPE inverse frequencies, with llama3 scaling when configured."""
+    """RoPE inverse frequencies θ^(−2i/d), i < d/2, with llama3 ``rope_scaling`` when configured:
+    wavelengths above original/low_freq_factor are slowed by ``factor``, those below
+    original/high_freq_factor kept, those between interpolated (Hugging Face's
+    ``_compute_llama3_parameters``)."""
     theta = config.get("rope_theta", 10000.0)
     freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
     scaling = config.get("rope_scaling") or {}
-    if scaling.get("rope_type", scaling.get("type")) == "llama3":
-        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
-        original = scaling["original_max_position_embeddings"]
-        wavelength = 2 * math.pi / freq
-        smooth = (original / wavelength - low) / (high - low)
-        scaled = np.where(wavelength > original / low, freq / factor, freq)
-        middle = (wavelength <= original / low) & (wavelength >= original / high)
-        scaled = np.where(middle, (1 - smooth) * freq / factor + smooth * freq, scaled)
-        freq = scaled
-    return freq
+    if scaling.get("rope_type", scaling.get("type")) != "llama3":
+        return freq
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    original = scaling["original_max_position_embeddings"]
+    wavelength = 2 * math.pi / freq
+    smooth = (original / wavelength - low) / (high - low)
+    scaled = np.where(wavelength > original / low, freq / factor, freq)
+    middle = (wavelength <= original / low) & (wavelength >= original / high)
+    return np.where(middle, (1 - smooth) * freq / factor + smooth * freq, scaled)
 
 
 def rms_norm(x, weight, eps):
+    """x / √(mean(x²) + eps) · weight over the last axis."""
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
 
 
 def rope(x, positions, freq):
-    """x [B, G, S, d] rotated at ``positions`` [B, S] (rotate-half convention)."""
+    """x [B, G, S, d] rotated at ``positions`` [B, S], rotate-half convention: x·cos + (−x₂, x₁)·sin
+    with the angles p·freq repeated over the two halves of d."""
     angle = positions[:, :, None].astype(np.float64) * freq[None, None, :]
     cos = np.concatenate([np.cos(angle)] * 2, axis=-1)[:, None]
     sin = np.concatenate([np.sin(angle)] * 2, axis=-1)[:, None]
@@ -80,41 +88,54 @@ def rope(x, positions, freq):
 
 
 def softmax_attention(q, k, v, positions, freq, heads, kv_heads, window, mask):
-    """Causal GQA attention of q [B, S, H·d] over k, v [B, S, Hkv·d]; query t sees keys in
-    (t − window, t] that the mask keeps. Returns [B, S, H·d] (rows without keys are 0)."""
+    """Causal GQA attention of q [B, S, H·d] over k, v [B, S, H_kv·d] after RoPE, scale 1/√d;
+    query t sees the keys in (t − window, t] (all of [0, t] when ``window`` is None) that ``mask``
+    keeps, and KV head ⌊h/g⌋ serves query head h. Returns [B, S, H·d]; a row without keys is 0."""
     b, s, _ = q.shape
     d = q.shape[-1] // heads
     qh = rope(q.reshape(b, s, heads, d).transpose(0, 2, 1, 3), positions, freq)
     kh = rope(k.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3), positions, freq)
     vh = v.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3)
-    group = heads // kv_heads
-    kh, vh = np.repeat(kh, group, axis=1), np.repeat(vh, group, axis=1)
+    kh, vh = np.repeat(kh, heads // kv_heads, axis=1), np.repeat(vh, heads // kv_heads, axis=1)
     scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d)
     t = np.arange(s)
     visible = t[None, :] <= t[:, None]
     if window:
         visible &= t[None, :] > t[:, None] - window
     visible = visible[None, None] & (mask[:, None, None, :] != 0)
-    scores = np.where(visible, scores, -np.inf)
-    top = np.max(np.where(visible, scores, -1e300), axis=-1, keepdims=True)
-    weights = np.where(visible, np.exp(scores - top), 0.0)
+    top = np.max(np.where(visible, scores, -np.inf), axis=-1, keepdims=True)
+    weights = np.where(visible, np.exp(scores - np.where(np.isfinite(top), top, 0.0)), 0.0)
     total = weights.sum(-1, keepdims=True)
     probabilities = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
     out = probabilities @ vh
     return out.transpose(0, 2, 1, 3).reshape(b, s, heads * d)
 
 
+def attention_params(weights, layer, qkv_bias, o_bias):
+    """The layer's projections in `tptt.reference.linear_attention`'s naming
+    ('{q,k,v,out}_proj.{weight,bias}'), zero biases where the architecture has none."""
+    params = {}
+    for name, key, has_bias in (("q", "q", qkv_bias), ("k", "k", qkv_bias), ("v", "v", qkv_bias),
+                                ("o", "out", o_bias)):
+        prefix = f"model.layers.{layer}.self_attn.{name}_proj."
+        weight = weights[prefix + "weight"]
+        params[f"{key}_proj.weight"] = weight
+        params[f"{key}_proj.bias"] = weights[prefix + "bias"] if has_bias else np.zeros(weight.shape[0])
+    return params
+
+
 def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_mask=None, liza=True):
     """Logits [B, S, vocab] (or [S, vocab] for 1-D ``tokens``) in float64.
 
-    ``semantics`` and ``mag_weight`` override the config's; ``liza=False`` gives the backbone
-    without LiZA (what μ = 0 must equal).
+    ``config`` is the config.json dict and ``weights`` maps Hugging Face tensor names to arrays.
+    ``semantics`` ("recurrent" or "tptt-0.12") and ``mag_weight`` override the config's;
+    ``liza=False`` gives the backbone without LiZA (what μ = 0 must equal); ``attention_mask``
+    [B, S] marks the real tokens of a left-padded batch (positions count real tokens only).
     """
     tokens = np.asarray(tokens)
     single = tokens.ndim == 1
     tokens = np.atleast_2d(tokens)
-    batch, seq = tokens.shape
-    mask = np.ones((batch, seq), np.int64) if attention_mask is None else np.asarray(attention_mask)
+    mask = np.ones(tokens.shape, np.int64) if attention_mask is None else np.asarray(attention_mask)
     w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
     tptt = config["tptt"]
     arch = config["architectures"][0]
@@ -124,45 +145,38 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     eps = config["rms_norm_eps"]
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
-    use_window = arch == "MistralForCausalLM" or config.get("use_sliding_window", False)
+    use_window = arch == "MistralForCausalLM" or (arch == "Qwen2ForCausalLM" and config.get("use_sliding_window"))
     backbone_window = config.get("sliding_window") if use_window else None
     semantics = semantics or tptt.get("semantics", "recurrent")
     mu = tptt.get("mag_weight", 0.5) if mag_weight is None else mag_weight
-    layers = tptt.get("layers")
-    liza_layers = set(range(config["num_hidden_layers"]) if layers is None else layers) if liza else set()
+    layers = range(config["num_hidden_layers"])
+    liza_layers = set(layers if tptt.get("layers") is None else tptt["layers"]) if liza else set()
+    liza_window = tptt.get("max_self_attn_length")
     freq = inverse_frequencies(config, head_dim)
     positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
-    cfg = recurrent_config(tptt)
-    padding_side = "left" if attention_mask is not None else None
+    linear_options = {
+        "recurrent_config": recurrent_config(tptt), "num_heads": heads, "num_kv_heads": kv_heads,
+        "max_chunk_size": tptt.get("max_chunk_size", 64), "semantics": semantics,
+        "attention_mask": attention_mask, "padding_side": "left" if attention_mask is not None else None,
+        "bidirectional": tptt.get("bidirectional", False),
+    }
 
     x = w["model.embed_tokens.weight"][tokens]
-    for layer in range(config["num_hidden_layers"]):
+    for layer in layers:
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        params = {}
-        for name in ("q", "k", "v", "o"):
-            weight = w[p + f"self_attn.{name}_proj.weight"]
-            has_bias = o_bias if name == "o" else qkv_bias
-            bias = w[p + f"self_attn.{name}_proj.bias"] if has_bias else np.zeros(weight.shape[0])
-            key = "out" if name == "o" else name
-            params[f"{key}_proj.weight"], params[f"{key}_proj.bias"] = weight, bias
+        params = attention_params(w, layer, qkv_bias, o_bias)
         q, k, v = (h @ params[f"{n}_proj.weight"].T + params[f"{n}_proj.bias"] for n in "qkv")
-        window = backbone_window
-        if layer in liza_layers and tptt.get("max_self_attn_length"):
-            window = min(filter(None, [window, tptt["max_self_attn_length"]]))
+        windows = [backbone_window, liza_window if layer in liza_layers else None]
+        window = min((n for n in windows if n), default=None)
         soft = softmax_attention(q, k, v, positions, freq, heads, kv_heads, window, mask)
-        soft = soft @ params["out_proj.weight"].T + params["out_proj.bias"]
+        attn = soft @ params["out_proj.weight"].T + params["out_proj.bias"]
         if layer in liza_layers:
-            lin = R.linear_attention(h, params, cfg, heads, kv_heads, tptt.get("max_chunk_size", 64),
-                                     semantics, attention_mask=attention_mask,
-                                     padding_side=padding_side, bidirectional=tptt.get("bidirectional", False))
-            attn = R.mag_mix(soft, lin, mu, tptt.get("cross_gate", False), tptt.get("base_scale_attn", False))
-        else:
-            attn = soft
+            lin = R.linear_attention(h, params, **linear_options)
+            attn = R.mag_mix(attn, lin, mu, tptt.get("cross_gate", False), tptt.get("base_scale_attn", False))
         x = x + attn
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = h @ w[p + "mlp.gate_proj.weight"].T
-        up = h @ w[p + "mlp.up_proj.weight"].T
+        gate, up = h @ w[p + "mlp.gate_proj.weight"].T, h @ w[p + "mlp.up_proj.weight"].T
         x = x + (R.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if config.get("tie_word_embeddings") else w["lm_head.weight"]
@@ -171,7 +185,8 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
 
 
 def load_weights(directory):
-    """The tensors of ``model.safetensors`` or of the shards of its index."""
+    """The tensors of ``model.safetensors``, or of the shards that ``model.safetensors.index.json``
+    names (BF16 and F16 values come back exactly, as float32 and float16)."""
     directory = pathlib.Path(directory)
     single = directory / "model.safetensors"
     if single.exists():
@@ -184,6 +199,6 @@ def load_weights(directory):
 
 
 def forward_directory(directory, tokens, **options):
-    """`forward` on a model directory (config.json and its weights)."""
+    """`forward` on a model directory (its config.json and weights)."""
     config = json.loads((pathlib.Path(directory) / "config.json").read_text())
     return forward(config, load_weights(directory), tokens, **options)

@@ -434,7 +434,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "tptt-compile: compile a TPTT model directory (config.json with a "
-      "`tptt` object, safetensors weights) into an executable\n");
+      "`tptt` object, safetensors weights) into an executable or a shared "
+      "library\n");
   if (targetName != "cpu")
     die("unknown --target '" + targetName + "' (cpu)");
   static const char *stages[] = {"tptt",       "linalg", "tiled",

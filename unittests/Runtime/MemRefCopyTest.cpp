@@ -24,8 +24,7 @@ std::vector<int64_t> descriptor2(float *data, int64_t offset,
                                  std::vector<int64_t> sizes,
                                  std::vector<int64_t> strides) {
   auto address = reinterpret_cast<int64_t>(data);
-  return {address,  address,    offset,    sizes[0],
-          sizes[1], strides[0], strides[1]};
+  return {address, address, offset, sizes[0], sizes[1], strides[0], strides[1]};
 }
 
 std::vector<float> iota(size_t n) {
