@@ -63,18 +63,19 @@ MODELS = {
                                         "semantics": "tptt-0.12"}),
 }
 
-# (model, config edit, what it removes): each edit must change the reference logits.
+# (model, config edit, the feature it removes): each edit must change the reference logits, so that
+# the comparisons below see the feature.
 FEATURES = [
-    ("qwen2-biases", lambda c: c.update(architectures=["LlamaForCausalLM"]), "q/k/v biases"),
-    ("mistral-window", lambda c: c.update(sliding_window=None), "sliding window"),
-    ("llama3-mixed-layers", lambda c: c.update(rope_scaling=None), "llama3 RoPE scaling"),
-    ("llama3-mixed-layers", lambda c: c["tptt"].update(layers=None), "a layer without LiZA"),
+    ("qwen2-biases", lambda c: c.update(architectures=["LlamaForCausalLM"]), "qkv-biases"),
+    ("mistral-window", lambda c: c.update(sliding_window=None), "sliding-window"),
+    ("llama3-mixed-layers", lambda c: c.update(rope_scaling=None), "llama3-rope"),
+    ("llama3-mixed-layers", lambda c: c["tptt"].update(layers=None), "non-liza-layer"),
     ("llama3-mixed-layers", lambda c: c["tptt"].update(max_self_attn_length=None), "max_self_attn_length"),
     ("llama3-mixed-layers", lambda c: c["tptt"].update(cross_gate=False), "cross_gate"),
     ("llama3-mixed-layers", lambda c: c["tptt"].update(base_scale_attn=False), "base_scale_attn"),
-    ("llama3-mixed-layers", lambda c: c.update(attention_bias=False), "the o_proj bias"),
-    ("gelu-f16-sharded", lambda c: c["tptt"].update(operator_mode="delta_rule"), "φ"),
-    ("qwen2-window-head-dim", lambda c: c.update(use_sliding_window=False), "Qwen2's window"),
+    ("llama3-mixed-layers", lambda c: c.update(attention_bias=False), "o-bias"),
+    ("gelu-f16-sharded", lambda c: c["tptt"].update(operator_mode="delta_rule"), "phi"),
+    ("qwen2-window-head-dim", lambda c: c.update(use_sliding_window=False), "use_sliding_window"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")

@@ -49,7 +49,7 @@ def make_config(arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, h
         raise ValueError(f"unknown weight dtype {dtype!r} (one of {', '.join(DTYPES)})")
     config = {
         "architectures": [arch], "model_type": arch[: -len("ForCausalLM")].lower(),
-        "hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers,
+        "hidden_size": hidden, "intermediate_size": intermediate, "hidden_act": "silu", "num_hidden_layers": layers,
         "num_attention_heads": heads, "num_key_value_heads": kv_heads,
         "head_dim": head_dim or hidden // heads, "vocab_size": vocab, "rms_norm_eps": 1e-6,
         "rope_theta": 10000.0, "max_position_embeddings": 512, "tie_word_embeddings": False,

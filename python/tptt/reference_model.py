@@ -145,7 +145,8 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     eps = config["rms_norm_eps"]
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
-    use_window = arch == "MistralForCausalLM" or (arch == "Qwen2ForCausalLM" and config.get("use_sliding_window"))
+    qwen2_window = arch == "Qwen2ForCausalLM" and config.get("use_sliding_window", False)
+    use_window = arch == "MistralForCausalLM" or qwen2_window
     backbone_window = config.get("sliding_window") if use_window else None
     semantics = semantics or tptt.get("semantics", "recurrent")
     mu = tptt.get("mag_weight", 0.5) if mag_weight is None else mag_weight

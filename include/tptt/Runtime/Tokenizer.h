@@ -12,9 +12,9 @@
 // - model: BPE (merges as "a b" strings or ["a", "b"] pairs, ignore_merges,
 //   byte_fallback, unk_token, fuse_unk, continuing_subword_prefix,
 //   end_of_word_suffix);
-// - normalizers: Sequence, Prepend, Replace (string or regex), Strip, NFC
-//   (taken as the identity: text already in NFC, as most is, encodes
-//   exactly);
+// - normalizers: Sequence, Prepend, Replace (string or regex), NFC (taken
+//   as the identity: text already in NFC, as most is, encodes exactly;
+//   decomposed text may encode differently from Hugging Face's);
 // - pre-tokenizers: Sequence, Split (every behavior, invert), ByteLevel,
 //   Metaspace, Digits, Whitespace, WhitespaceSplit;
 // - post-processors: TemplateProcessing, RobertaProcessing, BertProcessing,
