@@ -67,7 +67,8 @@ void read(const json &object, const char *key, std::optional<T> &out) {
 std::string_view tptt::model::modelSchema() { return kModelSchema; }
 
 std::optional<int64_t> ModelSpec::attentionWindow(int64_t layer) const {
-  std::optional<int64_t> window = slidingWindow;
+  std::optional<int64_t> window =
+      layer >= firstWindowLayer ? slidingWindow : std::nullopt;
   if (lizaLayers[layer] && maxSelfAttnLength)
     window = window ? std::min(*window, *maxSelfAttnLength) : maxSelfAttnLength;
   return window;
@@ -168,10 +169,20 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   bool qwen2 = spec.architecture == "Qwen2ForCausalLM";
   spec.qkvBias = attentionBias || qwen2;
   spec.oBias = attentionBias && !qwen2;
-  bool useWindow = spec.architecture == "MistralForCausalLM";
-  read(config, "use_sliding_window", useWindow);
-  if (useWindow)
+  // Mistral always uses its sliding_window; Qwen2 only with
+  // use_sliding_window, and then on the layers from max_window_layers on
+  // (Hugging Face's default 28); Llama has none.
+  if (spec.architecture == "MistralForCausalLM") {
     read(config, "sliding_window", spec.slidingWindow);
+  } else if (qwen2) {
+    bool useWindow = false;
+    read(config, "use_sliding_window", useWindow);
+    if (useWindow) {
+      read(config, "sliding_window", spec.slidingWindow);
+      spec.firstWindowLayer = 28;
+      read(config, "max_window_layers", spec.firstWindowLayer);
+    }
+  }
   read(config, "torch_dtype", spec.torchDtype);
   read(config, "bos_token_id", spec.bosTokenId);
   if (const json *eos = field(config, "eos_token_id")) {

@@ -58,7 +58,7 @@ MODELS = {
                                  tptt={"order": 3, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt"}),
     # head_dim 16 ≠ hidden/heads = 12; the config's own semantics is tptt-0.12.
     "qwen2-window-head-dim": dict(arch="Qwen2ForCausalLM", hidden=48, heads=4, kv_heads=2, head_dim=16,
-                                  sliding_window=6, use_sliding_window=True,
+                                  sliding_window=6, use_sliding_window=True, max_window_layers=1,
                                   tptt={"operator_mode": "gated_delta_product", "linear_precision": "float64",
                                         "semantics": "tptt-0.12"}),
 }

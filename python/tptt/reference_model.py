@@ -4,7 +4,7 @@ A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, Mistra
 Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections (Qwen2: q/k/v biases;
 Llama/Mistral with ``attention_bias``: biases on q/k/v/o), rotate-half RoPE (``rope_theta``,
 llama3 ``rope_scaling``), causal softmax attention with GQA and a sliding window (Mistral's
-``sliding_window``; Qwen2's only with ``use_sliding_window``), o_proj, SwiGLU MLP; final norm;
+``sliding_window``; Qwen2's only with ``use_sliding_window``, from layer ``max_window_layers``), o_proj, SwiGLU MLP; final norm;
 lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
@@ -145,9 +145,12 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     eps = config["rms_norm_eps"]
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
+    # Mistral always uses its window; Qwen2 only with use_sliding_window, from layer
+    # max_window_layers (Hugging Face's default 28) on; Llama never.
     qwen2_window = arch == "Qwen2ForCausalLM" and config.get("use_sliding_window", False)
     use_window = arch == "MistralForCausalLM" or qwen2_window
     backbone_window = config.get("sliding_window") if use_window else None
+    first_window_layer = config.get("max_window_layers", 28) if qwen2_window else 0
     semantics = semantics or tptt.get("semantics", "recurrent")
     mu = tptt.get("mag_weight", 0.5) if mag_weight is None else mag_weight
     layers = range(config["num_hidden_layers"])
@@ -168,7 +171,8 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         params = attention_params(w, layer, qkv_bias, o_bias)
         q, k, v = (h @ params[f"{n}_proj.weight"].T + params[f"{n}_proj.bias"] for n in "qkv")
-        windows = [backbone_window, liza_window if layer in liza_layers else None]
+        windows = [backbone_window if layer >= first_window_layer else None,
+                   liza_window if layer in liza_layers else None]
         window = min((n for n in windows if n), default=None)
         soft = softmax_attention(q, k, v, positions, freq, heads, kv_heads, window, mask)
         attn = soft @ params["out_proj.weight"].T + params["out_proj.bias"]

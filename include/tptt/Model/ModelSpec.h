@@ -60,6 +60,9 @@ struct ModelSpec {
   /// The backbone's own softmax window (Mistral, Qwen2 with
   /// use_sliding_window).
   std::optional<int64_t> slidingWindow;
+  /// The first layer the backbone's window applies to (Qwen2's
+  /// max_window_layers).
+  int64_t firstWindowLayer = 0;
   std::string torchDtype = "float32";
   std::optional<int64_t> bosTokenId;
   std::vector<int64_t> eosTokenIds;
