@@ -713,15 +713,23 @@ componentType(const json &node, const std::string &where, std::string &error) {
   return type;
 }
 
-/// The members `key` of a Sequence component, or an error.
-const json *sequenceItems(const json &node, const char *key,
-                          const std::string &where, std::string &error) {
+/// Reads every member of the Sequence component `node` (its array `key`)
+/// with `readItem(item, whereItem)`; false (with `error` set) on the first
+/// failure.
+bool readSequence(
+    const json &node, const char *key, const std::string &where,
+    std::string &error,
+    const std::function<bool(const json &, const std::string &)> &readItem) {
   const json *items = member(node, key);
   if (!items || !items->is_array()) {
     error = "field '" + where + "' (Sequence) needs an array '" + key + "'";
-    return nullptr;
+    return false;
   }
-  return items;
+  for (size_t i = 0; i < items->size(); ++i)
+    if (!readItem((*items)[i],
+                  where + "." + key + "[" + std::to_string(i) + "]"))
+      return false;
+  return true;
 }
 
 bool readNormalizer(const json &node, const std::string &where,
@@ -731,17 +739,11 @@ bool readNormalizer(const json &node, const std::string &where,
   std::optional<std::string> type = componentType(node, where, error);
   if (!type)
     return false;
-  if (*type == "Sequence") {
-    const json *items = sequenceItems(node, "normalizers", where, error);
-    if (!items)
-      return false;
-    for (size_t i = 0; i < items->size(); ++i)
-      if (!readNormalizer((*items)[i],
-                          where + ".normalizers[" + std::to_string(i) + "]",
-                          steps, error))
-        return false;
-    return true;
-  }
+  if (*type == "Sequence")
+    return readSequence(node, "normalizers", where, error,
+                        [&](const json &item, const std::string &at) {
+                          return readNormalizer(item, at, steps, error);
+                        });
   if (*type == "NFC")
     return true;
   Impl::Normalizer step;
@@ -795,17 +797,11 @@ bool readPreTokenizer(const json &node, const std::string &where,
   std::optional<std::string> type = componentType(node, where, error);
   if (!type)
     return false;
-  if (*type == "Sequence") {
-    const json *items = sequenceItems(node, "pretokenizers", where, error);
-    if (!items)
-      return false;
-    for (size_t i = 0; i < items->size(); ++i)
-      if (!readPreTokenizer((*items)[i],
-                            where + ".pretokenizers[" + std::to_string(i) + "]",
-                            steps, error))
-        return false;
-    return true;
-  }
+  if (*type == "Sequence")
+    return readSequence(node, "pretokenizers", where, error,
+                        [&](const json &item, const std::string &at) {
+                          return readPreTokenizer(item, at, steps, error);
+                        });
   Step step;
   step.kind = Step::Split;
   if (*type == "Split") {
@@ -872,17 +868,11 @@ bool readDecoder(const json &node, const std::string &where,
   std::optional<std::string> type = componentType(node, where, error);
   if (!type)
     return false;
-  if (*type == "Sequence") {
-    const json *items = sequenceItems(node, "decoders", where, error);
-    if (!items)
-      return false;
-    for (size_t i = 0; i < items->size(); ++i)
-      if (!readDecoder((*items)[i],
-                       where + ".decoders[" + std::to_string(i) + "]", steps,
-                       error))
-        return false;
-    return true;
-  }
+  if (*type == "Sequence")
+    return readSequence(node, "decoders", where, error,
+                        [&](const json &item, const std::string &at) {
+                          return readDecoder(item, at, steps, error);
+                        });
   Step step;
   if (*type == "ByteLevel") {
     step.kind = Step::ByteLevel;
@@ -948,17 +938,11 @@ bool readPostProcessor(const json &node, const std::string &where, Impl &impl,
   std::optional<std::string> type = componentType(node, where, error);
   if (!type)
     return false;
-  if (*type == "Sequence") {
-    const json *items = sequenceItems(node, "processors", where, error);
-    if (!items)
-      return false;
-    for (size_t i = 0; i < items->size(); ++i)
-      if (!readPostProcessor((*items)[i],
-                             where + ".processors[" + std::to_string(i) + "]",
-                             impl, error))
-        return false;
-    return true;
-  }
+  if (*type == "Sequence")
+    return readSequence(node, "processors", where, error,
+                        [&](const json &item, const std::string &at) {
+                          return readPostProcessor(item, at, impl, error);
+                        });
   if (*type == "ByteLevel")
     return true;
   if (*type == "RobertaProcessing" || *type == "BertProcessing") {
