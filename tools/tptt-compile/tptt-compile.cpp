@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
 #include "tptt/InitAll.h"
 #include "tptt/Model/ModelImporter.h"
 #include "tptt/Model/ModelSpec.h"
@@ -273,8 +274,8 @@ private:
 
 json buildManifest(const tmodel::ModelSpec &spec,
                    const std::vector<tmodel::EntryPoint> &entries,
+                   const std::vector<tmodel::EntryValue> &weights,
                    const std::string &weightsLocation) {
-  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   json m;
   m["architecture"] = spec.architecture;
   m["num_layers"] = spec.numLayers;
@@ -329,7 +330,7 @@ json buildManifest(const tmodel::ModelSpec &spec,
     entryList[entry.name] = {{"arguments", describe(entry.arguments)},
                              {"results", describe(entry.results)}};
   m["entries"] = entryList;
-  m["window_rows"] = spec.order > 3 ? spec.order : 3;
+  m["window_rows"] = mlir::tptt::linearStepWindow(spec.order);
   // With every layer windowed, decode keeps only the widest window of keys.
   int64_t cacheRows = 0;
   for (int64_t layer = 0; layer < spec.numLayers && cacheRows >= 0; ++layer) {
@@ -545,7 +546,8 @@ int main(int argc, char **argv) {
       externalWeights
           ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
           : "embedded";
-  json manifest = buildManifest(*spec, entries, location);
+  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
+  json manifest = buildManifest(*spec, entries, weights, location);
   manifest["adapter"] =
       adapterDir.empty()
           ? json(nullptr)
@@ -585,7 +587,6 @@ int main(int argc, char **argv) {
   if (!::tptt::target::linkExecutable(object, exe, shared, error))
     die(error);
 
-  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
   progress("weights (" + std::to_string(weights.size()) + " tensors)");
   std::string blob = temporaries.add(outputPath + ".weights" + suffix);
   if (!st::write(blob, collectWeights(files, weights, adapter),

@@ -64,26 +64,12 @@ public:
       : b(module.getContext()), module(module), spec(spec), lookup(lookup),
         error(error) {}
 
-  /// @tptt_logits: the full-sequence forward.
-  std::optional<EntryPoint> buildLogits() {
-    begin(kLogitsEntry);
-    Value tokens =
-        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
-    Value positions =
-        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
-    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
-    mu = argument("mag_weight", "input", tensor({}, f32()));
-    Value logits = forward(tokens, positions);
-    if (!logits)
-      return std::nullopt;
-    return finish({{"logits", logits}});
-  }
-
-  /// @tptt_prefill: the full-sequence forward that also returns the caches
-  /// a decode step continues from.
-  std::optional<EntryPoint> buildPrefill() {
-    prefilling = true;
-    begin(kPrefillEntry);
+  /// @tptt_logits, the full-sequence forward; with `withCaches`
+  /// @tptt_prefill, which also returns the caches a decode step continues
+  /// from.
+  std::optional<EntryPoint> buildFullSequence(bool withCaches) {
+    prefilling = withCaches;
+    begin(withCaches ? kPrefillEntry : kLogitsEntry);
     Value tokens =
         argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
     Value positions =
@@ -91,12 +77,7 @@ public:
     mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
     mu = argument("mag_weight", "input", tensor({}, f32()));
     window = linearStepWindow(spec.order);
-    Value logits = forward(tokens, positions);
-    if (!logits)
-      return std::nullopt;
-    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
-    results.insert(results.end(), cacheResults.begin(), cacheResults.end());
-    return finish(results);
+    return finishWithCaches(forward(tokens, positions));
   }
 
   /// @tptt_decode_step: one token per sequence on top of the caches.
@@ -115,12 +96,7 @@ public:
     position = tensor::CollapseShapeOp::create(
         b, loc, tensor({kDynamic}, i64()), positions,
         SmallVector<ReassociationIndices>{{0, 1}});
-    Value logits = forward(tokens, positions);
-    if (!logits)
-      return std::nullopt;
-    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
-    results.insert(results.end(), cacheResults.begin(), cacheResults.end());
-    return finish(results);
+    return finishWithCaches(forward(tokens, positions));
   }
 
 private:
@@ -158,6 +134,16 @@ private:
       return value;
     layerOperands->push_back(value);
     return layerBlock->addArgument(type, b.getUnknownLoc());
+  }
+
+  /// Returns the logits and the caches the layers produced (none for
+  /// @tptt_logits), or nothing when `logits` is null (`error` is set).
+  std::optional<EntryPoint> finishWithCaches(Value logits) {
+    if (!logits)
+      return std::nullopt;
+    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
+    results.insert(results.end(), cacheResults.begin(), cacheResults.end());
+    return finish(results);
   }
 
   /// Returns `results`, fixes the function type and names every argument.
@@ -631,13 +617,13 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                       linalg::LinalgDialect, tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
   std::optional<EntryPoint> logits =
-      EntryBuilder(*module, spec, lookup, error).buildLogits();
+      EntryBuilder(*module, spec, lookup, error).buildFullSequence(false);
   if (!logits)
     return nullptr;
   entries.push_back(*logits);
   if (spec.semantics == "recurrent" && !spec.bidirectional) {
     std::optional<EntryPoint> prefill =
-        EntryBuilder(*module, spec, lookup, error).buildPrefill();
+        EntryBuilder(*module, spec, lookup, error).buildFullSequence(true);
     std::optional<EntryPoint> step =
         prefill ? EntryBuilder(*module, spec, lookup, error).buildDecodeStep()
                 : std::nullopt;
