@@ -30,45 +30,22 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
-from tptt import safetensors  # noqa: E402
+from tptt import random_model  # noqa: E402
 
 
 def write_model(directory, args, window=None):
-    """A random-weight LlamaForCausalLM with LiZA (delta_rule) on every layer."""
-    rng = np.random.default_rng(0)
-    hidden, inter, layers = args.hidden, args.intermediate, args.layers
-    heads, kv_heads, head_dim, vocab = args.heads, args.kv_heads, hidden // args.heads, args.vocab
-    config = {
-        "architectures": ["LlamaForCausalLM"], "hidden_size": hidden, "intermediate_size": inter,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
-        "head_dim": head_dim, "vocab_size": vocab, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
-        "max_position_embeddings": 4096, "tie_word_embeddings": False, "torch_dtype": "float32",
-        "bos_token_id": 1, "eos_token_id": None,
-        "tptt": {"operator_mode": "delta_rule", "mag_weight": 0.5, "max_chunk_size": 64,
-                 "max_self_attn_length": window, "semantics": "recurrent"},
-    }
-
-    def matrix(rows, cols):
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
-
-    tensors = {"model.embed_tokens.weight": matrix(vocab, hidden) * 4,
-               "model.norm.weight": np.ones(hidden, np.float32), "lm_head.weight": matrix(vocab, hidden)}
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        tensors.update({
-            p + "input_layernorm.weight": np.ones(hidden, np.float32),
-            p + "post_attention_layernorm.weight": np.ones(hidden, np.float32),
-            p + "self_attn.q_proj.weight": matrix(heads * head_dim, hidden),
-            p + "self_attn.k_proj.weight": matrix(kv_heads * head_dim, hidden),
-            p + "self_attn.v_proj.weight": matrix(kv_heads * head_dim, hidden),
-            p + "self_attn.o_proj.weight": matrix(hidden, heads * head_dim),
-            p + "mlp.gate_proj.weight": matrix(inter, hidden),
-            p + "mlp.up_proj.weight": matrix(inter, hidden),
-            p + "mlp.down_proj.weight": matrix(hidden, inter),
-        })
+    """A random-weight LlamaForCausalLM with LiZA (delta_rule) on every layer
+    (`tptt.random_model`); returns its config and float32 tensors."""
+    config = random_model.make_config(
+        hidden=args.hidden, intermediate=args.intermediate, layers=args.layers, heads=args.heads,
+        kv_heads=args.kv_heads, vocab=args.vocab,
+        tptt={"operator_mode": "delta_rule", "mag_weight": 0.5, "max_chunk_size": 64,
+              "max_self_attn_length": window, "semantics": "recurrent"},
+        max_position_embeddings=4096, eos_token_id=None)
+    tensors = random_model.random_weights(config, seed=0)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(config, indent=1))
-    safetensors.save(str(directory / "model.safetensors"), tensors)
+    random_model.save_weights(directory, tensors)
     return config, tensors
 
 

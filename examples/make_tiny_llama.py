@@ -12,10 +12,8 @@ import json
 import pathlib
 import sys
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
-from tptt import safetensors  # noqa: E402
+from tptt import random_model  # noqa: E402
 
 HIDDEN, INTER, LAYERS, HEADS, KV_HEADS, HEAD_DIM = 64, 176, 2, 4, 2, 16
 BOS, EOS = 256, 257
@@ -61,42 +59,19 @@ def tokenizer():
 def main():
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "tiny-llama"
     out.mkdir(parents=True, exist_ok=True)
-    config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": HIDDEN,
-        "intermediate_size": INTER, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
-        "num_key_value_heads": KV_HEADS, "head_dim": HEAD_DIM, "vocab_size": VOCAB,
-        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 512,
-        "tie_word_embeddings": True, "attention_bias": False, "torch_dtype": "bfloat16",
-        "bos_token_id": BOS, "eos_token_id": EOS,
-        "tptt": {"operator_mode": "delta_product", "mag_weight": 0.5, "max_chunk_size": 64,
-                 "max_self_attn_length": None, "linear_precision": "float32",
-                 "target_modules_names": ["self_attn"], "semantics": "recurrent",
-                 "lora_config": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-                                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
-    }
-    rng = np.random.default_rng(2026)
-
-    def matrix(rows, cols, scale=1.0):
-        return (rng.standard_normal((rows, cols)) * scale / np.sqrt(cols)).astype(np.float32)
-
-    tensors = {"model.embed_tokens.weight": matrix(VOCAB, HIDDEN, 4.0),
-               "model.norm.weight": np.ones(HIDDEN, np.float32)}
-    for i in range(LAYERS):
-        p = f"model.layers.{i}."
-        tensors.update({
-            p + "input_layernorm.weight": np.ones(HIDDEN, np.float32),
-            p + "post_attention_layernorm.weight": np.ones(HIDDEN, np.float32),
-            p + "self_attn.q_proj.weight": matrix(HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.k_proj.weight": matrix(KV_HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.v_proj.weight": matrix(KV_HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.o_proj.weight": matrix(HIDDEN, HEADS * HEAD_DIM),
-            p + "mlp.gate_proj.weight": matrix(INTER, HIDDEN),
-            p + "mlp.up_proj.weight": matrix(INTER, HIDDEN),
-            p + "mlp.down_proj.weight": matrix(HIDDEN, INTER),
-        })
+    config = random_model.make_config(
+        hidden=HIDDEN, intermediate=INTER, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
+        head_dim=HEAD_DIM, vocab=VOCAB, dtype="BF16",
+        tptt={"operator_mode": "delta_product", "mag_weight": 0.5, "max_chunk_size": 64,
+              "max_self_attn_length": None, "linear_precision": "float32",
+              "target_modules_names": ["self_attn"], "semantics": "recurrent",
+              "lora_config": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+                              "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
+        rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS)
+    tensors = random_model.random_weights(config, seed=2026)
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     (out / "tokenizer.json").write_text(json.dumps(tokenizer(), indent=1, ensure_ascii=False) + "\n")
-    safetensors.save(str(out / "model.safetensors"), tensors, dtypes={k: "BF16" for k in tensors})
+    random_model.save_weights(out, tensors, dtype="BF16")
     print(f"wrote {out}")
 
 
