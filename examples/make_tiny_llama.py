@@ -1,21 +1,22 @@
-"""Writes examples/tiny-llama: a small Llama-family TPTT model directory.
+"""Writes the tiny Llama-family TPTT model of the examples.
 
-config.json (LlamaForCausalLM, hidden 64, 2 layers, 4 heads of 16, 2 KV heads, LiZA
-`delta_product` on every layer, recurrent semantics), model.safetensors (BF16, seeded random
-weights: the model is not trained, its text is noise until the training issue ships a trained
-one) and tokenizer.json (a byte-level BPE over the 256 bytes, with <|begin_of_text|> as BOS and
-<|end_of_text|> as EOS). Reproducible: the same files on every run.
+The model: LlamaForCausalLM, hidden 128, 4 layers, 4 heads of 32, 2 KV heads, tied embeddings,
+a byte-level tokenizer (the 256 bytes, <|begin_of_text|> as BOS, <|end_of_text|> as EOS),
+BF16 weights. `init` writes its seeded random initialisation as a plain base model (LiZA on no
+layer) to pre-train; `inject` takes the weights a pre-training run saved and writes the TPTT
+model: the same weights, LiZA (`delta_product`, recurrent semantics, μ 0.5) on every layer and
+the seeds' LoRA configuration (examples/pretrain-tiny-llama.sh runs the whole recipe).
 
-    /usr/bin/python3 examples/make_tiny_llama.py [OUT_DIR]
+    /usr/bin/python3 examples/make_tiny_llama.py init OUT_DIR | inject CHECKPOINT_DIR OUT_DIR
 """
 import json
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
-from tptt import random_model  # noqa: E402
+from tptt import random_model, safetensors  # noqa: E402
 
-HIDDEN, INTER, LAYERS, HEADS, KV_HEADS, HEAD_DIM = 64, 176, 2, 4, 2, 16
+HIDDEN, INTER, LAYERS, HEADS, KV_HEADS, HEAD_DIM = 128, 352, 4, 4, 2, 32
 BOS, EOS = 256, 257
 VOCAB = 258
 
@@ -56,23 +57,43 @@ def tokenizer():
     }
 
 
-def main():
-    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "tiny-llama"
-    out.mkdir(parents=True, exist_ok=True)
-    config = random_model.make_config(
+def config(liza):
+    """The model's config.json: LiZA on every layer, or (``liza`` false) on none, which is the
+    plain Llama base model that is pre-trained."""
+    return random_model.make_config(
         hidden=HIDDEN, intermediate=INTER, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
         head_dim=HEAD_DIM, vocab=VOCAB, dtype="BF16",
         tptt={"operator_mode": "delta_product", "mag_weight": 0.5, "max_chunk_size": 64,
               "max_self_attn_length": None, "linear_precision": "float32",
               "target_modules_names": ["self_attn"], "semantics": "recurrent",
+              **({} if liza else {"layers": []}),
               "lora_config": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
                               "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
-        rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS)
-    tensors = random_model.random_weights(config, seed=2026)
-    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+        rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS,
+        max_position_embeddings=1024)
+
+
+def write(out, model_config, tensors):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(model_config, indent=1) + "\n")
     (out / "tokenizer.json").write_text(json.dumps(tokenizer(), indent=1, ensure_ascii=False) + "\n")
     random_model.save_weights(out, tensors, dtype="BF16")
     print(f"wrote {out}")
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "init":
+        base = config(liza=False)
+        tensors = random_model.random_weights(base, seed=2026)
+        for name in tensors:
+            if name.endswith("norm.weight"):
+                tensors[name][:] = 1.0
+        write(pathlib.Path(sys.argv[2]), base, tensors)
+    elif len(sys.argv) == 4 and sys.argv[1] == "inject":
+        tensors, _ = safetensors.load(str(pathlib.Path(sys.argv[2]) / "model.safetensors"))
+        write(pathlib.Path(sys.argv[3]), config(liza=True), tensors)
+    else:
+        sys.exit(__doc__.strip().splitlines()[-1].strip())
 
 
 if __name__ == "__main__":

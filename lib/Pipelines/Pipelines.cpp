@@ -23,7 +23,7 @@ using namespace mlir;
 using namespace mlir::tptt;
 
 static constexpr llvm::StringLiteral kStageNames[] = {
-    "tptt", "linalg", "tiled", "bufferized", "loops", "llvm"};
+    "tptt", "autodiff", "linalg", "tiled", "bufferized", "loops", "llvm"};
 
 llvm::ArrayRef<llvm::StringLiteral> mlir::tptt::getTpttStageNames() {
   return kStageNames;
@@ -54,6 +54,13 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // Stage tptt: graph-level cleanup (folds such as μ = 0, order-1 expansion).
   if (runs(TpttStage::Tptt))
     addCleanup(pm);
+
+  // Stage autodiff: every tptt.value_and_grad becomes a forward and a
+  // reverse sweep of tptt ops (the training step's backward).
+  if (runs(TpttStage::Autodiff)) {
+    pm.addPass(createTpttDifferentiatePass());
+    addCleanup(pm);
+  }
 
   // Stage linalg: the composite layer into its parts, then every tptt op into
   // loop-level IR on tensors (residual additions, arith on whole tensors,

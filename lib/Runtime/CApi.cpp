@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/Trainer.h"
 #include "tptt/Runtime/tptt.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@ using namespace tptt::runtime;
 
 struct tptt_model {
   std::unique_ptr<ModelRunner> runner;
+  std::unique_ptr<Trainer> trainer;
   std::string error;
   std::string info;
 
@@ -57,6 +59,47 @@ void copyError(const std::string &message, char *error, size_t size) {
   size_t n = std::min(message.size(), size - 1);
   std::memcpy(error, message.data(), n);
   error[n] = '\0';
+}
+
+/// The batch of a training call, checked; nothing (with the model's error
+/// set) when an argument is bad.
+std::optional<TrainBatch> trainBatch(tptt_model *model, const int64_t *tokens,
+                                     const int64_t *labels, const uint8_t *mask,
+                                     int64_t batch, int64_t length) {
+  if (!model->trainer) {
+    model->fail(TPTT_ERROR_ARGUMENT, "call tptt_model_train_begin first");
+    return std::nullopt;
+  }
+  if (!tokens || !labels || batch < 1 || length < 1) {
+    model->fail(TPTT_ERROR_ARGUMENT,
+                "null tokens or labels, or an empty batch");
+    return std::nullopt;
+  }
+  int64_t count = batch * length;
+  if (!model->validTokens(tokens, count))
+    return std::nullopt;
+  int64_t vocab = model->runner->vocabSize();
+  for (int64_t i = 0; i < count; ++i)
+    if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= vocab)) {
+      model->fail(TPTT_ERROR_ARGUMENT,
+                  "label " + std::to_string(i) + " is " +
+                      std::to_string(labels[i]) +
+                      ", neither -100 nor in the vocabulary");
+      return std::nullopt;
+    }
+  TrainBatch b;
+  b.batch = batch;
+  b.length = length;
+  b.tokens.assign(tokens, tokens + count);
+  b.labels.assign(labels, labels + count);
+  b.mask = mask ? std::vector<uint8_t>(mask, mask + count)
+                : std::vector<uint8_t>(count, 1);
+  return b;
+}
+
+/// μ, or the config's when negative.
+float muOrConfig(tptt_model *model, float mu) {
+  return mu < 0 ? model->runner->info()["mag_weight"].get<float>() : mu;
 }
 
 } // namespace
@@ -212,6 +255,76 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
       [](int64_t, const GenerateResult &) {});
   *generated = result.tokens[0].size();
   std::copy(result.tokens[0].begin(), result.tokens[0].end(), out);
+  return model->ok();
+}
+
+void tptt_train_defaults(tptt_train_options *options) {
+  if (!options)
+    return;
+  OptimizerOptions defaults;
+  options->beta1 = static_cast<float>(defaults.beta1);
+  options->beta2 = static_cast<float>(defaults.beta2);
+  options->eps = static_cast<float>(defaults.eps);
+  options->weight_decay = static_cast<float>(defaults.weightDecay);
+  options->max_grad_norm = static_cast<float>(defaults.maxGradNorm);
+  options->seed = 42;
+}
+
+tptt_status tptt_model_train_begin(tptt_model *model,
+                                   const tptt_train_options *options) {
+  if (!model)
+    return TPTT_ERROR_ARGUMENT;
+  tptt_train_options given;
+  tptt_train_defaults(&given);
+  if (options)
+    given = *options;
+  OptimizerOptions optimizer;
+  optimizer.beta1 = given.beta1;
+  optimizer.beta2 = given.beta2;
+  optimizer.eps = given.eps;
+  optimizer.weightDecay = given.weight_decay;
+  optimizer.maxGradNorm = given.max_grad_norm;
+  std::string error;
+  model->trainer =
+      Trainer::create(*model->runner, optimizer, given.seed, error);
+  if (!model->trainer)
+    return model->fail(TPTT_ERROR_UNSUPPORTED, error);
+  return model->ok();
+}
+
+tptt_status tptt_model_train_step(tptt_model *model, const int64_t *tokens,
+                                  const int64_t *labels, const uint8_t *mask,
+                                  int64_t batch, int64_t length, float lr,
+                                  float magWeight, float *loss,
+                                  float *gradNorm) {
+  if (!model || !loss)
+    return model ? model->fail(TPTT_ERROR_ARGUMENT, "null loss")
+                 : TPTT_ERROR_ARGUMENT;
+  std::optional<TrainBatch> b =
+      trainBatch(model, tokens, labels, mask, batch, length);
+  if (!b)
+    return TPTT_ERROR_ARGUMENT;
+  Trainer::StepResult result =
+      model->trainer->step(*b, lr, muOrConfig(model, magWeight));
+  *loss = static_cast<float>(result.loss);
+  if (gradNorm)
+    *gradNorm = static_cast<float>(result.gradNorm);
+  return model->ok();
+}
+
+tptt_status tptt_model_eval_loss(tptt_model *model, const int64_t *tokens,
+                                 const int64_t *labels, const uint8_t *mask,
+                                 int64_t batch, int64_t length, float magWeight,
+                                 float *loss) {
+  if (!model || !loss)
+    return model ? model->fail(TPTT_ERROR_ARGUMENT, "null loss")
+                 : TPTT_ERROR_ARGUMENT;
+  std::optional<TrainBatch> b =
+      trainBatch(model, tokens, labels, mask, batch, length);
+  if (!b)
+    return TPTT_ERROR_ARGUMENT;
+  *loss = static_cast<float>(
+      model->trainer->loss(*b, muOrConfig(model, magWeight)));
   return model->ok();
 }
 

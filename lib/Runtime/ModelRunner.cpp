@@ -241,6 +241,22 @@ bool ModelRunner::hasDecodeStep() const {
          manifest["entries"].contains("tptt_prefill");
 }
 
+bool ModelRunner::hasTraining() const {
+  return tptt_loss_packed && tptt_train_step_packed &&
+         manifest["entries"].contains("tptt_train_step") &&
+         manifest["entries"].contains("tptt_loss");
+}
+
+std::optional<Tensor> ModelRunner::weight(const std::string &name) const {
+  auto it = weightData.find(name);
+  if (it == weightData.end())
+    return std::nullopt;
+  const auto &[data, shape] = it->second;
+  Tensor tensor = Tensor::zeros(shape, "f32");
+  std::memcpy(tensor.bytes.data(), data, tensor.bytes.size());
+  return tensor;
+}
+
 const Tokenizer *ModelRunner::tokenizer(std::string &error) {
   if (!tokenizerLoaded && tptt_tokenizer_json[0])
     tokenizerInstance =
@@ -313,21 +329,26 @@ ModelRunner::call(const std::string &entry,
                   std::initializer_list<const TensorMap *> givenMaps) {
   PackedFunction function = entry == "tptt_logits"    ? tptt_logits_packed
                             : entry == "tptt_prefill" ? tptt_prefill_packed
-                                                      : tptt_decode_step_packed;
+                            : entry == "tptt_decode_step"
+                                ? tptt_decode_step_packed
+                            : entry == "tptt_loss" ? tptt_loss_packed
+                                                   : tptt_train_step_packed;
   const json &signature = manifest["entries"][entry];
   std::vector<std::vector<int64_t>> descriptors;
   std::set<int64_t> inputs;
   for (const json &argument : signature["arguments"]) {
     std::string name = argument["name"].get<std::string>();
-    if (argument["kind"] == "weight") {
-      const auto &[data, shape] = weightData.at(name);
-      descriptors.push_back(descriptor(data, shape));
-      continue;
-    }
+    // A given tensor overrides a weight of the same name (the trainer's
+    // current values of the weights it trains).
     const Tensor *value = nullptr;
     for (const TensorMap *given : givenMaps)
       if (auto it = given->find(name); it != given->end())
         value = &it->second;
+    if (!value && argument["kind"] == "weight") {
+      const auto &[data, shape] = weightData.at(name);
+      descriptors.push_back(descriptor(data, shape));
+      continue;
+    }
     if (!value) {
       // The callers pass every input the manifest lists: a bug otherwise.
       std::fprintf(stderr, "internal error: no value for argument '%s' of %s\n",

@@ -23,11 +23,11 @@ def find_compiler():
 
 
 def compile(model_dir, output=None, target="cpu", semantics=None, shared_library=True, adapter=None,
-            external_weights=False, progress=True):
+            external_weights=False, progress=True, train=None):
     """Compiles ``model_dir`` into ``output`` (default: ``<model_dir>/model.so`` or ``model.exe``):
     a shared library with the C API (``shared_library``, what `tptt.Model` loads fastest) or an
-    executable. Returns the path. tptt-compile's progress lines go to stderr unless ``progress``
-    is false."""
+    executable. ``train`` ("lora", "lora-minus" or "full") adds the training step. Returns the
+    path. tptt-compile's progress lines go to stderr unless ``progress`` is false."""
     model_dir = pathlib.Path(model_dir)
     output = pathlib.Path(output or model_dir / ("model.so" if shared_library else "model.exe"))
     command = [find_compiler(), str(model_dir), "-o", str(output), "--target", target]
@@ -39,6 +39,8 @@ def compile(model_dir, output=None, target="cpu", semantics=None, shared_library
         command += ["--adapter", str(adapter)]
     if external_weights:
         command.append("--external-weights")
+    if train:
+        command += ["--train", train]
     done = subprocess.run(command, capture_output=True, text=True)
     if progress:
         sys.stderr.write(done.stderr)

@@ -7,6 +7,11 @@ by tptt-compile also works, through its command line (one process per call):
     model = tptt.Model("model.so")
     logits = model.logits([1, 2, 3])                 # numpy float32 [3, vocab]
     text = model.generate("Once upon a time", max_new_tokens=32, greedy=True)
+
+A library compiled with ``tptt-compile --train`` also trains, one compiled AdamW step per call:
+
+    model.train_begin(seed=42)
+    loss, grad_norm = model.train_step(tokens, labels, lr=5e-4, mag_weight=0.3)
 """
 
 import ctypes
@@ -28,7 +33,15 @@ class _Options(ctypes.Structure):
                 ("greedy", ctypes.c_int), ("mag_weight", ctypes.c_float)]
 
 
+class _TrainOptions(ctypes.Structure):
+    _fields_ = [("beta1", ctypes.c_float), ("beta2", ctypes.c_float), ("eps", ctypes.c_float),
+                ("weight_decay", ctypes.c_float), ("max_grad_norm", ctypes.c_float),
+                ("seed", ctypes.c_uint64)]
+
+
 _I64P = ctypes.POINTER(ctypes.c_int64)
+_FP = ctypes.POINTER(ctypes.c_float)
+_U8P = ctypes.POINTER(ctypes.c_uint8)
 
 
 class Model:
@@ -65,6 +78,12 @@ class Model:
         lib.tptt_generate_defaults.argtypes = [ctypes.POINTER(_Options)]
         lib.tptt_model_generate.argtypes = [ctypes.c_void_p, _I64P, ctypes.c_int64, ctypes.POINTER(_Options),
                                             _I64P, ctypes.c_int64, _I64P]
+        lib.tptt_train_defaults.argtypes = [ctypes.POINTER(_TrainOptions)]
+        lib.tptt_model_train_begin.argtypes = [ctypes.c_void_p, ctypes.POINTER(_TrainOptions)]
+        lib.tptt_model_train_step.argtypes = [ctypes.c_void_p, _I64P, _I64P, _U8P, ctypes.c_int64,
+                                              ctypes.c_int64, ctypes.c_float, ctypes.c_float, _FP, _FP]
+        lib.tptt_model_eval_loss.argtypes = [ctypes.c_void_p, _I64P, _I64P, _U8P, ctypes.c_int64,
+                                             ctypes.c_int64, ctypes.c_float, _FP]
         error = ctypes.create_string_buffer(1024)
         handle = lib.tptt_model_open(str(weights).encode() if weights else None, error, len(error))
         if not handle:
@@ -184,3 +203,49 @@ class Model:
                                                   out.ctypes.data_as(_I64P), len(out), ctypes.byref(count)))
         new = out[: count.value].tolist()
         return self.decode(new) if text else new
+
+    def _need_library(self, what):
+        if self._exe:
+            raise ModelError(f"{what} needs the model library (tptt-compile --emit=shared-lib --train)")
+
+    def train_begin(self, seed=42, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                    max_grad_norm=1.0):
+        """Starts a training run (LoRA adapters initialised as PEFT does, AdamW moments zero)."""
+        self._need_library("train_begin")
+        options = _TrainOptions()
+        self._lib.tptt_train_defaults(ctypes.byref(options))
+        options.beta1, options.beta2, options.eps = beta1, beta2, eps
+        options.weight_decay, options.max_grad_norm, options.seed = weight_decay, max_grad_norm, seed
+        self._check(self._lib.tptt_model_train_begin(self._handle, ctypes.byref(options)))
+
+    @staticmethod
+    def _batch(tokens, labels, mask):
+        tokens = np.ascontiguousarray(np.atleast_2d(np.asarray(tokens, dtype=np.int64)))
+        labels = np.ascontiguousarray(np.asarray(labels, dtype=np.int64).reshape(tokens.shape))
+        mask = np.ones(tokens.shape, np.uint8) if mask is None else \
+            np.ascontiguousarray(np.asarray(mask, dtype=np.uint8).reshape(tokens.shape))
+        return tokens, labels, mask
+
+    def train_step(self, tokens, labels, lr, mag_weight=None, mask=None):
+        """One compiled AdamW step on a [B, S] batch (``labels``: the next token, -100 for none;
+        ``mask``: 1 for real tokens). Returns (loss before the update, gradient norm)."""
+        self._need_library("train_step")
+        tokens, labels, mask = self._batch(tokens, labels, mask)
+        loss, norm = ctypes.c_float(0), ctypes.c_float(0)
+        mu = -1.0 if mag_weight is None else float(mag_weight)
+        self._check(self._lib.tptt_model_train_step(
+            self._handle, tokens.ctypes.data_as(_I64P), labels.ctypes.data_as(_I64P),
+            mask.ctypes.data_as(_U8P), tokens.shape[0], tokens.shape[1], lr, mu,
+            ctypes.byref(loss), ctypes.byref(norm)))
+        return loss.value, norm.value
+
+    def eval_loss(self, tokens, labels, mag_weight=None, mask=None):
+        """The mean loss of a [B, S] batch with the current trained tensors (no update)."""
+        self._need_library("eval_loss")
+        tokens, labels, mask = self._batch(tokens, labels, mask)
+        loss = ctypes.c_float(0)
+        mu = -1.0 if mag_weight is None else float(mag_weight)
+        self._check(self._lib.tptt_model_eval_loss(
+            self._handle, tokens.ctypes.data_as(_I64P), labels.ctypes.data_as(_I64P),
+            mask.ctypes.data_as(_U8P), tokens.shape[0], tokens.shape[1], mu, ctypes.byref(loss)))
+        return loss.value

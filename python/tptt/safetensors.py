@@ -6,7 +6,7 @@ length N, then N bytes of UTF-8 JSON, then the data buffer. The header maps each
 buffer, row-major little-endian bytes) and may hold ``"__metadata__"``, a map of strings to strings.
 The writer pads the header with spaces to a multiple of 8 bytes so that the buffer starts aligned.
 
-Supported dtypes: F64, F32, F16, BF16, I64, I32. BF16 has no numpy type: it is read as float32
+Supported dtypes: F64, F32, F16, BF16, I64, I32, BOOL. BF16 has no numpy type: it is read as float32
 (the 16 stored bits become the high half of a float32) and written from float32 with
 round-to-nearest-even.
 """
@@ -24,6 +24,7 @@ _NUMPY_DTYPES = {
     "BF16": np.dtype("<u2"),
     "I64": np.dtype("<i8"),
     "I32": np.dtype("<i4"),
+    "BOOL": np.dtype("bool"),
 }
 
 _DEFAULT_NAMES = {
@@ -32,6 +33,7 @@ _DEFAULT_NAMES = {
     np.dtype("float16"): "F16",
     np.dtype("int64"): "I64",
     np.dtype("int32"): "I32",
+    np.dtype("bool"): "BOOL",
 }
 
 _LENGTH_BYTES = 8

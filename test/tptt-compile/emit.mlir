@@ -22,7 +22,7 @@
 // TPTT:         tptt.swiglu
 // The prefill returns the decode caches besides the logits.
 // TPTT-LABEL: func.func @tptt_prefill(
-// TPTT:         -> (tensor<?x?x24xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x2x8x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>
+// TPTT:         -> (tensor<?x?x24xf32> {tptt.name = "logits"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.k"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.v"}, tensor<?x2x8x8xf32> {tptt.name = "layers.0.state"}
 // TPTT-LABEL: func.func @tptt_decode_step(
 // TPTT-SAME:     {tptt.name = "layers.0.k"}
 // TPTT-SAME:     {tptt.name = "layers.0.state"}

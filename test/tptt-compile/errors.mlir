@@ -65,7 +65,7 @@
 // NO-DIR-NEXT: status: 2
 // NO-OUTPUT: tptt-compile: error: give the executable's path with -o EXE
 // NO-OUTPUT-NEXT: status: 2
-// STAGE: tptt-compile: error: unknown --emit stage 'ptx' (tptt, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe, shared-lib)
+// STAGE: tptt-compile: error: unknown --emit stage 'ptx' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe, shared-lib)
 // STAGE-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2

@@ -32,12 +32,13 @@
 // PROGRESS: tptt-compile: wrote {{.+}}exe
 
 // DUMP: 0-tptt.mlir
-// DUMP-NEXT: 1-linalg.mlir
-// DUMP-NEXT: 2-tiled.mlir
-// DUMP-NEXT: 3-bufferized.mlir
-// DUMP-NEXT: 4-loops.mlir
-// DUMP-NEXT: 5-llvm.mlir
-// DUMP-NEXT: 6-llvm-ir.ll
+// DUMP-NEXT: 1-autodiff.mlir
+// DUMP-NEXT: 2-linalg.mlir
+// DUMP-NEXT: 3-tiled.mlir
+// DUMP-NEXT: 4-bufferized.mlir
+// DUMP-NEXT: 5-loops.mlir
+// DUMP-NEXT: 6-llvm.mlir
+// DUMP-NEXT: 7-llvm-ir.ll
 
 // INFO: architecture:    LlamaForCausalLM
 // INFO: liza layers:     0,1

@@ -2,7 +2,8 @@
 // executable; prompts are text, generation streams text, a prompt that is
 // not UTF-8 is one error naming the byte (exit status 2).
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: %python %S/../../examples/make_tiny_llama.py %t/model > /dev/null
+// RUN: %python %S/../../examples/make_tiny_llama.py init %t/base > /dev/null
+// RUN: %python %S/../../examples/make_tiny_llama.py inject %t/base %t/model > /dev/null
 // RUN: tptt-compile %t/model -o %t/exe 2> /dev/null
 // RUN: %t/exe info | FileCheck %s --check-prefix=INFO
 // RUN: %t/exe logits --prompt "Hi" | FileCheck %s --check-prefix=LOGITS
@@ -14,7 +15,7 @@
 // RUN: echo '{"model": {"type": "WordPiece"}}' > %t/model/tokenizer.json
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/model -o %t/broken | FileCheck %s --check-prefix=BROKEN
 
-// INFO: parameters:      108992
+// INFO: parameters:      771456
 // INFO: tokenizer:       yes (tokenizer.json)
 
 // "Hi" is BOS and two byte tokens: three rows of logits.

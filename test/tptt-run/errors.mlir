@@ -56,7 +56,7 @@
 // NO-FILE-NEXT: status: 2
 // ENTRY: tptt-run: error: no public function @nope in {{.+}}errors.mlir (it has @project)
 // ENTRY-NEXT: status: 2
-// STAGE: tptt-run: error: unknown stage 'gpu' (tptt, linalg, tiled, bufferized, loops, llvm)
+// STAGE: tptt-run: error: unknown stage 'gpu' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm)
 // STAGE-NEXT: status: 2
 // RANK: tptt-run: error: tensor 'input' has shape [6], but argument #0 of @project is tensor<?x3xf32>
 // RANK-NEXT: status: 2

@@ -61,10 +61,17 @@ cl::opt<std::string>
                                "tptt.semantics)"));
 cl::opt<std::string> emitStage(
     "emit",
-    cl::desc("Stop after this stage and print it: tptt, linalg, tiled, "
+    cl::desc("Stop after this stage and print it: tptt, autodiff, linalg, "
+             "tiled, "
              "bufferized, loops, llvm (MLIR), llvm-ir; or build exe (the "
              "default) or shared-lib (the C API of Runtime/tptt.h)"),
     cl::init("exe"));
+cl::opt<std::string> trainMode(
+    "train",
+    cl::desc("Also compile the training entry points (tptt_loss, "
+             "tptt_train_step) for: lora (the config's lora_config, or r 8 "
+             "on q/k/v/o), lora-minus (the LiZA layers' attention "
+             "projections) or full (every parameter)"));
 cl::opt<std::string> dumpDir("dump-dir",
                              cl::desc("Write the IR after every stage here"));
 cl::opt<bool> externalWeights(
@@ -160,11 +167,19 @@ uniqueWeights(const std::vector<tmodel::EntryPoint> &entries) {
 
 json describe(const std::vector<tmodel::EntryValue> &values) {
   json list = json::array();
-  for (const tmodel::EntryValue &value : values)
-    list.push_back({{"name", value.name},
-                    {"kind", value.kind},
-                    {"shape", value.shape},
-                    {"dtype", value.dtype}});
+  for (const tmodel::EntryValue &value : values) {
+    json item = {{"name", value.name},
+                 {"kind", value.kind},
+                 {"shape", value.shape},
+                 {"dtype", value.dtype}};
+    if (value.kind == "adapter" || value.kind == "optimizer")
+      item["source"] = value.source;
+    if (value.kind == "adapter")
+      item["transposed"] = value.transposed;
+    if (value.trainable)
+      item["trainable"] = true;
+    list.push_back(item);
+  }
   return list;
 }
 
@@ -325,6 +340,21 @@ json buildManifest(const tmodel::ModelSpec &spec,
   }
   m["parameters"] = parameters;
   m["weights"] = list;
+  // What a trainer needs to write checkpoints a Hugging Face / PEFT tool
+  // (and tptt-compile) reads back: the config, and what is trained.
+  std::ifstream configFile(modelDir + "/config.json");
+  m["config"] = json::parse(configFile, nullptr, /*allow_exceptions=*/false);
+  if (!trainMode.empty()) {
+    json training = {{"trainable", trainMode.getValue()}};
+    if (trainMode == "lora") {
+      tmodel::LoraSpec lora = spec.lora.value_or(tmodel::LoraSpec());
+      training["lora"] = {{"r", lora.rank},
+                          {"lora_alpha", lora.alpha},
+                          {"lora_dropout", lora.dropout},
+                          {"target_modules", lora.targetModules}};
+    }
+    m["training"] = training;
+  }
   json entryList = json::object();
   for (const tmodel::EntryPoint &entry : entries)
     entryList[entry.name] = {{"arguments", describe(entry.arguments)},
@@ -439,13 +469,14 @@ int main(int argc, char **argv) {
       "library\n");
   if (targetName != "cpu")
     die("unknown --target '" + targetName + "' (cpu)");
-  static const char *stages[] = {"tptt",       "linalg", "tiled",
-                                 "bufferized", "loops",  "llvm",
-                                 "llvm-ir",    "exe",    "shared-lib"};
+  static const char *stages[] = {"tptt",       "autodiff",  "linalg", "tiled",
+                                 "bufferized", "loops",     "llvm",   "llvm-ir",
+                                 "exe",        "shared-lib"};
   if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
       std::end(stages))
     die("unknown --emit stage '" + emitStage +
-        "' (tptt, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe, "
+        "' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm, llvm-ir, "
+        "exe, "
         "shared-lib)");
   bool shared = emitStage == "shared-lib";
   if ((emitStage == "exe" || shared) && outputPath.empty())
@@ -500,17 +531,34 @@ int main(int argc, char **argv) {
       return view->shape;
     return std::nullopt;
   };
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      tmodel::importModel(context, *spec, lookup, entries, error);
+  std::optional<tmodel::TrainingOptions> training;
+  if (!trainMode.empty()) {
+    training.emplace();
+    if (trainMode == "lora-minus")
+      training->trainable = tmodel::Trainable::LoraMinus;
+    else if (trainMode == "full")
+      training->trainable = tmodel::Trainable::Full;
+    else if (trainMode != "lora")
+      die("--train must be lora, lora-minus or full, not '" + trainMode + "'");
+    if (spec->lora)
+      training->lora = *spec->lora;
+    if (spec->semantics != "recurrent")
+      die("--train needs the recurrent semantics (the backward of the "
+          "tptt-0.12 operator is not implemented); compile with "
+          "--semantics=recurrent");
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> module = tmodel::importModel(
+      context, *spec, lookup, entries, error, training ? &*training : nullptr);
   if (!module)
     die(modelDir + ": " + error);
 
   // Run the pipeline one stage at a time, so that each can be dumped and the
   // run can stop at any of them.
   const mlir::tptt::TpttStage order[] = {
-      mlir::tptt::TpttStage::Tptt,  mlir::tptt::TpttStage::Linalg,
-      mlir::tptt::TpttStage::Tiled, mlir::tptt::TpttStage::Bufferized,
-      mlir::tptt::TpttStage::Loops, mlir::tptt::TpttStage::LLVM};
+      mlir::tptt::TpttStage::Tptt,       mlir::tptt::TpttStage::Autodiff,
+      mlir::tptt::TpttStage::Linalg,     mlir::tptt::TpttStage::Tiled,
+      mlir::tptt::TpttStage::Bufferized, mlir::tptt::TpttStage::Loops,
+      mlir::tptt::TpttStage::LLVM};
   if (!dumpDir.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
       die(dumpDir + ": " + ec.message());
@@ -567,7 +615,10 @@ int main(int argc, char **argv) {
     llvm::raw_string_ostream os(text);
     llvmModule->print(os, nullptr);
     if (!dumpDir.empty())
-      writeText(dumpDir + "/6-llvm-ir.ll", text);
+      writeText(dumpDir + "/" +
+                    std::to_string(mlir::tptt::getTpttStageNames().size()) +
+                    "-llvm-ir.ll",
+                text);
     if (emitStage == "llvm-ir") {
       if (outputPath.empty())
         llvm::outs() << text;

@@ -62,11 +62,12 @@ static cl::opt<std::string>
                      "tptt.name, else result0, result1, ...); without it, "
                      "the results are printed"),
             cl::cat(category));
-static cl::opt<std::string> emit(
-    "emit",
-    cl::desc("Print the module after this pipeline stage (tptt, linalg, tiled, "
-             "bufferized, loops, llvm) instead of running it"),
-    cl::cat(category));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("Print the module after this pipeline stage (tptt, autodiff, "
+                  "linalg, tiled, "
+                  "bufferized, loops, llvm) instead of running it"),
+         cl::cat(category));
 static cl::opt<std::string>
     goldens("goldens",
             cl::desc("Run every case of a golden directory and report "

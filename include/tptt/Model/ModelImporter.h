@@ -24,12 +24,32 @@ namespace model {
 constexpr const char *kLogitsEntry = "tptt_logits";
 constexpr const char *kPrefillEntry = "tptt_prefill";
 constexpr const char *kDecodeStepEntry = "tptt_decode_step";
+constexpr const char *kLossEntry = "tptt_loss";
+constexpr const char *kTrainStepEntry = "tptt_train_step";
+
+/// What a compiled training step updates.
+enum class Trainable {
+  /// LoRA adapters on the configured target projections (the seeds' setup).
+  Lora,
+  /// The attention projections (q, k, v, o) of the LiZA layers themselves.
+  LoraMinus,
+  /// Every parameter (pre-training a small base model).
+  Full,
+};
+
+struct TrainingOptions {
+  Trainable trainable = Trainable::Lora;
+  /// The adapters of Trainable::Lora.
+  LoraSpec lora;
+};
 
 /// One argument or result of an entry point, as the runtime binds it.
 struct EntryValue {
   std::string name;
   /// "input" (given per call), "cache" (decode state carried between
-  /// calls) or "weight" (a model tensor).
+  /// calls), "weight" (a model tensor), "adapter" (a LoRA matrix, PEFT
+  /// name, created by the trainer), "optimizer" (an AdamW moment of the
+  /// trainable tensor `source`) or "result".
   std::string kind;
   /// -1 for a symbolic size (batch, sequence, cache length).
   std::vector<int64_t> shape;
@@ -39,6 +59,8 @@ struct EntryValue {
   /// it is stored transposed ([in, out] for an [out, in] projection).
   std::string source;
   bool transposed = false;
+  /// Whether the training step updates it (and returns its new value).
+  bool trainable = false;
 };
 
 /// The signature of one entry point.
@@ -74,11 +96,14 @@ using WeightShapeLookup =
 /// its shape checked; on a
 /// missing or mis-shaped weight returns null and sets `error` naming the
 /// tensor. `entries` receives the signatures.
-mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,
-                                              const ModelSpec &spec,
-                                              const WeightShapeLookup &lookup,
-                                              std::vector<EntryPoint> &entries,
-                                              std::string &error);
+/// The entry points of `spec` in graph-level tptt IR: @tptt_logits, and
+/// under `recurrent` @tptt_prefill and @tptt_decode_step; with `training`
+/// also @tptt_loss (mean next-token cross-entropy) and @tptt_train_step
+/// (its value and gradient, global-norm clipping and AdamW).
+mlir::OwningOpRef<mlir::ModuleOp>
+importModel(mlir::MLIRContext &context, const ModelSpec &spec,
+            const WeightShapeLookup &lookup, std::vector<EntryPoint> &entries,
+            std::string &error, const TrainingOptions *training = nullptr);
 
 } // namespace model
 } // namespace tptt

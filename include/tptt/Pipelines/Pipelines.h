@@ -26,6 +26,9 @@ namespace tptt {
 enum class TpttStage {
   /// Graph-level tptt ops after canonicalization.
   Tptt,
+  /// Still tptt ops, with value_and_grad requests expanded into forward and
+  /// reverse sweeps (tptt-differentiate).
+  Autodiff,
   /// linalg / tensor / scf on tensors (convert-tptt-to-linalg).
   Linalg,
   /// Contractions tiled into scf.forall rows for the cores.
@@ -62,6 +65,8 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       llvm::cl::init(TpttStage::Tptt),
       llvm::cl::values(
           clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
+          clEnumValN(TpttStage::Autodiff, "autodiff",
+                     "tptt ops with the backward of value_and_grad"),
           clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
           clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
           clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
@@ -72,6 +77,8 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       llvm::cl::init(TpttStage::LLVM),
       llvm::cl::values(
           clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
+          clEnumValN(TpttStage::Autodiff, "autodiff",
+                     "tptt ops with the backward of value_and_grad"),
           clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
           clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
           clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),

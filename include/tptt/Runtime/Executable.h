@@ -35,6 +35,12 @@ void tptt_logits_packed(void **args);
 /// otherwise).
 __attribute__((weak)) void tptt_prefill_packed(void **args);
 __attribute__((weak)) void tptt_decode_step_packed(void **args);
+
+/// The training entry points of models compiled with `tptt-compile
+/// --train`: the mean next-token loss `tptt_loss` and the AdamW training
+/// step `tptt_train_step` (weak: null otherwise).
+__attribute__((weak)) void tptt_loss_packed(void **args);
+__attribute__((weak)) void tptt_train_step_packed(void **args);
 }
 
 namespace tptt {

@@ -57,6 +57,11 @@ public:
   /// Whether the model has the prefill and decode-step entry points
   /// (`recurrent` semantics).
   bool hasDecodeStep() const;
+  /// Whether the model has the training entry points (`tptt-compile
+  /// --train`): tptt_loss and tptt_train_step.
+  bool hasTraining() const;
+  /// A copy of the loaded weight argument `name` (entry layout).
+  std::optional<Tensor> weight(const std::string &name) const;
 
   /// Maps the weights: `path` when given, else those embedded in `binary`
   /// (the executable or library), else `<binary>.weights.safetensors`.
@@ -67,9 +72,10 @@ public:
   /// empty) or it is corrupt (`error` set).
   const Tokenizer *tokenizer(std::string &error);
 
-  /// Calls the entry point `entry` with the inputs and caches found in
-  /// `given` (by name, shapes as the manifest says); returns its results by
-  /// name.
+  /// Calls the entry point `entry` with the inputs, caches and trained
+  /// tensors found in `given` (by name, shapes as the manifest says; a
+  /// given tensor takes the place of a weight of the same name), the
+  /// loaded weights for the rest; returns its results by name.
   TensorMap call(const std::string &entry,
                  std::initializer_list<const TensorMap *> given);
 

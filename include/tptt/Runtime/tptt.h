@@ -31,6 +31,8 @@ typedef enum tptt_status {
   TPTT_ERROR_TOKENIZER = 3,
   /** The output buffer is too small; the needed size is reported. */
   TPTT_ERROR_CAPACITY = 4,
+  /** The model was compiled without training entry points. */
+  TPTT_ERROR_UNSUPPORTED = 5,
 } tptt_status;
 
 typedef struct tptt_model tptt_model;
@@ -93,6 +95,43 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
                                 const tptt_generate_options *options,
                                 int64_t *out, int64_t capacity,
                                 int64_t *generated);
+
+typedef struct tptt_train_options {
+  float beta1;         /**< default 0.9 */
+  float beta2;         /**< default 0.999 */
+  float eps;           /**< default 1e-8 */
+  float weight_decay;  /**< default 0 */
+  float max_grad_norm; /**< default 1; 0: no clipping */
+  uint64_t seed;       /**< default 42: the LoRA A initialisation */
+} tptt_train_options;
+
+/** Fills `options` with the defaults above. */
+void tptt_train_defaults(tptt_train_options *options);
+
+/** Starts a training run on a model compiled with `tptt-compile --train`:
+ *  LoRA adapters initialised as PEFT does (or the trained weights copied),
+ *  AdamW moments zero. A later call starts over. TPTT_ERROR_UNSUPPORTED
+ *  when the model has no training step. */
+tptt_status tptt_model_train_begin(tptt_model *model,
+                                   const tptt_train_options *options);
+
+/** One AdamW step on a batch of `batch` x `length` tokens (row-major):
+ *  `labels` holds the token each position predicts (-100: none), `mask`
+ *  1 for real tokens and 0 for (left) padding (NULL: all real). `*loss`
+ *  receives the batch's mean loss before the update, `*grad_norm` (may be
+ *  NULL) the gradient's global norm before clipping. */
+tptt_status tptt_model_train_step(tptt_model *model, const int64_t *tokens,
+                                  const int64_t *labels, const uint8_t *mask,
+                                  int64_t batch, int64_t length, float lr,
+                                  float mag_weight, float *loss,
+                                  float *grad_norm);
+
+/** The mean loss of a batch (same layout as tptt_model_train_step) with
+ *  the current trained tensors, without updating them. */
+tptt_status tptt_model_eval_loss(tptt_model *model, const int64_t *tokens,
+                                 const int64_t *labels, const uint8_t *mask,
+                                 int64_t batch, int64_t length,
+                                 float mag_weight, float *loss);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,16 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
                        : transposeLast2(rewriter, loc, op.getWeight());
     Value product = einsum(rewriter, loc, lead + "i,io->" + lead + "o",
                            op.getInput(), weight);
+    double scale = op.getScale().convertToDouble();
+    if (scale != 1.0)
+      product = buildParallelGeneric(
+          rewriter, loc, {product}, {identityMap(ctx, rank)},
+          createEmpty(rewriter, loc, getSizes(rewriter, loc, product),
+                      resultType.getElementType()),
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value factor = floatConstant(nb, nloc, args[0].getType(), scale);
+            return arith::MulFOp::create(nb, nloc, args[0], factor).getResult();
+          });
     if (Value bias = op.getBias())
       product = buildParallelGeneric(
           rewriter, loc, {product, bias},
@@ -114,106 +124,13 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     auto qType = cast<RankedTensorType>(op.getQ().getType());
-    auto kType = cast<RankedTensorType>(op.getK().getType());
-    Type elementType = qType.getElementType();
-    int64_t heads = qType.getDimSize(1), kvHeads = kType.getDimSize(1);
-    int64_t groups = heads / kvHeads, headDim = qType.getDimSize(3);
+    int64_t kvHeads = cast<RankedTensorType>(op.getK().getType()).getDimSize(1);
     double scale = op.getScale() ? op.getScale()->convertToDouble()
-                                 : 1.0 / std::sqrt(double(headDim));
-    std::optional<uint64_t> window = op.getWindow();
-
-    auto grouped = RankedTensorType::get(
-        {qType.getDimSize(0), kvHeads, groups, qType.getDimSize(2), headDim},
-        elementType);
-    Value q = tensor::ExpandShapeOp::create(
-        rewriter, loc, grouped, op.getQ(),
-        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    Value scores = einsum(rewriter, loc, "xkgsc,xkct->xkgst", q,
-                          transposeLast2(rewriter, loc, op.getK()));
-    Value seq = tensor::DimOp::create(rewriter, loc, op.getQ(), 2);
-    Value keys = tensor::DimOp::create(rewriter, loc, op.getK(), 2);
-    Value mask = op.getMask();
-
-    // visible(s, t) = t <= p && (no window || t > p − L) && mask[b, t].
-    auto visible = [&](OpBuilder &nb, Location nloc) -> Value {
-      Value batch = linalg::IndexOp::create(nb, nloc, 0);
-      Value s = linalg::IndexOp::create(nb, nloc, 3);
-      Value t = linalg::IndexOp::create(nb, nloc, 4);
-      Value p = arith::AddIOp::create(
-          nb, nloc, arith::SubIOp::create(nb, nloc, keys, seq), s);
-      Value ok =
-          arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ule, t, p);
-      if (window) {
-        // t > p − L  ⇔  t + L > p.
-        Value reach =
-            arith::AddIOp::create(nb, nloc, t,
-                                  arith::ConstantIndexOp::create(
-                                      nb, nloc, static_cast<int64_t>(*window)));
-        ok = arith::AndIOp::create(
-            nb, nloc, ok,
-            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ugt, reach,
-                                  p));
-      }
-      if (mask)
-        ok = arith::AndIOp::create(
-            nb, nloc, ok,
-            tensor::ExtractOp::create(nb, nloc, mask, ValueRange{batch, t}));
-      return ok;
-    };
-
-    SmallVector<OpFoldResult> rowSizes = getSizes(rewriter, loc, scores);
-    rowSizes.pop_back();
-    SmallVector<utils::IteratorType> reduceLast(5,
-                                                utils::IteratorType::parallel);
-    reduceLast.back() = utils::IteratorType::reduction;
-    AffineMap id = identityMap(ctx, 5);
-    AffineMap row = projectionMap(ctx, 5, {0, 1, 2, 3});
-    double lowest = -std::numeric_limits<double>::infinity();
-    Value maxima = buildGeneric(
-        rewriter, loc, {scores},
-        createFilled(rewriter, loc, rowSizes, elementType, lowest), {id, row},
-        reduceLast, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value scaled = arith::MulFOp::create(
-              nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
-          Value candidate = arith::SelectOp::create(
-              nb, nloc, visible(nb, nloc), scaled,
-              floatConstant(nb, nloc, elementType, lowest));
-          return arith::MaximumFOp::create(nb, nloc, args[1], candidate)
-              .getResult();
-        });
-    Value weights = buildParallelGeneric(
-        rewriter, loc, {scores, maxima}, {id, row},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, scores),
-                    elementType),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value scaled = arith::MulFOp::create(
-              nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
-          Value shifted = arith::SubFOp::create(nb, nloc, scaled, args[1]);
-          Value e = math::ExpOp::create(nb, nloc, shifted);
-          return arith::SelectOp::create(
-                     nb, nloc, visible(nb, nloc), e,
-                     floatConstant(nb, nloc, elementType, 0.0))
-              .getResult();
-        });
-    Value sums = buildGeneric(
-        rewriter, loc, {weights},
-        createFilled(rewriter, loc, rowSizes, elementType, 0.0), {id, row},
-        reduceLast, [](OpBuilder &nb, Location nloc, ValueRange args) {
-          return arith::AddFOp::create(nb, nloc, args[1], args[0]).getResult();
-        });
-    Value probabilities = buildParallelGeneric(
-        rewriter, loc, {weights, sums}, {id, row},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, scores),
-                    elementType),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value zero = floatConstant(nb, nloc, elementType, 0.0);
-          Value any = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT,
-                                            args[1], zero);
-          Value p = arith::DivFOp::create(nb, nloc, args[0], args[1]);
-          return arith::SelectOp::create(nb, nloc, any, p, zero).getResult();
-        });
+                                 : 1.0 / std::sqrt(double(qType.getDimSize(3)));
+    Value q = groupQueryHeads(rewriter, loc, op.getQ(), kvHeads);
+    Value probabilities = attentionProbabilities(
+        rewriter, loc, q, op.getK(), op.getMask(), op.getWindow(), scale);
     Value out =
         einsum(rewriter, loc, "xkgst,xktc->xkgsc", probabilities, op.getV());
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
@@ -384,6 +301,104 @@ struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
 };
 
 } // namespace
+
+Value mlir::tptt::lowering::groupQueryHeads(OpBuilder &b, Location loc, Value q,
+                                            int64_t kvHeads) {
+  auto qType = cast<RankedTensorType>(q.getType());
+  int64_t groups = qType.getDimSize(1) / kvHeads;
+  auto grouped =
+      RankedTensorType::get({qType.getDimSize(0), kvHeads, groups,
+                             qType.getDimSize(2), qType.getDimSize(3)},
+                            qType.getElementType());
+  return tensor::ExpandShapeOp::create(
+      b, loc, grouped, q,
+      SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+}
+
+Value mlir::tptt::lowering::attentionProbabilities(
+    OpBuilder &b, Location loc, Value q, Value k, Value mask,
+    std::optional<uint64_t> window, double scale) {
+  MLIRContext *ctx = b.getContext();
+  Type elementType = cast<RankedTensorType>(q.getType()).getElementType();
+  Value scores =
+      einsum(b, loc, "xkgsc,xkct->xkgst", q, transposeLast2(b, loc, k));
+  Value seq = tensor::DimOp::create(b, loc, q, 3);
+  Value keys = tensor::DimOp::create(b, loc, k, 2);
+
+  // visible(s, t) = t <= p && (no window || t > p − L) && mask[b, t].
+  auto visible = [&](OpBuilder &nb, Location nloc) -> Value {
+    Value batch = linalg::IndexOp::create(nb, nloc, 0);
+    Value s = linalg::IndexOp::create(nb, nloc, 3);
+    Value t = linalg::IndexOp::create(nb, nloc, 4);
+    Value p = arith::AddIOp::create(
+        nb, nloc, arith::SubIOp::create(nb, nloc, keys, seq), s);
+    Value ok = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ule, t, p);
+    if (window) {
+      // t > p − L  ⇔  t + L > p.
+      Value reach =
+          arith::AddIOp::create(nb, nloc, t,
+                                arith::ConstantIndexOp::create(
+                                    nb, nloc, static_cast<int64_t>(*window)));
+      ok = arith::AndIOp::create(
+          nb, nloc, ok,
+          arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ugt, reach, p));
+    }
+    if (mask)
+      ok = arith::AndIOp::create(
+          nb, nloc, ok,
+          tensor::ExtractOp::create(nb, nloc, mask, ValueRange{batch, t}));
+    return ok;
+  };
+
+  SmallVector<OpFoldResult> rowSizes = getSizes(b, loc, scores);
+  rowSizes.pop_back();
+  SmallVector<utils::IteratorType> reduceLast(5, utils::IteratorType::parallel);
+  reduceLast.back() = utils::IteratorType::reduction;
+  AffineMap id = identityMap(ctx, 5);
+  AffineMap row = projectionMap(ctx, 5, {0, 1, 2, 3});
+  double lowest = -std::numeric_limits<double>::infinity();
+  Value maxima = buildGeneric(
+      b, loc, {scores}, createFilled(b, loc, rowSizes, elementType, lowest),
+      {id, row}, reduceLast,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value scaled = arith::MulFOp::create(
+            nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
+        Value candidate = arith::SelectOp::create(
+            nb, nloc, visible(nb, nloc), scaled,
+            floatConstant(nb, nloc, elementType, lowest));
+        return arith::MaximumFOp::create(nb, nloc, args[1], candidate)
+            .getResult();
+      });
+  Value weights = buildParallelGeneric(
+      b, loc, {scores, maxima}, {id, row},
+      createEmpty(b, loc, getSizes(b, loc, scores), elementType),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value scaled = arith::MulFOp::create(
+            nb, nloc, args[0], floatConstant(nb, nloc, elementType, scale));
+        Value shifted = arith::SubFOp::create(nb, nloc, scaled, args[1]);
+        Value e = math::ExpOp::create(nb, nloc, shifted);
+        return arith::SelectOp::create(
+                   nb, nloc, visible(nb, nloc), e,
+                   floatConstant(nb, nloc, elementType, 0.0))
+            .getResult();
+      });
+  Value sums = buildGeneric(
+      b, loc, {weights}, createFilled(b, loc, rowSizes, elementType, 0.0),
+      {id, row}, reduceLast, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[1], args[0]).getResult();
+      });
+  Value probabilities = buildParallelGeneric(
+      b, loc, {weights, sums}, {id, row},
+      createEmpty(b, loc, getSizes(b, loc, scores), elementType),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value zero = floatConstant(nb, nloc, elementType, 0.0);
+        Value any = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT,
+                                          args[1], zero);
+        Value p = arith::DivFOp::create(nb, nloc, args[0], args[1]);
+        return arith::SelectOp::create(nb, nloc, any, p, zero).getResult();
+      });
+  return probabilities;
+}
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding,

@@ -35,6 +35,9 @@ void mlir::tptt::populateTpttToLinalgPatterns(
   populateDeltaProductLoweringPatterns(patterns, options);
   populateMagMixLoweringPatterns(patterns);
   populateBackboneLoweringPatterns(patterns);
+  populateBackboneGradLoweringPatterns(patterns);
+  populateLizaGradLoweringPatterns(patterns);
+  populateDeltaProductGradLoweringPatterns(patterns, options);
 }
 
 namespace {

@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace mlir {
 namespace tptt {
 namespace lowering {
@@ -70,6 +72,19 @@ Value transposeLast2(OpBuilder &b, Location loc, Value x);
 /// last output letter is the innermost loop: give operands whose last
 /// dimension it is (transpose first) for contiguous, vectorizable loops.
 Value einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs, Value rhs);
+
+/// q [B, H, S, d] → [B, Hkv, g, S, d]: the query heads grouped by the KV head
+/// that serves them (g = H / Hkv).
+Value groupQueryHeads(OpBuilder &b, Location loc, Value q, int64_t kvHeads);
+
+/// The probabilities P [B, Hkv, g, S, T] of tptt.attention for grouped
+/// queries `q` (groupQueryHeads) and keys `k` [B, Hkv, T, d]: softmax over
+/// the visible keys of scale · q·k (causal with the queries the last S of
+/// T positions, the optional `window`, the optional key `mask` [B, T]);
+/// zero where a key is not visible.
+Value attentionProbabilities(OpBuilder &b, Location loc, Value q, Value k,
+                             Value mask, std::optional<uint64_t> window,
+                             double scale);
 
 /// How the sequences of a batch are packed: for a [B, S] padding mask (and/or
 /// a reversal of the real tokens), `gather[b, i]` is the original position of

@@ -5,7 +5,9 @@
 // The decoder of a Llama-family model (Llama, Qwen2, Mistral) in graph-level
 // tptt ops, with tptt.liza_attention on the LiZA layers (SEMANTICS.md, "Per
 // layer") and the base model's softmax attention on the others; and its
-// one-token decode step with explicit caches.
+// one-token decode step with explicit caches; for training, the mean
+// next-token loss (with LoRA adapters when they are what is trained) and a
+// training step that differentiates it and applies AdamW.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
@@ -60,9 +63,31 @@ EntryValue describe(const std::string &name, const std::string &kind,
 class EntryBuilder {
 public:
   EntryBuilder(ModuleOp module, const ModelSpec &spec,
-               const WeightShapeLookup &lookup, std::string &error)
+               const WeightShapeLookup &lookup, std::string &error,
+               const TrainingOptions *training = nullptr)
       : b(module.getContext()), module(module), spec(spec), lookup(lookup),
-        error(error) {}
+        error(error), training(training) {}
+
+  /// @tptt_loss: the full-sequence forward (with the LoRA adapters being
+  /// trained) and the mean cross-entropy of `labels` (the next token of
+  /// each position; −100 where nothing is predicted).
+  std::optional<EntryPoint> buildLoss() {
+    begin(kLossEntry);
+    Value tokens =
+        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
+    Value positions =
+        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
+    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
+    Value labels =
+        argument("labels", "input", tensor({kDynamic, kDynamic}, i64()));
+    mu = argument("mag_weight", "input", tensor({}, f32()));
+    Value logits = forward(tokens, positions);
+    if (!logits)
+      return std::nullopt;
+    Value loss = CrossEntropyOp::create(b, b.getUnknownLoc(), tensor({}, f32()),
+                                        logits, labels);
+    return finish({{"loss", loss}});
+  }
 
   /// @tptt_logits, the full-sequence forward; with `withCaches`
   /// @tptt_prefill, which also returns the caches a decode step continues
@@ -160,6 +185,8 @@ private:
     function.setType(b.getFunctionType(entry->getArgumentTypes(), types));
     for (auto [index, argument] : llvm::enumerate(signature.arguments))
       function.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
+    for (auto [index, result] : llvm::enumerate(signature.results))
+      function.setResultAttr(index, "tptt.name", b.getStringAttr(result.name));
     return signature;
   }
 
@@ -186,7 +213,62 @@ private:
     Value value = argument(name, "weight", tensor(shape, f32()));
     signature.arguments.back().source = source;
     signature.arguments.back().transposed = transposed;
+    signature.arguments.back().trainable = trainsWeight(source);
     return value;
+  }
+
+  /// Whether the training step updates the model tensor `source`: all of
+  /// them for full training, the attention projections of the LiZA layers
+  /// for LoRA−.
+  bool trainsWeight(const std::string &source) const {
+    if (!training || training->trainable == Trainable::Lora)
+      return false;
+    if (training->trainable == Trainable::Full)
+      return true;
+    const std::string layers = "model.layers.";
+    if (source.rfind(layers, 0) != 0 ||
+        source.find(".self_attn.") == std::string::npos)
+      return false;
+    size_t layer = 0;
+    StringRef(source)
+        .drop_front(layers.size())
+        .take_until([](char c) { return c == '.'; })
+        .getAsInteger(10, layer);
+    return layer < spec.lizaLayers.size() && spec.lizaLayers[layer];
+  }
+
+  /// The LoRA matrices of the projection `prefix` (e.g.
+  /// model.layers.0.self_attn.q_proj) when they are trained: Aᵀ [in, r]
+  /// and B [out, r], named as PEFT names them.
+  std::optional<std::pair<Value, Value>> loraAdapter(const std::string &prefix,
+                                                     int64_t out, int64_t in) {
+    if (!training || training->trainable != Trainable::Lora)
+      return std::nullopt;
+    const LoraSpec &lora = training->lora;
+    std::string module = prefix.substr(prefix.rfind('.') + 1);
+    if (std::find(lora.targetModules.begin(), lora.targetModules.end(),
+                  module) == lora.targetModules.end())
+      return std::nullopt;
+    std::string name = "base_model.model." + prefix;
+    auto adapterArgument = [&](const std::string &suffix, RankedTensorType type,
+                               bool transposed) {
+      Value value = argument(name + suffix, "adapter", type);
+      signature.arguments.back().source = name + suffix;
+      signature.arguments.back().transposed = transposed;
+      signature.arguments.back().trainable = true;
+      return value;
+    };
+    Value a = adapterArgument(".lora_A.weight", tensor({in, lora.rank}, f32()),
+                              /*transposed=*/true);
+    Value bm = adapterArgument(".lora_B.weight",
+                               tensor({out, lora.rank}, f32()), false);
+    return std::make_pair(a, bm);
+  }
+
+  /// lora_alpha / r.
+  FloatAttr loraScale() {
+    return b.getF64FloatAttr(training->lora.alpha /
+                             static_cast<double>(training->lora.rank));
   }
 
   /// A cache argument and, once computed, its new value as a result.
@@ -214,10 +296,21 @@ private:
         return Value();
     }
     Value norm = weight("model.norm.weight", {hidden});
-    // A tied head reads the embedding table, transposed for the product.
-    Value head = weight(spec.tieWordEmbeddings ? "model.embed_tokens.weight"
-                                               : "lm_head.weight",
-                        {vocab, hidden}, /*transposed=*/true, "lm_head.weight");
+    // A tied head reads the embedding table, transposed for the product:
+    // stored once more that way for inference, transposed in the graph when
+    // the table is trained (so that both uses update one tensor).
+    Value head;
+    if (spec.tieWordEmbeddings && trainsWeight("model.embed_tokens.weight")) {
+      Value init = tensor::EmptyOp::create(
+          b, loc, ArrayRef<int64_t>{hidden, vocab}, f32());
+      head = linalg::TransposeOp::create(b, loc, embedTable, init,
+                                         ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+    } else {
+      head = weight(spec.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                           : "lm_head.weight",
+                    {vocab, hidden}, /*transposed=*/true, "lm_head.weight");
+    }
     if (!norm || !head)
       return Value();
     x = RmsNormOp::create(b, loc, x.getType(), x, norm,
@@ -233,8 +326,18 @@ private:
     Value bv = w && bias ? weight(prefix + ".bias", {out}) : Value();
     if (!w || (bias && !bv))
       return Value();
-    return LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv,
-                            b.getUnitAttr());
+    Location loc = b.getUnknownLoc();
+    Value y =
+        LinearOp::create(b, loc, activation(out), x, w, bv, b.getUnitAttr());
+    std::optional<std::pair<Value, Value>> lora = loraAdapter(prefix, out, in);
+    if (!lora)
+      return y;
+    // y + (lora_alpha / r) · (x Aᵀ) Bᵀ.
+    Value down = LinearOp::create(b, loc, activation(training->lora.rank), x,
+                                  lora->first, Value(), b.getUnitAttr());
+    Value up = LinearOp::create(b, loc, activation(out), down, lora->second,
+                                Value(), UnitAttr(), loraScale());
+    return arith::AddFOp::create(b, loc, y, up);
   }
 
   LinearBranchOptions branchOptions() {
@@ -371,6 +474,7 @@ private:
     Location loc = b.getUnknownLoc();
     std::string name = (decoding     ? "decode_layer_"
                         : prefilling ? "prefill_layer_"
+                        : training   ? "train_layer_"
                                      : "layer_") +
                        std::to_string(layer);
     auto layerFunction =
@@ -505,6 +609,15 @@ private:
                                 : Value();
     if (!wo || (spec.oBias && !bo))
       return Value();
+    // Both branches share o_proj, so its adapter joins the weight itself:
+    // Woᵀ + (lora_alpha / r) · Aᵀ Bᵀ.
+    if (std::optional<std::pair<Value, Value>> lora =
+            loraAdapter(p + "self_attn.o_proj", hidden, qWidth)) {
+      Value delta =
+          LinearOp::create(b, loc, wo.getType(), lora->first, lora->second,
+                           Value(), UnitAttr(), loraScale());
+      wo = arith::AddFOp::create(b, loc, wo, delta);
+    }
     std::optional<int64_t> attentionWindow = spec.attentionWindow(layer);
     IntegerAttr windowAttr =
         attentionWindow ? b.getI64IntegerAttr(*attentionWindow) : IntegerAttr();
@@ -562,6 +675,7 @@ private:
   const ModelSpec &spec;
   const WeightShapeLookup &lookup;
   std::string &error;
+  const TrainingOptions *training;
   func::FuncOp function;
   Block *entry = nullptr;
   /// While a layer function is built: its block, and the entry values its
@@ -604,6 +718,101 @@ void mergeIdenticalLayers(ModuleOp module) {
     function.erase();
 }
 
+/// @tptt_train_step: the arguments of @tptt_loss, then the optimizer's
+/// hyper-parameters [lr, β1, β2, ε, weight_decay, 1 − β1ᵗ, 1 − β2ᵗ], the
+/// clipping norm (+inf: none) and both AdamW moments of every trainable
+/// tensor. Returns the loss, the gradient's global norm (before clipping),
+/// and the new trainable tensors and moments.
+EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
+                          const EntryPoint &lossEntry) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  Location loc = b.getUnknownLoc();
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  EntryPoint entry{kTrainStepEntry, lossEntry.arguments, {}};
+  SmallVector<Type> inputs(loss.getArgumentTypes());
+  SmallVector<int64_t> wrt;
+  for (auto [index, argument] : llvm::enumerate(lossEntry.arguments))
+    if (argument.trainable)
+      wrt.push_back(index);
+  auto addInput = [&](EntryValue value, Type type) {
+    entry.arguments.push_back(std::move(value));
+    inputs.push_back(type);
+  };
+  auto hyperType = RankedTensorType::get({7}, b.getF32Type());
+  addInput(describe("optimizer.hyper", "input", hyperType), hyperType);
+  addInput(describe("max_grad_norm", "input", scalar), scalar);
+  for (const char *moment : {"adam.m.", "adam.v."})
+    for (int64_t index : wrt) {
+      const EntryValue &param = lossEntry.arguments[index];
+      EntryValue value = describe(moment + param.name, "optimizer",
+                                  cast<RankedTensorType>(inputs[index]));
+      value.source = param.name;
+      addInput(value, inputs[index]);
+    }
+
+  auto fn =
+      func::FuncOp::create(loc, kTrainStepEntry, b.getFunctionType(inputs, {}));
+  module.push_back(fn);
+  Block *body = fn.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  size_t numLossArgs = loss.getNumArguments(), count = wrt.size();
+  SmallVector<Type> gradTypes = {scalar};
+  for (int64_t index : wrt)
+    gradTypes.push_back(inputs[index]);
+  auto valueAndGrad =
+      ValueAndGradOp::create(b, loc, gradTypes, loss.getSymName(),
+                             body->getArguments().take_front(numLossArgs), wrt);
+  Value hyper = body->getArgument(numLossArgs);
+  Value maxNorm = body->getArgument(numLossArgs + 1);
+
+  // Global-norm clipping: g ← g · min(1, max_norm / (‖g‖ + 1e-6)).
+  auto constant = [&](double value) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(scalar, b.getF32FloatAttr(value)));
+  };
+  Value sum = constant(0.0);
+  for (Value grad : valueAndGrad.getResults().drop_front())
+    sum = arith::AddFOp::create(b, loc, sum,
+                                SumSquaresOp::create(b, loc, scalar, grad));
+  Value norm = math::SqrtOp::create(b, loc, sum);
+  Value ratio = arith::DivFOp::create(
+      b, loc, maxNorm, arith::AddFOp::create(b, loc, norm, constant(1e-6)));
+  Value clip = arith::MinimumFOp::create(b, loc, constant(1.0), ratio);
+
+  std::vector<std::pair<std::string, Value>> results = {
+      {"loss", valueAndGrad.getResult(0)}, {"grad_norm", norm}};
+  SmallVector<Value> newMoments(2 * count);
+  for (auto [i, index] : llvm::enumerate(wrt)) {
+    Value param = body->getArgument(index);
+    auto update = AdamWOp::create(
+        b, loc, TypeRange{param.getType(), param.getType(), param.getType()},
+        param, valueAndGrad.getResult(1 + i),
+        body->getArgument(numLossArgs + 2 + i),
+        body->getArgument(numLossArgs + 2 + count + i), hyper, clip);
+    results.push_back({lossEntry.arguments[index].name, update.getNewParam()});
+    newMoments[i] = update.getNewM();
+    newMoments[count + i] = update.getNewV();
+  }
+  for (size_t i = 0; i < 2 * count; ++i)
+    results.push_back(
+        {entry.arguments[numLossArgs + 2 + i].name, newMoments[i]});
+
+  SmallVector<Value> values;
+  for (const auto &[name, value] : results) {
+    values.push_back(value);
+    entry.results.push_back(
+        describe(name, "result", cast<RankedTensorType>(value.getType())));
+  }
+  func::ReturnOp::create(b, loc, values);
+  fn.setType(b.getFunctionType(inputs, ValueRange(values).getTypes()));
+  for (auto [index, argument] : llvm::enumerate(entry.arguments))
+    fn.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
+  for (auto [index, result] : llvm::enumerate(entry.results))
+    fn.setResultAttr(index, "tptt.name", b.getStringAttr(result.name));
+  return entry;
+}
+
 } // namespace
 
 namespace tptt {
@@ -612,9 +821,11 @@ namespace model {
 OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                                   const WeightShapeLookup &lookup,
                                   std::vector<EntryPoint> &entries,
-                                  std::string &error) {
+                                  std::string &error,
+                                  const TrainingOptions *training) {
   context.loadDialect<TpttDialect, arith::ArithDialect, func::FuncDialect,
-                      linalg::LinalgDialect, tensor::TensorDialect>();
+                      linalg::LinalgDialect, math::MathDialect,
+                      tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
   std::optional<EntryPoint> logits =
       EntryBuilder(*module, spec, lookup, error).buildFullSequence(false);
@@ -631,6 +842,15 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
       return nullptr;
     entries.push_back(*prefill);
     entries.push_back(*step);
+  }
+  if (training) {
+    std::optional<EntryPoint> loss =
+        EntryBuilder(*module, spec, lookup, error, training).buildLoss();
+    if (!loss)
+      return nullptr;
+    entries.push_back(*loss);
+    auto lossFunction = module->lookupSymbol<func::FuncOp>(kLossEntry);
+    entries.push_back(buildTrainStep(*module, lossFunction, *loss));
   }
   mergeIdenticalLayers(*module);
   if (failed(verify(*module))) {

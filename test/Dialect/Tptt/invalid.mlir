@@ -803,3 +803,43 @@ func.func @rope_tables$frequencies(%p: tensor<?x?xi64>) {
   %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5, 0.25>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return
 }
+
+// -----
+
+func.func @delta_product_grad$semantics(%q: tensor<?x4x?x4xf32>, %e: tensor<?x4x?x1x4xf32>) {
+  // expected-error @+1 {{is only defined for the recurrent semantics}}
+  %0:4 = tptt.delta_product_grad %q, %e, %e, %q, %q semantics = "tptt-0.12" chunk_size = 4 : (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @delta_product_grad$dalpha(%q: tensor<?x4x?x4xf32>, %e: tensor<?x4x?x1x4xf32>) {
+  // expected-error @+1 {{has a 'dalpha' result exactly when it has 'alpha'}}
+  %0:5 = tptt.delta_product_grad %q, %e, %e, %q, %q semantics = recurrent chunk_size = 4 : (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @linear_weight_grad$shape(%x: tensor<?x?x16xf32>, %dy: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'dweight' dimension 0 (I) is 8, but 'input' gives I = 16}}
+  %0 = tptt.linear_weight_grad %x, %dy transposed_weight : (tensor<?x?x16xf32>, tensor<?x?x8xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @adamw$hyper(%p: tensor<4xf32>, %h: tensor<5xf32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'hyper' must be tensor<7x...> (lr, beta1, beta2, eps, weight_decay, c1, c2)}}
+  %0:3 = tptt.adamw %p, %p, %p, %p, %h, %s : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<5xf32>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @mag_mix_grad$types(%x: tensor<?x?x16xf32>, %y: tensor<?x?x8xf32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lin' has type 'tensor<?x?x8xf32>', which does not match 'soft' 'tensor<?x?x16xf32>'}}
+  %0:2 = tptt.mag_mix_grad %x, %y, %s, %x : (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<f32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>)
+  return
+}

@@ -212,3 +212,47 @@ func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: 
   %c, %s = tptt.rope_tables %ids {inv_freq = array<f64: 1.0, 0.1>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return
 }
+
+// -----
+
+// The backward ops that tptt-differentiate emits, and the optimizer.
+// CHECK-LABEL: func @grad_ops
+// CHECK:         tptt.cross_entropy %{{.+}}, %{{.+}} : (tensor<?x?x12xf32>, tensor<?x?xi64>) -> tensor<f32>
+// CHECK:         tptt.cross_entropy_grad
+// CHECK:         tptt.embedding_grad
+// CHECK:         tptt.linear_weight_grad %{{.+}}, %{{.+}} transposed_weight {scale = 2.000000e+00 : f64}
+// CHECK:         tptt.sum_to_last
+// CHECK:         tptt.rms_norm_grad
+// CHECK:         tptt.swiglu_grad
+// CHECK:         tptt.attention_grad %{{.+}} window = 3
+// CHECK:         tptt.merge_heads_grad
+// CHECK:         tptt.mag_mix_grad %{{.+}} cross_gate
+// CHECK:         tptt.feature_map_grad %{{.+}} heads = 4 kv_heads = 2
+// CHECK:         tptt.gates_grad %{{.+}} dalpha %{{.+}} mask %{{.+}} alpha = k beta = kv heads = 4 kv_heads = 2
+// CHECK:         tptt.virtual_token_expand_grad %{{.+}} order = 2 trick = rot
+// CHECK:         tptt.delta_product_grad %{{.+}} alpha %{{.+}} mask %{{.+}} semantics = recurrent chunk_size = 4 nonlinear
+// CHECK:         tptt.sum_squares
+// CHECK:         tptt.adamw
+func.func @grad_ops(%logits: tensor<?x?x12xf32>, %labels: tensor<?x?xi64>, %s: tensor<f32>,
+                    %x: tensor<?x?x16xf32>, %w: tensor<16xf32>, %y: tensor<?x?x8xf32>,
+                    %q: tensor<?x4x?x4xf32>, %kv: tensor<?x2x?x4xf32>, %m: tensor<?x?xi1>,
+                    %k8: tensor<?x?x8xf32>, %e: tensor<?x4x?x2x4xf32>, %p: tensor<8x16xf32>,
+                    %hyper: tensor<7xf32>) {
+  %0 = tptt.cross_entropy %logits, %labels : (tensor<?x?x12xf32>, tensor<?x?xi64>) -> tensor<f32>
+  %1 = tptt.cross_entropy_grad %logits, %labels, %s : (tensor<?x?x12xf32>, tensor<?x?xi64>, tensor<f32>) -> tensor<?x?x12xf32>
+  %2 = tptt.embedding_grad %labels, %x : (tensor<?x?xi64>, tensor<?x?x16xf32>) -> tensor<12x16xf32>
+  %3 = tptt.linear_weight_grad %x, %y transposed_weight {scale = 2.0 : f64} : (tensor<?x?x16xf32>, tensor<?x?x8xf32>) -> tensor<16x8xf32>
+  %4 = tptt.sum_to_last %y : (tensor<?x?x8xf32>) -> tensor<8xf32>
+  %5:2 = tptt.rms_norm_grad %x, %w, %x {eps = 1.0e-05 : f64} : (tensor<?x?x16xf32>, tensor<16xf32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<16xf32>)
+  %6:2 = tptt.swiglu_grad %x, %x, %x : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>)
+  %7:3 = tptt.attention_grad %q, %kv, %kv, %q, %q window = 3 : (tensor<?x4x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>)
+  %8 = tptt.merge_heads_grad %q, %x : (tensor<?x4x?x4xf32>, tensor<?x?x16xf32>) -> tensor<?x4x?x4xf32>
+  %9:2 = tptt.mag_mix_grad %x, %x, %s, %x cross_gate : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<f32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>)
+  %10:3 = tptt.feature_map_grad %x, %k8, %k8, %q, %q, %q heads = 4 kv_heads = 2 : (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  %11:2 = tptt.gates_grad %k8, %k8 dalpha %q, %q mask %m alpha = k beta = kv heads = 4 kv_heads = 2 : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>, tensor<?x?xi1>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  %12 = tptt.virtual_token_expand_grad %e order = 2 trick = rot : (tensor<?x4x?x2x4xf32>) -> tensor<?x4x?x4xf32>
+  %13:5 = tptt.delta_product_grad %q, %e, %e, %q alpha %q mask %m, %q semantics = recurrent chunk_size = 4 nonlinear : (tensor<?x4x?x4xf32>, tensor<?x4x?x2x4xf32>, tensor<?x4x?x2x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>, tensor<?x?xi1>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x4x?x2x4xf32>, tensor<?x4x?x2x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>)
+  %14 = tptt.sum_squares %p : (tensor<8x16xf32>) -> tensor<f32>
+  %15:3 = tptt.adamw %p, %p, %p, %p, %hyper, %s : (tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<7xf32>, tensor<f32>) -> (tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>)
+  return
+}

@@ -35,6 +35,19 @@ void populateMagMixLoweringPatterns(RewritePatternSet &patterns);
 /// tptt.linear, tptt.rope and tptt.attention.
 void populateBackboneLoweringPatterns(RewritePatternSet &patterns);
 
+/// The backbone backward ops, the loss and the optimizer:
+/// tptt.cross_entropy(_grad), tptt.embedding_grad, tptt.linear_weight_grad,
+/// tptt.sum_to_last, tptt.rms_norm_grad, tptt.swiglu_grad,
+/// tptt.sum_squares and tptt.adamw.
+void populateBackboneGradLoweringPatterns(RewritePatternSet &patterns);
+/// The LiZA and attention backward ops: tptt.attention_grad,
+/// tptt.merge_heads_grad, tptt.mag_mix_grad, tptt.feature_map_grad,
+/// tptt.gates_grad and tptt.virtual_token_expand_grad.
+void populateLizaGradLoweringPatterns(RewritePatternSet &patterns);
+/// tptt.delta_product_grad.
+void populateDeltaProductGradLoweringPatterns(
+    RewritePatternSet &patterns, const TpttToLinalgOptions &options);
+
 /// Every pattern of convert-tptt-to-linalg.
 void populateTpttToLinalgPatterns(RewritePatternSet &patterns,
                                   const TpttToLinalgOptions &options);

@@ -11,6 +11,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -691,6 +693,302 @@ LogicalResult LizaAttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Backward and training ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks that the cotangent `grad` of `primal` has its shape and element
+/// type (static dimensions must agree).
+LogicalResult checkCotangent(Operation *op, StringRef gradName, Value grad,
+                             StringRef primalName, Value primal) {
+  auto gradType = cast<RankedTensorType>(grad.getType());
+  auto primalType = cast<RankedTensorType>(primal.getType());
+  if (failed(verifyCompatibleShape(gradType, primalType)) ||
+      gradType.getElementType() != primalType.getElementType())
+    return op->emitOpError()
+           << "'" << gradName << "' has type " << gradType
+           << ", which does not match '" << primalName << "' " << primalType;
+  return success();
+}
+
+} // namespace
+
+LogicalResult
+ValueAndGradOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto callee = symbolTable.lookupNearestSymbolFrom<FunctionOpInterface>(
+      *this, getCalleeAttr());
+  if (!callee)
+    return emitOpError() << "'" << getCallee() << "' does not name a function";
+  ArrayRef<Type> inputs = callee.getArgumentTypes();
+  ArrayRef<Type> outputs = callee.getResultTypes();
+  if (TypeRange(getOperands().getTypes()) != TypeRange(inputs))
+    return emitOpError() << "operand types do not match the inputs of '"
+                         << getCallee() << "'";
+  auto loss = outputs.size() == 1 ? dyn_cast<RankedTensorType>(outputs.front())
+                                  : RankedTensorType();
+  if (!loss || loss.getRank() != 0 || !isa<FloatType>(loss.getElementType()))
+    return emitOpError() << "'" << getCallee()
+                         << "' must return exactly one 0-d float tensor";
+  SmallVector<Type> expected = {loss};
+  llvm::SmallDenseSet<int64_t> seen;
+  for (int64_t index : getWrt()) {
+    if (index < 0 || index >= static_cast<int64_t>(inputs.size()) ||
+        !seen.insert(index).second)
+      return emitOpError() << "wrt index " << index
+                           << " is out of range or repeated";
+    auto type = dyn_cast<RankedTensorType>(inputs[index]);
+    if (!type || !isa<FloatType>(type.getElementType()))
+      return emitOpError() << "wrt index " << index
+                           << " is not a float tensor operand";
+    expected.push_back(type);
+  }
+  if (TypeRange(getResultTypes()) != TypeRange(expected))
+    return emitOpError() << "results must be the loss type followed by the "
+                            "types of the wrt operands";
+  return success();
+}
+
+LogicalResult CrossEntropyOp::verify() {
+  ShapeChecker shapes(*this);
+  return success(
+      succeeded(
+          shapes.check("logits", getLogits().getType(), {"B", "S", "V"})) &&
+      succeeded(shapes.check("labels", getLabels().getType(), {"B", "S"})));
+}
+
+LogicalResult CrossEntropyGradOp::verify() {
+  ShapeChecker shapes(*this);
+  if (failed(shapes.check("logits", getLogits().getType(), {"B", "S", "V"})) ||
+      failed(shapes.check("labels", getLabels().getType(), {"B", "S"})))
+    return failure();
+  return checkCotangent(*this, "dlogits", getDlogits(), "logits", getLogits());
+}
+
+LogicalResult EmbeddingGradOp::verify() {
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("V");
+  shapes.requireStatic("D");
+  return success(
+      succeeded(shapes.check("ids", getIds().getType(), {"B", "S"})) &&
+      succeeded(
+          shapes.check("dresult", getDresult().getType(), {"B", "S", "D"})) &&
+      succeeded(shapes.check("dtable", getType(), {"V", "D"})) &&
+      succeeded(checkSameElementType(
+          *this, {{"dresult", getDresult()}, {"dtable", getDtable()}})));
+}
+
+LogicalResult LinearWeightGradOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("I");
+  shapes.requireStatic("O");
+  SmallVector<StringRef> lead(input.getRank() - 1, "_");
+  SmallVector<StringRef> inLayout(lead), outLayout(lead);
+  inLayout.push_back("I");
+  outLayout.push_back("O");
+  if (input.getRank() < 2)
+    return emitOpError("'input' must have rank >= 2");
+  if (failed(shapes.check("input", input, inLayout)) ||
+      failed(shapes.check("dresult", getDresult().getType(), outLayout)) ||
+      failed(shapes.check("dweight", getType(),
+                          getTransposedWeight()
+                              ? ArrayRef<StringRef>{"I", "O"}
+                              : ArrayRef<StringRef>{"O", "I"})))
+    return failure();
+  return checkSameElementType(*this, {{"input", getInput()},
+                                      {"dresult", getDresult()},
+                                      {"dweight", getDweight()}});
+}
+
+LogicalResult SumToLastOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("F");
+  SmallVector<StringRef> layout(input.getRank() - 1, "_");
+  layout.push_back("F");
+  if (failed(shapes.check("input", input, layout)) ||
+      failed(shapes.check("result", getType(), {"F"})))
+    return failure();
+  return checkSameElementType(*this,
+                              {{"input", getInput()}, {"result", getResult()}});
+}
+
+LogicalResult RmsNormGradOp::verify() {
+  if (failed(checkCotangent(*this, "dresult", getDresult(), "input",
+                            getInput())) ||
+      failed(
+          checkCotangent(*this, "dinput", getDinput(), "input", getInput())) ||
+      failed(checkCotangent(*this, "dweight", getDweight(), "weight",
+                            getWeight())))
+    return failure();
+  auto weight = cast<RankedTensorType>(getWeight().getType());
+  auto input = cast<RankedTensorType>(getInput().getType());
+  if (weight.getRank() != 1 ||
+      weight.getDimSize(0) != input.getDimSize(input.getRank() - 1))
+    return emitOpError() << "'weight' " << weight
+                         << " must match the last dimension of 'input' "
+                         << input;
+  return success();
+}
+
+LogicalResult SwigluGradOp::verify() {
+  return success(
+      succeeded(checkCotangent(*this, "up", getUp(), "gate", getGate())) &&
+      succeeded(
+          checkCotangent(*this, "dresult", getDresult(), "gate", getGate())) &&
+      succeeded(
+          checkCotangent(*this, "dgate", getDgate(), "gate", getGate())) &&
+      succeeded(checkCotangent(*this, "dup", getDup(), "up", getUp())));
+}
+
+LogicalResult AttentionGradOp::verify() {
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("d");
+  shapes.requireStatic("H");
+  shapes.requireStatic("Hkv");
+  if (failed(shapes.check("q", getQ().getType(), {"B", "H", "S", "d"})) ||
+      failed(shapes.check("k", getK().getType(), {"B", "Hkv", "T", "d"})) ||
+      failed(shapes.check("v", getV().getType(), {"B", "Hkv", "T", "d"})) ||
+      failed(checkMask(shapes, getMask(), "T")) ||
+      failed(checkCotangent(*this, "out", getOut(), "q", getQ())) ||
+      failed(checkCotangent(*this, "dout", getDout(), "q", getQ())) ||
+      failed(checkCotangent(*this, "dq", getDq(), "q", getQ())) ||
+      failed(checkCotangent(*this, "dk", getDk(), "k", getK())) ||
+      failed(checkCotangent(*this, "dv", getDv(), "v", getV())))
+    return failure();
+  if (*shapes.get("H") % *shapes.get("Hkv") != 0)
+    return emitOpError("query heads must be a multiple of key/value heads");
+  return success();
+}
+
+LogicalResult MergeHeadsGradOp::verify() {
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("H");
+  shapes.requireStatic("d");
+  if (failed(shapes.check("input", getInput().getType(), {"B", "H", "S", "d"})))
+    return failure();
+  shapes.bind("H*d", *shapes.get("H") * *shapes.get("d"), "H x d of 'input'");
+  if (failed(
+          shapes.check("dresult", getDresult().getType(), {"B", "S", "H*d"})))
+    return failure();
+  return checkCotangent(*this, "dinput", getDinput(), "input", getInput());
+}
+
+LogicalResult MagMixGradOp::verify() {
+  return success(
+      succeeded(checkCotangent(*this, "lin", getLin(), "soft", getSoft())) &&
+      succeeded(
+          checkCotangent(*this, "dresult", getDresult(), "soft", getSoft())) &&
+      succeeded(
+          checkCotangent(*this, "dsoft", getDsoft(), "soft", getSoft())) &&
+      succeeded(checkCotangent(*this, "dlin", getDlin(), "lin", getLin())));
+}
+
+LogicalResult FeatureMapGradOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (failed(checkHeads(*this, heads, kvHeads)))
+    return failure();
+  ShapeChecker shapes(*this);
+  if (failed(bindProjectionHeads(*this, shapes, "k", getK(), heads, kvHeads)))
+    return failure();
+  shapes.bind("H*d", heads * *shapes.get("d"), "num_heads x head_dim");
+  if (failed(shapes.check("q", getQ().getType(), {"B", "S", "H*d"})))
+    return failure();
+  for (auto [name, value] : {std::pair<StringRef, Value>{"dq_hat", getDqHat()},
+                             {"dk_hat", getDkHat()},
+                             {"dv_hat", getDvHat()}})
+    if (failed(shapes.check(name, value.getType(), {"B", "H", "S", "d"})))
+      return failure();
+  return success(succeeded(checkCotangent(*this, "dq", getDq(), "q", getQ())) &&
+                 succeeded(checkCotangent(*this, "dk", getDk(), "k", getK())) &&
+                 succeeded(checkCotangent(*this, "dv", getDv(), "v", getV())));
+}
+
+LogicalResult GatesGradOp::verify() {
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (failed(checkHeads(*this, heads, kvHeads)))
+    return failure();
+  if (getAlphaGate() == GateKind::C && getDalpha())
+    return emitOpError("a constant alpha gate (code c) has no 'dalpha'");
+  ShapeChecker shapes(*this);
+  if (failed(bindProjectionHeads(*this, shapes, "k", getK(), heads, kvHeads)) ||
+      failed(shapes.check("v", getV().getType(), {"B", "S", "Hkv*d"})) ||
+      failed(
+          shapes.check("dbeta", getDbeta().getType(), {"B", "H", "S", "d"})) ||
+      failed(checkMask(shapes, getMask())))
+    return failure();
+  if (Value dalpha = getDalpha())
+    if (failed(shapes.check("dalpha", dalpha.getType(), {"B", "H", "S", "d"})))
+      return failure();
+  return success(succeeded(checkCotangent(*this, "dk", getDk(), "k", getK())) &&
+                 succeeded(checkCotangent(*this, "dv", getDv(), "v", getV())));
+}
+
+LogicalResult VirtualTokenExpandGradOp::verify() {
+  if (failed(checkPositive(*this, "order", getOrder())))
+    return failure();
+  ShapeChecker shapes(*this);
+  shapes.bind("n", getOrder(), "order");
+  shapes.requireStatic("d");
+  if (failed(shapes.check("dresult", getDresult().getType(),
+                          {"B", "H", "S", "n", "d"})) ||
+      failed(shapes.check("dinput", getType(), {"B", "H", "S", "d"})) ||
+      failed(checkMask(shapes, getMask())))
+    return failure();
+  return checkSameElementType(
+      *this, {{"dresult", getDresult()}, {"dinput", getDinput()}});
+}
+
+LogicalResult DeltaProductGradOp::verify() {
+  if (failed(checkPositive(*this, "chunk_size", getChunkSize())))
+    return failure();
+  if (getSemantics() != Semantics::Recurrent)
+    return emitOpError("is only defined for the recurrent semantics");
+  ShapeChecker shapes(*this);
+  shapes.requireStatic("n");
+  shapes.requireStatic("d");
+  if (failed(shapes.check("q", getQ().getType(), {"B", "H", "S", "d"})) ||
+      failed(shapes.check("k", getK().getType(), {"B", "H", "S", "n", "d"})) ||
+      failed(shapes.check("v", getV().getType(), {"B", "H", "S", "n", "d"})) ||
+      failed(shapes.check("beta", getBeta().getType(), {"B", "H", "S", "d"})) ||
+      failed(shapes.check("doutput", getDoutput().getType(),
+                          {"B", "H", "S", "d"})) ||
+      failed(checkMask(shapes, getMask())))
+    return failure();
+  if (Value alpha = getAlpha())
+    if (failed(shapes.check("alpha", alpha.getType(), {"B", "H", "S", "d"})))
+      return failure();
+  if (static_cast<bool>(getAlpha()) != static_cast<bool>(getDalpha()))
+    return emitOpError("has a 'dalpha' result exactly when it has 'alpha'");
+  if (failed(checkCotangent(*this, "dq", getDq(), "q", getQ())) ||
+      failed(checkCotangent(*this, "dk", getDk(), "k", getK())) ||
+      failed(checkCotangent(*this, "dv", getDv(), "v", getV())) ||
+      failed(checkCotangent(*this, "dbeta", getDbeta(), "beta", getBeta())))
+    return failure();
+  if (Value dalpha = getDalpha())
+    return checkCotangent(*this, "dalpha", dalpha, "alpha", getAlpha());
+  return success();
+}
+
+LogicalResult AdamWOp::verify() {
+  auto hyper = cast<RankedTensorType>(getHyper().getType());
+  if (hyper.getDimSize(0) != 7)
+    return emitOpError() << "'hyper' must be tensor<7x...> (lr, beta1, "
+                            "beta2, eps, weight_decay, c1, c2), got "
+                         << hyper;
+  for (auto [name, value] : {std::pair<StringRef, Value>{"grad", getGrad()},
+                             {"m", getM()},
+                             {"v", getV()},
+                             {"new_param", getNewParam()},
+                             {"new_m", getNewM()},
+                             {"new_v", getNewV()}})
+    if (failed(checkCotangent(*this, name, value, "param", getParam())))
+      return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Custom assembly: enums as bare keywords
 //===----------------------------------------------------------------------===//
 
@@ -727,3 +1025,5 @@ static void printEnumKeyword(OpAsmPrinter &printer, Operation *, AttrT attr) {
 
 #define GET_OP_CLASSES
 #include "tptt/Dialect/Tptt/IR/TpttOps.cpp.inc"
+
+#include "tptt/Dialect/Tptt/IR/TpttInterfaces.cpp.inc"

@@ -12,6 +12,8 @@ include "tptt/Dialect/Tptt/IR/TpttAttrs.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "tptt/Dialect/Tptt/IR/TpttInterfaces.td"
 
 //===----------------------------------------------------------------------===//
 // Type constraints
@@ -67,7 +69,8 @@ def Tptt_CausalMeanOp : Tptt_Op<"causal_mean",
   let hasVerifier = 1;
 }
 
-def Tptt_GatesOp : Tptt_Op<"gates", [Pure, AttrSizedOperandSegments]> {
+def Tptt_GatesOp : Tptt_Op<"gates", [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "LiZA decay (α) and write-strength (β) gates";
   let description = [{
     Computes the per-channel gates of the linear branch from the raw
@@ -119,7 +122,8 @@ def Tptt_GatesOp : Tptt_Op<"gates", [Pure, AttrSizedOperandSegments]> {
 // Feature map and virtual tokens
 //===----------------------------------------------------------------------===//
 
-def Tptt_FeatureMapOp : Tptt_Op<"feature_map", [Pure]> {
+def Tptt_FeatureMapOp : Tptt_Op<"feature_map", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "linear-branch feature map of q, k, v with GQA repeat";
   let description = [{
     Splits the projected `q` [B, S, H·d], `k`, `v` [B, S, Hkv·d] into heads,
@@ -153,7 +157,8 @@ def Tptt_FeatureMapOp : Tptt_Op<"feature_map", [Pure]> {
 }
 
 def Tptt_VirtualTokenExpandOp : Tptt_Op<"virtual_token_expand",
-    [Pure, AttrSizedOperandSegments]> {
+    [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "expand each real token into `order` virtual tokens";
   let description = [{
     DeltaProduct's virtual tokens: `input` [B, H, S, d] becomes
@@ -199,7 +204,8 @@ def Tptt_VirtualTokenExpandOp : Tptt_Op<"virtual_token_expand",
 //===----------------------------------------------------------------------===//
 
 def Tptt_DeltaProductOp : Tptt_Op<"delta_product",
-    [Pure, AttrSizedOperandSegments]> {
+    [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "gated DeltaProduct linear-attention operator over a sequence";
   let description = [{
     The LiZA memory over a whole sequence, per batch and head; n is the
@@ -373,7 +379,8 @@ def Tptt_PhiOp : Tptt_Op<"phi", [Pure, SameOperandsAndResultType]> {
 // Head merge and Memory-as-Gate
 //===----------------------------------------------------------------------===//
 
-def Tptt_MergeHeadsOp : Tptt_Op<"merge_heads", [Pure]> {
+def Tptt_MergeHeadsOp : Tptt_Op<"merge_heads", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "merge heads and RMS-normalise over all heads (no weight)";
   let description = [{
     `input` [B, H, S, d] → `result` [B, S, H·d] (head-major channels), then a
@@ -397,7 +404,8 @@ def Tptt_MergeHeadsOp : Tptt_Op<"merge_heads", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_MagMixOp : Tptt_Op<"mag_mix", [Pure]> {
+def Tptt_MagMixOp : Tptt_Op<"mag_mix", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "Memory-as-Gate mixing of the softmax and linear branches";
   let description = [{
     Mixes the softmax-branch output `soft` and the linear-branch output
@@ -434,13 +442,17 @@ def Tptt_MagMixOp : Tptt_Op<"mag_mix", [Pure]> {
 // Backbone ops used by the LiZA layer
 //===----------------------------------------------------------------------===//
 
-def Tptt_LinearOp : Tptt_Op<"linear", [Pure]> {
-  let summary = "affine projection y = x Wᵀ + b";
+def Tptt_LinearOp : Tptt_Op<"linear", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
+  let summary = "affine projection y = scale · x Wᵀ + b";
   let description = [{
     `input` [..., I], `weight` [O, I] (Hugging Face `nn.Linear` layout),
     optional `bias` [O] → `result` [..., O]:
 
-        y = x Wᵀ + b
+        y = scale · x Wᵀ + b
+
+    `scale` (default 1) is the LoRA factor lora_alpha / r on the up
+    projection of an adapter.
 
     With `transposed_weight` the operand holds Wᵀ [I, O] instead: compiled
     models store their projections that way, so that the contraction streams
@@ -453,8 +465,17 @@ def Tptt_LinearOp : Tptt_Op<"linear", [Pure]> {
   }];
   let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$weight,
                        Optional<Tptt_FloatTensor>:$bias,
-                       UnitAttr:$transposed_weight);
+                       UnitAttr:$transposed_weight,
+                       DefaultValuedAttr<F64Attr, "1.0">:$scale);
   let results = (outs Tptt_FloatTensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   CArg<"::mlir::UnitAttr", "{}">:$transposed_weight), [{
+      build($_builder, $_state, result, input, weight, bias, transposed_weight,
+            $_builder.getF64FloatAttr(1.0));
+    }]>
+  ];
   let assemblyFormat = [{
     $input `,` $weight (`bias` $bias^)? (`transposed_weight` $transposed_weight^)?
     attr-dict `:` functional-type(operands, results)
@@ -462,7 +483,8 @@ def Tptt_LinearOp : Tptt_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_RopeOp : Tptt_Op<"rope", [Pure]> {
+def Tptt_RopeOp : Tptt_Op<"rope", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "rotary position embedding (rotate-half convention)";
   let description = [{
     Applies RoPE to `input` [B, H, S, d] with the tables `cos`, `sin`
@@ -486,7 +508,8 @@ def Tptt_RopeOp : Tptt_Op<"rope", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_AttentionOp : Tptt_Op<"attention", [Pure]> {
+def Tptt_AttentionOp : Tptt_Op<"attention", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "causal softmax attention with GQA and an optional window";
   let description = [{
     The softmax branch: `q` [B, H, S, d] attends to `k`, `v` [B, Hkv, T, d]
@@ -519,7 +542,8 @@ def Tptt_AttentionOp : Tptt_Op<"attention", [Pure]> {
 
 def Tptt_TokenTensor : RankedTensorOf<[I64]>;
 
-def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure]> {
+def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "token embedding lookup";
   let description = [{
     Gathers the rows of `table` [V, D] named by the token ids `ids`
@@ -540,7 +564,8 @@ def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure]> {
+def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "RMS normalisation over the last dimension, with a weight";
   let description = [{
     Llama's RMSNorm of `input` [..., D] with the learned `weight` [D]:
@@ -561,7 +586,8 @@ def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_SwigluOp : Tptt_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
+def Tptt_SwigluOp : Tptt_Op<"swiglu", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "the gated activation of a SwiGLU MLP";
   let description = [{
     Elementwise on `gate` and `up` (the two input projections of a Llama
@@ -671,5 +697,7 @@ def Tptt_LizaAttentionOp : Tptt_Op<"liza_attention",
     ::mlir::FloatType getLinearElementType();
   }];
 }
+
+include "tptt/Dialect/Tptt/IR/TpttGradOps.td"
 
 #endif // TPTT_DIALECT_TPTT_IR_TPTTOPS_TD

@@ -30,6 +30,39 @@ def TpttDecomposeLizaAttentionPass
   ];
 }
 
+def TpttDifferentiatePass
+    : Pass<"tptt-differentiate", "::mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of tptt graphs (value_and_grad)";
+  let description = [{
+    Replaces every `tptt.value_and_grad @f(...) wrt [...]` by a call of a
+    generated function `@f_value_and_grad_<wrt>` that runs the forward of
+    `@f` and then its reverse sweep: every op between the `wrt` arguments
+    and the loss contributes its VJP rule (`VjpOpInterface` for tptt ops;
+    built-in rules for arith add/sub/mul/neg/div/extf/truncf on tensors,
+    `tensor.expand_shape`/`collapse_shape`/`cast` and `linalg.transpose`),
+    cotangents of values used several times are summed, and arguments the
+    loss does not depend on get zeros.
+
+    A `func.call` is differentiated by a call of a generated
+    `@callee_vjp_<mask>` that recomputes the callee's forward and runs its
+    reverse sweep (gradient checkpointing at function boundaries: only the
+    callers' values stay live between the sweeps). One such function exists
+    per callee and set of differentiated operands, so merged identical
+    decoder layers share their backward too.
+
+    Composite `tptt.liza_attention` ops are decomposed first (as
+    `tptt-decompose-liza-attention` does), so that rules exist per
+    primitive. An op without a rule on the differentiated path is an error
+    naming it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def TpttExportEntryPointsPass
     : Pass<"tptt-export-entry-points", "::mlir::ModuleOp"> {
   let summary = "Request C-interface wrappers for the public function definitions";

@@ -1,0 +1,144 @@
+//===- Flags.h - Command lines of the model executables ---------*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// What every subcommand of the executables tptt-compile makes shares: the
+// program name, one-line errors with exit status 2, and `--flag value`
+// parsing with checked numbers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_LIB_RUNTIME_FLAGS_H
+#define TPTT_LIB_RUNTIME_FLAGS_H
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+namespace tptt {
+namespace launcher {
+
+/// The executable's name, for messages.
+inline std::string programName = "tptt-model";
+
+[[noreturn]] inline void die(const std::string &message) {
+  std::fprintf(stderr, "%s: error: %s\n", programName.c_str(), message.c_str());
+  std::exit(2);
+}
+
+//===----------------------------------------------------------------------===//
+// Command lines
+//===----------------------------------------------------------------------===//
+
+/// One subcommand's flags: `--name value`, `--name=value` or a switch.
+class Flags {
+public:
+  Flags(std::string command, std::string usage)
+      : command(std::move(command)), usage(std::move(usage)) {}
+
+  /// Declares a flag that takes a value.
+  void value(const std::string &name, const std::string &help) {
+    known[name] = {true, help};
+  }
+  /// Declares a switch.
+  void toggle(const std::string &name, const std::string &help) {
+    known[name] = {false, help};
+  }
+
+  void parse(int argc, char **argv) {
+    for (int i = 0; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        printHelp();
+        std::exit(0);
+      }
+      if (arg.rfind("--", 0) != 0)
+        die(command + ": unexpected argument '" + arg + "' (see --help)");
+      std::string name = arg.substr(2), text;
+      bool inline_ = false;
+      if (size_t eq = name.find('='); eq != std::string::npos) {
+        text = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        inline_ = true;
+      }
+      auto it = known.find(name);
+      if (it == known.end())
+        die(command + ": unknown flag '--" + name + "' (see --help)");
+      if (it->second.takesValue && !inline_) {
+        if (i + 1 >= argc)
+          die(command + ": flag '--" + name + "' needs a value");
+        text = argv[++i];
+      } else if (!it->second.takesValue && inline_) {
+        die(command + ": flag '--" + name + "' takes no value");
+      }
+      values[name] = text;
+    }
+  }
+
+  bool has(const std::string &name) const { return values.count(name); }
+
+  std::string text(const std::string &name, std::string fallback = "") const {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+
+  double number(const std::string &name, double fallback, double low,
+                double high) const {
+    if (!has(name))
+      return fallback;
+    const std::string &t = values.at(name);
+    char *end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !std::isfinite(v) || v < low || v > high)
+      die(command + ": flag '--" + name + "' must be a number in [" +
+          format(low) + ", " + format(high) + "], not '" + t + "'");
+    return v;
+  }
+
+  int64_t integer(const std::string &name, int64_t fallback, int64_t low,
+                  int64_t high) const {
+    if (!has(name))
+      return fallback;
+    const std::string &t = values.at(name);
+    char *end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    if (t.empty() || *end || errno || v < low || v > high)
+      die(command + ": flag '--" + name + "' must be an integer in [" +
+          std::to_string(low) + ", " + std::to_string(high) + "], not '" + t +
+          "'");
+    return v;
+  }
+
+private:
+  static std::string format(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%g", v);
+    return buffer;
+  }
+
+  void printHelp() const {
+    std::printf("%s\n\nflags:\n", usage.c_str());
+    for (const auto &[name, flag] : known)
+      std::printf("  --%-18s %s\n",
+                  (name + (flag.takesValue ? " V" : "")).c_str(),
+                  flag.help.c_str());
+    std::printf("  --%-18s %s\n", "help", "this text");
+  }
+
+  struct Flag {
+    bool takesValue;
+    std::string help;
+  };
+  std::string command, usage;
+  std::map<std::string, Flag> known;
+  std::map<std::string, std::string> values;
+};
+
+} // namespace launcher
+} // namespace tptt
+
+#endif // TPTT_LIB_RUNTIME_FLAGS_H

@@ -1,0 +1,206 @@
+//===- Trainer.cpp - Calls of the compiled training step ------------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Runtime/Trainer.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <random>
+
+using json = nlohmann::json;
+
+namespace tptt {
+namespace runtime {
+
+Tensor transposed(const Tensor &value) {
+  int64_t rows = value.shape[0], cols = value.shape[1];
+  Tensor out = Tensor::zeros({cols, rows}, "f32");
+  const float *in = value.as<float>();
+  float *to = out.as<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      to[c * rows + r] = in[r * cols + c];
+  return out;
+}
+
+std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
+                                         const OptimizerOptions &options,
+                                         uint64_t seed, std::string &error) {
+  if (!model.hasTraining()) {
+    error = "this model was compiled without training entry points; "
+            "compile it with tptt-compile --train=lora|lora-minus|full";
+    return nullptr;
+  }
+  std::unique_ptr<Trainer> trainer(new Trainer(model, options));
+  std::mt19937_64 rng(seed);
+  // A uniform double in [0, 1) from the raw 64-bit output, so that the draw
+  // does not depend on the standard library's distributions.
+  auto uniform = [&] { return (rng() >> 11) * 0x1.0p-53; };
+  const json &arguments =
+      model.info()["entries"]["tptt_train_step"]["arguments"];
+  for (const json &argument : arguments) {
+    if (!argument.value("trainable", false))
+      continue;
+    TrainedTensor tensor;
+    tensor.name = argument["name"].get<std::string>();
+    tensor.kind = argument["kind"].get<std::string>();
+    auto shape = argument["shape"].get<std::vector<int64_t>>();
+    if (tensor.kind == "adapter") {
+      tensor.source = argument["source"].get<std::string>();
+      tensor.transposed = argument["transposed"].get<bool>();
+      tensor.value = Tensor::zeros(shape, "f32");
+      // lora_A is stored transposed, [in, r]: fan_in is its first size.
+      if (tensor.name.find(".lora_A.") != std::string::npos) {
+        double bound = 1.0 / std::sqrt(static_cast<double>(shape[0]));
+        float *data = tensor.value.as<float>();
+        for (int64_t i = 0; i < tensor.value.count(); ++i)
+          data[i] = static_cast<float>((2.0 * uniform() - 1.0) * bound);
+      }
+    } else {
+      std::optional<Tensor> value = model.weight(tensor.name);
+      if (!value) {
+        error = "the weights have no tensor '" + tensor.name + "' to train";
+        return nullptr;
+      }
+      tensor.value = std::move(*value);
+      for (const json &weight : model.info()["weights"])
+        if (weight["name"] == tensor.name) {
+          tensor.source = weight["source"].get<std::string>();
+          tensor.transposed = weight["transposed"].get<bool>();
+        }
+    }
+    tensor.m = Tensor::zeros(shape, "f32");
+    tensor.v = Tensor::zeros(shape, "f32");
+    trainer->trained.push_back(std::move(tensor));
+  }
+  return trainer;
+}
+
+TensorMap Trainer::inputs(const TrainBatch &batch, float mu) const {
+  TensorMap given;
+  std::vector<int64_t> shape = {batch.batch, batch.length};
+  Tensor &tokens = given["tokens"] = Tensor::zeros(shape, "i64");
+  Tensor &positions = given["positions"] = Tensor::zeros(shape, "i64");
+  Tensor &mask = given["mask"] = Tensor::zeros(shape, "i1");
+  Tensor &labels = given["labels"] = Tensor::zeros(shape, "i64");
+  std::memcpy(tokens.bytes.data(), batch.tokens.data(), tokens.bytes.size());
+  std::memcpy(labels.bytes.data(), batch.labels.data(), labels.bytes.size());
+  std::memcpy(mask.bytes.data(), batch.mask.data(), mask.bytes.size());
+  // Positions count the real tokens of each row (left padding).
+  for (int64_t b = 0; b < batch.batch; ++b) {
+    int64_t next = 0;
+    for (int64_t s = 0; s < batch.length; ++s) {
+      int64_t at = b * batch.length + s;
+      positions.as<int64_t>()[at] = batch.mask[at] ? next++ : 0;
+    }
+  }
+  Tensor &weight = given["mag_weight"] = Tensor::zeros({}, "f32");
+  *weight.as<float>() = mu;
+  for (const TrainedTensor &tensor : trained)
+    given[tensor.name] = tensor.value;
+  return given;
+}
+
+Trainer::StepResult Trainer::step(const TrainBatch &batch, double lr,
+                                  float mu) {
+  TensorMap given = inputs(batch, mu);
+  int64_t t = stepCount + 1;
+  Tensor &hyper = given["optimizer.hyper"] = Tensor::zeros({7}, "f32");
+  float *h = hyper.as<float>();
+  h[0] = static_cast<float>(lr);
+  h[1] = static_cast<float>(options.beta1);
+  h[2] = static_cast<float>(options.beta2);
+  h[3] = static_cast<float>(options.eps);
+  h[4] = static_cast<float>(options.weightDecay);
+  h[5] = static_cast<float>(1.0 - std::pow(options.beta1, t));
+  h[6] = static_cast<float>(1.0 - std::pow(options.beta2, t));
+  Tensor &clip = given["max_grad_norm"] = Tensor::zeros({}, "f32");
+  *clip.as<float>() = options.maxGradNorm > 0
+                          ? static_cast<float>(options.maxGradNorm)
+                          : std::numeric_limits<float>::infinity();
+  for (TrainedTensor &tensor : trained) {
+    given["adam.m." + tensor.name] = std::move(tensor.m);
+    given["adam.v." + tensor.name] = std::move(tensor.v);
+  }
+  TensorMap out = model.call("tptt_train_step", {&given});
+  for (TrainedTensor &tensor : trained) {
+    tensor.value = std::move(out[tensor.name]);
+    tensor.m = std::move(out["adam.m." + tensor.name]);
+    tensor.v = std::move(out["adam.v." + tensor.name]);
+  }
+  stepCount = t;
+  return {*out["loss"].as<float>(), *out["grad_norm"].as<float>()};
+}
+
+double Trainer::loss(const TrainBatch &batch, float mu) {
+  TensorMap given = inputs(batch, mu);
+  TensorMap out = model.call("tptt_loss", {&given});
+  return *out["loss"].as<float>();
+}
+
+std::vector<std::pair<std::string, Tensor>>
+Trainer::savedTensors(const std::string &kind) const {
+  std::vector<std::pair<std::string, Tensor>> saved;
+  for (const TrainedTensor &tensor : trained)
+    if (tensor.kind == kind)
+      saved.emplace_back(tensor.source, tensor.transposed
+                                            ? transposed(tensor.value)
+                                            : tensor.value);
+  return saved;
+}
+
+std::vector<std::pair<std::string, Tensor>> Trainer::optimizerState() const {
+  std::vector<std::pair<std::string, Tensor>> state;
+  for (const TrainedTensor &tensor : trained) {
+    state.emplace_back("adam.m." + tensor.name, tensor.m);
+    state.emplace_back("adam.v." + tensor.name, tensor.v);
+  }
+  return state;
+}
+
+bool Trainer::restore(
+    const std::vector<std::pair<std::string, Tensor>> &saved,
+    const std::vector<std::pair<std::string, Tensor>> &optimizer, int64_t steps,
+    std::string &error) {
+  std::map<std::string, const Tensor *> savedByName, optimizerByName;
+  for (const auto &[name, tensor] : saved)
+    savedByName[name] = &tensor;
+  for (const auto &[name, tensor] : optimizer)
+    optimizerByName[name] = &tensor;
+  auto take = [&](std::map<std::string, const Tensor *> &from,
+                  const std::string &name, const std::vector<int64_t> &shape,
+                  bool transpose, Tensor &into) {
+    auto it = from.find(name);
+    if (it == from.end()) {
+      error = "the checkpoint has no tensor '" + name + "'";
+      return false;
+    }
+    Tensor value = transpose ? transposed(*it->second) : *it->second;
+    if (value.shape != shape || value.dtype != "f32") {
+      error = "the checkpoint's tensor '" + name +
+              "' does not have the shape this model trains";
+      return false;
+    }
+    into = std::move(value);
+    return true;
+  };
+  for (TrainedTensor &tensor : trained) {
+    std::vector<int64_t> shape = tensor.value.shape;
+    if (!take(savedByName, tensor.source, shape, tensor.transposed,
+              tensor.value) ||
+        !take(optimizerByName, "adam.m." + tensor.name, shape, false,
+              tensor.m) ||
+        !take(optimizerByName, "adam.v." + tensor.name, shape, false, tensor.v))
+      return false;
+  }
+  stepCount = steps;
+  return true;
+}
+
+} // namespace runtime
+} // namespace tptt
