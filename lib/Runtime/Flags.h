@@ -19,6 +19,10 @@
 #include <string>
 
 namespace tptt {
+namespace runtime {
+class ModelRunner;
+} // namespace runtime
+
 namespace launcher {
 
 /// The executable's name, for messages.
@@ -137,6 +141,10 @@ private:
   std::map<std::string, Flag> known;
   std::map<std::string, std::string> values;
 };
+
+/// `EXE train` (TrainCommand.cpp) on the model compiled into `selfPath`.
+int runTrain(runtime::ModelRunner &model, const std::string &selfPath, int argc,
+             char **argv);
 
 } // namespace launcher
 } // namespace tptt

@@ -2,8 +2,8 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-// `EXE info | logits | generate`: the command line over the model runner
-// (Runtime/ModelRunner.h), which finds the weights (embedded after the
+// `EXE info | logits | generate | train`: the command line over the model
+// runner (Runtime/ModelRunner.h), which finds the weights (embedded after the
 // executable's own bytes, beside it, or given with --weights) and calls the
 // compiled entry points. Every error is one line naming the flag, field or
 // tensor, exit status 2.
@@ -375,14 +375,15 @@ int main(int argc, char **argv) {
     if (size_t slash = programName.rfind('/'); slash != std::string::npos)
       programName = programName.substr(slash + 1);
   }
-  std::string usage = "usage: " + programName +
-                      " <command> [flags]\n\ncommands:\n"
-                      "  info       what this executable computes\n"
-                      "  logits     full-sequence forward, logits [S, vocab]\n"
-                      "  generate   continue a token sequence\n\n"
-                      "'" +
-                      programName +
-                      " <command> --help' lists a command's flags.";
+  std::string usage =
+      "usage: " + programName +
+      " <command> [flags]\n\ncommands:\n"
+      "  info       what this executable computes\n"
+      "  logits     full-sequence forward, logits [S, vocab]\n"
+      "  generate   continue a token sequence\n"
+      "  train      fine-tune with the compiled training step\n\n"
+      "'" +
+      programName + " <command> --help' lists a command's flags.";
   if (argc < 2) {
     std::fprintf(stderr, "%s\n", usage.c_str());
     return 2;
@@ -395,9 +396,14 @@ int main(int argc, char **argv) {
   Model model;
   using Runner = std::function<int(Model &, int, char **)>;
   std::map<std::string, Runner> commands = {
-      {"info", runInfo}, {"logits", runLogits}, {"generate", runGenerate}};
+      {"info", runInfo},
+      {"logits", runLogits},
+      {"generate", runGenerate},
+      {"train", [](Model &model, int argc, char **argv) {
+         return runTrain(model.get(), selfPath(), argc, argv);
+       }}};
   auto it = commands.find(command);
   if (it == commands.end())
-    die("unknown command '" + command + "' (info, logits, generate)");
+    die("unknown command '" + command + "' (info, logits, generate, train)");
   return it->second(model, argc - 2, argv + 2);
 }

@@ -314,14 +314,13 @@ const TensorView *File::find(std::string_view name) const {
   return nullptr;
 }
 
-bool tptt::safetensors::write(
-    const std::string &path, const std::vector<OwnedTensor> &tensors,
-    const std::map<std::string, std::string> &metadata, std::string &error) {
-  std::string temporary = path + ".tmp." + std::to_string(getpid());
-  auto fail = [&](const std::string &message) {
-    error = path + ": " + message;
-    std::remove(temporary.c_str());
-    return false;
+std::optional<std::string>
+tptt::safetensors::encode(const std::vector<OwnedTensor> &tensors,
+                          const std::map<std::string, std::string> &metadata,
+                          std::string &error) {
+  auto fail = [&](const std::string &message) -> std::optional<std::string> {
+    error = message;
+    return std::nullopt;
   };
   // The data lies by decreasing element size, so that every tensor starts
   // aligned to its element (the header is padded to 8 bytes); the header
@@ -364,15 +363,32 @@ bool tptt::safetensors::write(
       header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.append((8 - text.size() % 8) % 8, ' ');
   uint64_t headerBytes = text.size();
+  std::string bytes(reinterpret_cast<const char *>(&headerBytes),
+                    sizeof(headerBytes));
+  bytes += text;
+  for (size_t i : layout)
+    bytes.append(reinterpret_cast<const char *>(tensors[i].bytes.data()),
+                 tensors[i].bytes.size());
+  return bytes;
+}
+
+bool tptt::safetensors::write(
+    const std::string &path, const std::vector<OwnedTensor> &tensors,
+    const std::map<std::string, std::string> &metadata, std::string &error) {
+  std::string temporary = path + ".tmp." + std::to_string(getpid());
+  auto fail = [&](const std::string &message) {
+    error = path + ": " + message;
+    std::remove(temporary.c_str());
+    return false;
+  };
+  std::optional<std::string> bytes = encode(tensors, metadata, error);
+  if (!bytes)
+    return fail(error);
 
   FILE *out = std::fopen(temporary.c_str(), "wb");
   if (!out)
     return fail(std::string("cannot create: ") + std::strerror(errno));
-  bool ok = std::fwrite(&headerBytes, sizeof(headerBytes), 1, out) == 1 &&
-            std::fwrite(text.data(), 1, text.size(), out) == text.size();
-  for (size_t i : layout)
-    ok = ok && std::fwrite(tensors[i].bytes.data(), 1, tensors[i].bytes.size(),
-                           out) == tensors[i].bytes.size();
+  bool ok = std::fwrite(bytes->data(), 1, bytes->size(), out) == bytes->size();
   ok = ok && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
   if (std::fclose(out) != 0 || !ok)
     return fail(std::string("cannot write: ") + std::strerror(errno));

@@ -84,6 +84,13 @@ struct OwnedTensor {
   std::vector<uint8_t> bytes;
 };
 
+/// The bytes of a safetensors file holding `tensors` (listed in order) and
+/// `metadata`; nothing (with `error`) when a tensor's bytes do not match its
+/// shape or a name is reserved or repeated.
+std::optional<std::string>
+encode(const std::vector<OwnedTensor> &tensors,
+       const std::map<std::string, std::string> &metadata, std::string &error);
+
 /// Writes `tensors` (in order) and `metadata` to `path` atomically; on
 /// failure returns false, sets `error` and leaves no file at `path`.
 bool write(const std::string &path, const std::vector<OwnedTensor> &tensors,

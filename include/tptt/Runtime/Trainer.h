@@ -14,6 +14,7 @@
 #define TPTT_RUNTIME_TRAINER_H
 
 #include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/Training.h"
 
 #include <memory>
 #include <string>
@@ -22,16 +23,6 @@
 
 namespace tptt {
 namespace runtime {
-
-/// A batch of next-token examples: row-major [batch, length].
-struct TrainBatch {
-  int64_t batch = 0, length = 0;
-  std::vector<int64_t> tokens;
-  /// The token to predict after each position; −100 where none is.
-  std::vector<int64_t> labels;
-  /// 1 for real tokens, 0 for padding.
-  std::vector<uint8_t> mask;
-};
 
 /// AdamW and clipping (PyTorch's defaults, clipping at 1.0 as the seeds).
 struct OptimizerOptions {

@@ -1,0 +1,419 @@
+//===- TrainCommand.cpp - `EXE train` -------------------------------------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// Fine-tunes (or pre-trains) the model compiled into the executable with its
+// compiled training step: text or JSON Lines data cut into windows, the
+// learning-rate and Memory-as-Gate schedules, evaluation, metrics, a loss
+// curve, and atomic checkpoints (PEFT adapters, or a whole model directory
+// when the model's own weights are trained) that `--resume` continues
+// bit-identically.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Flags.h"
+#include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Trainer.h"
+#include "tptt/Runtime/Training.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using json = nlohmann::json;
+namespace st = tptt::safetensors;
+using namespace tptt::runtime;
+using namespace tptt::launcher;
+
+namespace {
+
+std::vector<std::string> splitList(const std::string &text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ',');)
+    if (!item.empty())
+      items.push_back(item);
+  return items;
+}
+
+/// A tensor of the trainer as a safetensors entry.
+st::OwnedTensor owned(const std::string &name, const Tensor &tensor) {
+  st::OwnedTensor out;
+  out.name = name;
+  out.dtype = st::DType::F32;
+  out.shape = tensor.shape;
+  out.bytes = tensor.bytes;
+  return out;
+}
+
+std::optional<std::string> readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+/// The tensors of a safetensors file as trainer tensors (f32 only).
+std::vector<std::pair<std::string, Tensor>>
+readTensors(const std::string &path) {
+  std::string error;
+  std::unique_ptr<st::File> file = st::File::open(path, error);
+  if (!file)
+    die(error);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const st::TensorView &view : file->tensors()) {
+    if (view.dtype != st::DType::F32)
+      die(path + ": tensor '" + view.name + "' is not F32");
+    Tensor tensor = Tensor::zeros(view.shape, "f32");
+    std::memcpy(tensor.bytes.data(), view.data, tensor.bytes.size());
+    tensors.emplace_back(view.name, std::move(tensor));
+  }
+  return tensors;
+}
+
+/// The bytes of a safetensors file of `tensors`.
+std::string encoded(const std::vector<st::OwnedTensor> &tensors) {
+  std::string error;
+  std::optional<std::string> bytes = st::encode(tensors, {}, error);
+  if (!bytes)
+    die("internal error: " + error);
+  return *bytes;
+}
+
+/// Everything `EXE train` knows between steps.
+struct Run {
+  ModelRunner *model = nullptr;
+  Trainer *trainer = nullptr;
+  std::string trainable;
+  json lora;
+  json sampler;
+  int64_t epoch = 0;
+  double bestEval = INFINITY;
+  json schedules;
+};
+
+/// The files of a checkpoint: the trained tensors (a PEFT adapter, or a
+/// whole model directory with config.json and tokenizer.json), the
+/// optimizer state and trainer_state.json.
+std::vector<TrainingFile> checkpointFiles(const Run &run) {
+  std::vector<TrainingFile> files;
+  const json &info = run.model->info();
+  if (run.trainable == "lora") {
+    std::vector<st::OwnedTensor> tensors;
+    for (const auto &[name, tensor] : run.trainer->savedTensors("adapter"))
+      tensors.push_back(owned(name, tensor));
+    files.push_back({"adapter_model.safetensors", encoded(tensors)});
+    files.push_back(
+        {"adapter_config.json",
+         peftAdapterConfig(
+             run.lora["r"].get<int64_t>(), run.lora["lora_alpha"].get<double>(),
+             run.lora["lora_dropout"].get<double>(),
+             run.lora["target_modules"].get<std::vector<std::string>>(),
+             info["config"].value("_name_or_path", ""))});
+  } else {
+    // The whole model in Hugging Face layout: trained tensors from the
+    // trainer, the others as loaded.
+    std::map<std::string, Tensor> trained;
+    for (auto &[name, tensor] : run.trainer->savedTensors("weight"))
+      trained[name] = tensor;
+    std::vector<st::OwnedTensor> tensors;
+    std::set<std::string> written;
+    for (const json &weight : info["weights"]) {
+      std::string source = weight["source"].get<std::string>();
+      if (!written.insert(source).second)
+        continue;
+      if (auto it = trained.find(source); it != trained.end()) {
+        tensors.push_back(owned(source, it->second));
+        continue;
+      }
+      std::optional<Tensor> value =
+          run.model->weight(weight["name"].get<std::string>());
+      tensors.push_back(owned(source, weight["transposed"].get<bool>()
+                                          ? transposed(*value)
+                                          : *value));
+    }
+    files.push_back({"model.safetensors", encoded(tensors)});
+    files.push_back({"config.json", info["config"].dump(1) + "\n"});
+    std::string error;
+    if (run.model->tokenizer(error))
+      files.push_back({"tokenizer.json", std::string(tptt_tokenizer_json)});
+  }
+  std::vector<st::OwnedTensor> moments;
+  for (const auto &[name, tensor] : run.trainer->optimizerState())
+    moments.push_back(owned(name, tensor));
+  files.push_back({"optimizer.safetensors", encoded(moments)});
+  json state = {{"step", run.trainer->steps()},
+                {"epoch", run.epoch},
+                {"trainable", run.trainable},
+                {"sampler", run.sampler},
+                {"best_eval_loss",
+                 std::isfinite(run.bestEval) ? json(run.bestEval) : json()},
+                {"schedules", run.schedules}};
+  files.push_back({"trainer_state.json", state.dump(1) + "\n"});
+  return files;
+}
+
+void save(const Run &run, const std::string &dir) {
+  std::string error;
+  if (!saveDirectoryAtomically(dir, checkpointFiles(run), error))
+    die("saving the checkpoint: " + error);
+}
+
+} // namespace
+
+int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
+                             int argc, char **argv) {
+  Flags flags("train",
+              programName +
+                  " train: fine-tune the model with its compiled training step "
+                  "(AdamW, gradient clipping, Memory-as-Gate schedule)");
+  flags.value("data", "training text: .jsonl files (a \"text\" field per "
+                      "line) or plain text files, comma-separated");
+  flags.value("eval-data", "evaluation text, same formats");
+  flags.value("steps", "optimisation steps (default: one epoch)");
+  flags.value("epochs", "passes over the data instead of --steps");
+  flags.value("batch", "sequences per step (default 8)");
+  flags.value("seq-len", "tokens per sequence (default 128)");
+  flags.value("lr", "peak learning rate (default 5e-4)");
+  flags.value("warmup", "linear warm-up steps (default 0)");
+  flags.value("schedule", "learning-rate decay: linear (default), cosine or "
+                          "constant");
+  flags.value("mag-schedule",
+              "μ per step: constant:W | gradual:W0:W1:STEPS | cyclic:W0,W1,... "
+              "| switch:PERIOD (default constant: the config's mag_weight)");
+  flags.value("weight-decay", "AdamW weight decay (default 0)");
+  flags.value("max-grad-norm", "clip the global gradient norm (default 1; 0: "
+                               "no clipping)");
+  flags.value("eval-every", "evaluate every K steps (default: at the end)");
+  flags.value("save", "run directory: checkpoint/ (the latest), best/ (the "
+                      "best evaluation's), metrics.csv, loss.png");
+  flags.value("save-every", "save every K steps (default: at the end)");
+  flags.value("resume", "continue the run saved in this directory (an "
+                        "earlier --save; also the default --save)");
+  flags.value("seed", "seed of the adapters' initialisation and the data "
+                      "order (default 42)");
+  flags.value("weights", "a safetensors file to use instead of the model's "
+                         "own weights");
+  flags.parse(argc, argv);
+
+  if (!flags.has("data"))
+    die("train: give the training text with --data FILE[,FILE...]");
+  if (flags.has("steps") && flags.has("epochs"))
+    die("train: give --steps or --epochs, not both");
+  std::string error;
+  if (!model.loadWeights(flags.text("weights"), selfPath, error))
+    die(error);
+  const Tokenizer *tokenizer = model.tokenizer(error);
+  if (!tokenizer)
+    die(error.empty() ? "train: this model has no tokenizer (compile a model "
+                        "directory with a tokenizer.json)"
+                      : error);
+  const json &info = model.info();
+  if (!info.contains("training"))
+    die("train: this executable has no training step; compile the model "
+        "with tptt-compile --train=lora|lora-minus|full");
+
+  OptimizerOptions optimizer;
+  optimizer.weightDecay = flags.number("weight-decay", 0.0, 0.0, 1.0);
+  optimizer.maxGradNorm = flags.number("max-grad-norm", 1.0, 0.0, 1e9);
+  uint64_t seed = flags.integer("seed", 42, 0, INT64_MAX);
+  std::unique_ptr<Trainer> trainer =
+      Trainer::create(model, optimizer, seed, error);
+  if (!trainer)
+    die("train: " + error);
+
+  int64_t batch = flags.integer("batch", 8, 1, 1 << 20);
+  int64_t seqLen = flags.integer(
+      "seq-len", 128, 2, info["max_position_embeddings"].get<int64_t>());
+  int64_t bos =
+      info["bos_token_id"].is_null() ? -1 : info["bos_token_id"].get<int64_t>();
+  int64_t eos = info["eos_token_ids"].empty()
+                    ? -1
+                    : info["eos_token_ids"][0].get<int64_t>();
+  std::optional<TokenWindows> data = TokenWindows::load(
+      splitList(flags.text("data")), *tokenizer, bos, eos, seqLen, error);
+  if (!data)
+    die("train: --data: " + error);
+  std::optional<TokenWindows> evalData;
+  if (flags.has("eval-data")) {
+    evalData = TokenWindows::load(splitList(flags.text("eval-data")),
+                                  *tokenizer, bos, eos, seqLen, error);
+    if (!evalData)
+      die("train: --eval-data: " + error);
+  }
+  std::optional<BatchSampler> sampler =
+      BatchSampler::create(*data, batch, seed, error);
+  if (!sampler)
+    die("train: " + error);
+
+  int64_t perEpoch = sampler->batchesPerEpoch();
+  int64_t steps = flags.has("steps")
+                      ? flags.integer("steps", 0, 1, INT64_MAX)
+                      : flags.integer("epochs", 1, 1, 1 << 20) * perEpoch;
+  std::optional<LrSchedule> lr = LrSchedule::create(
+      flags.text("schedule", "linear"), flags.number("lr", 5e-4, 0.0, 10.0),
+      flags.integer("warmup", 0, 0, INT64_MAX), steps, error);
+  if (!lr)
+    die("train: --schedule: " + error);
+  double configMu = info["mag_weight"].get<double>();
+  std::optional<MagSchedule> mag = MagSchedule::parse(
+      flags.text("mag-schedule", "constant:" + std::to_string(configMu)),
+      configMu, error);
+  if (!mag)
+    die("train: " + error);
+
+  Run run;
+  run.model = &model;
+  run.trainer = trainer.get();
+  run.trainable = info["training"]["trainable"].get<std::string>();
+  run.lora = info["training"].value("lora", json::object());
+  run.schedules = {{"lr", lr->describe()}, {"mag", mag->describe()}};
+
+  std::string saveDir = flags.text("save");
+  if (flags.has("resume")) {
+    // The run directory of an earlier --save: its latest checkpoint.
+    std::string runDir = flags.text("resume");
+    std::string dir = runDir + "/checkpoint";
+    std::optional<std::string> stateText =
+        readFile(dir + "/trainer_state.json");
+    json state = stateText ? json::parse(*stateText, nullptr, false) : json();
+    if (!state.is_object() || !state.contains("step"))
+      die("train: --resume: " + dir +
+          "/trainer_state.json is missing or "
+          "not a trainer state");
+    if (state["trainable"] != run.trainable)
+      die("train: --resume: the checkpoint trained '" +
+          state["trainable"].get<std::string>() + "', this model trains '" +
+          run.trainable + "'");
+    std::string tensors = run.trainable == "lora" ? "/adapter_model.safetensors"
+                                                  : "/model.safetensors";
+    if (!trainer->restore(readTensors(dir + tensors),
+                          readTensors(dir + "/optimizer.safetensors"),
+                          state["step"].get<int64_t>(), error) ||
+        !sampler->restore(state["sampler"], error))
+      die("train: --resume " + dir + ": " + error);
+    run.epoch = state["epoch"].get<int64_t>();
+    if (state["best_eval_loss"].is_number())
+      run.bestEval = state["best_eval_loss"].get<double>();
+    if (saveDir.empty())
+      saveDir = runDir;
+  }
+
+  std::optional<MetricsLog> metrics;
+  if (!saveDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(saveDir, ec);
+    if (ec)
+      die("train: --save " + saveDir + ": " + ec.message());
+    metrics =
+        MetricsLog::open(saveDir + "/metrics.csv", trainer->steps(), error);
+    if (!metrics)
+      die("train: " + error);
+  }
+  int64_t evalEvery = flags.integer("eval-every", 0, 0, INT64_MAX);
+  int64_t saveEvery = flags.integer("save-every", 0, 0, INT64_MAX);
+
+  auto evaluate = [&](float mu) {
+    double sum = 0;
+    int64_t count = 0;
+    for (const TrainBatch &b : evalData->batches(batch)) {
+      sum += trainer->loss(b, mu) * b.batch;
+      count += b.batch;
+    }
+    return sum / count;
+  };
+
+  std::fprintf(stderr,
+               "%s train: %s, %lld trained tensors, %lld windows of %lld "
+               "tokens, %lld steps (%lld per epoch), lr %s, mag %s\n",
+               programName.c_str(), run.trainable.c_str(),
+               static_cast<long long>(trainer->tensors().size()),
+               static_cast<long long>(data->size()),
+               static_cast<long long>(seqLen), static_cast<long long>(steps),
+               static_cast<long long>(perEpoch), lr->describe().c_str(),
+               mag->describe().c_str());
+  if (run.lora.value("lora_dropout", 0.0) > 0.0)
+    std::fprintf(stderr,
+                 "%s train: warning: lora_dropout %g is not applied (the "
+                 "compiled step has no dropout)\n",
+                 programName.c_str(), run.lora["lora_dropout"].get<double>());
+
+  ProgressBar progress(steps, trainer->steps());
+  auto start = std::chrono::steady_clock::now();
+  double previousElapsed = metrics && !metrics->rows().empty()
+                               ? metrics->rows().back().elapsedSeconds
+                               : 0.0;
+  int64_t lastGood = trainer->steps();
+  while (trainer->steps() < steps) {
+    int64_t step = trainer->steps() + 1;
+    TrainBatch b = sampler->next();
+    run.epoch = sampler->epoch();
+    run.sampler = sampler->state();
+    MetricsRow row;
+    row.step = step;
+    row.epoch = run.epoch;
+    row.lr = lr->at(step);
+    row.magWeight = mag->at(step);
+    auto t0 = std::chrono::steady_clock::now();
+    Trainer::StepResult result =
+        trainer->step(b, row.lr, static_cast<float>(row.magWeight));
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (!std::isfinite(result.loss) || !std::isfinite(result.gradNorm)) {
+      progress.finish();
+      die("train: the loss is " + std::to_string(result.loss) + " at step " +
+          std::to_string(step) + "; stopping" +
+          (saveDir.empty() || lastGood == 0
+               ? std::string()
+               : "; the last good checkpoint (step " +
+                     std::to_string(lastGood) + ") is " + saveDir +
+                     "/checkpoint"));
+    }
+    row.loss = result.loss;
+    row.gradNorm = result.gradNorm;
+    row.tokensPerSecond = b.batch * b.length / seconds;
+    if (evalData && ((evalEvery && step % evalEvery == 0) || step == steps))
+      row.evalLoss = evaluate(static_cast<float>(row.magWeight));
+    row.elapsedSeconds =
+        previousElapsed +
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    progress.update(row);
+    if (metrics && !metrics->append(row, error))
+      die("train: " + error);
+    if (!saveDir.empty() && row.evalLoss && *row.evalLoss < run.bestEval) {
+      run.bestEval = *row.evalLoss;
+      save(run, saveDir + "/best");
+    }
+    if (!saveDir.empty() &&
+        ((saveEvery && step % saveEvery == 0) || step == steps)) {
+      save(run, saveDir + "/checkpoint");
+      lastGood = step;
+    }
+  }
+  progress.finish();
+  if (metrics) {
+    if (!writeLossCurvePng(saveDir + "/loss.png", metrics->rows(), error))
+      die("train: " + error);
+    std::fprintf(stderr,
+                 "%s train: saved %s/checkpoint%s, metrics.csv, loss.png\n",
+                 programName.c_str(), saveDir.c_str(),
+                 std::isfinite(run.bestEval) ? ", best" : "");
+  }
+  return 0;
+}
