@@ -81,19 +81,6 @@ Value buildMaskedCausalMean(OpBuilder &b, Location loc, Value x, Value history,
   return zeroPadded(b, loc, unpacked, 1, mask);
 }
 
-/// Casts every element of `x` to `elementType`.
-Value castTensor(OpBuilder &b, Location loc, Value x, Type elementType) {
-  auto type = cast<RankedTensorType>(x.getType());
-  if (type.getElementType() == elementType)
-    return x;
-  Value init = createEmpty(b, loc, getSizes(b, loc, x), elementType);
-  return buildParallelGeneric(
-      b, loc, {x}, {identityMap(b.getContext(), type.getRank())}, init,
-      [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        return castFloat(nb, nloc, args[0], elementType);
-      });
-}
-
 struct LowerCausalMean : public OpRewritePattern<CausalMeanOp> {
   using OpRewritePattern::OpRewritePattern;
 

@@ -11,6 +11,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::tptt;
 using namespace mlir::tptt::lowering;
@@ -280,4 +282,50 @@ Value lowering::transposeLast2(OpBuilder &b, Location loc, Value x) {
   Value init = createEmpty(b, loc, sizes, type.getElementType());
   return linalg::TransposeOp::create(b, loc, x, init, permutation)
       .getResult()[0];
+}
+
+SmallVector<double> lowering::dtCoefficients(int64_t order) {
+  SmallVector<double> coefficients;
+  double binomial = 1.0, scale = std::ldexp(1.0, -(order - 1));
+  for (int64_t k = 0; k < order; ++k) {
+    coefficients.push_back((k % 2 ? -binomial : binomial) * scale);
+    binomial = binomial * static_cast<double>(order - 1 - k) /
+               static_cast<double>(k + 1);
+  }
+  return coefficients;
+}
+
+std::pair<SmallVector<double>, SmallVector<double>>
+lowering::rotationTable(int64_t order) {
+  SmallVector<double> cosines, sines;
+  float step = static_cast<float>(2.0 * M_PI / static_cast<double>(order));
+  for (int64_t j = 0; j < order; ++j) {
+    double theta = static_cast<double>(static_cast<float>(j) * step);
+    cosines.push_back(static_cast<float>(std::cos(theta)));
+    sines.push_back(static_cast<float>(std::sin(theta)));
+  }
+  return {cosines, sines};
+}
+
+Value lowering::constantTable(OpBuilder &b, Location loc,
+                              ArrayRef<double> values, Type elementType) {
+  auto type =
+      RankedTensorType::get({static_cast<int64_t>(values.size())}, elementType);
+  SmallVector<Attribute> attrs;
+  for (double value : values)
+    attrs.push_back(b.getFloatAttr(elementType, value));
+  return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, attrs));
+}
+
+Value lowering::castTensor(OpBuilder &b, Location loc, Value x,
+                           Type elementType) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getElementType() == elementType)
+    return x;
+  Value init = createEmpty(b, loc, getSizes(b, loc, x), elementType);
+  return buildParallelGeneric(
+      b, loc, {x}, {identityMap(b.getContext(), type.getRank())}, init,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        return castFloat(nb, nloc, args[0], elementType);
+      });
 }

@@ -73,6 +73,22 @@ Value transposeLast2(OpBuilder &b, Location loc, Value x);
 /// dimension it is (transpose first) for contiguous, vectorizable loops.
 Value einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs, Value rhs);
 
+/// The `dt` coefficients c_k = (−1)^k C(n−1, k) / 2^{n−1}, k = 0..n−1 (exact
+/// in binary floating point, as the reference's float32 buffer).
+SmallVector<double> dtCoefficients(int64_t order);
+
+/// cos θ_j and sin θ_j for θ_j = j · fl32(2π/n), as the reference computes
+/// them: the angle in float32 and its cosine and sine rounded to float32.
+std::pair<SmallVector<double>, SmallVector<double>>
+rotationTable(int64_t order);
+
+/// A constant 1-D tensor of `values` in `elementType`, read by index.
+Value constantTable(OpBuilder &b, Location loc, ArrayRef<double> values,
+                    Type elementType);
+
+/// Casts every element of `x` to `elementType` (x itself when it has it).
+Value castTensor(OpBuilder &b, Location loc, Value x, Type elementType);
+
 /// q [B, H, S, d] → [B, Hkv, g, S, d]: the query heads grouped by the KV head
 /// that serves them (g = H / Hkv).
 Value groupQueryHeads(OpBuilder &b, Location loc, Value q, int64_t kvHeads);

@@ -20,44 +20,6 @@ using namespace mlir::tptt::lowering;
 
 namespace {
 
-/// The `dt` coefficients c_k = (−1)^k C(n−1, k) / 2^{n−1}, k = 0..n−1 (exact
-/// in binary floating point, as the reference's float32 buffer).
-SmallVector<double> dtCoefficients(int64_t order) {
-  SmallVector<double> coefficients;
-  double binomial = 1.0, scale = std::ldexp(1.0, -(order - 1));
-  for (int64_t k = 0; k < order; ++k) {
-    coefficients.push_back((k % 2 ? -binomial : binomial) * scale);
-    binomial = binomial * static_cast<double>(order - 1 - k) /
-               static_cast<double>(k + 1);
-  }
-  return coefficients;
-}
-
-/// cos θ_j and sin θ_j for θ_j = j · fl32(2π/n), as the reference computes
-/// them: the angle in float32 and its cosine and sine rounded to float32.
-std::pair<SmallVector<double>, SmallVector<double>>
-rotationTable(int64_t order) {
-  SmallVector<double> cosines, sines;
-  float step = static_cast<float>(2.0 * M_PI / static_cast<double>(order));
-  for (int64_t j = 0; j < order; ++j) {
-    double theta = static_cast<double>(static_cast<float>(j) * step);
-    cosines.push_back(static_cast<float>(std::cos(theta)));
-    sines.push_back(static_cast<float>(std::sin(theta)));
-  }
-  return {cosines, sines};
-}
-
-/// A constant 1-D tensor of `values` in `elementType`, read by index.
-Value constantTable(OpBuilder &b, Location loc, ArrayRef<double> values,
-                    Type elementType) {
-  auto type =
-      RankedTensorType::get({static_cast<int64_t>(values.size())}, elementType);
-  SmallVector<Attribute> attrs;
-  for (double value : values)
-    attrs.push_back(b.getFloatAttr(elementType, value));
-  return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, attrs));
-}
-
 /// The expansion of `x` [B, H, S, d] without padding mask. `history`
 /// [B, H, n−1, d] (or zeros, for `dt`) precedes the sequence.
 Value buildExpansion(OpBuilder &b, Location loc, VirtualTokenExpandOp op,
