@@ -123,9 +123,10 @@ PrefixSlice prefixSlice(OpBuilder &b, Location loc, Value x,
   return slice;
 }
 
-/// Extracts x[indices..., :, ...] dropping the leading `indices.size()` unit
-/// dimensions (a rank-reduced slice).
-Value slicePrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
+} // namespace
+
+Value lowering::slicePrefix(OpBuilder &b, Location loc, Value x,
+                            ValueRange indices) {
   auto type = cast<RankedTensorType>(x.getType());
   PrefixSlice slice = prefixSlice(b, loc, x, indices);
   auto resultType = RankedTensorType::get(
@@ -133,6 +134,8 @@ Value slicePrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
   return tensor::ExtractSliceOp::create(b, loc, resultType, x, slice.offsets,
                                         slice.sizes, slice.strides);
 }
+
+namespace {
 
 /// Inserts `part` at dest[indices..., :, ...] (the inverse of slicePrefix).
 Value insertPrefix(OpBuilder &b, Location loc, Value part, Value dest,
@@ -262,9 +265,9 @@ Value buildTrilInverse(OpBuilder &b, Location loc, Value l) {
       });
 }
 
-/// φ(H)_ab = (H_ab/2) · GELU_tanh(2 H_ab / (‖H_a,:‖₂ + 1e-6)), row-wise over
-/// the last axis.
-Value buildPhi(OpBuilder &b, Location loc, Value h) {
+} // namespace
+
+Value lowering::buildPhi(OpBuilder &b, Location loc, Value h) {
   MLIRContext *ctx = b.getContext();
   Type elementType = elementTypeOf(h);
   unsigned rank = rankOf(h);
@@ -310,6 +313,8 @@ Value buildPhi(OpBuilder &b, Location loc, Value h) {
       });
 }
 
+namespace {
+
 struct LowerTrilInverse : public OpRewritePattern<TrilInverseOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(TrilInverseOp op,
@@ -333,13 +338,12 @@ struct LowerPhi : public OpRewritePattern<PhiOp> {
 // Recurrent semantics
 //===----------------------------------------------------------------------===//
 
-/// Lays out x [B, H, S, ...] for the chunk loop: [B, H, S_pad, ...] where
-/// position t holds the t-th real token of its sequence (`packing`, or
-/// position t itself without one) while t < length[b], and `padValue`
-/// elsewhere (including the padding up to a multiple of the chunk).
-Value layOutSequence(OpBuilder &b, Location loc, Value x,
-                     const std::optional<SequencePacking> &packing,
-                     Value lengths, Value paddedSeq, double padValue) {
+} // namespace
+
+Value lowering::layOutSequence(OpBuilder &b, Location loc, Value x,
+                               const std::optional<SequencePacking> &packing,
+                               Value lengths, Value paddedSeq,
+                               double padValue) {
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
   if (!packing) {
@@ -398,6 +402,8 @@ Value layOutSequence(OpBuilder &b, Location loc, Value x,
         return arith::SelectOp::create(nb, nloc, valid, value, pad).getResult();
       });
 }
+
+namespace {
 
 /// The operands of one (batch, head) of the recurrent operator, in chunks:
 /// q [NC, C, d]; k, v, w = β ⊙ k, bv = β ⊙ v [NC, N, d]; decay [NC, N, d]

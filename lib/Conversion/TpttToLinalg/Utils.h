@@ -127,6 +127,22 @@ Value gatherSequence(OpBuilder &b, Location loc, Value x, unsigned seqDim,
 Value zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
                  Value mask);
 
+/// Extracts x[indices..., :, ...] dropping the leading `indices.size()` unit
+/// dimensions (a rank-reduced slice).
+Value slicePrefix(OpBuilder &b, Location loc, Value x, ValueRange indices);
+
+/// φ(H)_ab = (H_ab/2) · GELU_tanh(2 H_ab / (‖H_a,:‖₂ + 1e-6)), row-wise over
+/// the last axis.
+Value buildPhi(OpBuilder &b, Location loc, Value h);
+
+/// Lays out x [B, H, S, ...] for the operator's chunk loop: [B, H, S_pad,
+/// ...] where position t holds the t-th real token of its sequence
+/// (`packing`, or position t itself without one) while t < length[b], and
+/// `padValue` elsewhere (including the padding up to `paddedSeq`).
+Value layOutSequence(OpBuilder &b, Location loc, Value x,
+                     const std::optional<SequencePacking> &packing,
+                     Value lengths, Value paddedSeq, double padValue);
+
 } // namespace lowering
 } // namespace tptt
 } // namespace mlir
