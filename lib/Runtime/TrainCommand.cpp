@@ -210,6 +210,10 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
                          "own weights");
   flags.parse(argc, argv);
 
+  const json &info = model.info();
+  if (!info.contains("training"))
+    die("train: this executable has no training step; compile the model "
+        "with tptt-compile --train=lora|lora-minus|full");
   if (!flags.has("data"))
     die("train: give the training text with --data FILE[,FILE...]");
   if (flags.has("steps") && flags.has("epochs"))
@@ -222,10 +226,6 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
     die(error.empty() ? "train: this model has no tokenizer (compile a model "
                         "directory with a tokenizer.json)"
                       : error);
-  const json &info = model.info();
-  if (!info.contains("training"))
-    die("train: this executable has no training step; compile the model "
-        "with tptt-compile --train=lora|lora-minus|full");
 
   OptimizerOptions optimizer;
   optimizer.weightDecay = flags.number("weight-decay", 0.0, 0.0, 1.0);
@@ -265,7 +265,7 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
                       ? flags.integer("steps", 0, 1, INT64_MAX)
                       : flags.integer("epochs", 1, 1, 1 << 20) * perEpoch;
   std::optional<LrSchedule> lr = LrSchedule::create(
-      flags.text("schedule", "linear"), flags.number("lr", 5e-4, 0.0, 10.0),
+      flags.text("schedule", "linear"), flags.number("lr", 5e-4, 0.0, 1e30),
       flags.integer("warmup", 0, 0, INT64_MAX), steps, error);
   if (!lr)
     die("train: --schedule: " + error);

@@ -67,7 +67,7 @@
 // MU-NEXT: status: 2
 // FLAG: exe: error: logits: unknown flag '--bogus' (see --help)
 // FLAG-NEXT: status: 2
-// COMMAND: exe: error: unknown command 'train' (info, logits, generate)
+// COMMAND: exe: error: train: this executable has no training step; compile the model with tptt-compile --train=lora|lora-minus|full
 // COMMAND-NEXT: status: 2
 // BOTH: exe: error: generate: give exactly one of '--prompt', '--tokens' and '--prompts' (see --help)
 // BOTH-NEXT: status: 2

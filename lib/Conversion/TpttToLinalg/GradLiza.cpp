@@ -191,7 +191,7 @@ struct LowerMergeHeadsGrad : public OpRewritePattern<MergeHeadsGradOp> {
                                        correction)
               .getResult();
         });
-    rewriter.replaceOp(op, dx);
+    replaceOpWithCasts(rewriter, op, dx);
     return success();
   }
 };
@@ -301,7 +301,7 @@ struct LowerMagMixGrad : public OpRewritePattern<MagMixGradOp> {
                      nb, nloc, arith::MulFOp::create(nb, nloc, mu, c), dl)
               .getResult();
         });
-    rewriter.replaceOp(op, {dsoft, dlin});
+    replaceOpWithCasts(rewriter, op, {dsoft, dlin});
     return success();
   }
 };
@@ -407,7 +407,7 @@ struct LowerFeatureMapGrad : public OpRewritePattern<FeatureMapGradOp> {
     dv = tensor::CollapseShapeOp::create(
         rewriter, loc, vType, dv,
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-    rewriter.replaceOp(op, {dq, dk, dv});
+    replaceOpWithCasts(rewriter, op, {dq, dk, dv});
     return success();
   }
 };

@@ -329,3 +329,16 @@ Value lowering::castTensor(OpBuilder &b, Location loc, Value x,
         return castFloat(nb, nloc, args[0], elementType);
       });
 }
+
+void lowering::replaceOpWithCasts(RewriterBase &rewriter, Operation *op,
+                                  ValueRange values) {
+  SmallVector<Value> replacements;
+  for (auto [value, result] : llvm::zip_equal(values, op->getResults()))
+    replacements.push_back(
+        value.getType() == result.getType()
+            ? value
+            : tensor::CastOp::create(rewriter, op->getLoc(), result.getType(),
+                                     value)
+                  .getResult());
+  rewriter.replaceOp(op, replacements);
+}

@@ -89,6 +89,11 @@ Value constantTable(OpBuilder &b, Location loc, ArrayRef<double> values,
 /// Casts every element of `x` to `elementType` (x itself when it has it).
 Value castTensor(OpBuilder &b, Location loc, Value x, Type elementType);
 
+/// Replaces `op` by `values`, each cast (tensor.cast) to the static shape of
+/// the result it replaces where the two types differ.
+void replaceOpWithCasts(RewriterBase &rewriter, Operation *op,
+                        ValueRange values);
+
 /// q [B, H, S, d] → [B, Hkv, g, S, d]: the query heads grouped by the KV head
 /// that serves them (g = H / Hkv).
 Value groupQueryHeads(OpBuilder &b, Location loc, Value q, int64_t kvHeads);

@@ -1,0 +1,13 @@
+// The gradient of a whole compiled model (what tptt_train_step feeds AdamW)
+// against a central difference of its loss, in float32, for each kind of
+// trainable set: every parameter of a plain base model (pre-training), the
+// LiZA layers' attention projections (LoRA−), and LoRA adapters on a LiZA
+// model with the decay gate, order 2, the rdt trick, the nonlinear mode and
+// the cross gate. The batch has a left-padded row.
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --tptt '{"layers": []}' %t.full | FileCheck %s --check-prefix=FULL
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora-minus --tptt '{"operator_mode": "delta_rule"}' --eps 5e-4 %t.minus | FileCheck %s --check-prefix=MINUS
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora --tptt '{"order": 2, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt", "linear": false, "cross_gate": true}' %t.lora | FileCheck %s --check-prefix=LORA
+
+// FULL: ok full: 21 tensors
+// MINUS: ok lora-minus: 8 tensors
+// LORA: ok lora: 16 tensors

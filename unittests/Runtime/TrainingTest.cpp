@@ -1,0 +1,277 @@
+//===- TrainingTest.cpp - Schedules, data, checkpoints, plots of training -===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Runtime/Training.h"
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <unistd.h>
+
+using namespace tptt;
+using namespace tptt::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TrainingTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    dir = fs::path(::testing::TempDir()) /
+          ("tptt-training-" + std::to_string(getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  std::string write(const std::string &name, const std::string &text) {
+    std::string path = (dir / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  static std::string read(const fs::path &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+
+  /// The byte-level tokenizer of the bundled example (one id per byte).
+  static std::unique_ptr<Tokenizer> bytes() {
+    std::string error;
+    auto tokenizer = Tokenizer::load(std::string(TPTT_SOURCE_DIR) +
+                                         "/examples/tiny-llama/tokenizer.json",
+                                     error);
+    EXPECT_TRUE(tokenizer) << error;
+    return tokenizer;
+  }
+
+  fs::path dir;
+};
+
+TEST_F(TrainingTest, GradualMagScheduleMatchesTheSeedsCallback) {
+  std::string error;
+  auto schedule = MagSchedule::parse("gradual:0.01:0.5:100", 0.5, error);
+  ASSERT_TRUE(schedule) << error;
+  EXPECT_NEAR(schedule->at(1), 0.0149, 1e-12);
+  EXPECT_NEAR(schedule->at(50), 0.255, 1e-12);
+  EXPECT_NEAR(schedule->at(100), 0.5, 1e-12);
+  EXPECT_NEAR(schedule->at(400), 0.5, 1e-12);
+}
+
+TEST_F(TrainingTest, CyclicConstantAndSwitchSchedules) {
+  std::string error;
+  auto cyclic = MagSchedule::parse("cyclic:0,0.5,1", 0.5, error);
+  ASSERT_TRUE(cyclic) << error;
+  EXPECT_EQ(cyclic->at(1), 0.5);
+  EXPECT_EQ(cyclic->at(2), 1.0);
+  EXPECT_EQ(cyclic->at(3), 0.0);
+  auto constant = MagSchedule::parse("constant:0.25", 0.5, error);
+  ASSERT_TRUE(constant) << error;
+  EXPECT_EQ(constant->at(7), 0.25);
+  // switch:2 turns the linear branch off while (s / 2) is even.
+  auto toggle = MagSchedule::parse("switch:2", 0.4, error);
+  ASSERT_TRUE(toggle) << error;
+  EXPECT_EQ(toggle->at(1), 0.0);
+  EXPECT_EQ(toggle->at(2), 0.4);
+  EXPECT_EQ(toggle->at(3), 0.4);
+  EXPECT_EQ(toggle->at(4), 0.0);
+  auto every = MagSchedule::parse("switch", 0.4, error);
+  ASSERT_TRUE(every) << error;
+  EXPECT_EQ(every->at(1), 0.4);
+  EXPECT_EQ(every->at(2), 0.0);
+}
+
+TEST_F(TrainingTest, MagScheduleErrorsNameTheSpec) {
+  std::string error;
+  EXPECT_FALSE(MagSchedule::parse("gradual:0.1", 0.5, error));
+  EXPECT_EQ(error, "--mag-schedule 'gradual:0.1': 'gradual' needs "
+                   "W0:W1:STEPS with STEPS >= 1");
+  EXPECT_FALSE(MagSchedule::parse("cyclic:", 0.5, error));
+  EXPECT_FALSE(MagSchedule::parse("switch:0", 0.5, error));
+  EXPECT_FALSE(MagSchedule::parse("ramp:1", 0.5, error));
+  EXPECT_NE(error.find("unknown schedule"), std::string::npos) << error;
+}
+
+TEST_F(TrainingTest, LearningRateSchedules) {
+  std::string error;
+  auto linear = LrSchedule::create("linear", 1.0, 10, 110, error);
+  ASSERT_TRUE(linear) << error;
+  EXPECT_DOUBLE_EQ(linear->at(5), 0.5);
+  EXPECT_DOUBLE_EQ(linear->at(10), 1.0);
+  EXPECT_DOUBLE_EQ(linear->at(60), 0.5);
+  EXPECT_DOUBLE_EQ(linear->at(110), 0.0);
+  auto cosine = LrSchedule::create("cosine", 2.0, 0, 100, error);
+  ASSERT_TRUE(cosine) << error;
+  EXPECT_NEAR(cosine->at(50), 1.0, 1e-12);
+  EXPECT_NEAR(cosine->at(100), 0.0, 1e-12);
+  auto constant = LrSchedule::create("constant", 3.0, 0, 5, error);
+  ASSERT_TRUE(constant) << error;
+  EXPECT_EQ(constant->at(5), 3.0);
+  EXPECT_FALSE(LrSchedule::create("step", 1.0, 0, 5, error));
+  EXPECT_EQ(error,
+            "unknown learning-rate schedule 'step' (constant, linear, cosine)");
+}
+
+TEST_F(TrainingTest, WindowsFromJsonLinesAndText) {
+  auto tokenizer = bytes();
+  std::string jsonl =
+      write("a.jsonl", "{\"text\": \"abcd\"}\n\n{\"text\": \"efg\"}\n");
+  std::string text = write("b.txt", "hij");
+  std::string error;
+  // BOS 256 and EOS 257 around each document: 6 + 5 + 5 = 16 tokens, cut
+  // into windows of 4 + 1.
+  auto windows =
+      TokenWindows::load({jsonl, text}, *tokenizer, 256, 257, 4, error);
+  ASSERT_TRUE(windows) << error;
+  EXPECT_EQ(windows->size(), 3);
+  TrainBatch batch = windows->batch({0, 1});
+  EXPECT_EQ(batch.tokens,
+            (std::vector<int64_t>{256, 'a', 'b', 'c', 257, 256, 'e', 'f'}));
+  EXPECT_EQ(batch.labels,
+            (std::vector<int64_t>{'a', 'b', 'c', 'd', 256, 'e', 'f', 'g'}));
+  EXPECT_EQ(windows->batches(2).size(), 2u);
+}
+
+TEST_F(TrainingTest, DataErrorsNameTheFileAndLine) {
+  auto tokenizer = bytes();
+  std::string error;
+  std::string bad = write("bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": 1}\n");
+  EXPECT_FALSE(TokenWindows::load({bad}, *tokenizer, -1, -1, 2, error));
+  EXPECT_EQ(error, bad + ":2: no string field \"text\"");
+  std::string broken = write("broken.jsonl", "{\"text\": \n");
+  EXPECT_FALSE(TokenWindows::load({broken}, *tokenizer, -1, -1, 2, error));
+  EXPECT_EQ(error, broken + ":1: not a JSON object");
+  std::string small = write("small.txt", "ab");
+  EXPECT_FALSE(TokenWindows::load({small}, *tokenizer, -1, -1, 8, error));
+  EXPECT_EQ(error, "the text has 2 tokens, fewer than one window of 9 "
+                   "(--seq-len + 1)");
+  EXPECT_FALSE(TokenWindows::load({(dir / "missing.txt").string()}, *tokenizer,
+                                  -1, -1, 8, error));
+}
+
+TEST_F(TrainingTest, SamplerIsDeterministicAndResumes) {
+  auto tokenizer = bytes();
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += static_cast<char>('a' + i % 26);
+  std::string path = write("t.txt", text);
+  std::string error;
+  auto windows = TokenWindows::load({path}, *tokenizer, -1, -1, 3, error);
+  ASSERT_TRUE(windows) << error;
+  auto first = BatchSampler::create(*windows, 3, 7, error);
+  auto second = BatchSampler::create(*windows, 3, 7, error);
+  ASSERT_TRUE(first && second) << error;
+  EXPECT_EQ(first->batchesPerEpoch(), 3);
+  std::vector<TrainBatch> uninterrupted;
+  for (int i = 0; i < 8; ++i)
+    uninterrupted.push_back(first->next());
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(second->next().tokens, uninterrupted[i].tokens);
+  auto resumed = BatchSampler::create(*windows, 3, 7, error);
+  ASSERT_TRUE(resumed->restore(second->state(), error)) << error;
+  for (int i = 4; i < 8; ++i)
+    EXPECT_EQ(resumed->next().tokens, uninterrupted[i].tokens);
+  EXPECT_EQ(resumed->epoch(), 2);
+  auto other = BatchSampler::create(*windows, 3, 8, error);
+  EXPECT_FALSE(other->restore(second->state(), error));
+  EXPECT_FALSE(BatchSampler::create(*windows, 11, 7, error));
+}
+
+TEST_F(TrainingTest, AtomicSaveReplacesOrKeepsTheOldDirectory) {
+  std::string error;
+  std::string target = (dir / "ckpt").string();
+  ASSERT_TRUE(saveDirectoryAtomically(target, {{"a.txt", "one"}}, error))
+      << error;
+  ASSERT_TRUE(saveDirectoryAtomically(target, {{"b.txt", "two"}}, error))
+      << error;
+  EXPECT_FALSE(fs::exists(dir / "ckpt" / "a.txt"));
+  EXPECT_EQ(read(dir / "ckpt" / "b.txt"), "two");
+  // A file that cannot be written fails the save and keeps the old one.
+  EXPECT_FALSE(
+      saveDirectoryAtomically(target, {{"no/such/dir/c.txt", "x"}}, error));
+  EXPECT_NE(error.find("c.txt"), std::string::npos) << error;
+  EXPECT_EQ(read(dir / "ckpt" / "b.txt"), "two");
+  for (const auto &entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename(), "ckpt");
+}
+
+TEST_F(TrainingTest, PeftAdapterConfig) {
+  nlohmann::json config = nlohmann::json::parse(
+      peftAdapterConfig(8, 16, 0.05, {"q_proj", "v_proj"}, "base"));
+  EXPECT_EQ(config["peft_type"], "LORA");
+  EXPECT_EQ(config["r"], 8);
+  EXPECT_EQ(config["lora_alpha"], 16.0);
+  EXPECT_EQ(config["target_modules"][1], "v_proj");
+}
+
+TEST_F(TrainingTest, MetricsResumeDropsLaterRows) {
+  std::string error;
+  std::string path = (dir / "metrics.csv").string();
+  auto log = MetricsLog::open(path, 0, error);
+  ASSERT_TRUE(log) << error;
+  for (int64_t step = 1; step <= 4; ++step) {
+    MetricsRow row;
+    row.step = step;
+    row.loss = 5.0 - step;
+    if (step == 2)
+      row.evalLoss = 3.5;
+    ASSERT_TRUE(log->append(row, error)) << error;
+  }
+  auto resumed = MetricsLog::open(path, 2, error);
+  ASSERT_TRUE(resumed) << error;
+  ASSERT_EQ(resumed->rows().size(), 2u);
+  EXPECT_EQ(resumed->rows()[1].evalLoss, 3.5);
+  EXPECT_EQ(read(path).substr(0, 9), "step,epoc");
+}
+
+TEST_F(TrainingTest, LossCurveIsAValidPng) {
+  std::vector<MetricsRow> rows;
+  for (int64_t step = 1; step <= 30; ++step) {
+    MetricsRow row;
+    row.step = step;
+    row.loss = 4.0 / step;
+    if (step % 10 == 0)
+      row.evalLoss = 4.5 / step;
+    rows.push_back(row);
+  }
+  std::string error;
+  std::string path = (dir / "loss.png").string();
+  ASSERT_TRUE(writeLossCurvePng(path, rows, error)) << error;
+  std::string png = read(path);
+  ASSERT_GT(png.size(), 33u);
+  EXPECT_EQ(png.substr(0, 8), "\x89PNG\r\n\x1a\n");
+  EXPECT_EQ(png.substr(12, 4), "IHDR");
+  auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) |
+           (uint32_t(uint8_t(png[at + 1])) << 16) |
+           (uint32_t(uint8_t(png[at + 2])) << 8) |
+           uint32_t(uint8_t(png[at + 3]));
+  };
+  uint32_t width = be32(16), height = be32(20);
+  EXPECT_EQ(width, 800u);
+  EXPECT_EQ(height, 500u);
+  // IDAT: a zlib stream of stored blocks holding height rows of 1 + 3·width.
+  size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  uint32_t length = be32(idat - 4);
+  size_t at = idat + 4 + 2, payload = 0;
+  bool last = false;
+  while (!last) {
+    last = png[at] & 1;
+    uint32_t n = uint8_t(png[at + 1]) | (uint32_t(uint8_t(png[at + 2])) << 8);
+    payload += n;
+    at += 5 + n;
+  }
+  EXPECT_EQ(payload, size_t(height) * (1 + 3 * width));
+  EXPECT_EQ(at + 4, idat + 4 + length);
+  EXPECT_EQ(png.substr(png.size() - 8, 4), "IEND");
+}
+
+} // namespace
