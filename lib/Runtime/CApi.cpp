@@ -9,6 +9,7 @@
 #include "tptt/Runtime/tptt.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <dlfcn.h>
 
@@ -300,6 +301,15 @@ tptt_status tptt_model_train_step(tptt_model *model, const int64_t *tokens,
   if (!model || !loss)
     return model ? model->fail(TPTT_ERROR_ARGUMENT, "null loss")
                  : TPTT_ERROR_ARGUMENT;
+  if (!std::isfinite(lr) || lr < 0)
+    return model->fail(TPTT_ERROR_ARGUMENT,
+                       "tptt_model_train_step: lr must be a finite number "
+                       ">= 0, not " +
+                           std::to_string(lr));
+  if (magWeight > 1)
+    return model->fail(TPTT_ERROR_ARGUMENT,
+                       "tptt_model_train_step: mag_weight must be at most 1 "
+                       "(negative: the config's)");
   std::optional<TrainBatch> b =
       trainBatch(model, tokens, labels, mask, batch, length);
   if (!b)
@@ -319,6 +329,10 @@ tptt_status tptt_model_eval_loss(tptt_model *model, const int64_t *tokens,
   if (!model || !loss)
     return model ? model->fail(TPTT_ERROR_ARGUMENT, "null loss")
                  : TPTT_ERROR_ARGUMENT;
+  if (magWeight > 1)
+    return model->fail(TPTT_ERROR_ARGUMENT,
+                       "tptt_model_eval_loss: mag_weight must be at most 1 "
+                       "(negative: the config's)");
   std::optional<TrainBatch> b =
       trainBatch(model, tokens, labels, mask, batch, length);
   if (!b)

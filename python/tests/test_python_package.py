@@ -143,3 +143,30 @@ def test_model_errors(tmp_path, monkeypatch):
     library = tptt.compile(tmp_path / "m", progress=False)
     with pytest.raises(tptt.ModelError, match="nowhere.safetensors: No such file or directory"):
         tptt.Model(library, weights=tmp_path / "nowhere.safetensors")
+
+
+@needs_compiler
+def test_model_trains_from_python(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TPTT_COMPILE", COMPILER)
+    random_model.write(tmp_path / "m", tptt={"operator_mode": "delta_rule", "lora_config": {"r": 4, "lora_alpha": 8}})
+    rng = np.random.default_rng(0)
+    text = rng.integers(0, 64, size=(4, 13))
+    batches = [(text[:2, :-1], text[:2, 1:]), (text[2:, :-1], text[2:, 1:])] * 6
+    with tptt.Model(tptt.compile(tmp_path / "m", train="lora", progress=False)) as model:
+        model.train_begin(seed=3)
+        before = model.eval_loss(text[:, :-1], text[:, 1:])
+        history = model.train(batches, lr=lambda step: 1e-2 if step > 2 else 5e-3, steps=10,
+                              mag_weight=0.25, eval_batch=(text[:, :-1], text[:, 1:]), eval_every=5)
+        assert [r["step"] for r in history] == list(range(1, 11))
+        assert [r["lr"] for r in history[:3]] == [5e-3, 5e-3, 1e-2]
+        assert all(r["mag_weight"] == 0.25 and r["grad_norm"] > 0 for r in history)
+        assert "eval_loss" in history[4] and "eval_loss" in history[9] and "eval_loss" not in history[5]
+        assert history[-1]["eval_loss"] < before
+        assert "step 10/10  loss" in capsys.readouterr().err
+        with pytest.raises(tptt.ModelError, match="lr must be a finite number >= 0"):
+            model.train_step(text[:, :-1], text[:, 1:], lr=float("nan"))
+        with pytest.raises(tptt.ModelError, match="label 3 is 64, neither -100 nor in the vocabulary"):
+            model.train_step([[1, 2, 3, 4]], [[2, 3, 4, 64]], lr=1e-3)
+    with tptt.Model(tptt.compile(tmp_path / "m", output=tmp_path / "plain.so", progress=False)) as plain:
+        with pytest.raises(tptt.ModelError, match="compiled without training entry points"):
+            plain.train(batches, lr=1e-3)

@@ -8,17 +8,22 @@ by tptt-compile also works, through its command line (one process per call):
     logits = model.logits([1, 2, 3])                 # numpy float32 [3, vocab]
     text = model.generate("Once upon a time", max_new_tokens=32, greedy=True)
 
-A library compiled with ``tptt-compile --train`` also trains, one compiled AdamW step per call:
+A library compiled with ``tptt-compile --train`` also trains, one compiled AdamW step per call,
+or a whole loop over your batches with a progress line:
 
     model.train_begin(seed=42)
     loss, grad_norm = model.train_step(tokens, labels, lr=5e-4, mag_weight=0.3)
+    history = model.train(batches, lr=5e-4, steps=100, mag_weight=lambda step: min(0.5, step / 200))
 """
 
 import ctypes
 import json
 import pathlib
+import math
 import subprocess
+import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -217,6 +222,7 @@ class Model:
         options.beta1, options.beta2, options.eps = beta1, beta2, eps
         options.weight_decay, options.max_grad_norm, options.seed = weight_decay, max_grad_norm, seed
         self._check(self._lib.tptt_model_train_begin(self._handle, ctypes.byref(options)))
+        self._training = True
 
     @staticmethod
     def _batch(tokens, labels, mask):
@@ -238,6 +244,55 @@ class Model:
             mask.ctypes.data_as(_U8P), tokens.shape[0], tokens.shape[1], lr, mu,
             ctypes.byref(loss), ctypes.byref(norm)))
         return loss.value, norm.value
+
+    def train(self, batches, lr, steps=None, mag_weight=None, eval_batch=None, eval_every=None,
+              progress=True):
+        """Trains on ``batches`` (an iterable of ``(tokens, labels)`` or ``(tokens, labels, mask)``,
+        as for `train_step`) for ``steps`` steps or until they run out, starting a run with
+        `train_begin`'s defaults unless one was started. ``lr`` and ``mag_weight`` are numbers or
+        functions of the step (1, 2, ...); ``eval_batch`` is evaluated every ``eval_every`` steps
+        and after the last. A progress line (loss, gradient norm, μ, lr, tokens/s) goes to stderr
+        unless ``progress`` is false. Returns one dict per step: step, loss, grad_norm, lr,
+        mag_weight, tokens_per_s, and eval_loss where evaluated. A NaN or infinite loss stops
+        with a ModelError naming the step."""
+        self._need_library("train")
+        if not getattr(self, "_training", False):
+            self.train_begin()
+
+        def value(setting, step):
+            return setting(step) if callable(setting) else setting
+
+        history, start, tokens_seen = [], time.perf_counter(), 0
+        for step, batch in enumerate(batches, 1):
+            if steps is not None and step > steps:
+                break
+            tokens, labels, mask = (tuple(batch) + (None,))[:3]
+            step_lr, mu = float(value(lr, step)), value(mag_weight, step)
+            loss, norm = self.train_step(tokens, labels, step_lr, mag_weight=mu, mask=mask)
+            if not math.isfinite(loss):
+                if progress:
+                    sys.stderr.write("\n")
+                raise ModelError(f"train: step {step}: the loss is {loss}; stopped")
+            tokens_seen += np.asarray(tokens).size
+            record = {"step": step, "loss": loss, "grad_norm": norm, "lr": step_lr,
+                      "mag_weight": self.info["mag_weight"] if mu is None else float(mu),
+                      "tokens_per_s": tokens_seen / max(time.perf_counter() - start, 1e-9)}
+            last = steps is not None and step == steps
+            if eval_batch is not None and (last or (eval_every and step % eval_every == 0)):
+                record["eval_loss"] = self.eval_loss(*eval_batch, mag_weight=mu)
+            history.append(record)
+            if progress:
+                total = f"/{steps}" if steps is not None else ""
+                evaluated = f"  eval {record['eval_loss']:.4f}" if "eval_loss" in record else ""
+                sys.stderr.write(f"\rstep {step}{total}  loss {loss:.4f}{evaluated}  grad-norm {norm:.3g}  "
+                                 f"μ {record['mag_weight']:.3f}  lr {step_lr:.2e}  "
+                                 f"{record['tokens_per_s']:.0f} tokens/s")
+                sys.stderr.flush()
+        if eval_batch is not None and history and "eval_loss" not in history[-1]:
+            history[-1]["eval_loss"] = self.eval_loss(*eval_batch, mag_weight=value(mag_weight, len(history)))
+        if progress and history:
+            sys.stderr.write("\n")
+        return history
 
     def eval_loss(self, tokens, labels, mag_weight=None, mask=None):
         """The mean loss of a [B, S] batch with the current trained tensors (no update)."""

@@ -119,7 +119,8 @@ tptt_status tptt_model_train_begin(tptt_model *model,
  *  `labels` holds the token each position predicts (-100: none), `mask`
  *  1 for real tokens and 0 for (left) padding (NULL: all real). `*loss`
  *  receives the batch's mean loss before the update, `*grad_norm` (may be
- *  NULL) the gradient's global norm before clipping. */
+ *  NULL) the gradient's global norm before clipping. `lr` is finite and
+ *  >= 0; `mag_weight` at most 1 (negative: the config's μ). */
 tptt_status tptt_model_train_step(tptt_model *model, const int64_t *tokens,
                                   const int64_t *labels, const uint8_t *mask,
                                   int64_t batch, int64_t length, float lr,

@@ -142,9 +142,9 @@ Value tokenInsert(OpBuilder &b, Location loc, Value part, Value dest, Value t,
   unsigned rank = type.getRank();
   part = tensor::CastOp::create(
       b, loc,
-      RankedTensorType::get({type.getDimSize(0), type.getDimSize(1),
-                             type.getDimSize(rank - 1)},
-                            type.getElementType()),
+      RankedTensorType::get(
+          {type.getDimSize(0), type.getDimSize(1), type.getDimSize(rank - 1)},
+          type.getElementType()),
       part);
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, dest);

@@ -50,6 +50,33 @@ int main(int argc, char **argv) {
   status = tptt_model_encode(model, "hello", ids, 4, &count);
   printf("encode: status %d | %s\n", status, tptt_model_last_error(model));
 
+  /* Training: the model's own next tokens as labels, the last one none. */
+  tptt_train_options train;
+  tptt_train_defaults(&train);
+  status = tptt_model_train_begin(model, &train);
+  printf("train_begin: status %d | %s\n", status,
+         status ? tptt_model_last_error(model) : "");
+  if (status == TPTT_OK) {
+    int64_t batch[] = {3, 4, 5, 6, 7, 8, 9, 10, 3, 4, 5, 6, 7, 8, 9, 10};
+    int64_t labels[16];
+    for (int i = 0; i < 16; ++i)
+      labels[i] = i % 8 == 7 ? -100 : batch[i + 1];
+    float first = 0.0f, loss = 0.0f, norm = 0.0f, eval = 0.0f;
+    for (int step = 0; step < 8; ++step) {
+      status = tptt_model_train_step(model, batch, labels, NULL, 2, 8, 1e-2f,
+                                     -1.0f, &loss, &norm);
+      if (step == 0)
+        first = loss;
+    }
+    tptt_model_eval_loss(model, batch, labels, NULL, 2, 8, -1.0f, &eval);
+    printf("train_step: status %d, loss %s, gradient norm %s\n", status,
+           eval < first ? "lower" : "not lower", norm > 0.0f ? "> 0" : "0");
+    status = tptt_model_train_step(model, batch, labels, NULL, 2, 8, -1.0f,
+                                   -1.0f, &loss, &norm);
+    printf("train_step bad lr: status %d | %s\n", status,
+           tptt_model_last_error(model));
+  }
+
   free(logits);
   tptt_model_close(model);
   tptt_model_close(NULL);
