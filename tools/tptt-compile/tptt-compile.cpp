@@ -542,10 +542,6 @@ int main(int argc, char **argv) {
       die("--train must be lora, lora-minus or full, not '" + trainMode + "'");
     if (spec->lora)
       training->lora = *spec->lora;
-    if (spec->semantics != "recurrent")
-      die("--train needs the recurrent semantics (the backward of the "
-          "tptt-0.12 operator is not implemented); compile with "
-          "--semantics=recurrent");
   }
   mlir::OwningOpRef<mlir::ModuleOp> module = tmodel::importModel(
       context, *spec, lookup, entries, error, training ? &*training : nullptr);

@@ -72,20 +72,6 @@ Value mapElementwise(OpBuilder &b, Location loc, ValueRange inputs,
   return buildParallelGeneric(b, loc, inputs, maps, init, fn);
 }
 
-Value add(OpBuilder &b, Location loc, Value lhs, Value rhs) {
-  return mapElementwise(
-      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
-      });
-}
-
-Value sub(OpBuilder &b, Location loc, Value lhs, Value rhs) {
-  return mapElementwise(
-      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
-        return arith::SubFOp::create(nb, nloc, args[0], args[1]).getResult();
-      });
-}
-
 /// lhs + rhs written into `dest` (so that it bufferizes in place).
 Value addInto(OpBuilder &b, Location loc, Value lhs, Value rhs, Value dest) {
   unsigned rank = rankOf(lhs);
@@ -94,13 +80,6 @@ Value addInto(OpBuilder &b, Location loc, Value lhs, Value rhs, Value dest) {
       b, loc, {lhs, rhs}, maps, dest,
       [](OpBuilder &nb, Location nloc, ValueRange args) {
         return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
-      });
-}
-
-Value mul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
-  return mapElementwise(
-      b, loc, {lhs, rhs}, [](OpBuilder &nb, Location nloc, ValueRange args) {
-        return arith::MulFOp::create(nb, nloc, args[0], args[1]).getResult();
       });
 }
 
@@ -165,8 +144,10 @@ void parallelInsertPrefix(OpBuilder &b, Location loc, Value part, Value dest,
                                         strides);
 }
 
-/// Collapses dimensions [first, first + 1] of `x` into one.
-Value collapsePair(OpBuilder &b, Location loc, Value x, unsigned first) {
+} // namespace
+
+Value lowering::collapsePair(OpBuilder &b, Location loc, Value x,
+                             unsigned first) {
   SmallVector<ReassociationIndices> groups;
   for (unsigned d = 0, e = rankOf(x); d < e; ++d) {
     if (d == first + 1)
@@ -177,9 +158,8 @@ Value collapsePair(OpBuilder &b, Location loc, Value x, unsigned first) {
   return tensor::CollapseShapeOp::create(b, loc, x, groups);
 }
 
-/// Splits dimension `dim` of `x` into [size / inner, inner] (inner static).
-Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
-               int64_t inner) {
+Value lowering::splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
+                         int64_t inner) {
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> shape(type.getShape());
   int64_t outer = ShapedType::isDynamic(shape[dim]) ? ShapedType::kDynamic
@@ -196,6 +176,8 @@ Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
       b, loc, RankedTensorType::get(shape, type.getElementType()), x, groups);
 }
 
+namespace {
+
 /// Letters for the batch dimensions of an einsum spec.
 std::string batchLetters(unsigned count) {
   return std::string("xyzuvw").substr(0, count);
@@ -205,10 +187,9 @@ std::string batchLetters(unsigned count) {
 // tptt.tril_inverse and tptt.phi
 //===----------------------------------------------------------------------===//
 
-/// T = (I + L)⁻¹ from the strictly lower part of L [..., N, N], by the
-/// reference's row recursion: X_{i,:} = a_i + a_i X with a_i = −stril(L)_{i,:}
-/// (rows of X at and after i are still zero), then T = I + X.
-Value buildTrilInverse(OpBuilder &b, Location loc, Value l) {
+} // namespace
+
+Value lowering::buildTrilInverse(OpBuilder &b, Location loc, Value l) {
   auto type = cast<RankedTensorType>(l.getType());
   Type elementType = type.getElementType();
   unsigned rank = type.getRank();
@@ -247,7 +228,7 @@ Value buildTrilInverse(OpBuilder &b, Location loc, Value l) {
             });
         Value product =
             einsum(lb, lloc, batch + "m," + batch + "mc->" + batch + "c", a, x);
-        Value newRow = add(lb, lloc, a, product);
+        Value newRow = addTensors(lb, lloc, a, product);
         Value updated = tensor::InsertSliceOp::create(lb, lloc, newRow, x,
                                                       offsets, sizes, strides);
         scf::YieldOp::create(lb, lloc, updated);
@@ -264,8 +245,6 @@ Value buildTrilInverse(OpBuilder &b, Location loc, Value l) {
             .getResult();
       });
 }
-
-} // namespace
 
 Value lowering::buildPhi(OpBuilder &b, Location loc, Value h) {
   MLIRContext *ctx = b.getContext();
@@ -479,13 +458,14 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
             einsum(lb, lloc, "mp,pd->md", t, slicePrefix(lb, lloc, in.bv, nc));
         Value a = causalScores(lb, lloc, einsum(lb, lloc, "cd,dp->cp", q, kT),
                                in.order);
-        Value u =
-            sub(lb, lloc, uTilde, einsum(lb, lloc, "md,de->me", wTilde, s));
+        Value u = subTensors(lb, lloc, uTilde,
+                             einsum(lb, lloc, "md,de->me", wTilde, s));
         // Written straight into the chunk's rows of the output.
         Value out = addInto(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
                             einsum(lb, lloc, "cm,me->ce", a, u),
                             slicePrefix(lb, lloc, iters[1], nc));
-        Value next = add(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
+        Value next =
+            addTensors(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
         if (nonlinear)
           next = applyPhiAtChunkEnd(lb, lloc, next, nc, in.chunk, length);
         Value outs = insertPrefix(lb, lloc, out, iters[1], nc);
@@ -545,15 +525,16 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                     return arith::MulFOp::create(nb, nloc, args[0], args[1])
                         .getResult();
                   });
-              Value gamma = mul(ib, iloc, it[1], a);
+              Value gamma = mulTensors(ib, iloc, it[1], a);
               // u_m = b_m − Γ_m ⊙ (S₀ᵀ w_m) − Σ_m' G[m, m'] D_m'.
               Value correction =
                   einsum(ib, iloc, "p,pe->e", slicePrefix(ib, iloc, gc, m), d);
-              Value u =
-                  sub(ib, iloc,
-                      sub(ib, iloc, slicePrefix(ib, iloc, bc, m),
-                          mul(ib, iloc, gamma, slicePrefix(ib, iloc, ws, m))),
-                      correction);
+              Value u = subTensors(
+                  ib, iloc,
+                  subTensors(ib, iloc, slicePrefix(ib, iloc, bc, m),
+                             mulTensors(ib, iloc, gamma,
+                                        slicePrefix(ib, iloc, ws, m))),
+                  correction);
               d = insertPrefix(ib, iloc, u, d, m);
               // After the last virtual token of real token c = m / n: o_c.
               Value j = arith::RemUIOp::create(ib, iloc, m, orderIndex);
@@ -565,11 +546,12 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                   scf::IfOp::create(
                       ib, iloc, lastVirtual,
                       [&](OpBuilder &tb, Location tloc) {
-                        Value read = add(
-                            tb, tloc,
-                            mul(tb, tloc, gamma, slicePrefix(tb, tloc, qs, c)),
-                            einsum(tb, tloc, "p,pe->e",
-                                   slicePrefix(tb, tloc, ac, c), d));
+                        Value read =
+                            addTensors(tb, tloc,
+                                       mulTensors(tb, tloc, gamma,
+                                                  slicePrefix(tb, tloc, qs, c)),
+                                       einsum(tb, tloc, "p,pe->e",
+                                              slicePrefix(tb, tloc, ac, c), d));
                         scf::YieldOp::create(
                             tb, tloc, insertPrefix(tb, tloc, read, it[2], c));
                       },
@@ -589,8 +571,9 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
               return arith::MulFOp::create(nb, nloc, args[0], args[1])
                   .getResult();
             });
-        Value next = add(lb, lloc, decayed,
-                         einsum(lb, lloc, "pd,pe->de", k, inner.getResult(0)));
+        Value next =
+            addTensors(lb, lloc, decayed,
+                       einsum(lb, lloc, "pd,pe->de", k, inner.getResult(0)));
         if (nonlinear)
           next = applyPhiAtChunkEnd(lb, lloc, next, nc, chunk, length);
         Value outs = insertPrefix(lb, lloc, inner.getResult(2), iters[1], nc);
@@ -782,9 +765,10 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
 // tptt-0.12 semantics
 //===----------------------------------------------------------------------===//
 
-/// The reference's chunk length: the largest C <= min(max, S) dividing S, or
-/// 1 when there is none.
-Value referenceChunk(OpBuilder &b, Location loc, Value seq, int64_t maxChunk) {
+} // namespace
+
+Value lowering::referenceChunk(OpBuilder &b, Location loc, Value seq,
+                               int64_t maxChunk) {
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value limit = arith::MinUIOp::create(
@@ -801,6 +785,8 @@ Value referenceChunk(OpBuilder &b, Location loc, Value seq, int64_t maxChunk) {
       });
   return loop.getResult(0);
 }
+
+namespace {
 
 /// Slices the rows [start, start + count) of dimension 0 of `x`.
 Value sliceRows(OpBuilder &b, Location loc, Value x, Value start, Value count) {
@@ -841,8 +827,8 @@ Value referenceChunkStep(OpBuilder &b, Location loc, Value q, Value k, Value v,
   MLIRContext *ctx = b.getContext();
   Type elementType = elementTypeOf(q);
   Value kFlat = collapsePair(b, loc, k, 0);
-  Value kBeta = collapsePair(b, loc, mul(b, loc, k, beta), 0);
-  Value vBeta = collapsePair(b, loc, mul(b, loc, v, beta), 0);
+  Value kBeta = collapsePair(b, loc, mulTensors(b, loc, k, beta), 0);
+  Value vBeta = collapsePair(b, loc, mulTensors(b, loc, v, beta), 0);
   Value t = buildTrilInverse(
       b, loc,
       einsum(b, loc, "md,dp->mp", kBeta, transposeLast2(b, loc, kFlat)));
@@ -863,9 +849,10 @@ Value referenceChunkStep(OpBuilder &b, Location loc, Value q, Value k, Value v,
     Value wj = sliceVirtual(b, loc, w, j), uj = sliceVirtual(b, loc, u, j);
     Value qj = sliceVirtual(b, loc, q, j);
     // r = U_m − Pᵀ W_m, with the undecayed P.
-    Value r = sub(b, loc, uj, einsum(b, loc, "cae,ca->ce", p, wj));
+    Value r = subTensors(b, loc, uj, einsum(b, loc, "cae,ca->ce", p, wj));
     if (j == order - 1)
-      y = add(b, loc, einsum(b, loc, "cae,ca->ce", p, qj), mul(b, loc, qj, r));
+      y = addTensors(b, loc, einsum(b, loc, "cae,ca->ce", p, qj),
+                     mulTensors(b, loc, qj, r));
     // P ← P diag(A_m) + W_m r_mᵀ.
     Value aj = alpha ? sliceVirtual(b, loc, alpha, j) : Value();
     SmallVector<Value> inputs = {p, wj, r};
@@ -1026,9 +1013,10 @@ struct LowerDeltaProductStep : public OpRewritePattern<DeltaProductStepOp> {
       Value kj = sliceVirtualStep(rewriter, loc, op.getK(), j);
       Value vj = sliceVirtualStep(rewriter, loc, op.getV(), j);
       // u = β ⊙ v − S'ᵀ (β ⊙ k);  S = S' + k uᵀ.
-      Value w = mul(rewriter, loc, op.getBeta(), kj);
-      Value u = sub(rewriter, loc, mul(rewriter, loc, op.getBeta(), vj),
-                    einsum(rewriter, loc, "xyae,xya->xye", state, w));
+      Value w = mulTensors(rewriter, loc, op.getBeta(), kj);
+      Value u =
+          subTensors(rewriter, loc, mulTensors(rewriter, loc, op.getBeta(), vj),
+                     einsum(rewriter, loc, "xyae,xya->xye", state, w));
       state = buildParallelGeneric(
           rewriter, loc, {state, kj, u}, {id4, keyRows, valueColumns},
           stateInit(), [](OpBuilder &nb, Location nloc, ValueRange args) {

@@ -25,6 +25,7 @@
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -54,13 +55,6 @@ Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, GenericBody fn,
       b, loc, inputs, all,
       createEmpty(b, loc, getSizes(b, loc, inputs[0]), elementOf(inputs[0])),
       fn);
-}
-
-Value mulT(OpBuilder &b, Location loc, Value x, Value y) {
-  return elementwise(
-      b, loc, {x, y}, [](OpBuilder &nb, Location nl, ValueRange a) {
-        return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
-      });
 }
 
 /// M x over the last index: y[b,h,a] = Σ_c M[b,h,a,c] x[b,h,c].
@@ -190,7 +184,7 @@ Value forwardStep(OpBuilder &b, Location loc, const Operands &in, Value state,
     decayed = scaleColumns(b, loc, state, tokenSlice(b, loc, in.alpha, t));
   Value beta = tokenSlice(b, loc, in.beta, t);
   Value k = tokenSlice(b, loc, in.k, t, j), v = tokenSlice(b, loc, in.v, t, j);
-  Value read = matTVec(b, loc, decayed, mulT(b, loc, beta, k));
+  Value read = matTVec(b, loc, decayed, mulTensors(b, loc, beta, k));
   Value u = elementwise(
       b, loc, {beta, v, read}, [](OpBuilder &nb, Location nl, ValueRange a) {
         Value bv = arith::MulFOp::create(nb, nl, a[0], a[1]);
@@ -320,6 +314,8 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
 
   LogicalResult matchAndRewrite(DeltaProductGradOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getSemantics() != Semantics::Recurrent)
+      return failure();
     Location loc = op.getLoc();
     auto qType = cast<RankedTensorType>(op.getQ().getType());
     Type type = qType.getElementType();
@@ -491,7 +487,7 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
                       alpha ? scaleColumns(tb, tl, previous, alpha) : previous;
                   Value k = tokenSlice(tb, tl, in.k, t, j);
                   Value v = tokenSlice(tb, tl, in.v, t, j);
-                  Value kb = mulT(tb, tl, beta, k);
+                  Value kb = mulTensors(tb, tl, beta, k);
                   Value u = elementwise(
                       tb, tl, {beta, v, matTVec(tb, tl, decayed, kb)},
                       [](OpBuilder &nb, Location nl, ValueRange a) {
@@ -512,8 +508,8 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
                             .getResult();
                       });
                   dkAcc = tokenInsert(tb, tl, dkToken, dkAcc, t, j);
-                  dvAcc =
-                      tokenInsert(tb, tl, mulT(tb, tl, beta, du), dvAcc, t, j);
+                  dvAcc = tokenInsert(tb, tl, mulTensors(tb, tl, beta, du),
+                                      dvAcc, t, j);
                   dbetaToken = elementwise(
                       tb, tl, {dbetaToken, v, du, k, w},
                       [](OpBuilder &nb, Location nl, ValueRange a) {
@@ -557,9 +553,449 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// tptt-0.12 semantics
+//===----------------------------------------------------------------------===//
+
+/// Rows [start, start + count) of the token dimension (2) of `x`.
+Value tokenRows(OpBuilder &b, Location loc, Value x, Value start, Value count) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  offsets[2] = start;
+  sizes[2] = count;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[2] = ShapedType::kDynamic;
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, SmallVector<OpFoldResult>(type.getRank(), b.getIndexAttr(1)));
+}
+
+/// Writes `part` into the token rows [start, start + size) of `dest`.
+Value insertTokenRows(OpBuilder &b, Location loc, Value part, Value dest,
+                      Value start) {
+  unsigned rank = cast<RankedTensorType>(dest.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  offsets[2] = start;
+  return tensor::InsertSliceOp::create(
+      b, loc, part, dest, offsets, getSizes(b, loc, part),
+      SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+}
+
+/// The offsets and sizes of x[i, j, ...] kept as unit dimensions.
+std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>
+unitPrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  for (auto [dim, value] : llvm::enumerate(indices)) {
+    offsets[dim] = value;
+    sizes[dim] = b.getIndexAttr(1);
+  }
+  return {offsets, sizes};
+}
+
+/// x[i:i+1, j:j+1, ...]: one (batch, head) with its unit dimensions kept, so
+/// that the batched code below runs on it unchanged.
+Value unitSlice(OpBuilder &b, Location loc, Value x, ValueRange indices) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto [offsets, sizes] = unitPrefix(b, loc, x, indices);
+  SmallVector<int64_t> shape(type.getShape());
+  for (unsigned d = 0; d < indices.size(); ++d)
+    shape[d] = 1;
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, SmallVector<OpFoldResult>(type.getRank(), b.getIndexAttr(1)));
+}
+
+/// x with dimension `dim` fixed at `at` and dropped (a rank-reduced slice).
+Value sliceAt(OpBuilder &b, Location loc, Value x, unsigned dim,
+              OpFoldResult at) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  offsets[dim] = at;
+  sizes[dim] = b.getIndexAttr(1);
+  SmallVector<int64_t> shape(type.getShape());
+  shape.erase(shape.begin() + dim);
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+}
+
+/// x[:, :, :, j, :] of [B, H, C, n, d] as [B, H, C, d].
+Value virtualSlice(OpBuilder &b, Location loc, Value x, int64_t j) {
+  return sliceAt(b, loc, x, 3, b.getIndexAttr(j));
+}
+
+/// Inserts `part` [B, H, C, d] at dest[:, :, :, j, :] (virtualSlice's
+/// inverse).
+Value virtualInsert(OpBuilder &b, Location loc, Value part, Value dest,
+                    int64_t j) {
+  SmallVector<OpFoldResult> offsets(5, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, dest);
+  offsets[3] = b.getIndexAttr(j);
+  sizes[3] = b.getIndexAttr(1);
+  return tensor::InsertSliceOp::create(
+      b, loc, part, dest, offsets, sizes,
+      SmallVector<OpFoldResult>(5, b.getIndexAttr(1)));
+}
+
+/// P [B, H, C, d, d] plus sign · x ⊗ y per position (x, y [B, H, C, d]),
+/// with P's columns first scaled by `scale` [B, H, C, d] when given.
+Value scaledPlusOuter(OpBuilder &b, Location loc, Value p, Value scale, Value x,
+                      Value y, double sign) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> inputs = {p, x, y};
+  SmallVector<AffineMap> maps = {identityMap(ctx, 5),
+                                 projectionMap(ctx, 5, {0, 1, 2, 3}),
+                                 projectionMap(ctx, 5, {0, 1, 2, 4})};
+  if (scale) {
+    inputs.push_back(scale);
+    maps.push_back(projectionMap(ctx, 5, {0, 1, 2, 4}));
+  }
+  return elementwise(
+      b, loc, inputs,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value base = scale
+                         ? arith::MulFOp::create(nb, nl, a[0], a[3]).getResult()
+                         : a[0];
+        Value outer = arith::MulFOp::create(nb, nl, a[1], a[2]);
+        if (sign < 0)
+          return arith::SubFOp::create(nb, nl, base, outer).getResult();
+        return arith::AddFOp::create(nb, nl, base, outer).getResult();
+      },
+      maps);
+}
+
+/// One chunk of the reference arithmetic (§4.3 of the reference note),
+/// recomputed for its backward: k, v, beta, alpha [B, H, C, n, d], the
+/// incoming state h [B, H, d, d].
+struct ReferenceChunk {
+  Value kFlat, kBeta, vBeta; // [B, H, N, d]
+  Value t;                   // (I + stril(kBeta kᵀ))⁻¹ [B, H, N, N]
+  Value w, u;                // T kBeta, T vBeta as [B, H, C, n, d]
+  SmallVector<Value> p;      // P before virtual step j (p[n]: after the last)
+  SmallVector<Value> r;      // r_j = U_j − Pᵀ W_j [B, H, C, d]
+};
+
+ReferenceChunk recomputeReferenceChunk(OpBuilder &b, Location loc, Value k,
+                                       Value v, Value beta, Value alpha,
+                                       Value h, int64_t order) {
+  MLIRContext *ctx = b.getContext();
+  ReferenceChunk chunk;
+  chunk.kFlat = collapsePair(b, loc, k, 2);
+  chunk.kBeta = collapsePair(b, loc, mulTensors(b, loc, k, beta), 2);
+  chunk.vBeta = collapsePair(b, loc, mulTensors(b, loc, v, beta), 2);
+  chunk.t = buildTrilInverse(
+      b, loc, einsum(b, loc, "xymd,xypd->xymp", chunk.kBeta, chunk.kFlat));
+  chunk.w =
+      splitDim(b, loc, einsum(b, loc, "xymp,xypd->xymd", chunk.t, chunk.kBeta),
+               2, order);
+  chunk.u =
+      splitDim(b, loc, einsum(b, loc, "xymp,xypd->xymd", chunk.t, chunk.vBeta),
+               2, order);
+  // Every position c restarts from h.
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, h);
+  sizes.insert(sizes.begin() + 2, tensor::getMixedSize(b, loc, k, 2));
+  Value p = buildParallelGeneric(
+      b, loc, {h}, {projectionMap(ctx, 5, {0, 1, 3, 4})},
+      createEmpty(b, loc, sizes, elementOf(h)),
+      [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+  for (int64_t j = 0; j < order; ++j) {
+    Value wj = virtualSlice(b, loc, chunk.w, j);
+    Value r = subTensors(b, loc, virtualSlice(b, loc, chunk.u, j),
+                         einsum(b, loc, "xycae,xyca->xyce", p, wj));
+    chunk.p.push_back(p);
+    chunk.r.push_back(r);
+    Value aj = alpha ? virtualSlice(b, loc, alpha, j) : Value();
+    p = scaledPlusOuter(b, loc, p, aj, wj, r, 1.0);
+  }
+  chunk.p.push_back(p);
+  return chunk;
+}
+
+/// The cotangents of one chunk's operands and of its incoming state, from
+/// the cotangents of its outputs `dout` [B, H, C, d] and of the state it
+/// hands on `dnext` [B, H, d, d] (the state of its last position).
+struct ReferenceChunkGrads {
+  Value dq, dk, dv, dbeta, dalpha; // [B, H, C, n, d]
+  Value dh;                        // [B, H, d, d]
+};
+
+ReferenceChunkGrads referenceChunkBackward(OpBuilder &b, Location loc,
+                                           const ReferenceChunk &chunk, Value q,
+                                           Value k, Value v, Value beta,
+                                           Value alpha, Value dout, Value dnext,
+                                           int64_t order) {
+  MLIRContext *ctx = b.getContext();
+  Type type = elementOf(q);
+  SmallVector<OpFoldResult> expanded = getSizes(b, loc, k);
+  Value positions = tensor::DimOp::create(b, loc, k, 2);
+  Value last = arith::SubIOp::create(b, loc, positions, index(b, loc, 1));
+  // Only the last position's state goes on: dP is dnext there, 0 elsewhere.
+  Value dp = createFilled(b, loc, getSizes(b, loc, chunk.p[0]), type, 0.0);
+  {
+    SmallVector<OpFoldResult> offsets(5, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = getSizes(b, loc, dp);
+    offsets[2] = last;
+    sizes[2] = b.getIndexAttr(1);
+    dp = tensor::InsertSliceOp::create(
+        b, loc, dnext, dp, offsets, sizes,
+        SmallVector<OpFoldResult>(5, b.getIndexAttr(1)));
+  }
+  Value dq = createFilled(b, loc, expanded, type, 0.0);
+  Value dw = createFilled(b, loc, expanded, type, 0.0);
+  Value du = createFilled(b, loc, expanded, type, 0.0);
+  Value dalpha = alpha ? createFilled(b, loc, expanded, type, 0.0) : Value();
+  for (int64_t j = order - 1; j >= 0; --j) {
+    Value pj = chunk.p[j], rj = chunk.r[j];
+    Value wj = virtualSlice(b, loc, chunk.w, j);
+    // P_{j+1} = P_j diag(α_j) + w_j r_jᵀ.
+    Value dr = einsum(b, loc, "xycae,xyca->xyce", dp, wj);
+    Value dwj = einsum(b, loc, "xycae,xyce->xyca", dp, rj);
+    Value aj = alpha ? virtualSlice(b, loc, alpha, j) : Value();
+    if (alpha) {
+      dalpha = virtualInsert(
+          b, loc, einsum(b, loc, "xycae,xycae->xyce", pj, dp), dalpha, j);
+      dp = elementwise(
+          b, loc, {dp, aj},
+          [](OpBuilder &nb, Location nl, ValueRange a) {
+            return arith::MulFOp::create(nb, nl, a[0], a[1]).getResult();
+          },
+          {identityMap(ctx, 5), projectionMap(ctx, 5, {0, 1, 2, 4})});
+    }
+    // y = P_jᵀ q + q ⊙ r_j is read at the last virtual token only.
+    if (j == order - 1) {
+      Value qj = virtualSlice(b, loc, q, j);
+      dq = virtualInsert(
+          b, loc,
+          addTensors(b, loc, einsum(b, loc, "xycae,xyce->xyca", pj, dout),
+                     mulTensors(b, loc, dout, rj)),
+          dq, j);
+      dr = addTensors(b, loc, dr, mulTensors(b, loc, dout, qj));
+      dp = scaledPlusOuter(b, loc, dp, Value(), qj, dout, 1.0);
+    }
+    // r_j = U_j − P_jᵀ w_j.
+    du = virtualInsert(b, loc, dr, du, j);
+    dp = scaledPlusOuter(b, loc, dp, Value(), wj, dr, -1.0);
+    dwj = subTensors(b, loc, dwj, einsum(b, loc, "xycae,xyce->xyca", pj, dr));
+    dw = virtualInsert(b, loc, dwj, dw, j);
+  }
+  ReferenceChunkGrads grads;
+  grads.dq = dq;
+  grads.dalpha = dalpha;
+  // Every position started from h.
+  SmallVector<OpFoldResult> stateSizes = getSizes(b, loc, dnext);
+  SmallVector<utils::IteratorType> sumPositions(5,
+                                                utils::IteratorType::parallel);
+  sumPositions[2] = utils::IteratorType::reduction;
+  grads.dh = buildGeneric(
+      b, loc, {dp}, createFilled(b, loc, stateSizes, type, 0.0),
+      {identityMap(ctx, 5), projectionMap(ctx, 5, {0, 1, 3, 4})}, sumPositions,
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        return arith::AddFOp::create(nb, nl, a[1], a[0]).getResult();
+      });
+
+  // W = T kβ, U = T vβ, T = (I + stril(kβ kᵀ))⁻¹.
+  Value dwFlat = collapsePair(b, loc, dw, 2);
+  Value duFlat = collapsePair(b, loc, du, 2);
+  Value dt =
+      addTensors(b, loc, einsum(b, loc, "xymd,xypd->xymp", dwFlat, chunk.kBeta),
+                 einsum(b, loc, "xymd,xypd->xymp", duFlat, chunk.vBeta));
+  Value dkBeta = einsum(b, loc, "xypm,xypd->xymd", chunk.t, dwFlat);
+  Value dvBeta = einsum(b, loc, "xypm,xypd->xymd", chunk.t, duFlat);
+  // d stril(M) = −stril(Tᵀ dT Tᵀ).
+  Value tdt = einsum(b, loc, "xyzm,xyzp->xymp", chunk.t, dt);
+  Value full = einsum(b, loc, "xymz,xypz->xymp", tdt, chunk.t);
+  Value dm = buildParallelGeneric(
+      b, loc, {full}, {identityMap(ctx, 4)},
+      createEmpty(b, loc, getSizes(b, loc, full), type),
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value row = linalg::IndexOp::create(nb, nl, 2);
+        Value column = linalg::IndexOp::create(nb, nl, 3);
+        Value below = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ugt,
+                                            row, column);
+        return arith::SelectOp::create(nb, nl, below,
+                                       arith::NegFOp::create(nb, nl, a[0]),
+                                       floatConstant(nb, nl, type, 0.0))
+            .getResult();
+      });
+  dkBeta = addTensors(b, loc, dkBeta,
+                      einsum(b, loc, "xymp,xypd->xymd", dm, chunk.kFlat));
+  Value dkFlat = einsum(b, loc, "xymp,xymd->xypd", dm, chunk.kBeta);
+  Value dkb = splitDim(b, loc, dkBeta, 2, order);
+  Value dvb = splitDim(b, loc, dvBeta, 2, order);
+  // kβ = k ⊙ β, vβ = v ⊙ β.
+  grads.dk = addTensors(b, loc, splitDim(b, loc, dkFlat, 2, order),
+                        mulTensors(b, loc, dkb, beta));
+  grads.dv = mulTensors(b, loc, dvb, beta);
+  grads.dbeta = addTensors(b, loc, mulTensors(b, loc, dkb, k),
+                           mulTensors(b, loc, dvb, v));
+  return grads;
+}
+
+/// The VJP of the tptt-0.12 operator: per (batch, head) in parallel, a
+/// forward sweep over the reference's chunks keeps the state entering each
+/// (from the 1e-6 fill), then the chunks are walked last to first with the
+/// cotangent of the state handed on, each chunk recomputed from its
+/// incoming state (its per-position restarts make its states transient).
+struct LowerReferenceDeltaProductGrad
+    : public OpRewritePattern<DeltaProductGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DeltaProductGradOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getSemantics() != Semantics::Tptt012)
+      return failure();
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    auto kType = cast<RankedTensorType>(op.getK().getType());
+    Type type = kType.getElementType();
+    int64_t order = kType.getDimSize(3), headDim = kType.getDimSize(4);
+    Value batch = tensor::DimOp::create(b, loc, op.getK(), 0);
+    Value heads = tensor::DimOp::create(b, loc, op.getK(), 1);
+    Value seq = tensor::DimOp::create(b, loc, op.getK(), 2);
+
+    // The reversed run flips the whole token axis, an involution.
+    std::optional<SequencePacking> reversal;
+    if (op.getReverse())
+      reversal = buildSequencePacking(b, loc, Value(), batch, seq,
+                                      /*reverse=*/true);
+    auto orient = [&](Value x) {
+      return reversal ? gatherSequence(b, loc, x, 2, reversal->gather) : x;
+    };
+    SmallVector<Value> operands = {orient(op.getQ()), orient(op.getK()),
+                                   orient(op.getV()), orient(op.getBeta()),
+                                   orient(op.getDoutput())};
+    if (op.getAlpha())
+      operands.push_back(orient(op.getAlpha()));
+    bool hasAlpha = static_cast<bool>(op.getAlpha());
+    Value chunk = referenceChunk(b, loc, seq, op.getChunkSize());
+    Value numChunks = arith::DivUIOp::create(b, loc, seq, chunk);
+
+    SmallVector<Value> inits;
+    for (Value x : {operands[0], operands[1], operands[2], operands[3]})
+      inits.push_back(createEmpty(b, loc, getSizes(b, loc, x), type));
+    if (hasAlpha)
+      inits.push_back(createEmpty(b, loc, getSizes(b, loc, operands[5]), type));
+
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, heads}, inits, std::nullopt,
+        [&](OpBuilder &fb, Location fl, ValueRange args) {
+          ValueRange bh = args.take_front(2);
+          SmallVector<Value> own;
+          for (Value x : operands)
+            own.push_back(unitSlice(fb, fl, x, bh));
+          Value q = own[0], k = own[1], v = own[2], beta = own[3];
+          Value dout = own[4], alpha = hasAlpha ? own[5] : Value();
+          SmallVector<OpFoldResult> stateSizes = {
+              fb.getIndexAttr(1), fb.getIndexAttr(1), fb.getIndexAttr(headDim),
+              fb.getIndexAttr(headDim)};
+          Value zero = index(fb, fl, 0), one = index(fb, fl, 1);
+          auto rows = [&](OpBuilder &rb, Location rl, Value x, Value nc) {
+            if (!x)
+              return Value();
+            Value start = arith::MulIOp::create(rb, rl, nc, chunk);
+            return tokenRows(rb, rl, x, start, chunk);
+          };
+          auto recompute = [&](OpBuilder &rb, Location rl, Value nc, Value h) {
+            return recomputeReferenceChunk(
+                rb, rl, rows(rb, rl, k, nc), rows(rb, rl, v, nc),
+                rows(rb, rl, beta, nc), rows(rb, rl, alpha, nc), h, order);
+          };
+          auto handedOn = [&](OpBuilder &rb, Location rl,
+                              const ReferenceChunk &c) {
+            Value positions = tensor::DimOp::create(rb, rl, c.p.back(), 2);
+            return sliceAt(
+                rb, rl, c.p.back(), 2,
+                arith::SubIOp::create(rb, rl, positions, index(rb, rl, 1))
+                    .getResult());
+          };
+
+          // 1. The state entering every chunk.
+          SmallVector<OpFoldResult> allStates = {numChunks};
+          allStates.append(stateSizes);
+          Value h0 = createFilled(fb, fl, stateSizes, type, 1e-6);
+          auto sweep = scf::ForOp::create(
+              fb, fl, zero, numChunks, one,
+              ValueRange{h0, createEmpty(fb, fl, allStates, type)},
+              [&](OpBuilder &lb, Location ll, Value nc, ValueRange iters) {
+                Value states = stateInsert(lb, ll, iters[0], iters[1], nc);
+                Value next = handedOn(lb, ll, recompute(lb, ll, nc, iters[0]));
+                if (op.getNonlinear())
+                  next = buildPhi(lb, ll, next);
+                scf::YieldOp::create(lb, ll, ValueRange{next, states});
+              });
+          Value states = sweep.getResult(1);
+
+          // 2. The chunks last to first.
+          SmallVector<Value> accumulators = {
+              createFilled(fb, fl, stateSizes, type, 0.0)};
+          for (Value x : {q, k, v, beta})
+            accumulators.push_back(
+                createEmpty(fb, fl, getSizes(fb, fl, x), type));
+          if (alpha)
+            accumulators.push_back(
+                createEmpty(fb, fl, getSizes(fb, fl, alpha), type));
+          auto backward = scf::ForOp::create(
+              fb, fl, zero, numChunks, one, accumulators,
+              [&](OpBuilder &lb, Location ll, Value i, ValueRange iters) {
+                Value nc = arith::SubIOp::create(
+                    lb, ll, arith::SubIOp::create(lb, ll, numChunks, i),
+                    index(lb, ll, 1));
+                Value h = slicePrefix(lb, ll, states, nc);
+                ReferenceChunk c = recompute(lb, ll, nc, h);
+                Value dnext = iters[0];
+                if (op.getNonlinear())
+                  dnext = phiVjp(lb, ll, handedOn(lb, ll, c), dnext);
+                ReferenceChunkGrads g = referenceChunkBackward(
+                    lb, ll, c, rows(lb, ll, q, nc), rows(lb, ll, k, nc),
+                    rows(lb, ll, v, nc), rows(lb, ll, beta, nc),
+                    rows(lb, ll, alpha, nc), rows(lb, ll, dout, nc), dnext,
+                    order);
+                Value start = arith::MulIOp::create(lb, ll, nc, chunk);
+                SmallVector<Value> yields = {g.dh};
+                SmallVector<Value> parts = {g.dq, g.dk, g.dv, g.dbeta};
+                if (alpha)
+                  parts.push_back(g.dalpha);
+                for (auto [part, acc] :
+                     llvm::zip_equal(parts, iters.drop_front()))
+                  yields.push_back(insertTokenRows(lb, ll, part, acc, start));
+                scf::YieldOp::create(lb, ll, yields);
+              });
+
+          SmallVector<Value> results(backward.getResults().drop_front());
+          SmallVector<
+              std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>>
+              places;
+          for (auto [result, dest] :
+               llvm::zip_equal(results, args.drop_front(2)))
+            places.push_back(unitPrefix(fb, fl, dest, bh));
+          auto inParallel = scf::InParallelOp::create(fb, fl);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(inParallel.getBody());
+          for (auto [result, dest, place] :
+               llvm::zip_equal(results, args.drop_front(2), places))
+            tensor::ParallelInsertSliceOp::create(
+                fb, fl, result, dest, place.first, place.second,
+                SmallVector<OpFoldResult>(
+                    cast<RankedTensorType>(dest.getType()).getRank(),
+                    fb.getIndexAttr(1)));
+        });
+    SmallVector<Value> grads;
+    for (Value grad : forall.getResults())
+      grads.push_back(orient(grad));
+    replaceOpWithCasts(rewriter, op, grads);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::tptt::populateDeltaProductGradLoweringPatterns(
     RewritePatternSet &patterns, const TpttToLinalgOptions &) {
-  patterns.add<LowerDeltaProductGrad>(patterns.getContext());
+  patterns.add<LowerDeltaProductGrad, LowerReferenceDeltaProductGrad>(
+      patterns.getContext());
 }

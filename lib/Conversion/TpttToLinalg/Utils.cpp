@@ -330,6 +330,37 @@ Value lowering::castTensor(OpBuilder &b, Location loc, Value x,
       });
 }
 
+/// fn(lhs, rhs) elementwise over the shape of lhs.
+static Value binaryElementwise(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                               GenericBody fn) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  SmallVector<AffineMap> maps(2, identityMap(b.getContext(), type.getRank()));
+  Value init =
+      createEmpty(b, loc, getSizes(b, loc, lhs), type.getElementType());
+  return buildParallelGeneric(b, loc, {lhs, rhs}, maps, init, fn);
+}
+
+Value lowering::addTensors(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return binaryElementwise(
+      b, loc, lhs, rhs, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+Value lowering::subTensors(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return binaryElementwise(
+      b, loc, lhs, rhs, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::SubFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
+Value lowering::mulTensors(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return binaryElementwise(
+      b, loc, lhs, rhs, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return arith::MulFOp::create(nb, nloc, args[0], args[1]).getResult();
+      });
+}
+
 void lowering::replaceOpWithCasts(RewriterBase &rewriter, Operation *op,
                                   ValueRange values) {
   SmallVector<Value> replacements;

@@ -86,6 +86,27 @@ rotationTable(int64_t order);
 Value constantTable(OpBuilder &b, Location loc, ArrayRef<double> values,
                     Type elementType);
 
+/// Collapses dimensions [first, first + 1] of `x` into one.
+Value collapsePair(OpBuilder &b, Location loc, Value x, unsigned first);
+
+/// Splits dimension `dim` of `x` into [size / inner, inner] (inner static).
+Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
+               int64_t inner);
+
+/// T = (I + L)⁻¹ from the strictly lower part of L [..., N, N], by the
+/// reference's row recursion: X_{i,:} = a_i + a_i X with a_i = −stril(L)_{i,:}
+/// (rows of X at and after i are still zero), then T = I + X.
+Value buildTrilInverse(OpBuilder &b, Location loc, Value l);
+
+/// The tptt-0.12 chunk length: the largest C <= min(maxChunk, S) dividing
+/// S, or 1 when there is none.
+Value referenceChunk(OpBuilder &b, Location loc, Value seq, int64_t maxChunk);
+
+/// lhs + rhs, lhs − rhs and lhs ⊙ rhs elementwise (operands of one shape).
+Value addTensors(OpBuilder &b, Location loc, Value lhs, Value rhs);
+Value subTensors(OpBuilder &b, Location loc, Value lhs, Value rhs);
+Value mulTensors(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
 /// Casts every element of `x` to `elementType` (x itself when it has it).
 Value castTensor(OpBuilder &b, Location loc, Value x, Type elementType);
 

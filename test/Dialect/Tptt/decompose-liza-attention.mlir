@@ -34,14 +34,15 @@ func.func @liza_attention$recurrent(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf3
 
 // -----
 
-// tptt-0.12: padding multiplies v before the gates (as the reference does);
+// tptt-0.12: padding multiplies v before the gates (as the reference does;
+// the broadcast mask times v, a product tptt-differentiate handles);
 // q̂, α and β are expanded too, a constant gate (c) with `cte`; the linear
 // branch runs in f32 while the model is bf16; options reach their ops.
 // CHECK-LABEL: func @liza_attention$tptt_0_12
 // CHECK-SAME:    (%[[Q:[^:]+]]: tensor<2x8x64xbf16>, %[[K:[^:]+]]: tensor<2x8x32xbf16>, %[[V:[^:]+]]: tensor<2x8x32xbf16>, %{{[^:]+}}: tensor<2x8x16xbf16>, %{{[^:]+}}: tensor<2x8x16xbf16>, %[[MU:[^:]+]]: tensor<f32>, %[[WO:[^:]+]]: tensor<64x64xbf16>, %[[BO:[^:]+]]: tensor<64xbf16>, %[[M:[^:]+]]: tensor<2x8xi1>)
-// CHECK:         %[[VM:.+]] = linalg.generic {{.+}} ins(%[[V]], %[[M]] : tensor<2x8x32xbf16>, tensor<2x8xi1>)
+// CHECK:         %[[MF:.+]] = linalg.generic {{.+}} ins(%[[M]] : tensor<2x8xi1>)
 // CHECK:           arith.uitofp %{{.+}} : i1 to bf16
-// CHECK:           arith.mulf
+// CHECK:         %[[VM:.+]] = arith.mulf %[[V]], %[[MF]] : tensor<2x8x32xbf16>
 // CHECK:         %[[ALPHA:.+]], %[[BETA:.+]] = tptt.gates %[[K]], %[[VM]] alpha = k beta = c heads = 4 kv_heads = 2 : (tensor<2x8x32xbf16>, tensor<2x8x32xbf16>) -> (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>)
 // CHECK:         %[[QH:.+]], %[[KH:.+]], %[[VH:.+]] = tptt.feature_map %[[Q]], %[[K]], %[[VM]]
 // CHECK:         %[[KE:.+]] = tptt.virtual_token_expand %[[KH]] order = 3 trick = rdt

@@ -806,8 +806,16 @@ func.func @rope_tables$frequencies(%p: tensor<?x?xi64>) {
 
 // -----
 
-func.func @delta_product_grad$semantics(%q: tensor<?x4x?x4xf32>, %e: tensor<?x4x?x1x4xf32>) {
-  // expected-error @+1 {{is only defined for the recurrent semantics}}
+func.func @delta_product_grad$semantics(%e: tensor<?x4x?x1x4xf32>, %do: tensor<?x4x?x4xf32>, %m: tensor<?x?xi1>) {
+  // expected-error @+1 {{'mask' is not allowed with tptt-0.12 semantics}}
+  %0:4 = tptt.delta_product_grad %e, %e, %e, %e mask %m, %do semantics = "tptt-0.12" chunk_size = 4 : (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x?xi1>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>)
+  return
+}
+
+// -----
+
+func.func @delta_product_grad$expanded(%q: tensor<?x4x?x4xf32>, %e: tensor<?x4x?x1x4xf32>) {
+  // expected-error @+1 {{'q' must have rank 5 [B, H, S, n, d], got 'tensor<?x4x?x4xf32>'}}
   %0:4 = tptt.delta_product_grad %q, %e, %e, %q, %q semantics = "tptt-0.12" chunk_size = 4 : (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x4xf32>)
   return
 }

@@ -943,21 +943,26 @@ LogicalResult VirtualTokenExpandGradOp::verify() {
 LogicalResult DeltaProductGradOp::verify() {
   if (failed(checkPositive(*this, "chunk_size", getChunkSize())))
     return failure();
-  if (getSemantics() != Semantics::Recurrent)
-    return emitOpError("is only defined for the recurrent semantics");
   ShapeChecker shapes(*this);
   shapes.requireStatic("n");
   shapes.requireStatic("d");
-  if (failed(shapes.check("q", getQ().getType(), {"B", "H", "S", "d"})) ||
+  bool recurrent = getSemantics() == Semantics::Recurrent;
+  // As for tptt.delta_product: q and the gates are expanded under tptt-0.12.
+  SmallVector<StringRef> perToken = {"B", "H", "S", "n", "d"};
+  if (recurrent)
+    perToken.erase(perToken.begin() + 3);
+  if (getMask() && !recurrent)
+    return emitOpError("'mask' is not allowed with tptt-0.12 semantics");
+  if (failed(shapes.check("q", getQ().getType(), perToken)) ||
       failed(shapes.check("k", getK().getType(), {"B", "H", "S", "n", "d"})) ||
       failed(shapes.check("v", getV().getType(), {"B", "H", "S", "n", "d"})) ||
-      failed(shapes.check("beta", getBeta().getType(), {"B", "H", "S", "d"})) ||
+      failed(shapes.check("beta", getBeta().getType(), perToken)) ||
       failed(shapes.check("doutput", getDoutput().getType(),
                           {"B", "H", "S", "d"})) ||
       failed(checkMask(shapes, getMask())))
     return failure();
   if (Value alpha = getAlpha())
-    if (failed(shapes.check("alpha", alpha.getType(), {"B", "H", "S", "d"})))
+    if (failed(shapes.check("alpha", alpha.getType(), perToken)))
       return failure();
   if (static_cast<bool>(getAlpha()) != static_cast<bool>(getDalpha()))
     return emitOpError("has a 'dalpha' result exactly when it has 'alpha'");

@@ -218,9 +218,6 @@ LogicalResult DeltaProductOp::buildVjp(OpBuilder &b,
   if (getInitialState())
     return notDifferentiable(*this, "initial_state",
                              "training runs whole sequences from a zero state");
-  if (getSemantics() != Semantics::Recurrent)
-    return emitOpError("has a VJP only under the recurrent semantics; train "
-                       "tptt-0.12 checkpoints with semantics = recurrent");
   Location loc = getLoc();
   SmallVector<Type> types = {getQ().getType(), getK().getType(),
                              getV().getType(), getBeta().getType()};

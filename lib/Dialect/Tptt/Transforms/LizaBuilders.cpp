@@ -71,25 +71,29 @@ Value emptyLike(OpBuilder &b, Location loc, Value source) {
 }
 
 /// v ⊙ m with the [B, S] mask broadcast over features, as the reference does
-/// under tptt-0.12 (a multiplication, so that -0.0 and NaN behave alike).
+/// under tptt-0.12 (a multiplication, so that -0.0 and NaN behave alike). The
+/// broadcast mask depends on the mask alone and the product is an arith.mulf
+/// on tensors, so that tptt-differentiate sees a product with a constant.
 Value maskValues(OpBuilder &b, Location loc, Value v, Value mask) {
   auto type = cast<RankedTensorType>(v.getType());
   MLIRContext *ctx = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, ctx);
   AffineMap batchSeq = AffineMap::get(
       3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
-  Value init = emptyLike(b, loc, v);
   SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{v, mask}, ValueRange{init},
-             ArrayRef<AffineMap>{identity, batchSeq, identity}, iterators,
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value m = arith::UIToFPOp::create(
-                   nb, nloc, type.getElementType(), args[1]);
-               Value product = arith::MulFOp::create(nb, nloc, args[0], m);
-               linalg::YieldOp::create(nb, nloc, product);
-             })
-      .getResult(0);
+  Value weights = linalg::GenericOp::create(
+                      b, loc, TypeRange{type}, ValueRange{mask},
+                      ValueRange{emptyLike(b, loc, v)},
+                      ArrayRef<AffineMap>{batchSeq, identity}, iterators,
+                      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                        linalg::YieldOp::create(
+                            nb, nloc,
+                            arith::UIToFPOp::create(
+                                nb, nloc, type.getElementType(), args[0])
+                                .getResult());
+                      })
+                      .getResult(0);
+  return arith::MulFOp::create(b, loc, v, weights);
 }
 
 /// ½ (a + b), elementwise.

@@ -441,6 +441,26 @@ def Tptt_DeltaProductGradOp : Tptt_Op<"delta_product_grad",
     `nonlinear` the cotangent passes through φ's Jacobian where the forward
     applied φ. Masked positions receive zero cotangents.
 
+    Under `tptt-0.12` semantics (q, β, α expanded to [B, H, S, n, d] as for
+    the forward; no mask) the chunks are the reference's (C the largest
+    divisor of S not above `chunk_size`), the forward sweep starts from the
+    1e-6 fill, and each chunk, recomputed from the state entering it, is
+    differentiated through its own arithmetic (per (batch, head)):
+
+        P_{c,j+1} = P_{c,j} diag(α_j) + W_j r_jᵀ:  dW_j += dP r_j,
+                    dr_j += dPᵀ W_j, dα_j += Σ_a P_{c,j} ⊙ dP, dP ← dP diag(α_j)
+        y = P_{c,n−1}ᵀ q + q ⊙ r  (read out):    dq = P do + do ⊙ r,
+                    dr += do ⊙ q, dP += q doᵀ
+        r_j = U_j − P_{c,j}ᵀ W_j:                 dU_j = dr_j, dP −= W_j dr_jᵀ,
+                                                 dW_j −= P_{c,j} dr_j
+        W = T kβ, U = T vβ, T = (I + stril(kβ kᵀ))⁻¹:
+                    dT = dW kβᵀ + dU vβᵀ, d stril = −stril(Tᵀ dT Tᵀ)
+
+    where only the last position's final state is handed on (dP starts as
+    the handed-on cotangent there and 0 elsewhere) and the state entering
+    the chunk receives Σ_c dP_{c,0}. The per-position states are transient
+    (one chunk at a time).
+
     ```mlir
     %dq, %dk, %dv, %db = tptt.delta_product_grad %q, %k, %v, %beta, %do
         semantics = recurrent chunk_size = 64
