@@ -277,3 +277,41 @@ def test_liza_attention_layer_matches_the_reference(tmp_path):
     expected = R.mag_mix(soft, lin, 0.3, cross_gate=True)
     real = mask[:, :, None]  # padded outputs are unspecified
     assert _relative_error(np.where(real, out, 0.0), np.where(real, expected, 0.0)) <= TOLERANCE
+
+
+ATTENTION = """
+func.func @attention(%q: tensor<2x4x{S}x8xf64>, %k: tensor<2x2x{T}x8xf64>, %v: tensor<2x2x{T}x8xf64>,
+                     %m: tensor<2x{T}xi1>) -> tensor<2x4x{S}x8xf64> {{
+  %o = tptt.attention %q, %k, %v mask %m {window}
+      : (tensor<2x4x{S}x8xf64>, tensor<2x2x{T}x8xf64>, tensor<2x2x{T}x8xf64>, tensor<2x{T}xi1>) -> tensor<2x4x{S}x8xf64>
+  return %o : tensor<2x4x{S}x8xf64>
+}}
+"""
+
+
+@pytest.mark.parametrize("seq, keys, window", [(150, 150, None), (150, 150, 40), (70, 75, 30)])
+def test_attention_by_query_blocks_matches_the_reference(tmp_path, seq, keys, window):
+    """tptt.attention is lowered by blocks of 64 query rows, each against the keys it sees: over
+    several blocks (a ragged last one), with a window, padding, and queries that are the last S of
+    T positions (a cache), it equals plain softmax attention."""
+    rng = np.random.default_rng(seq + keys)
+    q = rng.standard_normal((2, 4, seq, 8))
+    k = rng.standard_normal((2, 2, keys, 8))
+    v = rng.standard_normal((2, 2, keys, 8))
+    mask = np.ones((2, keys), dtype=bool)
+    mask[1, :9] = False  # left padding
+    source = ATTENTION.format(S=seq, T=keys, window=f"window = {window}" if window else "")
+    (out,) = _run(tmp_path, source, "attention", [q, k, v, mask.astype(np.int64)], 1)
+    expected = np.zeros_like(q)
+    for b in range(2):
+        for h in range(4):
+            for s in range(seq):
+                p = keys - seq + s
+                t = np.arange(keys)
+                visible = (t <= p) & mask[b] & ((t > p - window) if window else True)
+                if not visible.any():
+                    continue
+                scores = k[b, h // 2][visible] @ q[b, h, s] / np.sqrt(8)
+                weights = np.exp(scores - scores.max())
+                expected[b, h, s] = (weights / weights.sum()) @ v[b, h // 2][visible]
+    assert _relative_error(out, expected) <= TOLERANCE

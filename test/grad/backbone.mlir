@@ -7,6 +7,10 @@
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_ce --backward bwd_ce --inputs logits=2x4x7,labels=2x4:labels:7
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn --backward bwd_attn --inputs q=2x4x3x8,k=2x2x5x8,v=2x2x5x8,mask=2x5:mask --wrt q,k,v
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn_window --backward bwd_attn_window --inputs q=1x2x6x4,k=1x1x6x4,v=1x1x6x4
+// Several blocks of 64 query rows (a ragged last one; queries the last 67 of
+// 70 positions; a window that moves the keys' start):
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn --backward bwd_attn --inputs q=2x4x67x8,k=2x2x70x8,v=2x2x70x8,mask=2x70:mask --wrt q,k,v
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn_window --backward bwd_attn_window --inputs q=1x2x70x4,k=1x1x70x4,v=1x1x70x4
 
 func.func @fwd_rms(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>) -> tensor<?x?x8xf64> {
   %y = tptt.rms_norm %x, %w {eps = 1.0e-05 : f64} : (tensor<?x?x8xf64>, tensor<8xf64>) -> tensor<?x?x8xf64>

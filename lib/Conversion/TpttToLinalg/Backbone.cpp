@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/PatternMatch.h"
@@ -117,7 +118,8 @@ struct LowerRope : public OpRewritePattern<RopeOp> {
 /// query head reads its KV head through a projection: scores q·k·scale over
 /// the visible keys p − L < t ≤ p (p = T − S + s, L the window) that the
 /// mask keeps, a max-subtracted softmax (a row without visible keys gives
-/// 0), and the weighted sum of values.
+/// 0), and the weighted sum of values; by blocks of query rows, each
+/// against the keys it can see.
 struct LowerAttention : public OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -129,10 +131,19 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
     double scale = op.getScale() ? op.getScale()->convertToDouble()
                                  : 1.0 / std::sqrt(double(qType.getDimSize(3)));
     Value q = groupQueryHeads(rewriter, loc, op.getQ(), kvHeads);
-    Value probabilities = attentionProbabilities(
-        rewriter, loc, q, op.getK(), op.getMask(), op.getWindow(), scale);
-    Value out =
-        einsum(rewriter, loc, "xkgst,xktc->xkgsc", probabilities, op.getV());
+    auto window = op.getWindow();
+    Value init = createEmpty(rewriter, loc, getSizes(rewriter, loc, q),
+                             qType.getElementType());
+    Value out = forEachAttentionBlock(
+        rewriter, loc, q, op.getK(), op.getV(), op.getMask(), window, init,
+        [&](OpBuilder &bb, Location bl, const AttentionBlock &block,
+            ValueRange iters) -> SmallVector<Value> {
+          Value probabilities = attentionProbabilities(
+              bb, bl, block.q, block.k, block.mask, window, scale);
+          Value rows =
+              einsum(bb, bl, "xkgst,xktc->xkgsc", probabilities, block.v);
+          return {insertDim(bb, bl, rows, iters[0], 3, block.rowStart)};
+        })[0];
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
         op, op.getType(), out,
         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
@@ -398,6 +409,72 @@ Value mlir::tptt::lowering::attentionProbabilities(
         return arith::SelectOp::create(nb, nloc, any, p, zero).getResult();
       });
   return probabilities;
+}
+
+Value mlir::tptt::lowering::sliceDim(OpBuilder &b, Location loc, Value x,
+                                     unsigned dim, Value start, Value count) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  offsets[dim] = start;
+  sizes[dim] = count;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[dim] = ShapedType::kDynamic;
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, SmallVector<OpFoldResult>(type.getRank(), b.getIndexAttr(1)));
+}
+
+Value mlir::tptt::lowering::insertDim(OpBuilder &b, Location loc, Value part,
+                                      Value dest, unsigned dim, Value start) {
+  unsigned rank = cast<RankedTensorType>(dest.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  offsets[dim] = start;
+  return tensor::InsertSliceOp::create(
+      b, loc, part, dest, offsets, getSizes(b, loc, part),
+      SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+}
+
+SmallVector<Value> mlir::tptt::lowering::forEachAttentionBlock(
+    OpBuilder &b, Location loc, Value q, Value k, Value v, Value mask,
+    std::optional<uint64_t> window, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                    const AttentionBlock &, ValueRange)>
+        body) {
+  Value seq = tensor::DimOp::create(b, loc, q, 3);
+  Value keys = tensor::DimOp::create(b, loc, k, 2);
+  Value block = arith::ConstantIndexOp::create(b, loc, kAttentionBlock);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  // Position of query row s among the keys: T − S + s.
+  Value offset = arith::SubIOp::create(b, loc, keys, seq);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, seq, block, inits,
+      [&](OpBuilder &lb, Location ll, Value rowStart, ValueRange iters) {
+        AttentionBlock blk;
+        blk.rowStart = rowStart;
+        blk.rows = arith::MinUIOp::create(
+            lb, ll, block, arith::SubIOp::create(lb, ll, seq, rowStart));
+        Value first = arith::AddIOp::create(lb, ll, offset, rowStart);
+        Value keyEnd = arith::AddIOp::create(lb, ll, first, blk.rows);
+        blk.keyStart = zero;
+        if (window) {
+          // The first row sees keys t > first − L.
+          Value reach = arith::ConstantIndexOp::create(
+              lb, ll, static_cast<int64_t>(*window) - 1);
+          Value past = arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::ugt,
+                                             first, reach);
+          blk.keyStart = arith::SelectOp::create(
+              lb, ll, past, arith::SubIOp::create(lb, ll, first, reach), zero);
+        }
+        blk.keys = arith::SubIOp::create(lb, ll, keyEnd, blk.keyStart);
+        blk.q = sliceDim(lb, ll, q, 3, rowStart, blk.rows);
+        blk.k = sliceDim(lb, ll, k, 2, blk.keyStart, blk.keys);
+        blk.v = sliceDim(lb, ll, v, 2, blk.keyStart, blk.keys);
+        blk.mask =
+            mask ? sliceDim(lb, ll, mask, 1, blk.keyStart, blk.keys) : Value();
+        scf::YieldOp::create(lb, ll, body(lb, ll, blk, iters));
+      });
+  return SmallVector<Value>(loop.getResults());
 }
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {

@@ -557,31 +557,6 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
 // tptt-0.12 semantics
 //===----------------------------------------------------------------------===//
 
-/// Rows [start, start + count) of the token dimension (2) of `x`.
-Value tokenRows(OpBuilder &b, Location loc, Value x, Value start, Value count) {
-  auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
-  offsets[2] = start;
-  sizes[2] = count;
-  SmallVector<int64_t> shape(type.getShape());
-  shape[2] = ShapedType::kDynamic;
-  return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
-      sizes, SmallVector<OpFoldResult>(type.getRank(), b.getIndexAttr(1)));
-}
-
-/// Writes `part` into the token rows [start, start + size) of `dest`.
-Value insertTokenRows(OpBuilder &b, Location loc, Value part, Value dest,
-                      Value start) {
-  unsigned rank = cast<RankedTensorType>(dest.getType()).getRank();
-  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
-  offsets[2] = start;
-  return tensor::InsertSliceOp::create(
-      b, loc, part, dest, offsets, getSizes(b, loc, part),
-      SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
-}
-
 /// The offsets and sizes of x[i, j, ...] kept as unit dimensions.
 std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>
 unitPrefix(OpBuilder &b, Location loc, Value x, ValueRange indices) {
@@ -898,7 +873,7 @@ struct LowerReferenceDeltaProductGrad
             if (!x)
               return Value();
             Value start = arith::MulIOp::create(rb, rl, nc, chunk);
-            return tokenRows(rb, rl, x, start, chunk);
+            return sliceDim(rb, rl, x, 2, start, chunk);
           };
           auto recompute = [&](OpBuilder &rb, Location rl, Value nc, Value h) {
             return recomputeReferenceChunk(
@@ -962,7 +937,7 @@ struct LowerReferenceDeltaProductGrad
                   parts.push_back(g.dalpha);
                 for (auto [part, acc] :
                      llvm::zip_equal(parts, iters.drop_front()))
-                  yields.push_back(insertTokenRows(lb, ll, part, acc, start));
+                  yields.push_back(insertDim(lb, ll, part, acc, 2, start));
                 scf::YieldOp::create(lb, ll, yields);
               });
 

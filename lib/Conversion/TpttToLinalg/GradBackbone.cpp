@@ -483,9 +483,10 @@ struct LowerSwigluGrad : public OpRewritePattern<SwigluGradOp> {
   }
 };
 
-/// The attention backward, recomputing P: dP = dO Vᵀ,
-/// dS = scale · P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS K, dk = Σ_g dSᵀ Q,
-/// dv = Σ_g Pᵀ dO (g: the query heads of a KV head).
+/// The attention backward, recomputing P by blocks of query rows (each
+/// against the keys it sees): dP = dO Vᵀ, dS = scale · P ⊙ (dP −
+/// rowsum(dP ⊙ P)), dq = dS K, dk = Σ_g dSᵀ Q, dv = Σ_g Pᵀ dO (g: the query
+/// heads of a KV head), dk and dv summed over the blocks.
 struct LowerAttentionGrad : public OpRewritePattern<AttentionGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -500,38 +501,66 @@ struct LowerAttentionGrad : public OpRewritePattern<AttentionGradOp> {
                                  : 1.0 / std::sqrt(double(qType.getDimSize(3)));
     Value q = groupQueryHeads(rewriter, loc, op.getQ(), kvHeads);
     Value dout = groupQueryHeads(rewriter, loc, op.getDout(), kvHeads);
-    Value p = attentionProbabilities(rewriter, loc, q, op.getK(), op.getMask(),
-                                     op.getWindow(), scale);
-    Value dp = einsum(rewriter, loc, "xkgsc,xkct->xkgst", dout,
-                      transposeLast2(rewriter, loc, op.getV()));
+    auto window = op.getWindow();
     AffineMap id = identityMap(ctx, 5);
     AffineMap row = projectionMap(ctx, 5, {0, 1, 2, 3});
-    Value dots = rowSum(
-        rewriter, loc, p, {p, dp}, {id, id},
-        [](OpBuilder &nb, Location nloc, ValueRange args) {
-          return arith::MulFOp::create(nb, nloc, args[0], args[1]).getResult();
+    auto zeros = [&](Value like) {
+      return createFilled(rewriter, loc, getSizes(rewriter, loc, like),
+                          elementType, 0.0);
+    };
+    SmallVector<Value> grads = forEachAttentionBlock(
+        rewriter, loc, q, op.getK(), op.getV(), op.getMask(), window,
+        {zeros(q), zeros(op.getK()), zeros(op.getV())},
+        [&](OpBuilder &bb, Location bl, const AttentionBlock &block,
+            ValueRange iters) -> SmallVector<Value> {
+          Value dob = sliceDim(bb, bl, dout, 3, block.rowStart, block.rows);
+          Value p = attentionProbabilities(bb, bl, block.q, block.k, block.mask,
+                                           window, scale);
+          Value dp = einsum(bb, bl, "xkgsc,xkct->xkgst", dob,
+                            transposeLast2(bb, bl, block.v));
+          Value dots =
+              rowSum(bb, bl, p, {p, dp}, {id, id},
+                     [](OpBuilder &nb, Location nloc, ValueRange args) {
+                       return arith::MulFOp::create(nb, nloc, args[0], args[1])
+                           .getResult();
+                     });
+          Value ds = buildParallelGeneric(
+              bb, bl, {p, dp, dots}, {id, id, row},
+              createEmpty(bb, bl, getSizes(bb, bl, p), elementType),
+              [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                Value centered =
+                    arith::SubFOp::create(nb, nloc, args[1], args[2]);
+                Value weighted =
+                    arith::MulFOp::create(nb, nloc, args[0], centered);
+                return arith::MulFOp::create(
+                           nb, nloc, weighted,
+                           floatConstant(nb, nloc, elementType, scale))
+                    .getResult();
+              });
+          // The block's rows of dq; its keys' share of dk and dv.
+          auto accumulate = [&](Value part, Value total) {
+            Value sum = addTensors(
+                bb, bl, sliceDim(bb, bl, total, 2, block.keyStart, block.keys),
+                part);
+            return insertDim(bb, bl, sum, total, 2, block.keyStart);
+          };
+          return {insertDim(bb, bl,
+                            einsum(bb, bl, "xkgst,xktc->xkgsc", ds, block.k),
+                            iters[0], 3, block.rowStart),
+                  accumulate(einsum(bb, bl, "xkgst,xkgsc->xktc", ds, block.q),
+                             iters[1]),
+                  accumulate(einsum(bb, bl, "xkgst,xkgsc->xktc", p, dob),
+                             iters[2])};
         });
-    Value ds = buildParallelGeneric(
-        rewriter, loc, {p, dp, dots}, {id, id, row},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, p), elementType),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value centered = arith::SubFOp::create(nb, nloc, args[1], args[2]);
-          Value weighted = arith::MulFOp::create(nb, nloc, args[0], centered);
-          return arith::MulFOp::create(
-                     nb, nloc, weighted,
-                     floatConstant(nb, nloc, elementType, scale))
-              .getResult();
-        });
-    Value dq = einsum(rewriter, loc, "xkgst,xktc->xkgsc", ds, op.getK());
-    Value dk = einsum(rewriter, loc, "xkgst,xkgsc->xktc", ds, q);
-    Value dv = einsum(rewriter, loc, "xkgst,xkgsc->xktc", p, dout);
-    dq = tensor::CollapseShapeOp::create(
-        rewriter, loc, op.getDq().getType(), dq,
+    Value dq = tensor::CollapseShapeOp::create(
+        rewriter, loc, op.getDq().getType(), grads[0],
         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
     rewriter.replaceOp(
         op,
-        {dq, tensor::CastOp::create(rewriter, loc, op.getDk().getType(), dk),
-         tensor::CastOp::create(rewriter, loc, op.getDv().getType(), dv)});
+        {dq,
+         tensor::CastOp::create(rewriter, loc, op.getDk().getType(), grads[1]),
+         tensor::CastOp::create(rewriter, loc, op.getDv().getType(),
+                                grads[2])});
     return success();
   }
 };

@@ -128,6 +128,43 @@ Value attentionProbabilities(OpBuilder &b, Location loc, Value q, Value k,
                              Value mask, std::optional<uint64_t> window,
                              double scale);
 
+/// The query rows per block of the attention lowerings: a block's
+/// probabilities are [B, Hkv, g, 64, keys], so memory grows linearly in the
+/// sequence.
+constexpr int64_t kAttentionBlock = 64;
+
+/// One block of query rows [rowStart, rowStart + rows) of an attention and
+/// the keys [keyStart, keyStart + keys) it can see (causal, and inside the
+/// window when there is one), sliced: q [B, Hkv, g, rows, c], k and v
+/// [B, Hkv, keys, c], mask [B, keys] (null without one). The block's
+/// queries are the last `rows` positions of its keys, as
+/// attentionProbabilities expects.
+struct AttentionBlock {
+  Value rowStart, rows, keyStart, keys;
+  Value q, k, v, mask;
+};
+
+/// Loops over the blocks of kAttentionBlock query rows of grouped queries
+/// `q` [B, Hkv, g, S, c] against `k`, `v` [B, Hkv, T, c] (the queries the
+/// last S of T positions), carrying `inits`: `body` returns the next values
+/// of the carried tensors. Returns their final values.
+SmallVector<Value> forEachAttentionBlock(
+    OpBuilder &b, Location loc, Value q, Value k, Value v, Value mask,
+    std::optional<uint64_t> window, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                    const AttentionBlock &, ValueRange)>
+        body);
+
+/// x with the rows [start, start + count) of dimension `dim` (a slice of
+/// the same rank).
+Value sliceDim(OpBuilder &b, Location loc, Value x, unsigned dim, Value start,
+               Value count);
+
+/// dest with `part` written at `start` along dimension `dim` (the inverse of
+/// sliceDim).
+Value insertDim(OpBuilder &b, Location loc, Value part, Value dest,
+                unsigned dim, Value start);
+
 /// How the sequences of a batch are packed: for a [B, S] padding mask (and/or
 /// a reversal of the real tokens), `gather[b, i]` is the original position of
 /// packed position i, `scatter[b, t]` the packed position of original

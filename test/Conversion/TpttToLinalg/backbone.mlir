@@ -27,15 +27,22 @@ func.func @rope(%x: tensor<?x4x?x16xf32>, %c: tensor<?x?x16xf32>) -> tensor<?x4x
 
 // -----
 
-// Scores over [B, Hkv, g, S, T], the visible keys (causal, window, mask), a
-// max-subtracted softmax, and the weighted values.
+// By blocks of 64 query rows, each against the keys it sees (from the
+// window's start to its last row, and their mask): scores over
+// [B, Hkv, g, rows, keys], the visible keys (causal, window, mask), a
+// max-subtracted softmax, and the weighted values written at the block's rows.
 // CHECK-LABEL: func @attention
 // CHECK:         tensor.expand_shape {{.+}} into tensor<?x2x2x?x16xf32>
+// CHECK:         scf.for %[[ROW:.+]] = %c0 to %{{.+}} step %c64 iter_args(%[[OUT:.+]] = %{{.+}})
+// CHECK:           tensor.extract_slice %{{.+}}[0, 0, 0, %[[ROW]], 0]
+// CHECK:           tensor.extract_slice %{{.+}}[0, 0, %[[KEY:.+]], 0] [%{{.+}}, 2, %[[KEYS:.+]], 16]
+// CHECK:           tensor.extract_slice %{{.+}}[0, %[[KEY]]] [%{{.+}}, %[[KEYS]]]
 // CHECK:         } -> tensor<?x2x2x?x?xf32>
 // CHECK:         arith.maximumf
 // CHECK:         math.exp
 // CHECK:         arith.cmpf ogt
 // CHECK:         } -> tensor<?x2x2x?x16xf32>
+// CHECK:           tensor.insert_slice %{{.+}} into %[[OUT]][0, 0, 0, %[[ROW]], 0]
 // CHECK:         tensor.collapse_shape {{.+}} into tensor<?x4x?x16xf32>
 func.func @attention(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %m: tensor<?x?xi1>) -> tensor<?x4x?x16xf32> {
   %0 = tptt.attention %q, %k, %k mask %m window = 128
