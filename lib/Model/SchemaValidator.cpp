@@ -66,6 +66,7 @@ public:
                                                 "minimum",
                                                 "maximum",
                                                 "exclusiveMinimum",
+                                                "exclusiveMaximum",
                                                 "properties",
                                                 "required",
                                                 "additionalProperties",
@@ -112,6 +113,10 @@ public:
       if (auto it = schema.find("exclusiveMinimum");
           it != schema.end() && number <= it->get<double>())
         return fail(path, "must be greater than " + describe(*it) + ", got " +
+                              describe(value));
+      if (auto it = schema.find("exclusiveMaximum");
+          it != schema.end() && number >= it->get<double>())
+        return fail(path, "must be less than " + describe(*it) + ", got " +
                               describe(value));
     }
     if (value.is_array()) {

@@ -347,9 +347,7 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
                static_cast<long long>(perEpoch), lr->describe().c_str(),
                mag->describe().c_str());
   if (run.lora.value("lora_dropout", 0.0) > 0.0)
-    std::fprintf(stderr,
-                 "%s train: warning: lora_dropout %g is not applied (the "
-                 "compiled step has no dropout)\n",
+    std::fprintf(stderr, "%s train: LoRA dropout %g on the adapters' inputs\n",
                  programName.c_str(), run.lora["lora_dropout"].get<double>());
 
   ProgressBar progress(steps, trainer->steps());

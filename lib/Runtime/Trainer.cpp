@@ -36,13 +36,17 @@ std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
             "compile it with tptt-compile --train=lora|lora-minus|full";
     return nullptr;
   }
-  std::unique_ptr<Trainer> trainer(new Trainer(model, options));
+  std::unique_ptr<Trainer> trainer(new Trainer(model, options, seed));
   std::mt19937_64 rng(seed);
   // A uniform double in [0, 1) from the raw 64-bit output, so that the draw
   // does not depend on the standard library's distributions.
   auto uniform = [&] { return (rng() >> 11) * 0x1.0p-53; };
   const json &arguments =
       model.info()["entries"]["tptt_train_step"]["arguments"];
+  for (const json &argument : arguments)
+    if (argument["name"] == "dropout_rate")
+      trainer->dropoutRate =
+          model.info()["training"]["lora"]["lora_dropout"].get<double>();
   for (const json &argument : arguments) {
     if (!argument.value("trainable", false))
       continue;
@@ -81,7 +85,8 @@ std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
   return trainer;
 }
 
-TensorMap Trainer::inputs(const TrainBatch &batch, float mu) const {
+TensorMap Trainer::inputs(const TrainBatch &batch, float mu,
+                          bool training) const {
   TensorMap given;
   std::vector<int64_t> shape = {batch.batch, batch.length};
   Tensor &tokens = given["tokens"] = Tensor::zeros(shape, "i64");
@@ -103,12 +108,21 @@ TensorMap Trainer::inputs(const TrainBatch &batch, float mu) const {
   *weight.as<float>() = mu;
   for (const TrainedTensor &tensor : trained)
     given[tensor.name] = tensor.value;
+  if (dropoutRate) {
+    // The masks of step t are a function of (seed, t), so that a resumed
+    // run draws the ones an uninterrupted run would; evaluation has none.
+    Tensor &rate = given["dropout_rate"] = Tensor::zeros({}, "f32");
+    *rate.as<float>() = training ? static_cast<float>(*dropoutRate) : 0.0f;
+    Tensor &stepSeed = given["dropout_seed"] = Tensor::zeros({}, "i64");
+    *stepSeed.as<int64_t>() =
+        static_cast<int64_t>(std::mt19937_64(seed ^ (stepCount + 1))());
+  }
   return given;
 }
 
 Trainer::StepResult Trainer::step(const TrainBatch &batch, double lr,
                                   float mu) {
-  TensorMap given = inputs(batch, mu);
+  TensorMap given = inputs(batch, mu, /*training=*/true);
   int64_t t = stepCount + 1;
   Tensor &hyper = given["optimizer.hyper"] = Tensor::zeros({7}, "f32");
   float *h = hyper.as<float>();
@@ -138,7 +152,7 @@ Trainer::StepResult Trainer::step(const TrainBatch &batch, double lr,
 }
 
 double Trainer::loss(const TrainBatch &batch, float mu) {
-  TensorMap given = inputs(batch, mu);
+  TensorMap given = inputs(batch, mu, /*training=*/false);
   TensorMap out = model.call("tptt_loss", {&given});
   return *out["loss"].as<float>();
 }

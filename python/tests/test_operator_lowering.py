@@ -315,3 +315,51 @@ def test_attention_by_query_blocks_matches_the_reference(tmp_path, seq, keys, wi
                 weights = np.exp(scores - scores.max())
                 expected[b, h, s] = (weights / weights.sum()) @ v[b, h // 2][visible]
     assert _relative_error(out, expected) <= TOLERANCE
+
+
+def _splitmix64(z):
+    """The splitmix64 finalizer on uint64 arrays (wrapping)."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _dropout_reference(x, seed, rate, stream):
+    """tptt.dropout as its description states it."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        key = _splitmix64(np.uint64(seed % 2**64) * golden + np.uint64(stream))
+        index = np.arange(x.size, dtype=np.uint64).reshape(x.shape)
+        u = (_splitmix64(key + index * golden) >> np.uint64(40)).astype(np.float32) * np.float32(2**-24)
+    rate = np.float32(rate)  # the op's rate operand is f32
+    keep = u >= rate
+    one = x.dtype.type(1)
+    return np.where(keep, x * (one / (one - x.dtype.type(rate))), 0), keep
+
+
+DROPOUT = """
+func.func @dropout(%x: tensor<3x?x40x{E}>, %seed: tensor<i64>, %rate: tensor<f32>) -> tensor<3x?x40x{E}> {{
+  %y = tptt.dropout %x, %seed, %rate {{stream = {stream} : i64}} : tensor<3x?x40x{E}>, tensor<i64>, tensor<f32>
+  return %y : tensor<3x?x40x{E}>
+}}
+"""
+
+
+@pytest.mark.parametrize("element, seed, stream", [("f64", 7, 0), ("f32", -123456789, 3)])
+def test_dropout_draws_the_stated_mask(tmp_path, element, seed, stream):
+    """tptt.dropout keeps exactly the elements its description's hash keeps (about 1 - rate of
+    them), scales them by 1 / (1 - rate), and is the identity at rate 0."""
+    dtype = np.float64 if element == "f64" else np.float32
+    x = np.random.default_rng(5).standard_normal((3, 50, 40)).astype(dtype)
+    source = DROPOUT.format(E=element, stream=stream)
+    for rate in (0.3, 0.0):
+        inputs = [x, np.array(seed, np.int64), np.array(rate, np.float32)]
+        (out,) = _run(tmp_path, source, "dropout", inputs, 1)
+        expected, keep = _dropout_reference(x, seed, rate, stream)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+        if rate == 0.0:
+            np.testing.assert_array_equal(out, x)
+        else:
+            assert abs(keep.mean() - 0.7) < 0.02

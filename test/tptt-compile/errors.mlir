@@ -13,6 +13,8 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/bad-heads -o %t/out/exe | FileCheck %s --check-prefix=HEADS
 // RUN: %python %S/Inputs/make_model.py unknown-field %t/unknown-field
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/unknown-field -o %t/out/exe | FileCheck %s --check-prefix=FIELD
+// RUN: %python %S/Inputs/make_model.py dropout-one %t/dropout-one
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/dropout-one -o %t/out/exe | FileCheck %s --check-prefix=DROPOUT
 // RUN: %python %S/Inputs/make_model.py mode-and-order %t/mode-and-order
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/mode-and-order -o %t/out/exe | FileCheck %s --check-prefix=BOTH
 // RUN: %python %S/Inputs/make_model.py not-json %t/not-json
@@ -47,6 +49,8 @@
 // HEADS-NEXT: status: 2
 // FIELD: tptt-compile: error: {{.+}}config.json: field 'tptt.magweight': is not a known field
 // FIELD-NEXT: status: 2
+// DROPOUT: tptt-compile: error: {{.+}}config.json: field 'tptt.lora_config.lora_dropout': must be less than 1, got 1.0
+// DROPOUT-NEXT: status: 2
 // BOTH: tptt-compile: error: {{.+}}config.json: field 'tptt.order': operator_mode 'delta_product' already sets it; give one or the other
 // BOTH-NEXT: status: 2
 // JSON: tptt-compile: error: {{.+}}config.json: not valid JSON

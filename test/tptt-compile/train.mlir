@@ -1,6 +1,6 @@
-// EXE train on a tiny LiZA model: errors, a run that lowers the eval loss,
-// its files, a resumed run equal to an uninterrupted one, a NaN loss that
-// stops cleanly, and the trained adapter used by tptt-compile --adapter.
+// EXE train on a tiny LiZA model with LoRA dropout: errors, a run that lowers
+// the eval loss, its files, a resumed run equal to an uninterrupted one, a NaN
+// loss that stops cleanly, and the trained adapter used by tptt-compile --adapter.
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: %python %S/Inputs/make_train_model.py %t
 // RUN: tptt-compile %t/model -o %t/plain 2> /dev/null
@@ -41,6 +41,7 @@
 // BAD-DATA: status: 2
 // LOSS: LOWER
 // LOG: exe train: lora, 4 trained tensors
+// LOG: exe train: LoRA dropout 0.1 on the adapters' inputs
 // LOG: step 40/40
 // LOG: saved {{.+}}/checkpoint, best, metrics.csv, loss.png
 // FILES: best

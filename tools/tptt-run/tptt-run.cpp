@@ -21,6 +21,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
 #include "tptt/InitAll.h"
 #include "tptt/Pipelines/Pipelines.h"
 #include "llvm/ADT/StringExtras.h"
@@ -291,6 +292,16 @@ int runFile(MLIRContext &context, const Settings &settings) {
   auto bound = bindInputs(func, file.get());
   if (!bound)
     return fail(llvm::toString(bound.takeError()));
+
+  // Only what the entry reaches is compiled: the other public functions
+  // become private, and symbol DCE drops whatever nothing calls.
+  for (auto other : module->getOps<func::FuncOp>())
+    if (other != func && !other.isDeclaration())
+      other.setPrivate();
+  PassManager dce(&context);
+  dce.addPass(createSymbolDCEPass());
+  if (failed(dce.run(*module)))
+    return fail("removing the functions @" + name + " does not call failed");
 
   // The names are tptt-run's own convention; the LLVM translation does not
   // know the attribute.

@@ -17,6 +17,7 @@
 #include "tptt/Runtime/Training.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,12 +78,17 @@ public:
                int64_t steps, std::string &error);
 
 private:
-  Trainer(ModelRunner &model, const OptimizerOptions &options)
-      : model(model), options(options) {}
-  TensorMap inputs(const TrainBatch &batch, float mu) const;
+  Trainer(ModelRunner &model, const OptimizerOptions &options, uint64_t seed)
+      : model(model), options(options), seed(seed) {}
+  /// The inputs of the loss for `batch`; `training` turns the LoRA dropout
+  /// on, with masks drawn for the next step.
+  TensorMap inputs(const TrainBatch &batch, float mu, bool training) const;
 
   ModelRunner &model;
   OptimizerOptions options;
+  uint64_t seed;
+  /// The LoRA dropout rate, when the compiled loss applies one.
+  std::optional<double> dropoutRate;
   std::vector<TrainedTensor> trained;
   int64_t stepCount = 0;
 };

@@ -259,6 +259,93 @@ struct LowerSwiglu : public OpRewritePattern<SwigluOp> {
   }
 };
 
+/// The splitmix64 finalizer on i64 values (wrapping arithmetic).
+Value splitmix64(OpBuilder &b, Location loc, Value z) {
+  auto constant = [&](uint64_t value) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                        static_cast<int64_t>(value));
+  };
+  auto xorShift = [&](Value x, int64_t shift) {
+    return arith::XOrIOp::create(
+        b, loc, x, arith::ShRUIOp::create(b, loc, x, constant(shift)));
+  };
+  z = arith::MulIOp::create(b, loc, xorShift(z, 30),
+                            constant(0xBF58476D1CE4E5B9ull));
+  z = arith::MulIOp::create(b, loc, xorShift(z, 27),
+                            constant(0x94D049BB133111EBull));
+  return xorShift(z, 31);
+}
+
+/// y = x · [u ≥ rate] / (1 − rate), u drawn from (seed, stream, index).
+struct LowerDropout : public OpRewritePattern<DropoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DropoutOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    Type elementType = type.getElementType();
+    unsigned rank = type.getRank();
+    Value golden = arith::ConstantIntOp::create(
+        rewriter, loc, rewriter.getI64Type(),
+        static_cast<int64_t>(0x9E3779B97F4A7C15ull));
+    Value seed =
+        tensor::ExtractOp::create(rewriter, loc, op.getSeed(), ValueRange{});
+    Value key = splitmix64(
+        rewriter, loc,
+        arith::AddIOp::create(
+            rewriter, loc, arith::MulIOp::create(rewriter, loc, seed, golden),
+            arith::ConstantIntOp::create(rewriter, loc, rewriter.getI64Type(),
+                                         op.getStream())));
+    // The draw is compared in f32, the scale computed in the element type.
+    Value rawRate =
+        tensor::ExtractOp::create(rewriter, loc, op.getRate(), ValueRange{});
+    Value rate = castFloat(rewriter, loc, rawRate, rewriter.getF32Type());
+    Value one = floatConstant(rewriter, loc, elementType, 1.0);
+    Value scale = arith::DivFOp::create(
+        rewriter, loc, one,
+        arith::SubFOp::create(rewriter, loc, one,
+                              castFloat(rewriter, loc, rawRate, elementType)));
+    SmallVector<Value> sizes;
+    for (unsigned d = 0; d < rank; ++d)
+      sizes.push_back(tensor::DimOp::create(rewriter, loc, op.getInput(), d));
+    AffineMap id = identityMap(rewriter.getContext(), rank);
+    Value result = buildParallelGeneric(
+        rewriter, loc, {op.getInput()}, {id},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
+                    elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          // The row-major linear index of the element.
+          Value linear = arith::ConstantIndexOp::create(nb, nloc, 0);
+          for (unsigned d = 0; d < rank; ++d)
+            linear = arith::AddIOp::create(
+                nb, nloc, arith::MulIOp::create(nb, nloc, linear, sizes[d]),
+                linalg::IndexOp::create(nb, nloc, d));
+          Value index =
+              arith::IndexCastOp::create(nb, nloc, nb.getI64Type(), linear);
+          Value bits =
+              splitmix64(nb, nloc,
+                         arith::AddIOp::create(
+                             nb, nloc, key,
+                             arith::MulIOp::create(nb, nloc, index, golden)));
+          Value top = arith::ShRUIOp::create(
+              nb, nloc, bits,
+              arith::ConstantIntOp::create(nb, nloc, nb.getI64Type(), 40));
+          Value u = arith::MulFOp::create(
+              nb, nloc, arith::UIToFPOp::create(nb, nloc, nb.getF32Type(), top),
+              floatConstant(nb, nloc, nb.getF32Type(), 0x1.0p-24));
+          Value keep = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::OGE, u, rate);
+          Value zero = floatConstant(nb, nloc, elementType, 0.0);
+          Value scaled = arith::MulFOp::create(nb, nloc, args[0], scale);
+          return arith::SelectOp::create(nb, nloc, keep, scaled, zero)
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 /// cos/sin of positions[b, s] · inv_freq[c mod d/2], in f64, rounded once.
 struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -479,6 +566,6 @@ SmallVector<Value> mlir::tptt::lowering::forEachAttentionBlock(
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding,
-               LowerRmsNorm, LowerSwiglu, LowerRopeTables>(
+               LowerRmsNorm, LowerSwiglu, LowerRopeTables, LowerDropout>(
       patterns.getContext());
 }

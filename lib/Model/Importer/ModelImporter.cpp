@@ -81,6 +81,10 @@ public:
     Value labels =
         argument("labels", "input", tensor({kDynamic, kDynamic}, i64()));
     mu = argument("mag_weight", "input", tensor({}, f32()));
+    if (training->trainable == Trainable::Lora && training->lora.dropout > 0) {
+      dropoutSeed = argument("dropout_seed", "input", tensor({}, i64()));
+      dropoutRate = argument("dropout_rate", "input", tensor({}, f32()));
+    }
     Value logits = forward(tokens, positions);
     if (!logits)
       return std::nullopt;
@@ -326,16 +330,24 @@ private:
     Value bv = w && bias ? weight(prefix + ".bias", {out}) : Value();
     if (!w || (bias && !bv))
       return Value();
-    Location loc = b.getUnknownLoc();
-    Value y =
-        LinearOp::create(b, loc, activation(out), x, w, bv, b.getUnitAttr());
-    std::optional<std::pair<Value, Value>> lora = loraAdapter(prefix, out, in);
+    Value y = LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv,
+                               b.getUnitAttr());
+    return withAdapter(x, y, loraAdapter(prefix, out, in));
+  }
+
+  /// y + (lora_alpha / r) · (dropout(x) Aᵀ) Bᵀ: the output `y` of a
+  /// projection of `x` with its LoRA adapter, if any.
+  Value withAdapter(Value x, Value y,
+                    std::optional<std::pair<Value, Value>> lora) {
     if (!lora)
       return y;
-    // y + (lora_alpha / r) · (x Aᵀ) Bᵀ.
+    Location loc = b.getUnknownLoc();
+    if (dropoutSeed)
+      x = DropoutOp::create(b, loc, x, dropoutSeed, dropoutRate,
+                            dropoutSites++);
     Value down = LinearOp::create(b, loc, activation(training->lora.rank), x,
                                   lora->first, Value(), b.getUnitAttr());
-    Value up = LinearOp::create(b, loc, activation(out), down, lora->second,
+    Value up = LinearOp::create(b, loc, y.getType(), down, lora->second,
                                 Value(), UnitAttr(), loraScale());
     return arith::AddFOp::create(b, loc, y, up);
   }
@@ -484,16 +496,28 @@ private:
     Block *body = layerFunction.addEntryBlock();
     OpBuilder::InsertPoint entryPoint = b.saveInsertionPoint();
     SmallVector<Value> callOperands;
-    SmallVector<Value *> shared = {&x,          &cos,      &sin, &mask,
-                                   &windowMask, &position, &mu};
+    SmallVector<Value *> shared = {&x,    &cos,         &sin,
+                                   &mask, &windowMask,  &position,
+                                   &mu,   &dropoutSeed, &dropoutRate};
     SmallVector<Value> saved;
     for (Value *value : shared) {
       saved.push_back(*value);
       if (!*value)
         continue;
-      callOperands.push_back(*value);
+      // Each layer draws its dropout masks from seed + layer.
+      callOperands.push_back(
+          value == &dropoutSeed
+              ? arith::AddIOp::create(
+                    b, loc, dropoutSeed,
+                    arith::ConstantOp::create(
+                        b, loc,
+                        DenseElementsAttr::get(tensor({}, i64()),
+                                               b.getI64IntegerAttr(layer))))
+                    .getResult()
+              : *value);
       *value = body->addArgument(value->getType(), loc);
     }
+    dropoutSites = 0;
     layerBlock = body;
     layerOperands = &callOperands;
     size_t firstCache = cacheResults.size();
@@ -609,15 +633,23 @@ private:
                                 : Value();
     if (!wo || (spec.oBias && !bo))
       return Value();
-    // Both branches share o_proj, so its adapter joins the weight itself:
-    // Woᵀ + (lora_alpha / r) · Aᵀ Bᵀ.
-    if (std::optional<std::pair<Value, Value>> lora =
-            loraAdapter(p + "self_attn.o_proj", hidden, qWidth)) {
+    // Both branches share o_proj. Without dropout its adapter joins the
+    // weight itself, Woᵀ + (lora_alpha / r) · Aᵀ Bᵀ; with dropout each
+    // branch's input draws its own mask, as two calls of a PEFT layer do.
+    std::optional<std::pair<Value, Value>> oAdapter =
+        loraAdapter(p + "self_attn.o_proj", hidden, qWidth);
+    if (oAdapter && !dropoutSeed) {
       Value delta =
-          LinearOp::create(b, loc, wo.getType(), lora->first, lora->second,
-                           Value(), UnitAttr(), loraScale());
+          LinearOp::create(b, loc, wo.getType(), oAdapter->first,
+                           oAdapter->second, Value(), UnitAttr(), loraScale());
       wo = arith::AddFOp::create(b, loc, wo, delta);
+      oAdapter.reset();
     }
+    auto outputProjection = [&](Value merged) {
+      Value y = LinearOp::create(b, loc, x.getType(), merged, wo, bo,
+                                 b.getUnitAttr());
+      return withAdapter(merged, y, oAdapter);
+    };
     std::optional<int64_t> attentionWindow = spec.attentionWindow(layer);
     IntegerAttr windowAttr =
         attentionWindow ? b.getI64IntegerAttr(*attentionWindow) : IntegerAttr();
@@ -635,6 +667,16 @@ private:
       }
     } else if (prefilling) {
       attn = prefillAttention(layer, q, k, v, wo, bo, windowAttr, liza);
+    } else if (liza && oAdapter) {
+      Value soft = outputProjection(
+          buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
+                             spec.numKvHeads, mask, windowAttr));
+      Value lin = outputProjection(
+          buildLinearBranch(b, loc, branchOptions(), q, k, v, mask));
+      attn = MagMixOp::create(b, loc, x.getType(), soft, lin, mu,
+                              spec.crossGate ? b.getUnitAttr() : UnitAttr(),
+                              spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
+                              b.getF64FloatAttr(1e-5));
     } else if (liza) {
       LinearBranchOptions o = branchOptions();
       attn = LizaAttentionOp::create(
@@ -644,11 +686,9 @@ private:
           o.bidirectional, windowAttr, TypeAttr::get(o.linearType),
           /*transposed_o_weight=*/true);
     } else {
-      Value merged =
-          buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
-                             spec.numKvHeads, mask, windowAttr);
-      attn = LinearOp::create(b, loc, x.getType(), merged, wo, bo,
-                              b.getUnitAttr());
+      attn = outputProjection(buildSoftmaxBranch(b, loc, q, k, v, cos, sin,
+                                                 spec.numHeads, spec.numKvHeads,
+                                                 mask, windowAttr));
     }
     x = arith::AddFOp::create(b, loc, x, attn);
 
@@ -687,6 +727,11 @@ private:
   bool prefilling = false;
   int64_t window = 0;
   Value mask, windowMask, position, mu, cos, sin;
+  /// The LoRA dropout's seed and rate (null without dropout), and the
+  /// number of dropout sites of the layer being built: the `stream` of the
+  /// next one.
+  Value dropoutSeed, dropoutRate;
+  int64_t dropoutSites = 0;
   std::vector<std::pair<std::string, Value>> cacheResults;
 };
 

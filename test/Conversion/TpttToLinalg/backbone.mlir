@@ -93,6 +93,29 @@ func.func @swiglu(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>) -> tensor<?x
 
 // -----
 
+// One generic: the row-major index of the element hashed with the seed's key
+// (splitmix64), its top 24 bits against the rate, the kept ones scaled by
+// 1 / (1 - rate).
+// CHECK-LABEL: func @dropout
+// CHECK:         %[[SEED:.+]] = tensor.extract %arg1[] : tensor<i64>
+// CHECK:         %[[RATE:.+]] = tensor.extract %arg2[] : tensor<f32>
+// CHECK:         %[[SCALE:.+]] = arith.divf
+// CHECK:         linalg.generic
+// CHECK:           linalg.index 0
+// CHECK:           linalg.index 1
+// CHECK:           linalg.index 2
+// CHECK:           arith.index_cast %{{.+}} : index to i64
+// CHECK:           arith.uitofp %{{.+}} : i64 to f32
+// CHECK:           %[[KEEP:.+]] = arith.cmpf oge, %{{.+}}, %[[RATE]] : f32
+// CHECK:           %[[SCALED:.+]] = arith.mulf %{{.+}}, %[[SCALE]] : f32
+// CHECK:           arith.select %[[KEEP]], %[[SCALED]], %{{.+}} : f32
+func.func @dropout(%x: tensor<?x?x128xf32>, %seed: tensor<i64>, %rate: tensor<f32>) -> tensor<?x?x128xf32> {
+  %0 = tptt.dropout %x, %seed, %rate {stream = 2 : i64} : tensor<?x?x128xf32>, tensor<i64>, tensor<f32>
+  return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
 // Both tables from one generic: the angle in f64, rounded once.
 // CHECK-LABEL: func @rope_tables
 // CHECK:         arith.constant dense<[1.000000e+00, 1.000000e-01, 1.000000e+00, 1.000000e-01]> : tensor<4xf64>

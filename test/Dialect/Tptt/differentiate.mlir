@@ -96,3 +96,21 @@ func.func @step(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   %c, %dx = tptt.value_and_grad @loss(%x) wrt [0] : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
   return %c, %dx : tensor<4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// Dropout's VJP is the same op (seed, rate and stream) on the cotangent.
+// CHECK-LABEL: func.func private @loss_value_and_grad_0100
+// CHECK:         %[[Y:.+]] = tptt.dropout %arg1, %arg2, %arg3 {stream = 5 : i64}
+// CHECK:         %[[DY:.+]] = tptt.cross_entropy_grad %[[Y]]
+// CHECK:         %[[DX:.+]] = tptt.dropout %[[DY]], %arg2, %arg3 {stream = 5 : i64}
+// CHECK:         return %{{.+}}, %[[DX]]
+func.func private @loss(%labels: tensor<?x?xi64>, %x: tensor<?x?x4xf32>, %seed: tensor<i64>, %rate: tensor<f32>) -> tensor<f32> {
+  %y = tptt.dropout %x, %seed, %rate {stream = 5 : i64} : tensor<?x?x4xf32>, tensor<i64>, tensor<f32>
+  %l = tptt.cross_entropy %y, %labels : (tensor<?x?x4xf32>, tensor<?x?xi64>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+func.func @step(%labels: tensor<?x?xi64>, %x: tensor<?x?x4xf32>, %seed: tensor<i64>, %rate: tensor<f32>) -> (tensor<f32>, tensor<?x?x4xf32>) {
+  %l, %dx = tptt.value_and_grad @loss(%labels, %x, %seed, %rate) wrt [1] : (tensor<?x?xi64>, tensor<?x?x4xf32>, tensor<i64>, tensor<f32>) -> (tensor<f32>, tensor<?x?x4xf32>)
+  return %l, %dx : tensor<f32>, tensor<?x?x4xf32>
+}

@@ -851,3 +851,11 @@ func.func @mag_mix_grad$types(%x: tensor<?x?x16xf32>, %y: tensor<?x?x8xf32>, %s:
   %0:2 = tptt.mag_mix_grad %x, %y, %s, %x : (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<f32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>)
   return
 }
+
+// -----
+
+func.func @dropout$seed(%x: tensor<?x8xf32>, %seed: tensor<f32>, %rate: tensor<f32>) {
+  // expected-error @+1 {{'tptt.dropout' op operand #1 must be 0D tensor of 64-bit signless integer values, but got 'tensor<f32>'}}
+  %0 = tptt.dropout %x, %seed, %rate {stream = 0 : i64} : tensor<?x8xf32>, tensor<f32>, tensor<f32>
+  return
+}

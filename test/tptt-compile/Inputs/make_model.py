@@ -113,6 +113,9 @@ def main():
         config["num_attention_heads"] = 4
     elif kind == "unknown-field":
         config["tptt"]["magweight"] = 0.5
+    elif kind == "dropout-one":
+        config["tptt"]["lora_config"] = {"r": 2, "lora_alpha": 4, "lora_dropout": 1.0,
+                                         "target_modules": ["q_proj"]}
     elif kind == "mode-and-order":
         config["tptt"]["order"] = 3
     elif kind == "missing-weight":

@@ -12,7 +12,7 @@ root = pathlib.Path(__file__).resolve().parents[3]
 out = pathlib.Path(sys.argv[1])
 random_model.write(out / "model", hidden=16, intermediate=24, layers=1, heads=2, kv_heads=1,
                    vocab=258, tptt={"operator_mode": "delta_product", "max_chunk_size": 8,
-                                    "lora_config": {"r": 4, "lora_alpha": 8,
+                                    "lora_config": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.1,
                                                     "target_modules": ["q_proj", "v_proj"]}},
                    bos_token_id=256, eos_token_id=257)
 shutil.copy(root / "examples" / "tiny-llama" / "tokenizer.json", out / "model" / "tokenizer.json")

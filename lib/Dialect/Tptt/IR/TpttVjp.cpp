@@ -97,6 +97,19 @@ LogicalResult SwigluOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   return success();
 }
 
+LogicalResult DropoutOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                  ArrayRef<bool> needed,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  if (needed[2])
+    return notDifferentiable(*this, "rate",
+                             "the dropout rate is a hyper-parameter");
+  // The same mask and scale on the cotangent.
+  Value dx = DropoutOp::create(b, getLoc(), resultGrads[0], getSeed(),
+                               getRate(), getStream());
+  operandGrads.assign({needed[0] ? dx : Value(), Value(), Value()});
+  return success();
+}
+
 LogicalResult RopeOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                ArrayRef<bool> needed,
                                SmallVectorImpl<Value> &operandGrads) {

@@ -606,6 +606,42 @@ def Tptt_SwigluOp : Tptt_Op<"swiglu", [Pure, SameOperandsAndResultType,
   }];
 }
 
+def Tptt_DropoutOp : Tptt_Op<"dropout", [Pure,
+    AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
+  let summary = "inverted dropout with a counter-based mask";
+  let description = [{
+    Zeroes each element of `input` with probability `rate` (a 0-d tensor,
+    in [0, 1); 0 leaves the input unchanged) and scales the others by
+    1 / (1 − rate), so that the expectation is the input:
+
+        y[i] = x[i] · m[i] / (1 − rate),   m[i] = (u[i] ≥ rate)
+
+    The mask is a pure function of `seed` (a 0-d i64 tensor), the `stream`
+    attribute (one per dropout site of a graph, so that sites draw
+    independent masks) and the row-major linear index i of the element,
+    through the splitmix64 finalizer f:
+
+        key  = f(seed · 0x9E3779B97F4A7C15 + stream)
+        u[i] = (f(key + i · 0x9E3779B97F4A7C15) >> 40) / 2²⁴
+
+    The same seed gives the same mask on every target, which makes a
+    training step reproducible. The VJP is the same op on the cotangent.
+
+    ```mlir
+    %y = tptt.dropout %x, %seed, %rate {stream = 3 : i64}
+        : tensor<?x?x128xf32>, tensor<i64>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input, 0DTensorOf<[I64]>:$seed,
+                       Tptt_ScalarTensor:$rate, I64Attr:$stream);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $seed `,` $rate attr-dict `:` type($input) `,` type($seed) `,`
+    type($rate)
+  }];
+}
+
 def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
   let summary = "RoPE cos/sin tables for given positions";
   let description = [{
