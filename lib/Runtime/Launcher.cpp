@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Flags.h"
+#include "tptt/Runtime/CudaDriver.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"
@@ -153,6 +154,7 @@ int runInfo(Model &model, int argc, char **argv) {
               m["semantics"].get<std::string>().c_str());
   std::printf("mag_weight:      %g\n", m["mag_weight"].get<double>());
   std::printf("target:          %s\n", m["target"].get<std::string>().c_str());
+  std::printf("cuda device:     %s\n", cuda::describeDevice(0).c_str());
   if (m.contains("adapter") && m["adapter"].is_string())
     std::printf("adapter:         %s\n",
                 m["adapter"].get<std::string>().c_str());

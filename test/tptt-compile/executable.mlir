@@ -44,6 +44,7 @@
 // INFO: liza layers:     0,1
 // INFO: operator mode:   delta_product (order 2, alpha_gate c, beta_gate k, linear, trick dt)
 // INFO: semantics:       recurrent
+// INFO: cuda device:     {{.+ \(sm_[0-9]+, .+\)|none \(no CUDA driver: cannot load libcuda.so.1 .+\)}}
 // INFO: weights:         embedded
 
 // Three rows of 24 logits.

@@ -1,0 +1,85 @@
+//===- CudaDriver.h - The CUDA driver API, loaded at run time ---*- C++ -*-===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// Executables and tests load the CUDA driver (libcuda.so.1) with dlopen when
+// they first need it, so that they start, and say clearly that there is no
+// GPU, on machines without an NVIDIA driver. The symbols tptt calls are
+// listed once in CudaDriverSymbols.def (an X-macro table, as IREE does).
+//
+// The few driver types used are declared here rather than taken from the
+// toolkit's cuda.h: the runtime then builds on machines without the CUDA
+// toolkit. Their values are those of the driver API, which NVIDIA keeps
+// stable across versions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TPTT_RUNTIME_CUDADRIVER_H
+#define TPTT_RUNTIME_CUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace tptt {
+namespace runtime {
+namespace cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
+
+constexpr CUresult kSuccess = 0;
+constexpr CUresult kErrorStubLibrary = 34;
+constexpr unsigned kStreamNonBlocking = 0x1;
+constexpr unsigned kEventDisableTiming = 0x2;
+constexpr unsigned kMemAttachGlobal = 0x1;
+constexpr int kAttributeMultiprocessorCount = 16;
+constexpr int kAttributeComputeCapabilityMajor = 75;
+constexpr int kAttributeComputeCapabilityMinor = 76;
+
+/// The driver's entry points tptt calls, resolved from one library.
+struct Driver {
+#define TPTT_CUDA_SYMBOL(name, symbol, params) CUresult(*name) params = nullptr;
+#include "tptt/Runtime/CudaDriverSymbols.def"
+  void *library = nullptr;
+  ~Driver();
+  /// "cuXxx failed: CUDA_ERROR_NAME (description)".
+  std::string describe(const char *call, CUresult result) const;
+};
+
+/// Loads the driver from `path` and initialises it (cuInit); null with
+/// `error` set when the library is missing, lacks a symbol, or finds no
+/// usable device.
+std::unique_ptr<Driver> loadDriver(const std::string &path, std::string &error);
+
+/// The driver of this process (libcuda.so.1, or the library the
+/// TPTT_CUDA_DRIVER environment variable names), loaded at the first call;
+/// null with `error` set when it cannot be used.
+const Driver *driver(std::string &error);
+
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0, multiprocessors = 0, driverVersion = 0;
+  uint64_t memoryBytes = 0;
+};
+
+/// The properties of device `ordinal`; std::nullopt with `error` set.
+std::optional<DeviceInfo> deviceInfo(int ordinal, std::string &error);
+
+/// One line for `EXE info`: "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB, driver
+/// 13.0)" or "none (<why>)".
+std::string describeDevice(int ordinal);
+
+} // namespace cuda
+} // namespace runtime
+} // namespace tptt
+
+#endif // TPTT_RUNTIME_CUDADRIVER_H
