@@ -197,26 +197,42 @@ using namespace tptt::runtime::cuda;
 // The host ABI of MLIR 22's GPU lowering (gpu-to-llvm and the gpu.binary /
 // gpu.launch_func translation). Sizes are intptr_t where MLIR passes index.
 
-extern "C" CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
-  const Driver &d = withContext();
+// The translation of gpu.binary loads every module from a global
+// constructor. Loading is deferred to the first kernel lookup, so that a
+// program with GPU code starts (and can run on the CPU) without a driver.
+namespace {
+struct LazyModule {
+  const void *image;
   CUmodule module = nullptr;
-  check("cuModuleLoadData", d.cuModuleLoadData(&module, data));
-  return module;
+  std::once_flag once;
+};
+} // namespace
+
+extern "C" CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
+  return reinterpret_cast<CUmodule>(new LazyModule{data});
 }
 
 extern "C" CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
-  // The driver JIT-compiles PTX (format=isa) at load time.
+  // The driver JIT-compiles PTX (format=isa) when it loads it.
   return mgpuModuleLoad(data, 0);
 }
 
-extern "C" void mgpuModuleUnload(CUmodule module) {
-  check("cuModuleUnload", withContext().cuModuleUnload(module));
+extern "C" void mgpuModuleUnload(CUmodule handle) {
+  auto *lazy = reinterpret_cast<LazyModule *>(handle);
+  if (lazy->module)
+    check("cuModuleUnload", withContext().cuModuleUnload(lazy->module));
+  delete lazy;
 }
 
-extern "C" CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
+extern "C" CUfunction mgpuModuleGetFunction(CUmodule handle, const char *name) {
+  auto *lazy = reinterpret_cast<LazyModule *>(handle);
+  const Driver &d = withContext();
+  std::call_once(lazy->once, [&] {
+    check("cuModuleLoadData", d.cuModuleLoadData(&lazy->module, lazy->image));
+  });
   CUfunction function = nullptr;
   check("cuModuleGetFunction",
-        withContext().cuModuleGetFunction(&function, module, name));
+        d.cuModuleGetFunction(&function, lazy->module, name));
   return function;
 }
 

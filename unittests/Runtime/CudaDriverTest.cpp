@@ -14,7 +14,12 @@
 
 using namespace tptt::runtime::cuda;
 
-extern "C" CUstream mgpuStreamCreate();
+extern "C" {
+CUstream mgpuStreamCreate();
+CUmodule mgpuModuleLoadJIT(void *data, int optLevel);
+CUfunction mgpuModuleGetFunction(CUmodule module, const char *name);
+void mgpuModuleUnload(CUmodule module);
+}
 
 namespace {
 
@@ -86,6 +91,21 @@ TEST(CudaDriverTest, HostAbiWithoutDriverEndsTheProgramClearly) {
   EXPECT_EXIT(mgpuStreamCreate(), testing::ExitedWithCode(1),
               "error: this program runs on a CUDA GPU: no CUDA driver: "
               "cannot load libcuda.so.1");
+}
+
+TEST(CudaDriverTest, ModulesLoadAtTheFirstKernelLookup) {
+  std::string error;
+  if (driver(error))
+    GTEST_SKIP() << "this machine has a CUDA driver";
+  // A program's global constructors register its modules: that needs no
+  // driver, nor does unloading a module no kernel was taken from.
+  static const char ptx[] = ".version 8.0\n.target sm_90\n";
+  CUmodule module = mgpuModuleLoadJIT(const_cast<char *>(ptx), 2);
+  ASSERT_NE(module, nullptr);
+  EXPECT_EXIT(mgpuModuleGetFunction(module, "kernel"),
+              testing::ExitedWithCode(1),
+              "error: this program runs on a CUDA GPU: no CUDA driver");
+  mgpuModuleUnload(module);
 }
 
 } // namespace
