@@ -555,12 +555,7 @@ struct LowerAttentionGrad : public OpRewritePattern<AttentionGradOp> {
     Value dq = tensor::CollapseShapeOp::create(
         rewriter, loc, op.getDq().getType(), grads[0],
         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    rewriter.replaceOp(
-        op,
-        {dq,
-         tensor::CastOp::create(rewriter, loc, op.getDk().getType(), grads[1]),
-         tensor::CastOp::create(rewriter, loc, op.getDv().getType(),
-                                grads[2])});
+    replaceOpWithCasts(rewriter, op, {dq, grads[1], grads[2]});
     return success();
   }
 };
