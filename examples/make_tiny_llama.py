@@ -67,7 +67,7 @@ def config(liza):
               "max_self_attn_length": None, "linear_precision": "float32",
               "target_modules_names": ["self_attn"], "semantics": "recurrent",
               **({} if liza else {"layers": []}),
-              "lora_config": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+              "lora_config": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05,
                               "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
         rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS,
         max_position_embeddings=1024)
