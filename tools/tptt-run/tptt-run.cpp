@@ -301,7 +301,8 @@ int runFile(MLIRContext &context, const Settings &settings) {
   PassManager dce(&context);
   dce.addPass(createSymbolDCEPass());
   if (failed(dce.run(*module)))
-    return fail("removing the functions @" + name + " does not call failed");
+    return fail("could not drop the functions that @" + name +
+                " does not call");
 
   // The names are tptt-run's own convention; the LLVM translation does not
   // know the attribute.
