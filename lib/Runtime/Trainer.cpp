@@ -43,11 +43,10 @@ std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
   auto uniform = [&] { return (rng() >> 11) * 0x1.0p-53; };
   const json &arguments =
       model.info()["entries"]["tptt_train_step"]["arguments"];
-  for (const json &argument : arguments)
+  for (const json &argument : arguments) {
     if (argument["name"] == "dropout_rate")
       trainer->dropoutRate =
           model.info()["training"]["lora"]["lora_dropout"].get<double>();
-  for (const json &argument : arguments) {
     if (!argument.value("trainable", false))
       continue;
     TrainedTensor tensor;

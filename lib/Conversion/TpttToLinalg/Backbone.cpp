@@ -9,6 +9,7 @@
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -306,14 +307,13 @@ struct LowerDropout : public OpRewritePattern<DropoutOp> {
         rewriter, loc, one,
         arith::SubFOp::create(rewriter, loc, one,
                               castFloat(rewriter, loc, rawRate, elementType)));
-    SmallVector<Value> sizes;
-    for (unsigned d = 0; d < rank; ++d)
-      sizes.push_back(tensor::DimOp::create(rewriter, loc, op.getInput(), d));
+    SmallVector<OpFoldResult> shape = getSizes(rewriter, loc, op.getInput());
+    SmallVector<Value> sizes =
+        getValueOrCreateConstantIndexOp(rewriter, loc, shape);
     AffineMap id = identityMap(rewriter.getContext(), rank);
     Value result = buildParallelGeneric(
         rewriter, loc, {op.getInput()}, {id},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
-                    elementType),
+        createEmpty(rewriter, loc, shape, elementType),
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           // The row-major linear index of the element.
           Value linear = arith::ConstantIndexOp::create(nb, nloc, 0);
