@@ -32,3 +32,11 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tptt_tools_dir, config.llvm_tools_dir]
 tools = ["tptt-opt", "tptt-run", "tptt-compile"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The CUDA toolkit (libdevice for the kernels' math, ptxas to assemble their
+# PTX); no GPU is needed. Tests of the CUDA pipeline require it.
+cuda_toolkit = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+ptxas = os.path.join(cuda_toolkit, "bin", "ptxas")
+if os.access(ptxas, os.X_OK) and os.path.isdir(os.path.join(cuda_toolkit, "nvvm", "libdevice")):
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -10,6 +10,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "tptt/Conversion/Passes.h"
 #include "tptt/Dialect/Tptt/IR/TpttDialect.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
@@ -24,6 +25,8 @@ void mlir::tptt::registerAllTpttDialects(DialectRegistry &registry) {
   registry.insert<TpttDialect>();
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  // gpu-module-to-binary translates the kernels to LLVM IR inside a pass.
+  registerAllToLLVMIRTranslations(registry);
 }
 
 void mlir::tptt::registerAllTpttPasses() {

@@ -10,6 +10,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -19,11 +21,14 @@
 #include "tptt/Conversion/Passes.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 using namespace mlir::tptt;
 
 static constexpr llvm::StringLiteral kStageNames[] = {
-    "tptt", "autodiff", "linalg", "tiled", "bufferized", "loops", "llvm"};
+    "tptt",  "autodiff", "linalg", "tiled", "bufferized",
+    "loops", "gpu",      "llvm"};
 
 llvm::ArrayRef<llvm::StringLiteral> mlir::tptt::getTpttStageNames() {
   return kStageNames;
@@ -41,6 +46,67 @@ std::optional<TpttStage> mlir::tptt::parseTpttStage(llvm::StringRef name) {
 static void addCleanup(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+/// The CPU's LLVM lowering. Memrefs go first: the OpenMP conversion wraps
+/// parallel bodies in memref.alloca_scope, a single-block region that must be
+/// inlined before the loops inside it become control flow.
+static void addCpuLLVMTail(OpPassManager &pm) {
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+/// The CUDA toolkit whose libdevice links into the kernels: `given`, else
+/// the one CUDA_HOME, CUDA_PATH or CUDA_ROOT names, else /usr/local/cuda.
+/// (MLIR's own fallback is the path its packagers configured, which Debian
+/// leaves empty.)
+static std::string cudaToolkitPath(StringRef given) {
+  if (!given.empty())
+    return given.str();
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *value = std::getenv(variable); value && *value)
+      return value;
+  return "/usr/local/cuda";
+}
+
+/// The CUDA target's LLVM lowering: the kernels to NVVM (the chip and PTX
+/// version always explicit: LLVM 22 rejects a PTX version below the chip's
+/// minimum), the host to LLVM with its allocations through the runtime's
+/// _mlir_memref_to_llvm_alloc (managed memory, which kernels and host both
+/// reach), the launches to the mgpu* calls of the runtime, and the kernels
+/// serialized. The contract check then rejects PTX that still declares
+/// libdevice functions.
+static void addCudaLLVMTail(OpPassManager &pm,
+                            const TpttPipelineOptions &options) {
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefs;
+  memrefs.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefs));
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget =
+      options.format == TpttGpuFormat::Fatbin ? "fatbin" : "isa";
+  binary.toolkitPath = cudaToolkitPath(options.cudaToolkit);
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createTpttVerifyGpuKernelsPass());
 }
 
 void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
@@ -100,42 +166,59 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     addCleanup(pm);
   }
 
+  bool cuda = options.target == TpttTarget::CUDA;
+
   // Stage loops: free what bufferization allocated (loop-carried buffers may
   // be cloned by the deallocation; clones become plain allocations and
-  // copies), then turn linalg into sequential loops and the explicit
-  // parallel loops (scf.forall over batch x heads, emitted by the lowering)
-  // into OpenMP parallel regions.
+  // copies), then turn linalg into loops. On the CPU they are sequential and
+  // the explicit parallel loops (scf.forall over batch x heads, emitted by
+  // the lowering) become OpenMP parallel regions; for CUDA every parallel
+  // dimension stays an scf.parallel loop, for the gpu stage to map.
   if (runs(TpttStage::Loops)) {
     bufferization::buildBufferDeallocationPipeline(pm);
     pm.addPass(createConvertBufferizationToMemRefPass());
-    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-    pm.addPass(createForallToParallelLoopPass());
-    ConvertSCFToOpenMPPassOptions openmp;
-    openmp.numThreads = options.numThreads;
-    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    if (cuda) {
+      pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+      pm.addPass(createForallToParallelLoopPass());
+    } else {
+      pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+      pm.addPass(createForallToParallelLoopPass());
+      ConvertSCFToOpenMPPassOptions openmp;
+      openmp.numThreads = options.numThreads;
+      pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    }
+    addCleanup(pm);
+  }
+
+  // Stage gpu (CUDA): the outermost parallel loops become kernel launches,
+  // one iteration per thread; the parallel loops nested in them run
+  // sequentially in their thread. Outlining moves the kernels into
+  // gpu.module ops, and the backend contract is checked on them.
+  if (cuda && runs(TpttStage::Gpu)) {
+    TpttMapParallelLoopsToGpuPassOptions mapping;
+    mapping.blockSize = options.blockSize;
+    pm.addNestedPass<func::FuncOp>(createTpttMapParallelLoopsToGpuPass(mapping));
+    pm.addNestedPass<func::FuncOp>(createParallelForToNestedForsPass());
+    pm.addPass(createGpuKernelOutliningPass());
+    pm.addPass(createTpttVerifyGpuKernelsPass());
     addCleanup(pm);
   }
 
   // Stage llvm: C wrappers for the public entry points (`_mlir_ciface_*`),
   // strided metadata and affine maps to arithmetic, and everything to LLVM.
-  // Memrefs go first: the OpenMP conversion wraps parallel bodies in
-  // memref.alloca_scope, a single-block region that must be inlined before
-  // the loops inside it become control flow.
   if (runs(TpttStage::LLVM)) {
     pm.addPass(createTpttExportEntryPointsPass());
-    pm.addPass(memref::createExpandStridedMetadataPass());
-    pm.addPass(createLowerAffinePass());
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-    pm.addPass(createSCFToControlFlowPass());
-    pm.addPass(createConvertToLLVMPass());
-    pm.addPass(createReconcileUnrealizedCastsPass());
+    if (cuda)
+      addCudaLLVMTail(pm, options);
+    else
+      addCpuLLVMTail(pm);
   }
 }
 
 void mlir::tptt::registerTpttPipelines() {
   PassPipelineRegistration<TpttPipelineOptions>(
       "tptt-pipeline",
-      "The tptt compilation pipeline from graph-level tptt ops to LLVM "
-      "(stop early with to=<stage>)",
+      "The tptt compilation pipeline from graph-level tptt ops to LLVM, "
+      "for the CPU or (target=cuda) NVIDIA GPUs (stop early with to=<stage>)",
       buildTpttPipeline);
 }

@@ -4,7 +4,7 @@
 // RUN: tptt-opt %s --tptt-pipeline="to=bufferized" | FileCheck %s --check-prefix=BUFFERIZED
 // RUN: tptt-opt %s --tptt-pipeline="to=loops" | FileCheck %s --check-prefix=LOOPS
 // RUN: tptt-opt %s --tptt-pipeline | FileCheck %s --check-prefix=LLVM
-// RUN: not tptt-opt %s --tptt-pipeline="to=gpu" 2>&1 | FileCheck %s --check-prefix=BAD-STAGE
+// RUN: not tptt-opt %s --tptt-pipeline="to=ptx" 2>&1 | FileCheck %s --check-prefix=BAD-STAGE
 
 // The named stages of the CPU pipeline on a recurrent DeltaProduct layer
 // piece, a projection that the tiled stage splits into parallel rows, and a
@@ -30,7 +30,7 @@
 // LLVM-LABEL:   llvm.func @stages
 // LLVM:         omp.parallel
 // LLVM:         llvm.func @_mlir_ciface_stages
-// BAD-STAGE:    for the --to option: Cannot find option named 'gpu'!
+// BAD-STAGE:    for the --to option: Cannot find option named 'ptx'!
 func.func @stages(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x1x8xf32>, %b: tensor<?x4x?x8xf32>,
                   %soft: tensor<?x?x32xf32>, %lin: tensor<?x?x32xf32>, %w: tensor<16x32xf32>)
     -> (tensor<?x4x?x8xf32>, tensor<?x?x32xf32>, tensor<?x?x16xf32>) {

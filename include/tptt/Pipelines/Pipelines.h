@@ -37,7 +37,10 @@ enum class TpttStage {
   Bufferized,
   /// scf loops (OpenMP for the parallel ones on the CPU), deallocation.
   Loops,
-  /// The LLVM dialect.
+  /// The CUDA target's kernels: gpu.launch_func on the host, gpu.module
+  /// kernels (nothing to do for the CPU).
+  Gpu,
+  /// The LLVM dialect (with the kernels serialized to PTX for CUDA).
   LLVM,
 };
 
@@ -50,6 +53,16 @@ std::optional<TpttStage> parseTpttStage(llvm::StringRef name);
 enum class TpttTarget {
   /// Host code for the CPU (OpenMP for the parallel loops).
   CPU,
+  /// Host code that launches NVVM kernels on an NVIDIA GPU.
+  CUDA,
+};
+
+/// What gpu-module-to-binary embeds for the CUDA target.
+enum class TpttGpuFormat {
+  /// PTX text, compiled by the driver when the module is loaded.
+  Isa,
+  /// A fat binary (cubin for the chip, by ptxas, and its PTX).
+  Fatbin,
 };
 
 /// Options of `tptt-pipeline`.
@@ -57,7 +70,9 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
   PassOptions::Option<TpttTarget> target{
       *this, "target", llvm::cl::desc("The target of the pipeline's tail"),
       llvm::cl::init(TpttTarget::CPU),
-      llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"))};
+      llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"),
+                       clEnumValN(TpttTarget::CUDA, "cuda",
+                                  "NVVM kernels for NVIDIA GPUs"))};
   PassOptions::Option<TpttStage> from{
       *this, "from",
       llvm::cl::desc("The first stage to run (the input is the output of the "
@@ -71,6 +86,7 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
           clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
           clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
           clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
+          clEnumValN(TpttStage::Gpu, "gpu", "GPU kernels (CUDA target)"),
           clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
   PassOptions::Option<TpttStage> to{
       *this, "to", llvm::cl::desc("The last stage to run"),
@@ -83,6 +99,7 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
           clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
           clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
           clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
+          clEnumValN(TpttStage::Gpu, "gpu", "GPU kernels (CUDA target)"),
           clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
   PassOptions::Option<int64_t> chunkSize{
       *this, "chunk-size",
@@ -93,6 +110,33 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       *this, "num-threads",
       llvm::cl::desc("OpenMP threads of the CPU code (0: all cores)"),
       llvm::cl::init(0)};
+  PassOptions::Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("The GPU architecture of the CUDA target (sm_XX)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("PTX features of the CUDA target: the PTX ISA version, "
+                     "at least the chip's minimum"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<TpttGpuFormat> format{
+      *this, "format",
+      llvm::cl::desc("What the executable embeds for the CUDA target"),
+      llvm::cl::init(TpttGpuFormat::Isa),
+      llvm::cl::values(
+          clEnumValN(TpttGpuFormat::Isa, "isa",
+                     "PTX, compiled by the driver at load time"),
+          clEnumValN(TpttGpuFormat::Fatbin, "fatbin",
+                     "cubin for the chip and PTX, by ptxas"))};
+  PassOptions::Option<int64_t> blockSize{
+      *this, "block-size",
+      llvm::cl::desc("Threads per block of the CUDA kernels"),
+      llvm::cl::init(256)};
+  PassOptions::Option<std::string> cudaToolkit{
+      *this, "cuda-toolkit",
+      llvm::cl::desc("The CUDA toolkit (libdevice, ptxas; empty: the one "
+                     "MLIR finds, /usr/local/cuda)"),
+      llvm::cl::init("")};
 };
 
 /// Adds the passes of every stage up to `options.to` to `pm` (a module pass

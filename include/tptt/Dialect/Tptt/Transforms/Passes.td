@@ -92,4 +92,57 @@ def TpttTileParallelContractionsPass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def TpttMapParallelLoopsToGpuPass
+    : Pass<"tptt-map-parallel-loops-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Run the outermost parallel loops of a function as GPU kernels";
+  let description = [{
+    The mapping of the CUDA tail. Every outermost `scf.parallel` without
+    reductions (the loops of the linalg ops, and the operator's own loop over
+    batch x heads) becomes a `gpu.launch` of one-dimensional blocks of
+    `block-size` threads: the loop's iterations are numbered row-major,
+    thread `blockIdx.x * block-size + threadIdx.x` runs iteration number
+    that, and the threads past the last iteration do nothing. Each thread
+    runs its iteration's body as it stands: loops nested in it stay in it
+    (`scf-parallel-for-to-nested-fors` makes the nested parallel ones
+    sequential), its allocations come from the device heap, and the
+    `memref.copy` ops in it become loops of loads and stores, since a kernel
+    cannot call the host's `memrefCopy` (a copy of a buffer onto itself is
+    dropped). Parallel loops with reductions stay on the host, whose buffers
+    the runtime allocates in managed memory.
+
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c8) step (%c1, %c1) { ... }
+    // becomes
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = ceildiv(n * 8, 256), ...)
+               threads(%tx, %ty, %tz) in (%c256, %c1, %c1) {
+      %id = bx * 256 + tx
+      scf.if %id < n * 8 { %i = id / 8; %j = id % 8; ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def TpttVerifyGpuKernelsPass
+    : Pass<"tptt-verify-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Check the backend contract of the GPU kernels";
+  let description = [{
+    Fails with an error naming the op or symbol when a kernel breaks the
+    contract of the CUDA tail. Before serialization, the bodies of the
+    `gpu.func` kernels may hold only ops the NVVM lowering turns into device
+    code: no `memref.copy` (a call of the host's `memrefCopy`) and no calls
+    of functions. After `gpu-module-to-binary`, the PTX of every
+    `gpu.binary` may not declare an external `__nv_*` function: that is a
+    libdevice function left unresolved (libdevice was not found), which
+    would fail only when the driver loads the module.
+  }];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD

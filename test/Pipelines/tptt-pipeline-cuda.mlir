@@ -1,0 +1,131 @@
+// REQUIRES: cuda-toolkit
+// RUN: tptt-opt %s --tptt-pipeline="target=cuda to=loops" | FileCheck %s --check-prefix=LOOPS
+// RUN: tptt-opt %s --tptt-pipeline="target=cuda to=gpu" | FileCheck %s --check-prefix=GPU
+// RUN: tptt-opt %s --tptt-pipeline="target=cuda" > %t.mlir
+// RUN: FileCheck %s --check-prefix=LLVM < %t.mlir
+// RUN: rm -rf %t.ptx && %python -m tptt.ptx %t.mlir --out %t.ptx | FileCheck %s --check-prefix=PTX
+// RUN: for f in %t.ptx/*.ptx; do %ptxas -arch=sm_90 -o /dev/null $f || exit 1; done
+// RUN: not grep -l "extern .func __nv_" %t.ptx/*.ptx
+// RUN: tptt-opt %s --tptt-pipeline="target=cuda chip=sm_80 features=+ptx75 format=fatbin" | FileCheck %s --check-prefix=FATBIN
+
+// The CUDA pipeline's stages on every LiZA op: gates, feature map, virtual
+// tokens, the chunked DeltaProduct in both semantics, its decode step, the
+// head merge and the μ-mix, and the composite layer. Every kernel's PTX
+// assembles for sm_90 and calls no unresolved libdevice function.
+
+// LOOPS-LABEL: func @gates
+// LOOPS:         scf.parallel
+// LOOPS-NOT:     omp.
+// GPU-LABEL:   func @gates
+// GPU:           gpu.launch_func @gates_kernel::@gates_kernel
+// GPU-SAME:        threads in (%{{.+}}, %{{.+}}, %{{.+}})
+// GPU:         gpu.module @gates_kernel
+// GPU:           gpu.func @gates_kernel
+// GPU-SAME:        kernel
+// GPU:             gpu.block_id x
+// GPU:             gpu.thread_id x
+// GPU-NOT:         memref.copy
+// LLVM-LABEL:  llvm.func @gates
+// LLVM:          llvm.call @_mlir_memref_to_llvm_alloc
+// LLVM:          gpu.launch_func @gates_kernel::@gates_kernel
+// LLVM:        gpu.binary @gates_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// LLVM-SAME:     assembly = "
+// PTX:         gates_kernel.ptx: .target sm_90
+// FATBIN:      gpu.binary @gates_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx75">, properties = {{.+}}, "P\EDU\BA
+func.func @gates(%k: tensor<?x?x16xf32>, %v: tensor<?x?x16xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) {
+  %a, %b = tptt.gates %k, %v alpha = kv beta = k heads = 4 kv_heads = 2
+      : (tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+  return %a, %b : tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>
+}
+
+// GPU-LABEL:   func @feature_map
+// GPU:           gpu.launch_func
+// PTX:         feature_map_kernel.ptx: .target sm_90
+func.func @feature_map(%q: tensor<?x?x32xf32>, %k: tensor<?x?x16xf32>, %v: tensor<?x?x16xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) {
+  %qh, %kh, %vh = tptt.feature_map %q, %k, %v heads = 4 kv_heads = 2
+      : (tensor<?x?x32xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+  return %qh, %kh, %vh : tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>
+}
+
+// GPU-LABEL:   func @virtual_token_expand
+// GPU:           gpu.launch_func
+// PTX:         virtual_token_expand_kernel.ptx: .target sm_90
+func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>)
+    -> (tensor<?x4x?x2x8xf32>, tensor<?x4x?x3x8xf32>) {
+  %0 = tptt.virtual_token_expand %x order = 2 trick = dt
+      : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x2x8xf32>
+  %1 = tptt.virtual_token_expand %x order = 3 trick = rot
+      : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x3x8xf32>
+  return %0, %1 : tensor<?x4x?x2x8xf32>, tensor<?x4x?x3x8xf32>
+}
+
+// The operator's loop over batch x heads is one kernel: a thread carries
+// one head's state through the chunk loop.
+// GPU-LABEL:   func @delta_product$recurrent
+// GPU:           gpu.launch_func
+// GPU:         gpu.func @{{.+}}kernel
+// GPU:           scf.for
+// GPU:             scf.for
+// PTX:         delta_product$recurrent_kernel.ptx: .target sm_90
+func.func @delta_product$recurrent(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
+                                   %v: tensor<?x4x?x2x8xf32>, %b: tensor<?x4x?x8xf32>,
+                                   %a: tensor<?x4x?x8xf32>, %m: tensor<?x?xi1>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>) {
+  %o, %s = tptt.delta_product %q, %k, %v, %b alpha %a mask %m semantics = recurrent chunk_size = 16
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x8xf32>,
+         tensor<?x4x?x8xf32>, tensor<?x?xi1>) -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  return %o, %s : tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>
+}
+
+// GPU-LABEL:   func @delta_product$tptt_0_12
+// GPU:           gpu.launch_func
+// PTX:         delta_product$tptt_0_12_kernel.ptx: .target sm_90
+func.func @delta_product$tptt_0_12(%x: tensor<2x3x12x2x8xf32>)
+    -> (tensor<2x3x12x8xf32>, tensor<2x3x8x8xf32>) {
+  %o, %s = tptt.delta_product %x, %x, %x, %x alpha %x semantics = "tptt-0.12" chunk_size = 4
+      : (tensor<2x3x12x2x8xf32>, tensor<2x3x12x2x8xf32>, tensor<2x3x12x2x8xf32>,
+         tensor<2x3x12x2x8xf32>, tensor<2x3x12x2x8xf32>)
+      -> (tensor<2x3x12x8xf32>, tensor<2x3x8x8xf32>)
+  return %o, %s : tensor<2x3x12x8xf32>, tensor<2x3x8x8xf32>
+}
+
+// GPU-LABEL:   func @delta_product_step
+// GPU:           gpu.launch_func
+// PTX:         delta_product_step_kernel.ptx: .target sm_90
+func.func @delta_product_step(%q: tensor<?x4x8xf32>, %k: tensor<?x4x2x8xf32>, %s: tensor<?x4x8x8xf32>)
+    -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>) {
+  %o, %s1 = tptt.delta_product_step %q, %k, %k, %q, %s chunk_size = 64
+      : (tensor<?x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+      -> (tensor<?x4x8xf32>, tensor<?x4x8x8xf32>)
+  return %o, %s1 : tensor<?x4x8xf32>, tensor<?x4x8x8xf32>
+}
+
+// GPU-LABEL:   func @merge_and_mix
+// GPU:           gpu.launch_func
+// PTX:         merge_and_mix_kernel.ptx: .target sm_90
+func.func @merge_and_mix(%y: tensor<?x4x?x8xf32>, %soft: tensor<?x?x32xf32>, %mu: tensor<f32>)
+    -> tensor<?x?x32xf32> {
+  %lin = tptt.merge_heads %y : (tensor<?x4x?x8xf32>) -> tensor<?x?x32xf32>
+  %m = tptt.mag_mix %soft, %lin, %mu cross_gate
+      : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<f32>) -> tensor<?x?x32xf32>
+  return %m : tensor<?x?x32xf32>
+}
+
+// GPU-LABEL:   func @liza_attention
+// GPU:           gpu.launch_func
+// PTX:         liza_attention_kernel.ptx: .target sm_90
+func.func @liza_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>,
+                          %cos: tensor<?x?x16xf32>, %mu: tensor<f32>, %wo: tensor<64x64xf32>,
+                          %m: tensor<?x?xi1>) -> tensor<?x?x64xf32> {
+  %y = tptt.liza_attention %q, %k, %v rope(%cos, %cos) mu(%mu) out_proj(%wo) mask %m
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, order = 2 : i64, trick = #tptt<trick rot>,
+       alpha_gate = #tptt<gate k>, beta_gate = #tptt<gate k>, chunk_size = 8 : i64,
+       window = 16 : i64}
+      : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x16xf32>,
+         tensor<?x?x16xf32>, tensor<f32>, tensor<64x64xf32>, tensor<?x?xi1>)
+      -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
