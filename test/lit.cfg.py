@@ -2,6 +2,8 @@
 # lit configuration of the tptt tests.
 
 import os
+import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -40,3 +42,8 @@ ptxas = os.path.join(cuda_toolkit, "bin", "ptxas")
 if os.access(ptxas, os.X_OK) and os.path.isdir(os.path.join(cuda_toolkit, "nvvm", "libdevice")):
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%ptxas", ptxas))
+
+# An NVIDIA GPU with its driver: the GPU runs of the CUDA tests.
+nvidia_smi = shutil.which("nvidia-smi")
+if nvidia_smi and subprocess.run([nvidia_smi, "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("cuda-device")

@@ -183,6 +183,12 @@ const Driver &withContext() {
     check("cuCtxPushCurrent", d.cuCtxPushCurrent(context));
     current = true;
   }
+  // The kernels allocate their scratch buffers (a chunk's matrices) on the
+  // device heap, per thread; the default heap (8 MiB) holds a few heads'.
+  static std::once_flag heap;
+  std::call_once(heap, [&] {
+    check("cuCtxSetLimit", d.cuCtxSetLimit(kLimitMallocHeapSize, kHeapBytes));
+  });
   return d;
 }
 
@@ -328,3 +334,10 @@ extern "C" void mgpuMemset16(void *dst, unsigned short value, size_t count,
 }
 
 extern "C" void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
+
+extern "C" void *_mlir_memref_to_llvm_alloc(size_t bytes) {
+  // A buffer of no elements still needs a distinct, freeable pointer.
+  return mgpuMemAlloc(bytes ? bytes : 1, nullptr, /*hostShared=*/true);
+}
+
+extern "C" void _mlir_memref_to_llvm_free(void *ptr) { mgpuMemFree(ptr, nullptr); }

@@ -101,6 +101,12 @@ public:
     if (!runner->loadWeights(path, selfPath(), error))
       die(error);
   }
+  void setDevice(Device device) {
+    std::string error;
+    if (!runner->setDevice(device, error))
+      die(error);
+  }
+  bool hasCuda() const { return runner->hasCuda(); }
   std::vector<float> logits(const std::vector<int64_t> &tokens,
                             const std::vector<uint8_t> &mask, int64_t batch,
                             int64_t length, float mu) {
@@ -170,6 +176,16 @@ void addCommonFlags(Flags &flags) {
                          "weights");
   flags.value("mag-weight", "the Memory-as-Gate weight μ in [0, 1] (default: "
                             "the config's)");
+  flags.value("device", "cpu or cuda: where the model runs (default: cuda "
+                        "when it was compiled with --target cuda)");
+}
+
+/// Runs the model on the device of the flag --device.
+void selectDevice(const Flags &flags, Model &model) {
+  std::string name = flags.text("device", model.hasCuda() ? "cuda" : "cpu");
+  if (name != "cpu" && name != "cuda")
+    die("flag '--device': '" + name + "' is not cpu or cuda");
+  model.setDevice(name == "cuda" ? Device::CUDA : Device::CPU);
 }
 
 float magWeight(const Flags &flags, const Model &model) {
@@ -214,6 +230,7 @@ int runLogits(Model &model, int argc, char **argv) {
           ? parseTokens(flags.text("tokens"), model.vocabSize(), "tokens")
           : encodePrompt(model, flags.text("prompt"), "prompt");
   model.loadWeights(flags.text("weights"));
+  selectDevice(flags, model);
   int64_t length = tokens.size(), vocab = model.vocabSize();
   std::vector<uint8_t> mask(length, 1);
   std::vector<float> logits =
@@ -301,6 +318,7 @@ int runGenerate(Model &model, int argc, char **argv) {
   sampling.greedy = flags.has("greedy");
   float mu = magWeight(flags, model);
   model.loadWeights(flags.text("weights"));
+  selectDevice(flags, model);
 
   GenerateOptions options;
   options.sampling = sampling;

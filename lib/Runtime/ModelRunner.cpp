@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/ModelRunner.h"
+#include "tptt/Runtime/CudaDriver.h"
 #include "tptt/Runtime/Executable.h"
 
 #include <algorithm>
@@ -56,7 +57,20 @@ std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
   return offset;
 }
 
-using PackedFunction = void (*)(void **);
+/// The compiled entry point `entry` for `device` (null when the binary has
+/// none).
+PackedFunction packedEntry(const std::string &entry, Device device) {
+  bool gpu = device == Device::CUDA;
+  if (entry == "tptt_logits")
+    return gpu ? tptt_logits_cuda_packed : tptt_logits_packed;
+  if (entry == "tptt_prefill")
+    return gpu ? tptt_prefill_cuda_packed : tptt_prefill_packed;
+  if (entry == "tptt_decode_step")
+    return gpu ? tptt_decode_step_cuda_packed : tptt_decode_step_packed;
+  if (entry == "tptt_loss")
+    return gpu ? tptt_loss_cuda_packed : tptt_loss_packed;
+  return gpu ? tptt_train_step_cuda_packed : tptt_train_step_packed;
+}
 
 /// Whether the cache `name` holds softmax keys or values ([B, Hkv, T, d]).
 bool isKeyValueCache(const std::string &name) {
@@ -235,16 +249,55 @@ std::unique_ptr<ModelRunner> ModelRunner::open(std::string &error) {
   return runner;
 }
 
+ModelRunner::~ModelRunner() {
+  for (const auto &[name, buffer] : deviceWeights)
+    _mlir_memref_to_llvm_free(buffer);
+}
+
 bool ModelRunner::hasDecodeStep() const {
-  return tptt_decode_step_packed && tptt_prefill_packed &&
+  return packedEntry("tptt_decode_step", current) &&
+         packedEntry("tptt_prefill", current) &&
          manifest["entries"].contains("tptt_decode_step") &&
          manifest["entries"].contains("tptt_prefill");
 }
 
 bool ModelRunner::hasTraining() const {
-  return tptt_loss_packed && tptt_train_step_packed &&
+  return packedEntry("tptt_loss", current) &&
+         packedEntry("tptt_train_step", current) &&
          manifest["entries"].contains("tptt_train_step") &&
          manifest["entries"].contains("tptt_loss");
+}
+
+bool ModelRunner::hasCuda() const { return tptt_logits_cuda_packed; }
+
+bool ModelRunner::setDevice(Device device, std::string &error) {
+  if (device == Device::CUDA) {
+    if (!hasCuda()) {
+      error = "--device cuda: this model was compiled for the CPU only "
+              "(compile it with tptt-compile --target cuda)";
+      return false;
+    }
+    std::string why;
+    if (!cuda::deviceInfo(0, why)) {
+      error = "--device cuda: " + why + " (run with --device cpu)";
+      return false;
+    }
+  }
+  current = device;
+  return true;
+}
+
+const void *ModelRunner::deviceWeight(const std::string &name) {
+  auto [it, added] = deviceWeights.try_emplace(name, nullptr);
+  if (added) {
+    const auto &[data, shape] = weightData.at(name);
+    size_t bytes = sizeof(float);
+    for (int64_t dim : shape)
+      bytes *= dim;
+    it->second = _mlir_memref_to_llvm_alloc(bytes);
+    std::memcpy(it->second, data, bytes);
+  }
+  return it->second;
 }
 
 std::optional<Tensor> ModelRunner::weight(const std::string &name) const {
@@ -327,15 +380,15 @@ bool ModelRunner::loadWeights(const std::string &path,
 TensorMap
 ModelRunner::call(const std::string &entry,
                   std::initializer_list<const TensorMap *> givenMaps) {
-  PackedFunction function = entry == "tptt_logits"    ? tptt_logits_packed
-                            : entry == "tptt_prefill" ? tptt_prefill_packed
-                            : entry == "tptt_decode_step"
-                                ? tptt_decode_step_packed
-                            : entry == "tptt_loss" ? tptt_loss_packed
-                                                   : tptt_train_step_packed;
+  PackedFunction function = packedEntry(entry, current);
   const json &signature = manifest["entries"][entry];
   std::vector<std::vector<int64_t>> descriptors;
+  // The buffers passed in, which a result may alias (and then does not
+  // own); on the GPU the given tensors travel in managed buffers, freed
+  // after the call.
   std::set<int64_t> inputs;
+  std::vector<void *> staged;
+  bool gpu = current == Device::CUDA;
   for (const json &argument : signature["arguments"]) {
     std::string name = argument["name"].get<std::string>();
     // A given tensor overrides a weight of the same name (the trainer's
@@ -346,7 +399,9 @@ ModelRunner::call(const std::string &entry,
         value = &it->second;
     if (!value && argument["kind"] == "weight") {
       const auto &[data, shape] = weightData.at(name);
-      descriptors.push_back(descriptor(data, shape));
+      const void *buffer = gpu ? deviceWeight(name) : data;
+      descriptors.push_back(descriptor(buffer, shape));
+      inputs.insert(reinterpret_cast<int64_t>(buffer));
       continue;
     }
     if (!value) {
@@ -355,8 +410,15 @@ ModelRunner::call(const std::string &entry,
                    name.c_str(), entry.c_str());
       std::abort();
     }
-    descriptors.push_back(descriptor(value->bytes.data(), value->shape));
-    inputs.insert(reinterpret_cast<int64_t>(value->bytes.data()));
+    const void *buffer = value->bytes.data();
+    if (gpu) {
+      void *copy = _mlir_memref_to_llvm_alloc(value->bytes.size());
+      std::memcpy(copy, value->bytes.data(), value->bytes.size());
+      staged.push_back(copy);
+      buffer = copy;
+    }
+    descriptors.push_back(descriptor(buffer, value->shape));
+    inputs.insert(reinterpret_cast<int64_t>(buffer));
   }
   size_t resultWords = 0;
   for (const json &result : signature["results"])
@@ -399,8 +461,12 @@ ModelRunner::call(const std::string &entry,
     out[result["name"].get<std::string>()] = std::move(t);
   }
   // Results may share an allocation: free each once, after all copies.
-  for (int64_t allocation : owned)
-    std::free(reinterpret_cast<void *>(allocation));
+  for (int64_t allocation : owned) {
+    auto *pointer = reinterpret_cast<void *>(allocation);
+    gpu ? _mlir_memref_to_llvm_free(pointer) : std::free(pointer);
+  }
+  for (void *buffer : staged)
+    _mlir_memref_to_llvm_free(buffer);
   return out;
 }
 

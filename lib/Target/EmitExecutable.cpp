@@ -12,6 +12,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -80,17 +81,34 @@ bool addPackedWrapper(llvm::Module &module, const std::string &name,
 } // namespace
 
 std::unique_ptr<llvm::Module> tptt::target::translateForHost(
-    mlir::ModuleOp module, llvm::LLVMContext &context,
+    llvm::ArrayRef<mlir::ModuleOp> modules, llvm::LLVMContext &context,
     llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
     llvm::StringRef tokenizer, std::string &error) {
-  mlir::DialectRegistry registry;
-  mlir::registerAllToLLVMIRTranslations(registry);
-  module.getContext()->appendDialectRegistry(registry);
-  std::unique_ptr<llvm::Module> llvmModule =
-      mlir::translateModuleToLLVMIR(module, context, "tptt-model");
-  if (!llvmModule) {
-    error = "the translation to LLVM IR failed (see the diagnostics above)";
-    return nullptr;
+  std::unique_ptr<llvm::Module> llvmModule;
+  for (mlir::ModuleOp module : modules) {
+    mlir::DialectRegistry registry;
+    mlir::registerAllToLLVMIRTranslations(registry);
+    module.getContext()->appendDialectRegistry(registry);
+    std::unique_ptr<llvm::Module> translated =
+        mlir::translateModuleToLLVMIR(module, context, "tptt-model");
+    if (!translated) {
+      error = "the translation to LLVM IR failed (see the diagnostics above)";
+      return nullptr;
+    }
+    // Only the entry points leave the module: helpers (the layers, the
+    // deallocation helper) of the GPU and the CPU code may share names.
+    for (llvm::Function &function : *translated) {
+      llvm::StringRef name = function.getName();
+      name.consume_front("_mlir_ciface_");
+      if (!function.isDeclaration() && !llvm::is_contained(entries, name))
+        function.setLinkage(llvm::GlobalValue::InternalLinkage);
+    }
+    if (!llvmModule) {
+      llvmModule = std::move(translated);
+    } else if (llvm::Linker::linkModules(*llvmModule, std::move(translated))) {
+      error = "linking the GPU and the CPU code failed";
+      return nullptr;
+    }
   }
   std::unique_ptr<llvm::TargetMachine> machine = hostMachine(error);
   if (!machine)

@@ -32,7 +32,10 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/nowhere -o %t/out/exe | FileCheck %s --check-prefix=NO-DIR
 // RUN: %python %S/Inputs/make_model.py good %t/good
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good | FileCheck %s --check-prefix=NO-OUTPUT
-// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=ptx | FileCheck %s --check-prefix=STAGE
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=cubin | FileCheck %s --check-prefix=STAGE
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=ptx | FileCheck %s --check-prefix=PTX-CPU
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --chip=gfx90a | FileCheck %s --check-prefix=CHIP
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --gpu-format=cubin | FileCheck %s --check-prefix=FORMAT
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --semantics=fast | FileCheck %s --check-prefix=SEMANTICS
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=tpu | FileCheck %s --check-prefix=TARGET
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
@@ -69,10 +72,16 @@
 // NO-DIR-NEXT: status: 2
 // NO-OUTPUT: tptt-compile: error: give the executable's path with -o EXE
 // NO-OUTPUT-NEXT: status: 2
-// STAGE: tptt-compile: error: unknown --emit stage 'ptx' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm, llvm-ir, exe, shared-lib)
+// STAGE: tptt-compile: error: unknown --emit stage 'cubin' (tptt, autodiff, linalg, tiled, bufferized, loops, gpu, llvm, ptx, llvm-ir, exe, shared-lib)
 // STAGE-NEXT: status: 2
+// PTX-CPU: tptt-compile: error: --emit=ptx needs --target cuda
+// PTX-CPU-NEXT: status: 2
+// CHIP: tptt-compile: error: --chip must name an NVIDIA architecture such as sm_90, not 'gfx90a'
+// CHIP-NEXT: status: 2
+// FORMAT: tptt-compile: error: --gpu-format must be isa or fatbin, not 'cubin'
+// FORMAT-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2
-// TARGET: tptt-compile: error: unknown --target 'tpu' (cpu)
+// TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda)
 // TARGET-NEXT: status: 2
 // LEFT-NOT: {{.}}

@@ -2,7 +2,8 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-//   tptt-compile MODEL_DIR -o EXE [--target cpu] [--semantics S]
+//   tptt-compile MODEL_DIR -o EXE [--target cpu|cuda] [--semantics S]
+//                [--chip sm_90] [--ptx-features +ptx80] [--gpu-format isa]
 //                [--emit=<stage>] [--dump-dir D] [--external-weights]
 //
 // Reads config.json (validated against tptt-model.schema.json) and the
@@ -22,7 +23,11 @@
 #include "tptt/Runtime/Tokenizer.h"
 #include "tptt/Target/EmitExecutable.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -52,9 +57,28 @@ cl::opt<std::string> modelDir(cl::Positional, cl::desc("MODEL_DIR"),
                               cl::Required);
 cl::opt<std::string> outputPath("o", cl::desc("The executable to write"),
                                 cl::value_desc("EXE"));
-cl::opt<std::string> targetName("target",
-                                cl::desc("Code for: cpu (the host CPU)"),
-                                cl::init("cpu"));
+cl::opt<std::string> targetName(
+    "target",
+    cl::desc("Code for: cpu (the host CPU) or cuda (NVIDIA GPUs, with the "
+             "CPU code too: the executable's --device picks)"),
+    cl::init("cpu"));
+cl::opt<std::string> chip("chip",
+                          cl::desc("The GPU architecture for --target cuda"),
+                          cl::init("sm_90"));
+cl::opt<std::string>
+    ptxFeatures("ptx-features",
+                cl::desc("The PTX ISA version for --target cuda (at least "
+                         "the chip's minimum)"),
+                cl::init("+ptx80"));
+cl::opt<std::string> gpuFormat(
+    "gpu-format",
+    cl::desc("What the executable embeds for --target cuda: isa (PTX, "
+             "compiled by the driver) or fatbin (cubin and PTX, by ptxas)"),
+    cl::init("isa"));
+cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("The CUDA toolkit with libdevice and ptxas "
+                         "(default: $CUDA_HOME, else /usr/local/cuda)"));
 cl::opt<std::string>
     semanticsOverride("semantics",
                       cl::desc("recurrent | tptt-0.12 (overrides the config's "
@@ -62,9 +86,10 @@ cl::opt<std::string>
 cl::opt<std::string> emitStage(
     "emit",
     cl::desc("Stop after this stage and print it: tptt, autodiff, linalg, "
-             "tiled, "
-             "bufferized, loops, llvm (MLIR), llvm-ir; or build exe (the "
-             "default) or shared-lib (the C API of Runtime/tptt.h)"),
+             "tiled, bufferized, loops, gpu (--target cuda), llvm (MLIR), "
+             "ptx (--target cuda: every kernel module's PTX), llvm-ir; or "
+             "build exe (the default) or shared-lib (the C API of "
+             "Runtime/tptt.h)"),
     cl::init("exe"));
 cl::opt<std::string> trainMode(
     "train",
@@ -321,6 +346,10 @@ json buildManifest(const tmodel::ModelSpec &spec,
   m["bos_token_id"] = spec.bosTokenId ? json(*spec.bosTokenId) : json(nullptr);
   m["eos_token_ids"] = spec.eosTokenIds;
   m["target"] = targetName.getValue();
+  if (targetName == "cuda")
+    m["cuda"] = {{"chip", chip.getValue()},
+                 {"ptx_features", ptxFeatures.getValue()},
+                 {"gpu_format", gpuFormat.getValue()}};
   m["weights_location"] = weightsLocation;
   int64_t parameters = 0;
   json list = json::array();
@@ -457,6 +486,22 @@ void writeText(const std::string &path, const std::string &text) {
   out << text;
 }
 
+/// The PTX of every kernel module (gpu.binary) of `module`, one after the
+/// other, each after a comment line naming it.
+std::string kernelsPtx(mlir::ModuleOp module) {
+  std::string text;
+  module.walk([&](mlir::gpu::BinaryOp binary) {
+    for (mlir::Attribute attr : binary.getObjects()) {
+      auto object = llvm::cast<mlir::gpu::ObjectAttr>(attr);
+      if (object.getFormat() != mlir::gpu::CompilationTarget::Assembly)
+        die("--emit=ptx needs --gpu-format isa (the fat binary is not text)");
+      text += "// gpu.binary @" + binary.getName().str() + "\n";
+      text += object.getObject().getValue().str();
+    }
+  });
+  return text;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -467,17 +512,24 @@ int main(int argc, char **argv) {
       "tptt-compile: compile a TPTT model directory (config.json with a "
       "`tptt` object, safetensors weights) into an executable or a shared "
       "library\n");
-  if (targetName != "cpu")
-    die("unknown --target '" + targetName + "' (cpu)");
-  static const char *stages[] = {"tptt",       "autodiff",  "linalg", "tiled",
-                                 "bufferized", "loops",     "llvm",   "llvm-ir",
-                                 "exe",        "shared-lib"};
+  bool cuda = targetName == "cuda";
+  if (targetName != "cpu" && !cuda)
+    die("unknown --target '" + targetName + "' (cpu, cuda)");
+  if (cuda && gpuFormat != "isa" && gpuFormat != "fatbin")
+    die("--gpu-format must be isa or fatbin, not '" + gpuFormat + "'");
+  if (cuda && !llvm::StringRef(chip).starts_with("sm_"))
+    die("--chip must name an NVIDIA architecture such as sm_90, not '" +
+        chip + "'");
+  static const char *stages[] = {
+      "tptt", "autodiff", "linalg", "tiled", "bufferized", "loops", "gpu",
+      "llvm", "ptx",      "llvm-ir", "exe", "shared-lib"};
   if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
       std::end(stages))
     die("unknown --emit stage '" + emitStage +
-        "' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm, llvm-ir, "
-        "exe, "
-        "shared-lib)");
+        "' (tptt, autodiff, linalg, tiled, bufferized, loops, gpu, llvm, ptx, "
+        "llvm-ir, exe, shared-lib)");
+  if (!cuda && (emitStage == "gpu" || emitStage == "ptx"))
+    die("--emit=" + emitStage + " needs --target cuda");
   bool shared = emitStage == "shared-lib";
   if ((emitStage == "exe" || shared) && outputPath.empty())
     die(shared ? "give the library's path with -o LIB.so"
@@ -548,27 +600,75 @@ int main(int argc, char **argv) {
   if (!module)
     die(modelDir + ": " + error);
 
+  // An executable for CUDA carries the CPU code too (`EXE --device cpu`):
+  // the same module through the CPU pipeline, its functions keeping their
+  // names while the GPU ones (the entry points and the layers they call,
+  // which become external LLVM functions) get the suffix _cuda.
+  mlir::OwningOpRef<mlir::ModuleOp> cpuModule;
+  std::vector<std::string> entryNames;
+  for (const tmodel::EntryPoint &entry : entries)
+    entryNames.push_back(entry.name);
+  if (cuda) {
+    if (emitStage == "exe" || shared)
+      cpuModule = module->clone();
+    mlir::SymbolTable symbols(*module);
+    for (auto function :
+         llvm::to_vector(module->getOps<mlir::func::FuncOp>())) {
+      std::string name = function.getName().str();
+      if (mlir::failed(symbols.rename(function, name + "_cuda")))
+        die("cannot rename the function '" + name + "'");
+    }
+    for (const tmodel::EntryPoint &entry : entries)
+      entryNames.push_back(entry.name + "_cuda");
+  }
+
+  // Any error diagnostic fails the compile, even from a pass that goes on
+  // (gpu-module-to-binary reports a missing libdevice and succeeds).
+  unsigned errors = 0;
+  mlir::ScopedDiagnosticHandler countErrors(
+      &context, [&](mlir::Diagnostic &diagnostic) {
+        if (diagnostic.getSeverity() == mlir::DiagnosticSeverity::Error)
+          ++errors;
+        return mlir::failure();
+      });
+
   // Run the pipeline one stage at a time, so that each can be dumped and the
-  // run can stop at any of them.
-  const mlir::tptt::TpttStage order[] = {
-      mlir::tptt::TpttStage::Tptt,       mlir::tptt::TpttStage::Autodiff,
-      mlir::tptt::TpttStage::Linalg,     mlir::tptt::TpttStage::Tiled,
-      mlir::tptt::TpttStage::Bufferized, mlir::tptt::TpttStage::Loops,
-      mlir::tptt::TpttStage::LLVM};
+  // run can stop at any of them. The gpu stage is the CUDA target's only.
+  std::vector<mlir::tptt::TpttStage> order;
+  for (auto [index, name] : llvm::enumerate(mlir::tptt::getTpttStageNames()))
+    if (cuda || name != "gpu")
+      order.push_back(static_cast<mlir::tptt::TpttStage>(index));
   if (!dumpDir.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
       die(dumpDir + ": " + ec.message());
-  for (auto [index, stage] : llvm::enumerate(order)) {
-    std::string name = mlir::tptt::getTpttStageNames()[index].str();
-    progress("stage " + name);
+  auto runStage = [&](mlir::ModuleOp target, mlir::tptt::TpttStage stage,
+                      bool gpu, const std::string &name) {
     mlir::PassManager pm(&context);
     mlir::tptt::TpttPipelineOptions options;
     options.from = stage;
     options.to = stage;
     options.numThreads = numThreads;
+    if (gpu) {
+      options.target = mlir::tptt::TpttTarget::CUDA;
+      options.chip = chip;
+      options.features = ptxFeatures;
+      options.format = gpuFormat == "fatbin" ? mlir::tptt::TpttGpuFormat::Fatbin
+                                             : mlir::tptt::TpttGpuFormat::Isa;
+      options.cudaToolkit = cudaToolkit;
+    }
     mlir::tptt::buildTpttPipeline(pm, options);
-    if (mlir::failed(pm.run(*module)))
-      die("the " + name + " stage failed (see the diagnostics above)");
+    if (mlir::failed(pm.run(target)) || errors)
+      die("the " + name + " stage" + (gpu || !cuda ? "" : " (CPU code)") +
+          " failed (see the diagnostics above)");
+  };
+  std::string ptxDump;
+  for (auto [index, stage] : llvm::enumerate(order)) {
+    std::string name =
+        mlir::tptt::getTpttStageNames()[static_cast<size_t>(stage)].str();
+    progress("stage " + name);
+    runStage(*module, stage, cuda, name);
+    if (cpuModule && stage != mlir::tptt::TpttStage::Gpu)
+      runStage(*cpuModule, stage, /*gpu=*/false, name);
     std::string text;
     if (!dumpDir.empty() || emitStage == name) {
       llvm::raw_string_ostream os(text);
@@ -577,11 +677,20 @@ int main(int argc, char **argv) {
     if (!dumpDir.empty())
       writeText(dumpDir + "/" + std::to_string(index) + "-" + name + ".mlir",
                 text);
-    if (emitStage == name) {
+    if (cuda && stage == mlir::tptt::TpttStage::LLVM &&
+        (!dumpDir.empty() || emitStage == "ptx")) {
+      ptxDump = kernelsPtx(*module);
+      if (!dumpDir.empty())
+        writeText(dumpDir + "/" + std::to_string(index) + "-kernels.ptx",
+                  ptxDump);
+    }
+    if (emitStage == name ||
+        (emitStage == "ptx" && stage == mlir::tptt::TpttStage::LLVM)) {
+      const std::string &out = emitStage == "ptx" ? ptxDump : text;
       if (outputPath.empty())
-        llvm::outs() << text;
+        llvm::outs() << out;
       else
-        writeText(outputPath, text);
+        writeText(outputPath, out);
       return 0;
     }
   }
@@ -597,13 +706,13 @@ int main(int argc, char **argv) {
           ? json(nullptr)
           : json(adapterDir + " (" + std::to_string(adapter.size()) +
                  " LoRA pairs, merged)");
-  std::vector<std::string> entryNames;
-  for (const tmodel::EntryPoint &entry : entries)
-    entryNames.push_back(entry.name);
   llvm::LLVMContext llvmContext;
   manifest["tokenizer"] = !tokenizerText.empty();
+  std::vector<mlir::ModuleOp> modules = {*module};
+  if (cpuModule)
+    modules.push_back(*cpuModule);
   std::unique_ptr<llvm::Module> llvmModule = ::tptt::target::translateForHost(
-      *module, llvmContext, entryNames, manifest.dump(), tokenizerText, error);
+      modules, llvmContext, entryNames, manifest.dump(), tokenizerText, error);
   if (!llvmModule)
     die(error);
   if (!dumpDir.empty() || emitStage == "llvm-ir") {
@@ -611,9 +720,7 @@ int main(int argc, char **argv) {
     llvm::raw_string_ostream os(text);
     llvmModule->print(os, nullptr);
     if (!dumpDir.empty())
-      writeText(dumpDir + "/" +
-                    std::to_string(mlir::tptt::getTpttStageNames().size()) +
-                    "-llvm-ir.ll",
+      writeText(dumpDir + "/" + std::to_string(order.size()) + "-llvm-ir.ll",
                 text);
     if (emitStage == "llvm-ir") {
       if (outputPath.empty())

@@ -44,6 +44,9 @@ constexpr unsigned kMemAttachGlobal = 0x1;
 constexpr int kAttributeMultiprocessorCount = 16;
 constexpr int kAttributeComputeCapabilityMajor = 75;
 constexpr int kAttributeComputeCapabilityMinor = 76;
+constexpr int kLimitMallocHeapSize = 0x02;
+/// The device heap the runtime sets up for the kernels' allocations.
+constexpr size_t kHeapBytes = size_t(1) << 30;
 
 /// The driver's entry points tptt calls, resolved from one library.
 struct Driver {
@@ -81,5 +84,14 @@ std::string describeDevice(int ordinal);
 } // namespace cuda
 } // namespace runtime
 } // namespace tptt
+
+extern "C" {
+/// The allocation functions of code compiled for `--target cuda` (the
+/// host's memrefs, lowered with use-generic-functions): managed memory,
+/// which the host and the kernels both reach. Like the mgpu* functions they
+/// end the program with a message when the driver fails.
+void *_mlir_memref_to_llvm_alloc(size_t bytes);
+void _mlir_memref_to_llvm_free(void *ptr);
+}
 
 #endif // TPTT_RUNTIME_CUDADRIVER_H

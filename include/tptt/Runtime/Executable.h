@@ -41,6 +41,17 @@ __attribute__((weak)) void tptt_decode_step_packed(void **args);
 /// step `tptt_train_step` (weak: null otherwise).
 __attribute__((weak)) void tptt_loss_packed(void **args);
 __attribute__((weak)) void tptt_train_step_packed(void **args);
+
+/// The same entry points compiled for the GPU (`tptt-compile --target
+/// cuda`, which also compiles the ones above for the CPU): their kernels
+/// run on the CUDA device, their buffers, arguments and results are managed
+/// memory (_mlir_memref_to_llvm_alloc of Runtime/CudaDriver.h). Weak: null
+/// in executables compiled for the CPU only.
+__attribute__((weak)) void tptt_logits_cuda_packed(void **args);
+__attribute__((weak)) void tptt_prefill_cuda_packed(void **args);
+__attribute__((weak)) void tptt_decode_step_cuda_packed(void **args);
+__attribute__((weak)) void tptt_loss_cuda_packed(void **args);
+__attribute__((weak)) void tptt_train_step_cuda_packed(void **args);
 }
 
 namespace tptt {

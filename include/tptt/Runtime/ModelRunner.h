@@ -46,13 +46,25 @@ struct Tensor {
 
 using TensorMap = std::map<std::string, Tensor>;
 
+/// Where the compiled entry points run.
+enum class Device { CPU, CUDA };
+
 class ModelRunner {
 public:
   /// The model compiled into this binary (its manifest); null and `error`
   /// when the manifest is corrupt.
   static std::unique_ptr<ModelRunner> open(std::string &error);
 
+  ~ModelRunner();
+
   const nlohmann::json &info() const { return manifest; }
+  /// Whether the binary has the entry points compiled for the GPU
+  /// (tptt-compile --target cuda).
+  bool hasCuda() const;
+  /// Runs the entry points on `device` from now on; false with `error` when
+  /// the binary has no code for it or there is no usable GPU.
+  bool setDevice(Device device, std::string &error);
+  Device device() const { return current; }
   int64_t vocabSize() const { return vocab; }
   /// Whether the model has the prefill and decode-step entry points
   /// (`recurrent` semantics).
@@ -93,6 +105,11 @@ public:
 
 private:
   ModelRunner() = default;
+  /// The weight `name` in managed memory, uploaded at its first use.
+  const void *deviceWeight(const std::string &name);
+
+  Device current = Device::CPU;
+  std::map<std::string, void *> deviceWeights;
   nlohmann::json manifest;
   int64_t vocab = 0;
   bool tokenizerLoaded = false;

@@ -19,8 +19,10 @@
 namespace tptt {
 namespace target {
 
-/// Translates `module` (in the LLVM dialect) to LLVM IR for the host CPU
-/// and adds what the launcher expects (Runtime/Executable.h): for every
+/// Translates `modules` (in the LLVM dialect; for CUDA the GPU code and the
+/// CPU code, whose public symbols differ) to LLVM IR for the host CPU,
+/// linked into one module, and adds what the launcher expects
+/// (Runtime/Executable.h): for every
 /// name in `entries`, `<name>_packed(void **args)` calling
 /// `_mlir_ciface_<name>` with the pointers in `args`, and the NUL-terminated
 /// global `tptt_manifest` holding `manifest`, and `tptt_tokenizer_json`
@@ -28,7 +30,8 @@ namespace target {
 /// optimized at
 /// -O3 for the host. Returns null and sets `error` on failure.
 std::unique_ptr<llvm::Module>
-translateForHost(mlir::ModuleOp module, llvm::LLVMContext &context,
+translateForHost(llvm::ArrayRef<mlir::ModuleOp> modules,
+                 llvm::LLVMContext &context,
                  llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
                  llvm::StringRef tokenizer, std::string &error);
 
