@@ -166,7 +166,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     addCleanup(pm);
   }
 
-  bool cuda = options.target == TpttTarget::CUDA;
+  // The CUDA mapping, and whether its kernels run on a GPU.
+  bool cuda = options.target != TpttTarget::CPU;
+  bool gpu = options.target == TpttTarget::CUDA;
 
   // Stage loops: free what bufferization allocated (loop-carried buffers may
   // be cloned by the deallocation; clones become plain allocations and
@@ -193,14 +195,19 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // Stage gpu (CUDA): the outermost parallel loops become kernel launches,
   // one iteration per thread; the parallel loops nested in them run
   // sequentially in their thread. Outlining moves the kernels into
-  // gpu.module ops, and the backend contract is checked on them.
+  // gpu.module ops, and the backend contract is checked on them. Emulated
+  // on the CPU, the launches become loops over their blocks and threads.
   if (cuda && runs(TpttStage::Gpu)) {
     TpttMapParallelLoopsToGpuPassOptions mapping;
     mapping.blockSize = options.blockSize;
     pm.addNestedPass<func::FuncOp>(createTpttMapParallelLoopsToGpuPass(mapping));
     pm.addNestedPass<func::FuncOp>(createParallelForToNestedForsPass());
-    pm.addPass(createGpuKernelOutliningPass());
-    pm.addPass(createTpttVerifyGpuKernelsPass());
+    if (gpu) {
+      pm.addPass(createGpuKernelOutliningPass());
+      pm.addPass(createTpttVerifyGpuKernelsPass());
+    } else {
+      pm.addNestedPass<func::FuncOp>(createTpttEmulateGpuLaunchesPass());
+    }
     addCleanup(pm);
   }
 
@@ -208,7 +215,7 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // strided metadata and affine maps to arithmetic, and everything to LLVM.
   if (runs(TpttStage::LLVM)) {
     pm.addPass(createTpttExportEntryPointsPass());
-    if (cuda)
+    if (gpu)
       addCudaLLVMTail(pm, options);
     else
       addCpuLLVMTail(pm);

@@ -15,7 +15,7 @@
 // RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.offsets.safetensors | FileCheck %s --check-prefix=OFFSETS
 // RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.nowhere.safetensors | FileCheck %s --check-prefix=NO-FILE
 // RUN: %python %S/Inputs/status.py tptt-run %s --entry nope | FileCheck %s --check-prefix=ENTRY
-// RUN: %python %S/Inputs/status.py tptt-run %s --emit=gpu | FileCheck %s --check-prefix=STAGE
+// RUN: %python %S/Inputs/status.py tptt-run %s --emit=ptx | FileCheck %s --check-prefix=STAGE
 // RUN: %python %S/Inputs/make.py rank %t.rank.safetensors
 // RUN: %python %S/Inputs/status.py tptt-run %s --inputs %t.rank.safetensors | FileCheck %s --check-prefix=RANK
 // RUN: %python %S/Inputs/make.py unknown-dtype %t.fp8.safetensors
@@ -31,6 +31,7 @@
 // RUN: %python %S/Inputs/status.py tptt-run %t.invalid.mlir | FileCheck %s --check-prefix=INVALID
 // RUN: %python %S/Inputs/status.py tptt-run %s --num-threads=many | FileCheck %s --check-prefix=THREADS
 // RUN: %python %S/Inputs/status.py tptt-run %s --bogus | FileCheck %s --check-prefix=OPTION
+// RUN: %python %S/Inputs/status.py tptt-run %s --target cuda | FileCheck %s --check-prefix=TARGET
 //
 // A failed write leaves neither the output nor its temporary file: here the
 // output path is a directory, so the final rename fails.
@@ -56,7 +57,7 @@
 // NO-FILE-NEXT: status: 2
 // ENTRY: tptt-run: error: no public function @nope in {{.+}}errors.mlir (it has @project)
 // ENTRY-NEXT: status: 2
-// STAGE: tptt-run: error: unknown stage 'gpu' (tptt, autodiff, linalg, tiled, bufferized, loops, llvm)
+// STAGE: tptt-run: error: unknown stage 'ptx' (tptt, autodiff, linalg, tiled, bufferized, loops, gpu, llvm)
 // STAGE-NEXT: status: 2
 // RANK: tptt-run: error: tensor 'input' has shape [6], but argument #0 of @project is tensor<?x3xf32>
 // RANK-NEXT: status: 2
@@ -78,6 +79,8 @@
 // THREADS-NEXT: status: 2
 // OPTION: tptt-run: error: Unknown command line argument '--bogus'.
 // OPTION-NEXT: status: 2
+// TARGET: tptt-run: error: --target must be cpu or cuda-on-cpu (tptt-run runs on the CPU), not 'cuda'
+// TARGET-NEXT: status: 2
 // WRITE: tptt-run: error: {{.+}}out.safetensors: cannot rename into place: Is a directory
 // WRITE-NEXT: status: 2
 // WRITE-LEFT: out.safetensors

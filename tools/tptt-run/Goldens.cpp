@@ -478,7 +478,7 @@ std::vector<std::string> caseFiles(const std::string &directory, bool &listed,
 /// INFINITY with the reason in `why`.
 double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
                const json &params, FloatType precision, int64_t numThreads,
-               std::string &why) {
+               TpttTarget target, std::string &why) {
   // The diagnostics of a malformed case or a failed lowering become its
   // reason, on its one line.
   std::string diagnostic;
@@ -498,7 +498,7 @@ double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
   }
   // The cases are small: O2 (which vectorizes too) compiles them faster.
   auto runner =
-      Runner::compile(built->module.get(), numThreads, /*optLevel=*/2);
+      Runner::compile(built->module.get(), numThreads, /*optLevel=*/2, target);
   if (!runner) {
     why = llvm::toString(runner.takeError());
     if (!diagnostic.empty())
@@ -520,7 +520,8 @@ double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
 } // namespace
 
 int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
-                        const std::string &precisionName, int64_t numThreads) {
+                        const std::string &precisionName, int64_t numThreads,
+                        TpttTarget target) {
   FloatType precision = precisionName == "f32"
                             ? FloatType(Float32Type::get(&context))
                             : FloatType(Float64Type::get(&context));
@@ -554,7 +555,8 @@ int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
       else if (!params.is_object())
         why = "the `case` metadata is not a JSON object";
       else
-        worst = runCase(context, *file, params, precision, numThreads, why);
+        worst =
+            runCase(context, *file, params, precision, numThreads, target, why);
     }
     bool ok = why.empty() && worst <= tolerance;
     (ok ? passed : failed)++;

@@ -8,6 +8,7 @@
 #define TPTT_TOOLS_TPTT_RUN_GOLDENS_H
 
 #include "mlir/IR/MLIRContext.h"
+#include "tptt/Pipelines/Pipelines.h"
 
 #include <string>
 
@@ -20,7 +21,8 @@ namespace tpttrun {
 /// summary `N passed, M failed`. Returns the process exit status: 0 when all
 /// pass, 1 when a case fails, 2 when the directory cannot be read.
 int runGoldens(mlir::MLIRContext &context, const std::string &directory,
-               const std::string &precision, int64_t numThreads);
+               const std::string &precision, int64_t numThreads,
+               mlir::tptt::TpttTarget target);
 
 } // namespace tpttrun
 

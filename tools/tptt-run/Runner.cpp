@@ -129,7 +129,8 @@ HostTensor tpttrun::convertTensor(const ::tptt::safetensors::TensorView &view,
 }
 
 llvm::Expected<std::unique_ptr<Runner>>
-Runner::compile(ModuleOp module, int64_t numThreads, unsigned optLevel) {
+Runner::compile(ModuleOp module, int64_t numThreads, unsigned optLevel,
+                TpttTarget target) {
   static bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -145,6 +146,7 @@ Runner::compile(ModuleOp module, int64_t numThreads, unsigned optLevel) {
   PassManager pm(ctx);
   TpttPipelineOptions options;
   options.numThreads = numThreads;
+  options.target = target;
   buildTpttPipeline(pm, options);
   if (failed(pm.run(module)))
     return error("the tptt pipeline failed (see the diagnostics above)");

@@ -9,6 +9,7 @@
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "tptt/Pipelines/Pipelines.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "llvm/Support/Error.h"
@@ -47,9 +48,11 @@ HostTensor convertTensor(const ::tptt::safetensors::TensorView &view,
 /// Compiles a module through the tptt pipeline and calls its functions.
 class Runner {
 public:
-  /// Lowers `module` (in place) with the CPU pipeline and JIT-compiles it.
+  /// Lowers `module` (in place) with the pipeline for `target` (the CPU, or
+  /// the CUDA kernels emulated on it) and JIT-compiles it.
   static llvm::Expected<std::unique_ptr<Runner>>
-  compile(mlir::ModuleOp module, int64_t numThreads, unsigned optLevel);
+  compile(mlir::ModuleOp module, int64_t numThreads, unsigned optLevel,
+          mlir::tptt::TpttTarget target);
 
   /// Calls the function `name` of type `type` (its signature before
   /// lowering: ranked tensors in and out) with `inputs`.

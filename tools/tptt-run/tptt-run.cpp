@@ -66,14 +66,20 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     emit("emit",
          cl::desc("Print the module after this pipeline stage (tptt, autodiff, "
-                  "linalg, tiled, "
-                  "bufferized, loops, llvm) instead of running it"),
+                  "linalg, tiled, bufferized, loops, gpu (for --target "
+                  "cuda-on-cpu), llvm) instead of running it"),
          cl::cat(category));
 static cl::opt<std::string>
     goldens("goldens",
             cl::desc("Run every case of a golden directory and report "
                      "PASS/FAIL per case"),
             cl::cat(category));
+static cl::opt<std::string> targetName(
+    "target",
+    cl::desc("Where the code runs: cpu (default), or cuda-on-cpu (the CUDA "
+             "target's kernels, each launch run as loops over its blocks and "
+             "threads on the CPU: checks the GPU mapping without a GPU)"),
+    cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string>
     dtype("dtype", cl::desc("Golden mode precision: f64 (default) or f32"),
           cl::init("f64"), cl::cat(category));
@@ -98,6 +104,7 @@ namespace {
 /// The numeric options, once parsed.
 struct Settings {
   int64_t numThreads = 0;
+  TpttTarget target = TpttTarget::CPU;
   unsigned repeat = 0;
   unsigned optLevel = 3;
 };
@@ -238,6 +245,7 @@ int runFile(MLIRContext &context, const Settings &settings) {
     PassManager pm(&context);
     TpttPipelineOptions options;
     options.to = *stage;
+    options.target = settings.target;
     buildTpttPipeline(pm, options);
     if (failed(pm.run(*module)))
       return fail("the tptt pipeline failed");
@@ -314,7 +322,8 @@ int runFile(MLIRContext &context, const Settings &settings) {
       function.removeResultAttr(i, nameAttr);
   }
   auto runner =
-      Runner::compile(*module, settings.numThreads, settings.optLevel);
+      Runner::compile(*module, settings.numThreads, settings.optLevel,
+                      settings.target);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   auto results = (*runner)->call(name, type, *bound);
@@ -406,6 +415,12 @@ int main(int argc, char **argv) {
   if (!llvm::to_integer(optLevelText, settings.optLevel) ||
       settings.optLevel > 3)
     return fail("--opt-level must be 0, 1, 2 or 3, not '" + optLevelText + "'");
+  if (targetName == "cuda-on-cpu")
+    settings.target = TpttTarget::CudaOnCpu;
+  else if (targetName != "cpu")
+    return fail("--target must be cpu or cuda-on-cpu (tptt-run runs on the "
+                "CPU), not '" +
+                targetName + "'");
 
   DialectRegistry registry;
   registerAllTpttDialects(registry);
@@ -415,7 +430,8 @@ int main(int argc, char **argv) {
   if (!goldens.empty()) {
     if (dtype != "f64" && dtype != "f32")
       return fail("--dtype must be f64 or f32, not '" + dtype + "'");
-    return runGoldens(context, goldens, dtype, settings.numThreads);
+    return runGoldens(context, goldens, dtype, settings.numThreads,
+                      settings.target);
   }
   return runFile(context, settings);
 }

@@ -55,6 +55,9 @@ enum class TpttTarget {
   CPU,
   /// Host code that launches NVVM kernels on an NVIDIA GPU.
   CUDA,
+  /// The CUDA target's kernels run on the CPU, each launch as a loop over
+  /// its blocks and threads: checks the GPU mapping without a GPU.
+  CudaOnCpu,
 };
 
 /// What gpu-module-to-binary embeds for the CUDA target.
@@ -72,7 +75,9 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       llvm::cl::init(TpttTarget::CPU),
       llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"),
                        clEnumValN(TpttTarget::CUDA, "cuda",
-                                  "NVVM kernels for NVIDIA GPUs"))};
+                                  "NVVM kernels for NVIDIA GPUs"),
+                       clEnumValN(TpttTarget::CudaOnCpu, "cuda-on-cpu",
+                                  "the CUDA kernels run on the CPU (tests)"))};
   PassOptions::Option<TpttStage> from{
       *this, "from",
       llvm::cl::desc("The first stage to run (the input is the output of the "

@@ -145,4 +145,21 @@ def TpttVerifyGpuKernelsPass
   }];
 }
 
+def TpttEmulateGpuLaunchesPass
+    : Pass<"tptt-emulate-gpu-launches", "::mlir::func::FuncOp"> {
+  let summary = "Run gpu.launch bodies as parallel loops on the host";
+  let description = [{
+    Replaces every `gpu.launch` by an `scf.parallel` loop over its grid and
+    block sizes (x, y, z of each) whose body is the launch's body, with the
+    block and thread ids bound to the loop's induction variables and the
+    grid and block sizes to the launch's operands. The CUDA target's
+    kernels then compute on the CPU exactly what each thread would compute:
+    `tptt-pipeline{target=cuda-on-cpu}` checks the GPU mapping numerically
+    on machines without a GPU. Launches with more than one block, barriers
+    or shared memory are rejected (tptt's mapping makes none).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
