@@ -27,8 +27,8 @@ using namespace mlir;
 using namespace mlir::tptt;
 
 static constexpr llvm::StringLiteral kStageNames[] = {
-    "tptt",  "autodiff", "linalg", "tiled", "bufferized",
-    "loops", "gpu",      "llvm"};
+    "tptt",       "autodiff", "linalg", "tiled",
+    "bufferized", "loops",    "gpu",    "llvm"};
 
 llvm::ArrayRef<llvm::StringLiteral> mlir::tptt::getTpttStageNames() {
   return kStageNames;
@@ -200,7 +200,8 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   if (cuda && runs(TpttStage::Gpu)) {
     TpttMapParallelLoopsToGpuPassOptions mapping;
     mapping.blockSize = options.blockSize;
-    pm.addNestedPass<func::FuncOp>(createTpttMapParallelLoopsToGpuPass(mapping));
+    pm.addNestedPass<func::FuncOp>(
+        createTpttMapParallelLoopsToGpuPass(mapping));
     pm.addNestedPass<func::FuncOp>(createParallelForToNestedForsPass());
     if (gpu) {
       pm.addPass(createGpuKernelOutliningPass());

@@ -340,4 +340,6 @@ extern "C" void *_mlir_memref_to_llvm_alloc(size_t bytes) {
   return mgpuMemAlloc(bytes ? bytes : 1, nullptr, /*hostShared=*/true);
 }
 
-extern "C" void _mlir_memref_to_llvm_free(void *ptr) { mgpuMemFree(ptr, nullptr); }
+extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
+  mgpuMemFree(ptr, nullptr);
+}

@@ -82,6 +82,6 @@
 // FORMAT-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2
-// TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda)
+// TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda, cuda-on-cpu)
 // TARGET-NEXT: status: 2
 // LEFT-NOT: {{.}}

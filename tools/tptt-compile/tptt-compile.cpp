@@ -59,8 +59,10 @@ cl::opt<std::string> outputPath("o", cl::desc("The executable to write"),
                                 cl::value_desc("EXE"));
 cl::opt<std::string> targetName(
     "target",
-    cl::desc("Code for: cpu (the host CPU) or cuda (NVIDIA GPUs, with the "
-             "CPU code too: the executable's --device picks)"),
+    cl::desc("Code for: cpu (the host CPU), cuda (NVIDIA GPUs, with the "
+             "CPU code too: the executable's --device picks) or cuda-on-cpu "
+             "(the CUDA kernels run on the CPU, each launch as loops over its "
+             "blocks and threads: checks the GPU mapping without a GPU)"),
     cl::init("cpu"));
 cl::opt<std::string> chip("chip",
                           cl::desc("The GPU architecture for --target cuda"),
@@ -513,22 +515,27 @@ int main(int argc, char **argv) {
       "`tptt` object, safetensors weights) into an executable or a shared "
       "library\n");
   bool cuda = targetName == "cuda";
-  if (targetName != "cpu" && !cuda)
-    die("unknown --target '" + targetName + "' (cpu, cuda)");
+  bool emulated = targetName == "cuda-on-cpu";
+  if (targetName != "cpu" && !cuda && !emulated)
+    die("unknown --target '" + targetName + "' (cpu, cuda, cuda-on-cpu)");
+  mlir::tptt::TpttTarget target = cuda       ? mlir::tptt::TpttTarget::CUDA
+                                  : emulated ? mlir::tptt::TpttTarget::CudaOnCpu
+                                             : mlir::tptt::TpttTarget::CPU;
   if (cuda && gpuFormat != "isa" && gpuFormat != "fatbin")
     die("--gpu-format must be isa or fatbin, not '" + gpuFormat + "'");
   if (cuda && !llvm::StringRef(chip).starts_with("sm_"))
-    die("--chip must name an NVIDIA architecture such as sm_90, not '" +
-        chip + "'");
+    die("--chip must name an NVIDIA architecture such as sm_90, not '" + chip +
+        "'");
   static const char *stages[] = {
-      "tptt", "autodiff", "linalg", "tiled", "bufferized", "loops", "gpu",
-      "llvm", "ptx",      "llvm-ir", "exe", "shared-lib"};
+      "tptt", "autodiff", "linalg", "tiled",   "bufferized", "loops",
+      "gpu",  "llvm",     "ptx",    "llvm-ir", "exe",        "shared-lib"};
   if (std::find(std::begin(stages), std::end(stages), emitStage.getValue()) ==
       std::end(stages))
     die("unknown --emit stage '" + emitStage +
         "' (tptt, autodiff, linalg, tiled, bufferized, loops, gpu, llvm, ptx, "
         "llvm-ir, exe, shared-lib)");
-  if (!cuda && (emitStage == "gpu" || emitStage == "ptx"))
+  if ((!cuda && emitStage == "ptx") ||
+      (!cuda && !emulated && emitStage == "gpu"))
     die("--emit=" + emitStage + " needs --target cuda");
   bool shared = emitStage == "shared-lib";
   if ((emitStage == "exe" || shared) && outputPath.empty())
@@ -636,20 +643,21 @@ int main(int argc, char **argv) {
   // run can stop at any of them. The gpu stage is the CUDA target's only.
   std::vector<mlir::tptt::TpttStage> order;
   for (auto [index, name] : llvm::enumerate(mlir::tptt::getTpttStageNames()))
-    if (cuda || name != "gpu")
+    if (cuda || emulated || name != "gpu")
       order.push_back(static_cast<mlir::tptt::TpttStage>(index));
   if (!dumpDir.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
       die(dumpDir + ": " + ec.message());
-  auto runStage = [&](mlir::ModuleOp target, mlir::tptt::TpttStage stage,
-                      bool gpu, const std::string &name) {
+  auto runStage = [&](mlir::ModuleOp code, mlir::tptt::TpttStage stage,
+                      mlir::tptt::TpttTarget codeTarget,
+                      const std::string &name) {
     mlir::PassManager pm(&context);
     mlir::tptt::TpttPipelineOptions options;
     options.from = stage;
     options.to = stage;
     options.numThreads = numThreads;
-    if (gpu) {
-      options.target = mlir::tptt::TpttTarget::CUDA;
+    options.target = codeTarget;
+    if (codeTarget == mlir::tptt::TpttTarget::CUDA) {
       options.chip = chip;
       options.features = ptxFeatures;
       options.format = gpuFormat == "fatbin" ? mlir::tptt::TpttGpuFormat::Fatbin
@@ -657,8 +665,9 @@ int main(int argc, char **argv) {
       options.cudaToolkit = cudaToolkit;
     }
     mlir::tptt::buildTpttPipeline(pm, options);
-    if (mlir::failed(pm.run(target)) || errors)
-      die("the " + name + " stage" + (gpu || !cuda ? "" : " (CPU code)") +
+    if (mlir::failed(pm.run(code)) || errors)
+      die("the " + name + " stage" +
+          (codeTarget == target ? "" : " (CPU code)") +
           " failed (see the diagnostics above)");
   };
   std::string ptxDump;
@@ -666,9 +675,9 @@ int main(int argc, char **argv) {
     std::string name =
         mlir::tptt::getTpttStageNames()[static_cast<size_t>(stage)].str();
     progress("stage " + name);
-    runStage(*module, stage, cuda, name);
+    runStage(*module, stage, target, name);
     if (cpuModule && stage != mlir::tptt::TpttStage::Gpu)
-      runStage(*cpuModule, stage, /*gpu=*/false, name);
+      runStage(*cpuModule, stage, mlir::tptt::TpttTarget::CPU, name);
     std::string text;
     if (!dumpDir.empty() || emitStage == name) {
       llvm::raw_string_ostream os(text);

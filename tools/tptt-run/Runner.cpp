@@ -128,9 +128,10 @@ HostTensor tpttrun::convertTensor(const ::tptt::safetensors::TensorView &view,
   return tensor;
 }
 
-llvm::Expected<std::unique_ptr<Runner>>
-Runner::compile(ModuleOp module, int64_t numThreads, unsigned optLevel,
-                TpttTarget target) {
+llvm::Expected<std::unique_ptr<Runner>> Runner::compile(ModuleOp module,
+                                                        int64_t numThreads,
+                                                        unsigned optLevel,
+                                                        TpttTarget target) {
   static bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();

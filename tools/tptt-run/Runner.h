@@ -9,8 +9,8 @@
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "tptt/Pipelines/Pipelines.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "tptt/Pipelines/Pipelines.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "llvm/Support/Error.h"
 

@@ -321,9 +321,8 @@ int runFile(MLIRContext &context, const Settings &settings) {
     for (unsigned i = 0; i < function.getNumResults(); ++i)
       function.removeResultAttr(i, nameAttr);
   }
-  auto runner =
-      Runner::compile(*module, settings.numThreads, settings.optLevel,
-                      settings.target);
+  auto runner = Runner::compile(*module, settings.numThreads, settings.optLevel,
+                                settings.target);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   auto results = (*runner)->call(name, type, *bound);

@@ -73,11 +73,11 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
   PassOptions::Option<TpttTarget> target{
       *this, "target", llvm::cl::desc("The target of the pipeline's tail"),
       llvm::cl::init(TpttTarget::CPU),
-      llvm::cl::values(clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"),
-                       clEnumValN(TpttTarget::CUDA, "cuda",
-                                  "NVVM kernels for NVIDIA GPUs"),
-                       clEnumValN(TpttTarget::CudaOnCpu, "cuda-on-cpu",
-                                  "the CUDA kernels run on the CPU (tests)"))};
+      llvm::cl::values(
+          clEnumValN(TpttTarget::CPU, "cpu", "host CPU code"),
+          clEnumValN(TpttTarget::CUDA, "cuda", "NVVM kernels for NVIDIA GPUs"),
+          clEnumValN(TpttTarget::CudaOnCpu, "cuda-on-cpu",
+                     "the CUDA kernels run on the CPU (tests)"))};
   PassOptions::Option<TpttStage> from{
       *this, "from",
       llvm::cl::desc("The first stage to run (the input is the output of the "
@@ -128,11 +128,10 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       *this, "format",
       llvm::cl::desc("What the executable embeds for the CUDA target"),
       llvm::cl::init(TpttGpuFormat::Isa),
-      llvm::cl::values(
-          clEnumValN(TpttGpuFormat::Isa, "isa",
-                     "PTX, compiled by the driver at load time"),
-          clEnumValN(TpttGpuFormat::Fatbin, "fatbin",
-                     "cubin for the chip and PTX, by ptxas"))};
+      llvm::cl::values(clEnumValN(TpttGpuFormat::Isa, "isa",
+                                  "PTX, compiled by the driver at load time"),
+                       clEnumValN(TpttGpuFormat::Fatbin, "fatbin",
+                                  "cubin for the chip and PTX, by ptxas"))};
   PassOptions::Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads per block of the CUDA kernels"),

@@ -81,15 +81,14 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
   // block whose threads all skip.
   Value blocks = arith::MaxSIOp::create(
       b, loc, arith::CeilDivSIOp::create(b, loc, total, threads), one);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
-                                      one);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value id = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x, threads),
+      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, threads),
       launch.getThreadIds().x);
-  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id,
-                                        total);
+  Value inRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
   auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
   gpu::TerminatorOp::create(b, loc);
 
@@ -98,8 +97,8 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
   IRMapping mapping;
   Value rest = id;
   for (int64_t dim = loop.getNumLoops() - 1; dim >= 0; --dim) {
-    Value index = dim == 0 ? rest
-                           : arith::RemUIOp::create(b, loc, rest, counts[dim]);
+    Value index =
+        dim == 0 ? rest : arith::RemUIOp::create(b, loc, rest, counts[dim]);
     if (dim > 0)
       rest = arith::DivUIOp::create(b, loc, rest, counts[dim]);
     Value iv = arith::AddIOp::create(

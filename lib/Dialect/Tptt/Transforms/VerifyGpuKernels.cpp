@@ -36,8 +36,8 @@ SmallVector<StringRef> unresolvedLibdevice(StringRef ptx) {
     if (at == StringRef::npos)
       continue;
     StringRef name = line.substr(at);
-    names.push_back(name.take_while(
-        [](char c) { return llvm::isAlnum(c) || c == '_'; }));
+    names.push_back(
+        name.take_while([](char c) { return llvm::isAlnum(c) || c == '_'; }));
   }
   return names;
 }
@@ -51,8 +51,7 @@ struct TpttVerifyGpuKernelsPass
       kernel.walk([&](Operation *op) {
         if (isa<memref::CopyOp>(op)) {
           op->emitError("'memref.copy' in kernel '")
-              << kernel.getName()
-              << "' would call the host-only memrefCopy";
+              << kernel.getName() << "' would call the host-only memrefCopy";
           broken = true;
         } else if (auto call = dyn_cast<CallOpInterface>(op)) {
           // Kernels may call the functions their gpu.module defines
@@ -78,8 +77,7 @@ struct TpttVerifyGpuKernelsPass
         for (StringRef name : unresolvedLibdevice(object.getObject())) {
           // At the location only: the op's PTX would fill the screen.
           emitError(binary.getLoc(), "the PTX of '")
-              << binary.getName() << "' calls the libdevice function '"
-              << name
+              << binary.getName() << "' calls the libdevice function '" << name
               << "' unresolved (libdevice.10.bc was not found: give the CUDA "
                  "toolkit's path)";
           broken = true;

@@ -1,0 +1,31 @@
+// The CUDA target's kernels, emulated on the CPU (each launch as loops over
+// its blocks and threads), compute what the CPU code computes: the logits,
+// greedy generation through the prefill and decode steps, and LoRA training
+// steps (forward, backward, AdamW). No GPU or CUDA toolkit needed.
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/Inputs/make_model.py good %t/model
+// RUN: tptt-compile %t/model -o %t/cpu 2> /dev/null
+// RUN: tptt-compile %t/model --target cuda-on-cpu -o %t/emulated 2> /dev/null
+// RUN: %t/cpu logits --tokens 3,4,5 --out %t/cpu.safetensors
+// RUN: %t/emulated logits --tokens 3,4,5 --out %t/emulated.safetensors
+// RUN: %python %S/Inputs/compare.py %t/cpu.safetensors %t/emulated.safetensors 1e-5 | FileCheck %s --check-prefix=SAME
+// RUN: %t/cpu generate --tokens 3,4,5 --greedy --max-new-tokens 6 2> /dev/null > %t/cpu.txt
+// RUN: %t/emulated generate --tokens 3,4,5 --greedy --max-new-tokens 6 2> /dev/null > %t/emulated.txt
+// RUN: diff %t/cpu.txt %t/emulated.txt
+// RUN: tptt-compile %t/model --target cuda-on-cpu --emit=gpu | FileCheck %s --check-prefix=GPU
+//
+// RUN: %python %S/Inputs/make_train_model.py %t/train
+// RUN: tptt-compile %t/train/model --train=lora -o %t/cpu-train 2> /dev/null
+// RUN: tptt-compile %t/train/model --train=lora --target cuda-on-cpu -o %t/emulated-train 2> /dev/null
+// RUN: %t/cpu-train train --data %t/train/train.txt --steps 3 --lr 1e-2 --batch 2 --seq-len 16 --save %t/run-cpu 2>&1 | grep -o "loss [0-9.]*" > %t/cpu-loss.txt
+// RUN: %t/emulated-train train --data %t/train/train.txt --steps 3 --lr 1e-2 --batch 2 --seq-len 16 --save %t/run-emulated 2>&1 | grep -o "loss [0-9.]*" > %t/emulated-loss.txt
+// RUN: FileCheck %s --check-prefix=LOSS < %t/emulated-loss.txt
+// RUN: diff %t/cpu-loss.txt %t/emulated-loss.txt
+
+// SAME: logits: same
+
+// GPU-LABEL: func.func @tptt_logits
+// GPU-NOT:     gpu.launch
+// GPU:         scf.parallel
+
+// LOSS-COUNT-3: loss {{[0-9]+\.[0-9]+}}
