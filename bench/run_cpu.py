@@ -33,9 +33,9 @@ def tensor_type(shape):
     return "tensor<" + "".join(f"{s}x" for s in shape) + "f32>"
 
 
-def operator_module(heads, seq, order, dim, chunk):
-    q, kv = tensor_type((1, heads, seq, dim)), tensor_type((1, heads, seq, order, dim))
-    state = tensor_type((1, heads, dim, dim))
+def operator_module(heads, seq, order, dim, chunk, batch=1):
+    q, kv = tensor_type((batch, heads, seq, dim)), tensor_type((batch, heads, seq, order, dim))
+    state = tensor_type((batch, heads, dim, dim))
     return f"""
 func.func @operator(%q: {q}, %k: {kv}, %v: {kv}, %b: {q}) -> {q} {{
   %o, %s = tptt.delta_product %q, %k, %v, %b semantics = recurrent chunk_size = {chunk}
@@ -69,14 +69,14 @@ func.func @branch(%x: {x}, %wq: {w}, %wk: {w}, %wv: {w}, %wo: {w}) -> {x} {{
 """
 
 
-def time_tptt(build, workdir, source, entry, inputs, repeat):
+def time_tptt(build, workdir, source, entry, inputs, repeat, target="cpu"):
     module = workdir / f"{entry}.mlir"
     module.write_text(source)
     in_file = workdir / f"{entry}.safetensors"
     safetensors.save(in_file, {f"arg{i}": x for i, x in enumerate(inputs)})
     done = subprocess.run(
         [str(build / "bin" / "tptt-run"), str(module), "--entry", entry, "--inputs", str(in_file),
-         "--outputs", str(workdir / "out.safetensors"), "--repeat", str(repeat)],
+         "--outputs", str(workdir / "out.safetensors"), "--repeat", str(repeat), "--target", target],
         capture_output=True, text=True, check=True)
     return float(re.search(r"best ([0-9.]+) ms", done.stderr).group(1))
 

@@ -145,9 +145,15 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     addCleanup(pm);
   }
 
-  // Stage tiled: the contractions outside the operator's own parallel loop
-  // (projections, attention) become scf.forall loops over their rows.
-  if (runs(TpttStage::Tiled)) {
+  // The CUDA mapping, and whether its kernels run on a GPU.
+  bool cuda = options.target != TpttTarget::CPU;
+  bool gpu = options.target == TpttTarget::CUDA;
+
+  // Stage tiled: on the CPU, the contractions outside the operator's own
+  // parallel loop (projections, attention) become scf.forall loops over
+  // their rows, one row per core at a time. The CUDA mapping wants every
+  // output element parallel instead (the loops stage).
+  if (!cuda && runs(TpttStage::Tiled)) {
     pm.addNestedPass<func::FuncOp>(createTpttTileParallelContractionsPass());
     addCleanup(pm);
   }
@@ -166,20 +172,18 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     addCleanup(pm);
   }
 
-  // The CUDA mapping, and whether its kernels run on a GPU.
-  bool cuda = options.target != TpttTarget::CPU;
-  bool gpu = options.target == TpttTarget::CUDA;
-
   // Stage loops: free what bufferization allocated (loop-carried buffers may
   // be cloned by the deallocation; clones become plain allocations and
   // copies), then turn linalg into loops. On the CPU they are sequential and
   // the explicit parallel loops (scf.forall over batch x heads, emitted by
-  // the lowering) become OpenMP parallel regions; for CUDA every parallel
-  // dimension stays an scf.parallel loop, for the gpu stage to map.
+  // the lowering) become OpenMP parallel regions; for CUDA the reduction
+  // loops of every linalg op move innermost and all its parallel dimensions
+  // become one scf.parallel loop around them, for the gpu stage to map.
   if (runs(TpttStage::Loops)) {
     bufferization::buildBufferDeallocationPipeline(pm);
     pm.addPass(createConvertBufferizationToMemRefPass());
     if (cuda) {
+      pm.addNestedPass<func::FuncOp>(createTpttSinkReductionLoopsPass());
       pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
       pm.addPass(createForallToParallelLoopPass());
     } else {

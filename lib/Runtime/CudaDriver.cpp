@@ -343,3 +343,32 @@ extern "C" void *_mlir_memref_to_llvm_alloc(size_t bytes) {
 extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
   mgpuMemFree(ptr, nullptr);
 }
+
+std::vector<std::pair<std::string, void *>>
+tptt::runtime::cuda::hostFunctions() {
+  auto entry = [](const char *name, auto function) {
+    return std::pair<std::string, void *>(name,
+                                          reinterpret_cast<void *>(function));
+  };
+  return {entry("mgpuModuleLoad", &mgpuModuleLoad),
+          entry("mgpuModuleLoadJIT", &mgpuModuleLoadJIT),
+          entry("mgpuModuleUnload", &mgpuModuleUnload),
+          entry("mgpuModuleGetFunction", &mgpuModuleGetFunction),
+          entry("mgpuLaunchKernel", &mgpuLaunchKernel),
+          entry("mgpuStreamCreate", &mgpuStreamCreate),
+          entry("mgpuStreamDestroy", &mgpuStreamDestroy),
+          entry("mgpuStreamSynchronize", &mgpuStreamSynchronize),
+          entry("mgpuStreamWaitEvent", &mgpuStreamWaitEvent),
+          entry("mgpuEventCreate", &mgpuEventCreate),
+          entry("mgpuEventDestroy", &mgpuEventDestroy),
+          entry("mgpuEventSynchronize", &mgpuEventSynchronize),
+          entry("mgpuEventRecord", &mgpuEventRecord),
+          entry("mgpuMemAlloc", &mgpuMemAlloc),
+          entry("mgpuMemFree", &mgpuMemFree),
+          entry("mgpuMemcpy", &mgpuMemcpy),
+          entry("mgpuMemset32", &mgpuMemset32),
+          entry("mgpuMemset16", &mgpuMemset16),
+          entry("mgpuSetDefaultDevice", &mgpuSetDefaultDevice),
+          entry("_mlir_memref_to_llvm_alloc", &_mlir_memref_to_llvm_alloc),
+          entry("_mlir_memref_to_llvm_free", &_mlir_memref_to_llvm_free)};
+}

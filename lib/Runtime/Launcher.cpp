@@ -101,12 +101,11 @@ public:
     if (!runner->loadWeights(path, selfPath(), error))
       die(error);
   }
-  void setDevice(Device device) {
+  void setDevice(const std::string &name) {
     std::string error;
-    if (!runner->setDevice(device, error))
+    if (!runner->setDevice(name, error))
       die(error);
   }
-  bool hasCuda() const { return runner->hasCuda(); }
   std::vector<float> logits(const std::vector<int64_t> &tokens,
                             const std::vector<uint8_t> &mask, int64_t batch,
                             int64_t length, float mu) {
@@ -159,7 +158,13 @@ int runInfo(Model &model, int argc, char **argv) {
   std::printf("semantics:       %s\n",
               m["semantics"].get<std::string>().c_str());
   std::printf("mag_weight:      %g\n", m["mag_weight"].get<double>());
-  std::printf("target:          %s\n", m["target"].get<std::string>().c_str());
+  std::string target = m["target"].get<std::string>();
+  if (m.contains("cuda"))
+    target += " (" + m["cuda"]["chip"].get<std::string>() + ", " +
+              m["cuda"]["ptx_features"].get<std::string>() + ", " +
+              m["cuda"]["gpu_format"].get<std::string>() +
+              "; and the CPU with --device cpu)";
+  std::printf("target:          %s\n", target.c_str());
   std::printf("cuda device:     %s\n", cuda::describeDevice(0).c_str());
   if (m.contains("adapter") && m["adapter"].is_string())
     std::printf("adapter:         %s\n",
@@ -178,14 +183,6 @@ void addCommonFlags(Flags &flags) {
                             "the config's)");
   flags.value("device", "cpu or cuda: where the model runs (default: cuda "
                         "when it was compiled with --target cuda)");
-}
-
-/// Runs the model on the device of the flag --device.
-void selectDevice(const Flags &flags, Model &model) {
-  std::string name = flags.text("device", model.hasCuda() ? "cuda" : "cpu");
-  if (name != "cpu" && name != "cuda")
-    die("flag '--device': '" + name + "' is not cpu or cuda");
-  model.setDevice(name == "cuda" ? Device::CUDA : Device::CPU);
 }
 
 float magWeight(const Flags &flags, const Model &model) {
@@ -230,7 +227,7 @@ int runLogits(Model &model, int argc, char **argv) {
           ? parseTokens(flags.text("tokens"), model.vocabSize(), "tokens")
           : encodePrompt(model, flags.text("prompt"), "prompt");
   model.loadWeights(flags.text("weights"));
-  selectDevice(flags, model);
+  model.setDevice(flags.text("device"));
   int64_t length = tokens.size(), vocab = model.vocabSize();
   std::vector<uint8_t> mask(length, 1);
   std::vector<float> logits =
@@ -318,7 +315,7 @@ int runGenerate(Model &model, int argc, char **argv) {
   sampling.greedy = flags.has("greedy");
   float mu = magWeight(flags, model);
   model.loadWeights(flags.text("weights"));
-  selectDevice(flags, model);
+  model.setDevice(flags.text("device"));
 
   GenerateOptions options;
   options.sampling = sampling;

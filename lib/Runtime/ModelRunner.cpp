@@ -270,7 +270,13 @@ bool ModelRunner::hasTraining() const {
 
 bool ModelRunner::hasCuda() const { return tptt_logits_cuda_packed; }
 
-bool ModelRunner::setDevice(Device device, std::string &error) {
+bool ModelRunner::setDevice(const std::string &name, std::string &error) {
+  std::string chosen = name.empty() ? (hasCuda() ? "cuda" : "cpu") : name;
+  if (chosen != "cpu" && chosen != "cuda") {
+    error = "flag '--device': '" + chosen + "' is not cpu or cuda";
+    return false;
+  }
+  Device device = chosen == "cuda" ? Device::CUDA : Device::CPU;
   if (device == Device::CUDA) {
     if (!hasCuda()) {
       error = "--device cuda: this model was compiled for the CPU only "

@@ -208,6 +208,8 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
                       "order (default 42)");
   flags.value("weights", "a safetensors file to use instead of the model's "
                          "own weights");
+  flags.value("device", "cpu or cuda: where the steps run (default: cuda "
+                        "when the model was compiled with --target cuda)");
   flags.parse(argc, argv);
 
   const json &info = model.info();
@@ -219,7 +221,8 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
   if (flags.has("steps") && flags.has("epochs"))
     die("train: give --steps or --epochs, not both");
   std::string error;
-  if (!model.loadWeights(flags.text("weights"), selfPath, error))
+  if (!model.loadWeights(flags.text("weights"), selfPath, error) ||
+      !model.setDevice(flags.text("device"), error))
     die(error);
   const Tokenizer *tokenizer = model.tokenizer(error);
   if (!tokenizer)

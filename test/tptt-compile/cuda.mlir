@@ -36,7 +36,7 @@
 // PROGRESS: tptt-compile: stage gpu
 // PROGRESS: tptt-compile: wrote {{.+}}exe
 
-// INFO: target:          cuda
+// INFO: target:          cuda (sm_90, +ptx80, isa; and the CPU with --device cpu)
 // INFO: cuda device:
 
 // SAME: logits: same

@@ -31,7 +31,8 @@
 // RUN: %python %S/Inputs/status.py tptt-run %t.invalid.mlir | FileCheck %s --check-prefix=INVALID
 // RUN: %python %S/Inputs/status.py tptt-run %s --num-threads=many | FileCheck %s --check-prefix=THREADS
 // RUN: %python %S/Inputs/status.py tptt-run %s --bogus | FileCheck %s --check-prefix=OPTION
-// RUN: %python %S/Inputs/status.py tptt-run %s --target cuda | FileCheck %s --check-prefix=TARGET
+// RUN: %python %S/Inputs/status.py tptt-run %s --target tpu | FileCheck %s --check-prefix=TARGET
+// RUN: %if !cuda-device %{ %python %S/Inputs/status.py tptt-run %s --target cuda | FileCheck %s --check-prefix=NO-GPU %}
 //
 // A failed write leaves neither the output nor its temporary file: here the
 // output path is a directory, so the final rename fails.
@@ -79,8 +80,10 @@
 // THREADS-NEXT: status: 2
 // OPTION: tptt-run: error: Unknown command line argument '--bogus'.
 // OPTION-NEXT: status: 2
-// TARGET: tptt-run: error: --target must be cpu or cuda-on-cpu (tptt-run runs on the CPU), not 'cuda'
+// TARGET: tptt-run: error: --target must be cpu, cuda or cuda-on-cpu, not 'tpu'
 // TARGET-NEXT: status: 2
+// NO-GPU: tptt-run: error: --target cuda: no CUDA driver: cannot load libcuda.so.1
+// NO-GPU-NEXT: status: 2
 // WRITE: tptt-run: error: {{.+}}out.safetensors: cannot rename into place: Is a directory
 // WRITE-NEXT: status: 2
 // WRITE-LEFT: out.safetensors

@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "tptt/Pipelines/Pipelines.h"
+#include "tptt/Runtime/CudaDriver.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -35,10 +36,10 @@ size_t byteWidth(Type elementType) {
 
 /// A memref descriptor {allocated, aligned, offset, sizes[r], strides[r]} as
 /// 64-bit words, the layout the C interface passes by pointer.
-std::vector<int64_t> descriptorFor(HostTensor &tensor) {
+std::vector<int64_t> descriptorFor(HostTensor &tensor, void *buffer) {
   size_t rank = tensor.shape.size();
   std::vector<int64_t> words(3 + 2 * rank);
-  auto pointer = reinterpret_cast<int64_t>(tensor.data.data());
+  auto pointer = reinterpret_cast<int64_t>(buffer);
   words[0] = words[1] = pointer;
   words[2] = 0;
   int64_t stride = 1;
@@ -175,6 +176,20 @@ llvm::Expected<std::unique_ptr<Runner>> Runner::compile(ModuleOp module,
     return engine.takeError();
   auto runner = std::make_unique<Runner>();
   runner->engine = std::move(*engine);
+  // The kernels' host calls (mgpu*, the managed allocations) resolve to the
+  // runtime linked into tptt-run; the global constructors register the
+  // kernel modules.
+  if (target == TpttTarget::CUDA) {
+    runner->gpu = true;
+    runner->engine->registerSymbols([](llvm::orc::MangleAndInterner mangle) {
+      llvm::orc::SymbolMap symbols;
+      for (const auto &[name, address] : ::tptt::runtime::cuda::hostFunctions())
+        symbols[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+      return symbols;
+    });
+  }
+  runner->engine->initialize();
   return runner;
 }
 
@@ -184,9 +199,18 @@ Runner::call(llvm::StringRef name, FunctionType type,
   if (inputs.size() != type.getNumInputs())
     return error("@" + name + " takes " + llvm::Twine(type.getNumInputs()) +
                  " arguments, " + llvm::Twine(inputs.size()) + " given");
+  // On the GPU the inputs travel in managed buffers, freed after the call.
   std::vector<std::vector<int64_t>> descriptors;
-  for (HostTensor &input : inputs)
-    descriptors.push_back(descriptorFor(input));
+  std::vector<void *> staged;
+  for (HostTensor &input : inputs) {
+    void *buffer = input.data.data();
+    if (gpu) {
+      buffer = _mlir_memref_to_llvm_alloc(input.data.size());
+      std::memcpy(buffer, input.data.data(), input.data.size());
+      staged.push_back(buffer);
+    }
+    descriptors.push_back(descriptorFor(input, buffer));
+  }
 
   // Results come back as one struct of descriptors.
   size_t resultWords = 0;
@@ -209,8 +233,8 @@ Runner::call(llvm::StringRef name, FunctionType type,
   // Copy every result out (honouring its strides) and free what the
   // compiled code allocated: once per buffer, never an input's.
   std::set<int64_t> owned;
-  for (HostTensor &input : inputs)
-    owned.insert(reinterpret_cast<int64_t>(input.data.data()));
+  for (auto &descriptor : descriptors)
+    owned.insert(descriptor[0]);
   std::vector<HostTensor> outputs;
   size_t at = 0;
   for (auto [index, resultType] : llvm::enumerate(type.getResults())) {
@@ -241,8 +265,12 @@ Runner::call(llvm::StringRef name, FunctionType type,
                   width);
     }
     outputs.push_back(std::move(output));
-    if (owned.insert(words[0]).second)
-      std::free(reinterpret_cast<void *>(words[0]));
+    if (owned.insert(words[0]).second) {
+      auto *allocation = reinterpret_cast<void *>(words[0]);
+      gpu ? _mlir_memref_to_llvm_free(allocation) : std::free(allocation);
+    }
   }
+  for (void *buffer : staged)
+    _mlir_memref_to_llvm_free(buffer);
   return outputs;
 }

@@ -48,8 +48,8 @@ HostTensor convertTensor(const ::tptt::safetensors::TensorView &view,
 /// Compiles a module through the tptt pipeline and calls its functions.
 class Runner {
 public:
-  /// Lowers `module` (in place) with the pipeline for `target` (the CPU, or
-  /// the CUDA kernels emulated on it) and JIT-compiles it.
+  /// Lowers `module` (in place) with the pipeline for `target` (the CPU, the
+  /// GPU, or the CUDA kernels emulated on the CPU) and JIT-compiles it.
   static llvm::Expected<std::unique_ptr<Runner>>
   compile(mlir::ModuleOp module, int64_t numThreads, unsigned optLevel,
           mlir::tptt::TpttTarget target);
@@ -62,6 +62,8 @@ public:
 
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  /// Whether the code runs on the GPU (its buffers are managed memory).
+  bool gpu = false;
 };
 
 } // namespace tpttrun

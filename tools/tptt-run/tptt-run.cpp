@@ -24,6 +24,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "tptt/InitAll.h"
 #include "tptt/Pipelines/Pipelines.h"
+#include "tptt/Runtime/CudaDriver.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -76,9 +77,11 @@ static cl::opt<std::string>
             cl::cat(category));
 static cl::opt<std::string> targetName(
     "target",
-    cl::desc("Where the code runs: cpu (default), or cuda-on-cpu (the CUDA "
-             "target's kernels, each launch run as loops over its blocks and "
-             "threads on the CPU: checks the GPU mapping without a GPU)"),
+    cl::desc("Where the code runs: cpu (default), cuda (the GPU: needs an "
+             "NVIDIA driver and the CUDA toolkit's libdevice), or cuda-on-cpu "
+             "(the CUDA target's kernels, each launch run as loops over its "
+             "blocks and threads on the CPU: checks the GPU mapping without a "
+             "GPU)"),
     cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string>
     dtype("dtype", cl::desc("Golden mode precision: f64 (default) or f32"),
@@ -414,12 +417,18 @@ int main(int argc, char **argv) {
   if (!llvm::to_integer(optLevelText, settings.optLevel) ||
       settings.optLevel > 3)
     return fail("--opt-level must be 0, 1, 2 or 3, not '" + optLevelText + "'");
-  if (targetName == "cuda-on-cpu")
+  if (targetName == "cuda")
+    settings.target = TpttTarget::CUDA;
+  else if (targetName == "cuda-on-cpu")
     settings.target = TpttTarget::CudaOnCpu;
   else if (targetName != "cpu")
-    return fail("--target must be cpu or cuda-on-cpu (tptt-run runs on the "
-                "CPU), not '" +
+    return fail("--target must be cpu, cuda or cuda-on-cpu, not '" +
                 targetName + "'");
+  // The GPU must be there before anything is compiled for it.
+  std::string noDevice;
+  if (settings.target == TpttTarget::CUDA &&
+      !::tptt::runtime::cuda::deviceInfo(0, noDevice))
+    return fail("--target cuda: " + noDevice);
 
   DialectRegistry registry;
   registerAllTpttDialects(registry);

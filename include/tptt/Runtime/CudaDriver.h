@@ -22,6 +22,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tptt {
 namespace runtime {
@@ -80,6 +82,12 @@ std::optional<DeviceInfo> deviceInfo(int ordinal, std::string &error);
 /// One line for `EXE info`: "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB, driver
 /// 13.0)" or "none (<why>)".
 std::string describeDevice(int ordinal);
+
+/// The host functions that code lowered by gpu-to-llvm and
+/// finalize-memref-to-llvm{use-generic-functions} calls (the mgpu* ABI and
+/// the managed allocation functions), by symbol name: for a JIT, which does
+/// not see them in the executable.
+std::vector<std::pair<std::string, void *>> hostFunctions();
 
 } // namespace cuda
 } // namespace runtime

@@ -61,9 +61,11 @@ public:
   /// Whether the binary has the entry points compiled for the GPU
   /// (tptt-compile --target cuda).
   bool hasCuda() const;
-  /// Runs the entry points on `device` from now on; false with `error` when
-  /// the binary has no code for it or there is no usable GPU.
-  bool setDevice(Device device, std::string &error);
+  /// Runs the entry points on the device `name` from now on: cpu, cuda, or
+  /// "" (cuda when the binary has CUDA code, else cpu); false with `error`
+  /// for another name, or when the binary has no code for the device or
+  /// there is no usable GPU.
+  bool setDevice(const std::string &name, std::string &error);
   Device device() const { return current; }
   int64_t vocabSize() const { return vocab; }
   /// Whether the model has the prefill and decode-step entry points

@@ -162,4 +162,19 @@ def TpttEmulateGpuLaunchesPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def TpttSinkReductionLoopsPass
+    : Pass<"tptt-sink-reduction-loops", "::mlir::func::FuncOp"> {
+  let summary = "Make the reduction loops of every linalg op its innermost";
+  let description = [{
+    Generalizes the named linalg ops and interchanges the loops of every
+    `linalg.generic` so that its parallel loops come first (in their order)
+    and its reduction loops last. The CUDA tail then turns an op into one
+    parallel loop over all its parallel dimensions around sequential
+    reductions: a projection `[B, S, K] x [K, N]` gets a thread per output
+    element (B·S·N of them, also at decode, where B·S = 1) instead of one
+    per row with the output dimension nested inside the reduction.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
