@@ -183,11 +183,17 @@ const Driver &withContext() {
     check("cuCtxPushCurrent", d.cuCtxPushCurrent(context));
     current = true;
   }
-  // The kernels allocate their scratch buffers (a chunk's matrices) on the
-  // device heap, per thread; the default heap (8 MiB) holds a few heads'.
+  // The kernels allocate their scratch buffers on the device heap, per
+  // thread: the operator's thread for a head holds its sequence's prepared
+  // keys and values and its chunk's matrices. The default heap (8 MiB)
+  // holds a few heads'; a quarter of the device's memory holds a batch's.
   static std::once_flag heap;
   std::call_once(heap, [&] {
-    check("cuCtxSetLimit", d.cuCtxSetLimit(kLimitMallocHeapSize, kHeapBytes));
+    CUdevice device = 0;
+    size_t total = 0;
+    check("cuDeviceGet", d.cuDeviceGet(&device, defaultDevice));
+    check("cuDeviceTotalMem", d.cuDeviceTotalMem(&total, device));
+    check("cuCtxSetLimit", d.cuCtxSetLimit(kLimitMallocHeapSize, total / 4));
   });
   return d;
 }

@@ -616,7 +616,7 @@ int main(int argc, char **argv) {
   for (const tmodel::EntryPoint &entry : entries)
     entryNames.push_back(entry.name);
   if (cuda) {
-    if (emitStage == "exe" || shared)
+    if (emitStage == "exe" || shared || emitStage == "llvm-ir")
       cpuModule = module->clone();
     mlir::SymbolTable symbols(*module);
     for (auto function :

@@ -47,8 +47,6 @@ constexpr int kAttributeMultiprocessorCount = 16;
 constexpr int kAttributeComputeCapabilityMajor = 75;
 constexpr int kAttributeComputeCapabilityMinor = 76;
 constexpr int kLimitMallocHeapSize = 0x02;
-/// The device heap the runtime sets up for the kernels' allocations.
-constexpr size_t kHeapBytes = size_t(1) << 30;
 
 /// The driver's entry points tptt calls, resolved from one library.
 struct Driver {
