@@ -36,6 +36,7 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=ptx | FileCheck %s --check-prefix=PTX-CPU
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --chip=gfx90a | FileCheck %s --check-prefix=CHIP
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --gpu-format=cubin | FileCheck %s --check-prefix=FORMAT
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --gpu-format=fatbin --emit=ptx | FileCheck %s --check-prefix=PTX-FATBIN
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --semantics=fast | FileCheck %s --check-prefix=SEMANTICS
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=tpu | FileCheck %s --check-prefix=TARGET
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
@@ -80,6 +81,8 @@
 // CHIP-NEXT: status: 2
 // FORMAT: tptt-compile: error: --gpu-format must be isa or fatbin, not 'cubin'
 // FORMAT-NEXT: status: 2
+// PTX-FATBIN: tptt-compile: error: --emit=ptx needs --gpu-format isa (a fat binary is not text)
+// PTX-FATBIN-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2
 // TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda, cuda-on-cpu)

@@ -488,15 +488,15 @@ void writeText(const std::string &path, const std::string &text) {
   out << text;
 }
 
-/// The PTX of every kernel module (gpu.binary) of `module`, one after the
-/// other, each after a comment line naming it.
+/// The PTX of every kernel module (gpu.binary compiled with format isa) of
+/// `module`, one after the other, each after a comment line naming it.
 std::string kernelsPtx(mlir::ModuleOp module) {
   std::string text;
   module.walk([&](mlir::gpu::BinaryOp binary) {
     for (mlir::Attribute attr : binary.getObjects()) {
       auto object = llvm::cast<mlir::gpu::ObjectAttr>(attr);
       if (object.getFormat() != mlir::gpu::CompilationTarget::Assembly)
-        die("--emit=ptx needs --gpu-format isa (the fat binary is not text)");
+        continue;
       text += "// gpu.binary @" + binary.getName().str() + "\n";
       text += object.getObject().getValue().str();
     }
@@ -537,6 +537,8 @@ int main(int argc, char **argv) {
   if ((!cuda && emitStage == "ptx") ||
       (!cuda && !emulated && emitStage == "gpu"))
     die("--emit=" + emitStage + " needs --target cuda");
+  if (emitStage == "ptx" && gpuFormat != "isa")
+    die("--emit=ptx needs --gpu-format isa (a fat binary is not text)");
   bool shared = emitStage == "shared-lib";
   if ((emitStage == "exe" || shared) && outputPath.empty())
     die(shared ? "give the library's path with -o LIB.so"
@@ -609,8 +611,8 @@ int main(int argc, char **argv) {
 
   // An executable for CUDA carries the CPU code too (`EXE --device cpu`):
   // the same module through the CPU pipeline, its functions keeping their
-  // names while the GPU ones (the entry points and the layers they call,
-  // which become external LLVM functions) get the suffix _cuda.
+  // names while the GPU ones get the suffix _cuda (the entry points must
+  // differ; the others become internal, and the dumps stay unambiguous).
   mlir::OwningOpRef<mlir::ModuleOp> cpuModule;
   std::vector<std::string> entryNames;
   for (const tmodel::EntryPoint &entry : entries)
@@ -686,7 +688,7 @@ int main(int argc, char **argv) {
     if (!dumpDir.empty())
       writeText(dumpDir + "/" + std::to_string(index) + "-" + name + ".mlir",
                 text);
-    if (cuda && stage == mlir::tptt::TpttStage::LLVM &&
+    if (cuda && gpuFormat == "isa" && stage == mlir::tptt::TpttStage::LLVM &&
         (!dumpDir.empty() || emitStage == "ptx")) {
       ptxDump = kernelsPtx(*module);
       if (!dumpDir.empty())

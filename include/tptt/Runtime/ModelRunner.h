@@ -66,7 +66,6 @@ public:
   /// for another name, or when the binary has no code for the device or
   /// there is no usable GPU.
   bool setDevice(const std::string &name, std::string &error);
-  Device device() const { return current; }
   int64_t vocabSize() const { return vocab; }
   /// Whether the model has the prefill and decode-step entry points
   /// (`recurrent` semantics).
