@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 #include <mutex>
 
@@ -167,34 +168,32 @@ void check(const char *call, CUresult result) {
 int32_t defaultDevice = 0;
 
 /// Makes the primary context of the default device current on the calling
-/// thread (once per thread).
+/// thread (once per thread); the first call sets the context up.
 const Driver &withContext() {
   const Driver &d = requireDriver();
   static std::once_flag once;
   static CUcontext context = nullptr;
+  thread_local bool current = false;
   std::call_once(once, [&] {
     CUdevice device = 0;
+    size_t total = 0;
     check("cuDeviceGet", d.cuDeviceGet(&device, defaultDevice));
     check("cuDevicePrimaryCtxRetain",
           d.cuDevicePrimaryCtxRetain(&context, device));
+    check("cuCtxPushCurrent", d.cuCtxPushCurrent(context));
+    current = true;
+    // The kernels allocate their scratch buffers on the device heap, per
+    // thread: the operator's thread for a head holds its sequence's
+    // prepared keys and values and its chunk's matrices. The default heap
+    // (8 MiB) holds a few heads'; a quarter of the device's memory holds a
+    // batch's.
+    check("cuDeviceTotalMem", d.cuDeviceTotalMem(&total, device));
+    check("cuCtxSetLimit", d.cuCtxSetLimit(kLimitMallocHeapSize, total / 4));
   });
-  thread_local bool current = false;
   if (!current) {
     check("cuCtxPushCurrent", d.cuCtxPushCurrent(context));
     current = true;
   }
-  // The kernels allocate their scratch buffers on the device heap, per
-  // thread: the operator's thread for a head holds its sequence's prepared
-  // keys and values and its chunk's matrices. The default heap (8 MiB)
-  // holds a few heads'; a quarter of the device's memory holds a batch's.
-  static std::once_flag heap;
-  std::call_once(heap, [&] {
-    CUdevice device = 0;
-    size_t total = 0;
-    check("cuDeviceGet", d.cuDeviceGet(&device, defaultDevice));
-    check("cuDeviceTotalMem", d.cuDeviceTotalMem(&total, device));
-    check("cuCtxSetLimit", d.cuCtxSetLimit(kLimitMallocHeapSize, total / 4));
-  });
   return d;
 }
 
@@ -344,6 +343,12 @@ extern "C" void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
 extern "C" void *_mlir_memref_to_llvm_alloc(size_t bytes) {
   // A buffer of no elements still needs a distinct, freeable pointer.
   return mgpuMemAlloc(bytes ? bytes : 1, nullptr, /*hostShared=*/true);
+}
+
+void *tptt::runtime::cuda::copyToManaged(const void *data, size_t bytes) {
+  void *copy = _mlir_memref_to_llvm_alloc(bytes);
+  std::memcpy(copy, data, bytes);
+  return copy;
 }
 
 extern "C" void _mlir_memref_to_llvm_free(void *ptr) {

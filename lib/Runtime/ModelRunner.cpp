@@ -300,8 +300,7 @@ const void *ModelRunner::deviceWeight(const std::string &name) {
     size_t bytes = sizeof(float);
     for (int64_t dim : shape)
       bytes *= dim;
-    it->second = _mlir_memref_to_llvm_alloc(bytes);
-    std::memcpy(it->second, data, bytes);
+    it->second = cuda::copyToManaged(data, bytes);
   }
   return it->second;
 }
@@ -417,12 +416,9 @@ ModelRunner::call(const std::string &entry,
       std::abort();
     }
     const void *buffer = value->bytes.data();
-    if (gpu) {
-      void *copy = _mlir_memref_to_llvm_alloc(value->bytes.size());
-      std::memcpy(copy, value->bytes.data(), value->bytes.size());
-      staged.push_back(copy);
-      buffer = copy;
-    }
+    if (gpu)
+      buffer = staged.emplace_back(
+          cuda::copyToManaged(value->bytes.data(), value->bytes.size()));
     descriptors.push_back(descriptor(buffer, value->shape));
     inputs.insert(reinterpret_cast<int64_t>(buffer));
   }

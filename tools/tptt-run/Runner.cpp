@@ -204,11 +204,9 @@ Runner::call(llvm::StringRef name, FunctionType type,
   std::vector<void *> staged;
   for (HostTensor &input : inputs) {
     void *buffer = input.data.data();
-    if (gpu) {
-      buffer = _mlir_memref_to_llvm_alloc(input.data.size());
-      std::memcpy(buffer, input.data.data(), input.data.size());
-      staged.push_back(buffer);
-    }
+    if (gpu)
+      buffer = staged.emplace_back(::tptt::runtime::cuda::copyToManaged(
+          input.data.data(), input.data.size()));
     descriptors.push_back(descriptorFor(input, buffer));
   }
 

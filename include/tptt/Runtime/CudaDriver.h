@@ -100,4 +100,14 @@ void *_mlir_memref_to_llvm_alloc(size_t bytes);
 void _mlir_memref_to_llvm_free(void *ptr);
 }
 
+namespace tptt {
+namespace runtime {
+namespace cuda {
+/// A copy of `bytes` bytes of host memory in managed memory (from
+/// _mlir_memref_to_llvm_alloc): how host tensors reach the kernels.
+void *copyToManaged(const void *data, size_t bytes);
+} // namespace cuda
+} // namespace runtime
+} // namespace tptt
+
 #endif // TPTT_RUNTIME_CUDADRIVER_H

@@ -36,8 +36,7 @@ void expandCopy(memref::CopyOp copy, bool inKernel) {
   auto type = cast<MemRefType>(copy.getSource().getType());
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  SmallVector<Value> sizes, zeros(type.getRank(), zero),
-      ones(type.getRank(), one);
+  SmallVector<Value> sizes;
   for (int64_t dim = 0; dim < type.getRank(); ++dim)
     sizes.push_back(memref::DimOp::create(b, loc, copy.getSource(), dim));
   SmallVector<Value> indices;
@@ -48,6 +47,7 @@ void expandCopy(memref::CopyOp copy, bool inKernel) {
       b.setInsertionPointToStart(loop.getBody());
     }
   } else if (type.getRank() > 0) {
+    SmallVector<Value> zeros(type.getRank(), zero), ones(type.getRank(), one);
     auto loop = scf::ParallelOp::create(b, loc, zeros, sizes, ones);
     indices = llvm::to_vector(loop.getInductionVars());
     b.setInsertionPointToStart(loop.getBody());
