@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -48,14 +49,25 @@ static void addCleanup(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-/// The CPU's LLVM lowering. Memrefs go first: the OpenMP conversion wraps
-/// parallel bodies in memref.alloca_scope, a single-block region that must be
-/// inlined before the loops inside it become control flow.
+/// The CPU's LLVM lowering. The register blocks' vector transfers become
+/// one-dimensional loads and stores, their reductions elementwise vector
+/// arithmetic, and (in the vector conversion) each vector.contract a sequence
+/// of outer products: broadcasts and fused multiply-adds. Memrefs go first:
+/// the OpenMP conversion wraps parallel bodies in memref.alloca_scope, a
+/// single-block region that must be inlined before the loops inside it become
+/// control flow.
 static void addCpuLLVMTail(OpPassManager &pm) {
+  VectorTransferToSCFOptions transfers;
+  transfers.enableFullUnroll(true);
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(transfers));
+  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
+  ConvertVectorToLLVMPassOptions vectors;
+  vectors.vectorContractLowering = vector::VectorContractLowering::OuterProduct;
+  pm.addPass(createConvertVectorToLLVMPass(vectors));
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
@@ -131,7 +143,8 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // Stage linalg: the composite layer into its parts, then every tptt op into
   // loop-level IR on tensors (residual additions, arith on whole tensors,
   // too). Elementwise fusion merges the producer chains (feature map, gates,
-  // casts) into single linalg.generic ops. Every destination is its own
+  // casts) into single linalg.generic ops, but keeps masks out of
+  // contractions (they stay vectorizable). Every destination is its own
   // allocation: tensor.empty would be merged by CSE, and several ops writing
   // into one merged buffer cost copies.
   if (runs(TpttStage::Linalg)) {
@@ -140,7 +153,7 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     lowering.chunkSize = options.chunkSize;
     pm.addPass(createConvertTpttToLinalgPass(lowering));
     pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(createTpttFuseElementwiseOpsPass());
     pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
     addCleanup(pm);
   }
@@ -151,10 +164,14 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
 
   // Stage tiled: on the CPU, the contractions outside the operator's own
   // parallel loop (projections, attention) become scf.forall loops over
-  // their rows, one row per core at a time. The CUDA mapping wants every
-  // output element parallel instead (the loops stage).
+  // their rows, one row per core at a time; then every contraction with
+  // static shapes (the operator's per-chunk products, the rows of the
+  // projections) is cut into register blocks, each a vector.contract. The
+  // CUDA mapping wants every output element parallel instead (the loops
+  // stage).
   if (!cuda && runs(TpttStage::Tiled)) {
     pm.addNestedPass<func::FuncOp>(createTpttTileParallelContractionsPass());
+    pm.addNestedPass<func::FuncOp>(createTpttVectorizeContractionsPass());
     addCleanup(pm);
   }
 

@@ -7,8 +7,8 @@
 // RUN: not tptt-opt %s --tptt-pipeline="to=ptx" 2>&1 | FileCheck %s --check-prefix=BAD-STAGE
 
 // The named stages of the CPU pipeline on a recurrent DeltaProduct layer
-// piece, a projection that the tiled stage splits into parallel rows, and a
-// μ-mix that folds at the graph level.
+// piece, a projection that the tiled stage splits into parallel rows (each
+// row a register block), and a μ-mix that folds at the graph level.
 
 // TPTT-LABEL: func @stages
 // TPTT:         tptt.delta_product
@@ -19,7 +19,7 @@
 // TILED-LABEL: func @stages
 // TILED:         scf.forall
 // TILED:         scf.forall (%{{.+}}, %{{.+}}) in
-// TILED:           iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// TILED:           vector.contract {{.+}} : vector<32xf32>, vector<32x16xf32> into vector<16xf32>
 // BUFFERIZED-LABEL: func @stages
 // BUFFERIZED-SAME:  memref<?x4x?x8xf32>
 // BUFFERIZED:       scf.forall

@@ -326,7 +326,12 @@ Value lowering::layOutSequence(OpBuilder &b, Location loc, Value x,
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
   if (!packing) {
-    // Every token is real and in place: copy the sequence into the front of
+    // Every token is real and in place. When the chunks cover the sequence
+    // exactly, the sequence is its own layout.
+    if (std::optional<int64_t> length = getConstantIntValue(paddedSeq);
+        length && *length == type.getDimSize(2))
+      return x;
+    // Otherwise copy the sequence into the front of
     // the padded layout with linalg.copy (contiguous rows that the loop
     // vectorizer handles, unlike a strided memref.copy) and fill only the
     // padding rows after it.
@@ -648,7 +653,10 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
 
     Value batch = tensor::DimOp::create(rewriter, loc, op.getQ(), 0);
     Value heads = tensor::DimOp::create(rewriter, loc, op.getQ(), 1);
-    Value seq = tensor::DimOp::create(rewriter, loc, op.getQ(), 2);
+    // Folded where the sequence length is static, so that the layout sees a
+    // constant padded length.
+    Value seq =
+        rewriter.createOrFold<tensor::DimOp>(loc, op.getQ(), int64_t(2));
     std::optional<SequencePacking> packing;
     Value lengths;
     if (mask || op.getReverse()) {
@@ -662,9 +670,9 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
     }
     Value chunkIndex = arith::ConstantIndexOp::create(rewriter, loc, chunk);
     Value numChunks =
-        arith::CeilDivUIOp::create(rewriter, loc, seq, chunkIndex);
+        rewriter.createOrFold<arith::CeilDivUIOp>(loc, seq, chunkIndex);
     Value paddedSeq =
-        arith::MulIOp::create(rewriter, loc, numChunks, chunkIndex);
+        rewriter.createOrFold<arith::MulIOp>(loc, numChunks, chunkIndex);
     auto layOut = [&](Value x, double pad) {
       return splitDim(
           rewriter, loc,

@@ -327,7 +327,8 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
 
     Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
     Value heads = tensor::DimOp::create(b, loc, op.getQ(), 1);
-    Value seq = tensor::DimOp::create(b, loc, op.getQ(), 2);
+    // Folded where static (see the forward lowering).
+    Value seq = b.createOrFold<tensor::DimOp>(loc, op.getQ(), int64_t(2));
     std::optional<SequencePacking> packing;
     Value lengths;
     if (mask || op.getReverse()) {
@@ -341,8 +342,8 @@ struct LowerDeltaProductGrad : public OpRewritePattern<DeltaProductGradOp> {
               .getResult(0);
     }
     Value chunkSize = index(b, loc, chunk);
-    Value numChunks = arith::CeilDivUIOp::create(b, loc, seq, chunkSize);
-    Value paddedSeq = arith::MulIOp::create(b, loc, numChunks, chunkSize);
+    Value numChunks = b.createOrFold<arith::CeilDivUIOp>(loc, seq, chunkSize);
+    Value paddedSeq = b.createOrFold<arith::MulIOp>(loc, numChunks, chunkSize);
     auto layOut = [&](Value x, double pad) {
       return layOutSequence(b, loc, x, packing, lengths, paddedSeq, pad);
     };

@@ -201,7 +201,8 @@ Value buildPhi(OpBuilder &b, Location loc, Value h);
 /// Lays out x [B, H, S, ...] for the operator's chunk loop: [B, H, S_pad,
 /// ...] where position t holds the t-th real token of its sequence
 /// (`packing`, or position t itself without one) while t < length[b], and
-/// `padValue` elsewhere (including the padding up to `paddedSeq`).
+/// `padValue` elsewhere (including the padding up to `paddedSeq`); x itself
+/// when there is no packing and `paddedSeq` is x's static length.
 Value layOutSequence(OpBuilder &b, Location loc, Value x,
                      const std::optional<SequencePacking> &packing,
                      Value lengths, Value paddedSeq, double padValue);

@@ -76,6 +76,25 @@ def TpttExportEntryPointsPass
   }];
 }
 
+def TpttFuseElementwiseOpsPass
+    : Pass<"tptt-fuse-elementwise-ops"> {
+  let summary = "Fuse elementwise producers into their consumers, keeping contractions";
+  let description = [{
+    Upstream `linalg-fuse-elementwise-ops` with one rule more: an
+    elementwise producer is fused into a contraction (a linalg op whose body
+    multiplies and accumulates, `linalg::isaContractionOpInterface`) only
+    when the fused op is still a contraction, i.e. when the producer only
+    converts the element type. A mask, negation or scaling stays a separate
+    elementwise op, so that `tptt-vectorize-contractions` turns the
+    contraction into a `vector.contract` instead of per-element selects.
+    Every other fusion (chains of elementwise ops, an exponential into the
+    sum of a softmax) happens as upstream, as do the reshape folding and the
+    constant folding of that pass.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def TpttTileParallelContractionsPass
     : Pass<"tptt-tile-parallel-contractions", "::mlir::func::FuncOp"> {
   let summary = "Tile the contractions of a function into scf.forall loops";
@@ -90,6 +109,37 @@ def TpttTileParallelContractionsPass
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def TpttVectorizeContractionsPass
+    : Pass<"tptt-vectorize-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Register-tile and vectorize the small static contractions";
+  let description = [{
+    The CPU's register tiling. Every linalg op on tensors with static loop
+    ranges, one reduction loop and a contiguous innermost output dimension
+    that is a multiple of 8 (the chunked operator's per-chunk products
+    W Kᵀ, T W, W̃ S₀, Q S₀, Kᵀ U, ..., and the rows of the projections) is
+    tiled into output blocks of `rows` x `columns` elements (and reduction
+    steps of at most `depth`, in the innermost loop), its unit loops are
+    dropped, and every block becomes one `vector.contract`. Loop-invariant
+    subsets are then hoisted out of every `scf.for` of the function (as
+    `loop-invariant-subset-hoisting` does), which carries each block's
+    accumulator through its reduction loop in vector registers while the
+    operands stream: the LLVM tail lowers each contraction to broadcasts and
+    fused multiply-adds. Ops that do not fit (dynamic shapes, several
+    reductions, odd widths) are left to the scalar loops.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"4",
+           "Output rows per register block (at most)">,
+    Option<"columns", "columns", "int64_t", /*default=*/"16",
+           "Output columns per register block (at most; a multiple of 8)">,
+    Option<"depth", "depth", "int64_t", /*default=*/"64",
+           "Reduction steps per vector.contract (at most)">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def TpttMapParallelLoopsToGpuPass
