@@ -164,9 +164,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
 
   // Stage tiled: on the CPU, the contractions outside the operator's own
   // parallel loop (projections, attention) become scf.forall loops over
-  // their rows, one row per core at a time; then every contraction with
-  // static shapes (the operator's per-chunk products, the rows of the
-  // projections) is cut into register blocks, each a vector.contract. The
+  // their rows, one row per core at a time; then the contractions with
+  // static shapes and several rows (the operator's per-chunk products) are
+  // cut into register blocks, each a vector.contract. The
   // CUDA mapping wants every output element parallel instead (the loops
   // stage).
   if (!cuda && runs(TpttStage::Tiled)) {

@@ -8,7 +8,8 @@
 
 // The named stages of the CPU pipeline on a recurrent DeltaProduct layer
 // piece, a projection that the tiled stage splits into parallel rows (each
-// row a register block), and a μ-mix that folds at the graph level.
+// row, against its small weight, one register block), and a μ-mix that
+// folds at the graph level.
 
 // TPTT-LABEL: func @stages
 // TPTT:         tptt.delta_product

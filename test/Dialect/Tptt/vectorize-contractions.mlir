@@ -31,15 +31,16 @@ func.func @chunk_product(%a: tensor<16x64xf32>, %s: tensor<64x64xf32>, %init: te
 
 // -----
 
-// A projection row (unit batch and sequence loops, depth 256): the unit loops
-// are dropped, the depth is cut into steps of 64 in the innermost loop, and
-// the accumulator of a block is carried through it in a vector register.
-// CHECK-LABEL: func @projection_row
+// One row against a small matrix (unit batch and sequence loops, depth 128):
+// the unit loops are dropped, the depth is cut into steps of 64 in the
+// innermost loop, and the accumulator of a block is carried through it in a
+// vector register.
+// CHECK-LABEL: func @small_row
 // CHECK:         scf.for %[[J:.+]] = %c0 to %c32 step %c16 iter_args(%[[OUT:.+]] = %{{.+}})
 // CHECK:           %[[ACC0:.+]] = vector.transfer_read {{.+}} : tensor<16xf32>, vector<16xf32>
-// CHECK:           %[[ACC:.+]] = scf.for %[[K:.+]] = %c0 to %c256 step %c64 iter_args(%[[CARRY:.+]] = %[[ACC0]]) -> (vector<16xf32>)
-// CHECK-DAG:         %[[X:.+]] = vector.transfer_read %{{.+}}[%c0, %c0, %[[K]]]{{.*}} : tensor<1x1x256xf32>, vector<64xf32>
-// CHECK-DAG:         %[[W:.+]] = vector.transfer_read %{{.+}}[%[[K]], %[[J]]]{{.*}} : tensor<256x32xf32>, vector<64x16xf32>
+// CHECK:           %[[ACC:.+]] = scf.for %[[K:.+]] = %c0 to %c128 step %c64 iter_args(%[[CARRY:.+]] = %[[ACC0]]) -> (vector<16xf32>)
+// CHECK-DAG:         %[[X:.+]] = vector.transfer_read %{{.+}}[%c0, %c0, %[[K]]]{{.*}} : tensor<1x1x128xf32>, vector<64xf32>
+// CHECK-DAG:         %[[W:.+]] = vector.transfer_read %{{.+}}[%[[K]], %[[J]]]{{.*}} : tensor<128x32xf32>, vector<64x16xf32>
 // CHECK:             %[[SUM:.+]] = vector.contract {{.+}} %[[X]], %[[W]], %[[CARRY]] : vector<64xf32>, vector<64x16xf32> into vector<16xf32>
 // CHECK:             scf.yield %[[SUM]] : vector<16xf32>
 // CHECK:           vector.transfer_write %[[ACC]]
@@ -47,9 +48,9 @@ func.func @chunk_product(%a: tensor<16x64xf32>, %s: tensor<64x64xf32>, %init: te
 #x = affine_map<(b, s, i, o) -> (b, s, i)>
 #w = affine_map<(b, s, i, o) -> (i, o)>
 #y = affine_map<(b, s, i, o) -> (b, s, o)>
-func.func @projection_row(%x: tensor<1x1x256xf32>, %w: tensor<256x32xf32>, %init: tensor<1x1x32xf32>) -> tensor<1x1x32xf32> {
+func.func @small_row(%x: tensor<1x1x128xf32>, %w: tensor<128x32xf32>, %init: tensor<1x1x32xf32>) -> tensor<1x1x32xf32> {
   %y = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
-      ins(%x, %w : tensor<1x1x256xf32>, tensor<256x32xf32>) outs(%init : tensor<1x1x32xf32>) {
+      ins(%x, %w : tensor<1x1x128xf32>, tensor<128x32xf32>) outs(%init : tensor<1x1x32xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %c, %p : f32
@@ -61,17 +62,20 @@ func.func @projection_row(%x: tensor<1x1x256xf32>, %w: tensor<256x32xf32>, %init
 // -----
 
 // Not register blocks: dynamic shapes, an output row not a multiple of 8,
-// and ops on buffers.
+// ops on buffers, and one row against a large matrix (a decode step's
+// projection row, streamed row by row).
 // CHECK-LABEL: func @left_alone
 // CHECK-NOT:     vector.
-// CHECK-COUNT-3: linalg.matmul
+// CHECK-COUNT-4: linalg.matmul
 // CHECK-NOT:     vector.
 func.func @left_alone(%a: tensor<?x64xf32>, %b: tensor<64x16xf32>, %c: tensor<?x16xf32>,
                       %d: tensor<16x64xf32>, %e: tensor<64x12xf32>, %f: tensor<16x12xf32>,
-                      %g: memref<16x64xf32>, %h: memref<64x16xf32>, %i: memref<16x16xf32>)
-    -> (tensor<?x16xf32>, tensor<16x12xf32>) {
+                      %g: memref<16x64xf32>, %h: memref<64x16xf32>, %i: memref<16x16xf32>,
+                      %x: tensor<1x512xf32>, %w: tensor<512x512xf32>, %y: tensor<1x512xf32>)
+    -> (tensor<?x16xf32>, tensor<16x12xf32>, tensor<1x512xf32>) {
   %0 = linalg.matmul ins(%a, %b : tensor<?x64xf32>, tensor<64x16xf32>) outs(%c : tensor<?x16xf32>) -> tensor<?x16xf32>
   %1 = linalg.matmul ins(%d, %e : tensor<16x64xf32>, tensor<64x12xf32>) outs(%f : tensor<16x12xf32>) -> tensor<16x12xf32>
   linalg.matmul ins(%g, %h : memref<16x64xf32>, memref<64x16xf32>) outs(%i : memref<16x16xf32>)
-  return %0, %1 : tensor<?x16xf32>, tensor<16x12xf32>
+  %2 = linalg.matmul ins(%x, %w : tensor<1x512xf32>, tensor<512x512xf32>) outs(%y : tensor<1x512xf32>) -> tensor<1x512xf32>
+  return %0, %1, %2 : tensor<?x16xf32>, tensor<16x12xf32>, tensor<1x512xf32>
 }

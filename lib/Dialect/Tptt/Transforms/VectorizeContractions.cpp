@@ -27,6 +27,10 @@ using namespace mlir;
 
 namespace {
 
+/// The largest matrix (in elements) of a matrix-vector product that is cut
+/// into register blocks: 16 KiB of f32.
+constexpr int64_t kSmallMatrixElements = 64 * 64;
+
 /// The largest divisor of `size` that is at most `limit`.
 int64_t largestDivisorUpTo(int64_t size, int64_t limit) {
   for (int64_t tile = std::min(size, limit); tile > 1; --tile)
@@ -53,9 +57,21 @@ std::optional<SmallVector<int64_t>> registerTileSizes(linalg::LinalgOp op,
   unsigned column = output.getDimPosition(output.getNumResults() - 1);
   if (ranges[column] % 8 != 0)
     return std::nullopt;
+  // A single output row (a matrix-vector product) gains from blocks only
+  // when its matrix is small enough to stay in L1 (the UT transform's rows);
+  // a large one (a projection row of the decode step) streams from memory
+  // faster row by row, as the plain loops read it.
   std::optional<unsigned> row;
   if (output.getNumResults() > 1)
     row = output.getDimPosition(output.getNumResults() - 2);
+  if (!row || ranges[*row] == 1) {
+    int64_t matrix = ranges[column];
+    for (auto [loop, iterator] : llvm::enumerate(iterators))
+      if (iterator == utils::IteratorType::reduction)
+        matrix *= ranges[loop];
+    if (matrix > kSmallMatrixElements)
+      return std::nullopt;
+  }
 
   SmallVector<int64_t> sizes;
   for (auto [loop, range] : llvm::enumerate(ranges)) {

@@ -118,8 +118,7 @@ def TpttVectorizeContractionsPass
     The CPU's register tiling. Every linalg op on tensors with static loop
     ranges, one reduction loop and a contiguous innermost output dimension
     that is a multiple of 8 (the chunked operator's per-chunk products
-    W Kᵀ, T W, W̃ S₀, Q S₀, Kᵀ U, ..., and the rows of the projections) is
-    tiled into output blocks of `rows` x `columns` elements (and reduction
+    W Kᵀ, T W, W̃ S₀, Q S₀, Kᵀ U, ...) is tiled into output blocks of `rows` x `columns` elements (and reduction
     steps of at most `depth`, in the innermost loop), its unit loops are
     dropped, and every block becomes one `vector.contract`. Loop-invariant
     subsets are then hoisted out of every `scf.for` of the function (as
@@ -127,7 +126,12 @@ def TpttVectorizeContractionsPass
     accumulator through its reduction loop in vector registers while the
     operands stream: the LLVM tail lowers each contraction to broadcasts and
     fused multiply-adds. Ops that do not fit (dynamic shapes, several
-    reductions, odd widths) are left to the scalar loops.
+    reductions, odd widths) are left to the scalar loops, and so are
+    products of a single row with a matrix larger than 64 x 64 elements
+    (a projection row of the decode step): blocks reuse nothing from
+    registers there, and the loops stream the matrix row by row, which is
+    faster from memory. Smaller ones (the UT transform's row updates) stay
+    in L1 and gain from the blocks.
   }];
   let options = [
     Option<"rows", "rows", "int64_t", /*default=*/"4",
