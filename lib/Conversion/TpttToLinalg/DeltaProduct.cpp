@@ -331,10 +331,9 @@ Value lowering::layOutSequence(OpBuilder &b, Location loc, Value x,
     if (std::optional<int64_t> length = getConstantIntValue(paddedSeq);
         length && *length == type.getDimSize(2))
       return x;
-    // Otherwise copy the sequence into the front of
-    // the padded layout with linalg.copy (contiguous rows that the loop
-    // vectorizer handles, unlike a strided memref.copy) and fill only the
-    // padding rows after it.
+    // Otherwise copy the sequence into the front of the padded layout with
+    // linalg.copy (contiguous rows that the loop vectorizer handles, unlike a
+    // strided memref.copy) and fill only the padding rows after it.
     SmallVector<OpFoldResult> padded = getSizes(b, loc, x);
     padded[2] = paddedSeq;
     Value layout = createEmpty(b, loc, padded, elementType);
