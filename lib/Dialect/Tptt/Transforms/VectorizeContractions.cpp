@@ -16,6 +16,8 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
+#include <algorithm>
+
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTVECTORIZECONTRACTIONSPASS
@@ -143,15 +145,11 @@ struct TpttVectorizeContractionsPass
       if (llvm::any_of(sizes, [](int64_t size) { return size != 0; })) {
         // The reduction loop innermost: a block's accumulator then stays in
         // registers across it.
-        SmallVector<int64_t> order;
-        for (auto [loop, iterator] :
-             llvm::enumerate(op.getIteratorTypesArray()))
-          if (iterator == utils::IteratorType::parallel)
-            order.push_back(loop);
-        for (auto [loop, iterator] :
-             llvm::enumerate(op.getIteratorTypesArray()))
-          if (iterator == utils::IteratorType::reduction)
-            order.push_back(loop);
+        SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+        auto order = llvm::to_vector(llvm::seq<int64_t>(0, iterators.size()));
+        std::stable_partition(order.begin(), order.end(), [&](int64_t loop) {
+          return iterators[loop] == utils::IteratorType::parallel;
+        });
         scf::SCFTilingOptions options;
         options.setTileSizes(getAsIndexOpFoldResult(context, sizes));
         options.setInterchange(order);
