@@ -178,7 +178,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // Stage bufferized: one-shot bufferization across function boundaries with
   // identity layouts at the boundary, so that entry points take and return
   // plain strided memrefs (the C interface the runtime calls). Loops may
-  // yield new buffers: the chunk scans carry freshly computed states.
+  // yield new buffers: the chunk scans carry freshly computed states. The
+  // scratch buffers of a loop body (a chunk's products) are then allocated
+  // once, before the loop, instead of once per iteration.
   if (runs(TpttStage::Bufferized)) {
     bufferization::OneShotBufferizePassOptions bufferize;
     bufferize.bufferizeFunctionBoundaries = true;
@@ -186,6 +188,8 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     bufferize.functionBoundaryTypeConversion =
         bufferization::LayoutMapOption::IdentityLayoutMap;
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    pm.addNestedPass<func::FuncOp>(
+        bufferization::createBufferLoopHoistingPass());
     addCleanup(pm);
   }
 

@@ -15,8 +15,8 @@
 //   S_end = S₀ + Kᵀ U
 //
 // Without decay (no alpha) this is the UT transform: per chunk
-// T = (I + stril(W Kᵀ))⁻¹, W̃ = T W and Ũ = T B, then three matrix products:
-// U = Ũ − W̃ S₀, the outputs and the state update.
+// T = (I + stril(W Kᵀ))⁻¹ and U = T (B − W S₀), then the outputs and the
+// state update, both accumulated in place.
 //
 // With a per-channel decay (alpha), the decays act on the value channels
 // (columns), so the triangular system differs per channel; the lowering
@@ -70,17 +70,6 @@ Value mapElementwise(OpBuilder &b, Location loc, ValueRange inputs,
   Value init = createEmpty(b, loc, getSizes(b, loc, inputs[0]),
                            elementTypeOf(inputs[0]));
   return buildParallelGeneric(b, loc, inputs, maps, init, fn);
-}
-
-/// lhs + rhs written into `dest` (so that it bufferizes in place).
-Value addInto(OpBuilder &b, Location loc, Value lhs, Value rhs, Value dest) {
-  unsigned rank = rankOf(lhs);
-  SmallVector<AffineMap> maps(2, identityMap(b.getContext(), rank));
-  return buildParallelGeneric(
-      b, loc, {lhs, rhs}, maps, dest,
-      [](OpBuilder &nb, Location nloc, ValueRange args) {
-        return arith::AddFOp::create(nb, nloc, args[0], args[1]).getResult();
-      });
 }
 
 /// The offsets, sizes and strides of x[indices..., :, ...]: unit sizes at
@@ -440,8 +429,8 @@ Value applyPhiAtChunkEnd(OpBuilder &b, Location loc, Value state, Value nc,
 }
 
 /// The ungated scan. Per chunk (all operands small enough to stay in cache):
-/// the UT transform T = (I + stril(W Kᵀ))⁻¹, W̃ = T W, Ũ = T B, then
-/// U = Ũ − W̃ S, O = Q S + causal(Q Kᵀ) U and S ← S + Kᵀ U.
+/// the UT transform T = (I + stril(W Kᵀ))⁻¹, then U = T (B − W S),
+/// O = Q S + causal(Q Kᵀ) U and S ← S + Kᵀ U.
 Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                   Value state0, Value outInit, Value numChunks, Value length,
                   bool nonlinear, Value &finalState) {
@@ -457,19 +446,21 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
         Value kT = transposeLast2(lb, lloc, k);
         Value t =
             buildTrilInverse(lb, lloc, einsum(lb, lloc, "md,dp->mp", w, kT));
-        Value wTilde = einsum(lb, lloc, "mp,pd->md", t, w);
-        Value uTilde =
-            einsum(lb, lloc, "mp,pd->md", t, slicePrefix(lb, lloc, in.bv, nc));
+        Value residual = subTensors(lb, lloc, slicePrefix(lb, lloc, in.bv, nc),
+                                    einsum(lb, lloc, "md,de->me", w, s));
+        Value u = einsum(lb, lloc, "mp,pd->md", t, residual);
         Value a = causalScores(lb, lloc, einsum(lb, lloc, "cd,dp->cp", q, kT),
                                in.order);
-        Value u = subTensors(lb, lloc, uTilde,
-                             einsum(lb, lloc, "md,de->me", wTilde, s));
-        // Written straight into the chunk's rows of the output.
-        Value out = addInto(lb, lloc, einsum(lb, lloc, "cd,de->ce", q, s),
-                            einsum(lb, lloc, "cm,me->ce", a, u),
-                            slicePrefix(lb, lloc, iters[1], nc));
-        Value next =
-            addTensors(lb, lloc, s, einsum(lb, lloc, "md,me->de", k, u));
+        // Accumulated in the chunk's rows of the output, and in the state
+        // itself (read by nothing after the update).
+        Value out =
+            linalg::FillOp::create(
+                lb, lloc, floatConstant(lb, lloc, elementTypeOf(q), 0.0),
+                slicePrefix(lb, lloc, iters[1], nc))
+                .getResult(0);
+        out = einsumInto(lb, lloc, "cd,de->ce", q, s, out);
+        out = einsumInto(lb, lloc, "cm,me->ce", a, u, out);
+        Value next = einsumInto(lb, lloc, "md,me->de", k, u, s);
         if (nonlinear)
           next = applyPhiAtChunkEnd(lb, lloc, next, nc, in.chunk, length);
         Value outs = insertPrefix(lb, lloc, out, iters[1], nc);

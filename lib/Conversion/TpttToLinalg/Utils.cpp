@@ -228,16 +228,29 @@ Value lowering::zeroPadded(OpBuilder &b, Location loc, Value x, unsigned seqDim,
       });
 }
 
-Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
-                       Value rhs) {
+namespace {
+/// An einsum spec split into its operands and output.
+struct EinsumSpec {
+  StringRef lhs, rhs, output;
+};
+} // namespace
+
+static EinsumSpec splitSpec(StringRef spec) {
   auto [inputs, output] = spec.split("->");
-  auto [lhsSpec, rhsSpec] = inputs.split(',');
+  auto [lhs, rhs] = inputs.split(',');
+  return {lhs, rhs, output};
+}
+
+Value lowering::einsumInto(OpBuilder &b, Location loc, StringRef spec,
+                           Value lhs, Value rhs, Value acc) {
+  EinsumSpec parts = splitSpec(spec);
+  StringRef output = parts.output;
   // Loop dimensions: the output letters but the last, the reductions, then
   // the last output letter innermost, so that the loops that linalg emits
   // stream the contiguous output row (an axpy the LLVM vectorizer handles)
   // instead of ending in a scalar dot-product reduction.
   std::string letters = output.drop_back().str();
-  for (char c : (lhsSpec + rhsSpec).str())
+  for (char c : (parts.lhs + parts.rhs).str())
     if (letters.find(c) == std::string::npos && c != output.back())
       letters.push_back(c);
   letters.push_back(output.back());
@@ -249,26 +262,33 @@ Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
       dims.push_back(letters.find(c));
     return projectionMap(ctx, rank, dims);
   };
-  SmallVector<OpFoldResult> lhsSizes = getSizes(b, loc, lhs);
-  SmallVector<OpFoldResult> rhsSizes = getSizes(b, loc, rhs);
-  SmallVector<OpFoldResult> outSizes;
-  for (char c : output) {
-    size_t inLhs = lhsSpec.find(c);
-    outSizes.push_back(inLhs != StringRef::npos ? lhsSizes[inLhs]
-                                                : rhsSizes[rhsSpec.find(c)]);
-  }
   SmallVector<utils::IteratorType> iterators;
   for (char c : letters)
     iterators.push_back(output.contains(c) ? utils::IteratorType::parallel
                                            : utils::IteratorType::reduction);
-  Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
-  Value init = createFilled(b, loc, outSizes, elementType, 0.0);
   return buildGeneric(
-      b, loc, {lhs, rhs}, init, {mapOf(lhsSpec), mapOf(rhsSpec), mapOf(output)},
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+      b, loc, {lhs, rhs}, acc,
+      {mapOf(parts.lhs), mapOf(parts.rhs), mapOf(output)}, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value product = arith::MulFOp::create(nb, nloc, args[0], args[1]);
         return arith::AddFOp::create(nb, nloc, args[2], product).getResult();
       });
+}
+
+Value lowering::einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs,
+                       Value rhs) {
+  EinsumSpec parts = splitSpec(spec);
+  SmallVector<OpFoldResult> lhsSizes = getSizes(b, loc, lhs);
+  SmallVector<OpFoldResult> rhsSizes = getSizes(b, loc, rhs);
+  SmallVector<OpFoldResult> outSizes;
+  for (char c : parts.output) {
+    size_t inLhs = parts.lhs.find(c);
+    outSizes.push_back(inLhs != StringRef::npos ? lhsSizes[inLhs]
+                                                : rhsSizes[parts.rhs.find(c)]);
+  }
+  Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
+  return einsumInto(b, loc, spec, lhs, rhs,
+                    createFilled(b, loc, outSizes, elementType, 0.0));
 }
 
 Value lowering::transposeLast2(OpBuilder &b, Location loc, Value x) {

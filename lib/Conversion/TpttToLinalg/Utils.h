@@ -73,6 +73,11 @@ Value transposeLast2(OpBuilder &b, Location loc, Value x);
 /// dimension it is (transpose first) for contiguous, vectorizable loops.
 Value einsum(OpBuilder &b, Location loc, StringRef spec, Value lhs, Value rhs);
 
+/// acc + lhs · rhs for the contraction `spec` (as einsum), accumulated into
+/// `acc` itself, so that it bufferizes in place and needs no zero fill.
+Value einsumInto(OpBuilder &b, Location loc, StringRef spec, Value lhs,
+                 Value rhs, Value acc);
+
 /// The `dt` coefficients c_k = (−1)^k C(n−1, k) / 2^{n−1}, k = 0..n−1 (exact
 /// in binary floating point, as the reference's float32 buffer).
 SmallVector<double> dtCoefficients(int64_t order);
