@@ -378,13 +378,40 @@ Value lowering::layOutSequence(OpBuilder &b, Location loc, Value x,
 namespace {
 
 /// The operands of one (batch, head) of the recurrent operator, in chunks:
-/// q [NC, C, d]; k, v, w = β ⊙ k, bv = β ⊙ v [NC, N, d]; decay [NC, N, d]
-/// (α at the first virtual token of a real token, 1 elsewhere; null when the
-/// operator has no decay).
+/// q, beta [NC, C, d]; k, v [NC, N, d] (one row per virtual token); decay
+/// [NC, N, d] (α at the first virtual token of a real token, 1 elsewhere;
+/// null when the operator has no decay).
 struct RecurrentChunks {
-  Value q, k, w, bv, decay;
+  Value q, k, v, beta, decay;
   int64_t chunk, order;
 };
+
+/// The rows of chunk `nc`, one per virtual token [N, d]: k, W = β ⊙ k and
+/// B = β ⊙ v. The β scaling happens here, on rows that are in cache, rather
+/// than in a pass over the whole sequence.
+struct ChunkRows {
+  Value k, w, bv;
+};
+
+ChunkRows sliceChunkRows(OpBuilder &b, Location loc, const RecurrentChunks &in,
+                         Value nc) {
+  MLIRContext *ctx = b.getContext();
+  Value beta = slicePrefix(b, loc, in.beta, nc);
+  // Virtual token m belongs to real token m floordiv n.
+  AffineMap perToken = AffineMap::get(
+      2, 0, {b.getAffineDimExpr(0).floorDiv(in.order), b.getAffineDimExpr(1)},
+      ctx);
+  auto scaleRows = [&](Value x) {
+    Value init = createEmpty(b, loc, getSizes(b, loc, x), elementTypeOf(x));
+    return buildParallelGeneric(
+        b, loc, {x, beta}, {identityMap(ctx, 2), perToken}, init,
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          return arith::MulFOp::create(nb, nloc, args[1], args[0]).getResult();
+        });
+  };
+  Value k = slicePrefix(b, loc, in.k, nc);
+  return {k, scaleRows(k), scaleRows(slicePrefix(b, loc, in.v, nc))};
+}
 
 /// Keeps the scores of token c on the virtual tokens m' < (c + 1)·n of its
 /// chunk (the read-out happens after the token's last virtual token).
@@ -440,14 +467,13 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
         Value s = iters[0];
-        Value k = slicePrefix(lb, lloc, in.k, nc);
-        Value w = slicePrefix(lb, lloc, in.w, nc);
+        auto [k, w, bv] = sliceChunkRows(lb, lloc, in, nc);
         Value q = slicePrefix(lb, lloc, in.q, nc);
         Value kT = transposeLast2(lb, lloc, k);
         Value t =
             buildTrilInverse(lb, lloc, einsum(lb, lloc, "md,dp->mp", w, kT));
-        Value residual = subTensors(lb, lloc, slicePrefix(lb, lloc, in.bv, nc),
-                                    einsum(lb, lloc, "md,de->me", w, s));
+        Value residual =
+            subTensors(lb, lloc, bv, einsum(lb, lloc, "md,de->me", w, s));
         Value u = einsum(lb, lloc, "mp,pd->md", t, residual);
         Value a = causalScores(lb, lloc, einsum(lb, lloc, "cd,dp->cp", q, kT),
                                in.order);
@@ -487,16 +513,13 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
       b, loc, zero, numChunks, one, ValueRange{state0, outInit},
       [&](OpBuilder &lb, Location lloc, Value nc, ValueRange iters) {
         Value s = iters[0];
-        Value kT = transposeLast2(lb, lloc, slicePrefix(lb, lloc, in.k, nc));
-        Value gc =
-            einsum(lb, lloc, "md,dp->mp", slicePrefix(lb, lloc, in.w, nc), kT);
+        auto [k, w, bc] = sliceChunkRows(lb, lloc, in, nc);
+        Value kT = transposeLast2(lb, lloc, k);
+        Value gc = einsum(lb, lloc, "md,dp->mp", w, kT);
         Value ac =
             einsum(lb, lloc, "cd,dp->cp", slicePrefix(lb, lloc, in.q, nc), kT);
-        Value bc = slicePrefix(lb, lloc, in.bv, nc);
         Value decay = slicePrefix(lb, lloc, in.decay, nc);
-        Value k = slicePrefix(lb, lloc, in.k, nc);
-        Value ws =
-            einsum(lb, lloc, "md,de->me", slicePrefix(lb, lloc, in.w, nc), s);
+        Value ws = einsum(lb, lloc, "md,de->me", w, s);
         Value qs =
             einsum(lb, lloc, "cd,de->ce", slicePrefix(lb, lloc, in.q, nc), s);
         SmallVector<OpFoldResult> rowSizes = {lb.getIndexAttr(rows),
@@ -578,35 +601,23 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
   return loop.getResult(1);
 }
 
-/// Scales k and v rows by the per-token β and builds the decay rows, for one
-/// (batch, head): k, v [NC, C, n, d], beta, alpha [NC, C, d].
+/// The chunked operands of one (batch, head), with the decay rows built:
+/// k, v [NC, C, n, d], beta, alpha [NC, C, d].
 RecurrentChunks chunkOperands(OpBuilder &b, Location loc, Value q, Value k,
                               Value v, Value beta, Value alpha, int64_t chunk,
                               int64_t order) {
-  MLIRContext *ctx = b.getContext();
-  Type elementType = elementTypeOf(q);
-  AffineMap id = identityMap(ctx, 4);
-  AffineMap perToken = projectionMap(ctx, 4, {0, 1, 3});
-  auto scaleRows = [&](Value x) {
-    Value init = createEmpty(b, loc, getSizes(b, loc, x), elementType);
-    Value scaled = buildParallelGeneric(
-        b, loc, {x, beta}, {id, perToken}, init,
-        [](OpBuilder &nb, Location nloc, ValueRange args) {
-          return arith::MulFOp::create(nb, nloc, args[1], args[0]).getResult();
-        });
-    return collapsePair(b, loc, scaled, 1);
-  };
-  RecurrentChunks chunks;
-  chunks.chunk = chunk;
-  chunks.order = order;
-  chunks.q = q;
-  chunks.k = collapsePair(b, loc, k, 1);
-  chunks.w = scaleRows(k);
-  chunks.bv = scaleRows(v);
+  RecurrentChunks chunks{q,
+                         collapsePair(b, loc, k, 1),
+                         collapsePair(b, loc, v, 1),
+                         beta,
+                         Value(),
+                         chunk,
+                         order};
   if (alpha) {
+    Type elementType = elementTypeOf(q);
     Value init = createEmpty(b, loc, getSizes(b, loc, k), elementType);
     Value decay = buildParallelGeneric(
-        b, loc, {alpha}, {perToken}, init,
+        b, loc, {alpha}, {projectionMap(b.getContext(), 4, {0, 1, 3})}, init,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value j = linalg::IndexOp::create(nb, nloc, 2);
           Value first = arith::CmpIOp::create(
