@@ -3,15 +3,18 @@
 For B=1, H=8, d=64, S ∈ {512, 2048, 8192} and order n ∈ {1, 2} it times, in one run:
 
 * the recurrent ``tptt.delta_product`` compiled by tptt (tptt-run --repeat), for the chunk sizes
-  given (default 16 and 64);
+  given (default 4, 8 and 16);
 * the whole linear branch of a delta_product layer (hidden 512, 8 heads: projections, gates,
-  feature map, virtual tokens, operator, RMS head merge, output projection);
+  feature map, virtual tokens, operator, RMS head merge, output projection), at 8 virtual tokens
+  per chunk (chunk 8 for n = 1, 4 for n = 2: the chunk whose products fit this CPU's L1 cache);
 * a plain sequential loop of the same computation compiled with -O3 (tptt-bench-naive).
 
 It prints milliseconds, GFLOP/s of the sequential algorithm's work (so that every row counts the
-same work) and the speed-up over the naive loop.
+same work) and the speed-up over the naive loop. Every figure is the best of --rounds
+measurements taken in turn with the others of its group (tptt's own is the best of --repeat
+calls), because the speed of a shared VM drifts from one second to the next.
 
-    /usr/bin/python3 bench/run_cpu.py [--build build] [--repeat 5] [--chunks 16,64]
+    /usr/bin/python3 bench/run_cpu.py [--build build] [--repeat 5] [--rounds 3] [--chunks 4,8,16]
 """
 
 import argparse
@@ -87,11 +90,18 @@ def time_naive(build, *args):
     return float(done.stdout.split()[0])
 
 
+def best_of(rounds, measure):
+    """The fastest of `rounds` measurements: this VM's speed drifts between runs."""
+    return min(measure() for _ in range(rounds))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=str(ROOT / "build"))
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--chunks", default="16,64")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure every row this many times, interleaved, and keep the best")
+    parser.add_argument("--chunks", default="4,8,16")
     parser.add_argument("--seq", default="512,2048,8192")
     args = parser.parse_args()
     build = pathlib.Path(args.build)
@@ -106,31 +116,42 @@ def main():
                 # Work of the sequential algorithm: per virtual token Sᵀw and k uᵀ (2·d² MACs),
                 # per real token the read-out Sᵀq (d² MACs).
                 flops = 2.0 * heads * seq * (2 * order + 1) * dim * dim
-                naive = time_naive(build, "operator", 1, heads, seq, dim, order)
-                print(f"{'naive sequential operator (-O3)':34} {seq:5} {order:2} {naive:9.2f} "
-                      f"{flops / naive / 1e6:8.1f} {1.0:9.2f}")
                 k = rng.standard_normal((1, heads, seq, order, dim)).astype(np.float32)
                 k /= np.linalg.norm(k, axis=-1, keepdims=True)
                 q = rng.standard_normal((1, heads, seq, dim)).astype(np.float32)
                 q /= np.linalg.norm(q, axis=-1, keepdims=True)
                 v = rng.standard_normal((1, heads, seq, order, dim)).astype(np.float32)
                 beta = rng.uniform(0.1, 0.9, (1, heads, seq, dim)).astype(np.float32)
-                for chunk in chunks:
-                    ms = time_tptt(build, workdir, operator_module(heads, seq, order, dim, chunk),
-                                   "operator", [q, k, v, beta], args.repeat)
+                # One round measures every row once; the rows of a round run back to back,
+                # so that a slow moment of the machine hits them alike.
+                naive, tptt = float("inf"), {chunk: float("inf") for chunk in chunks}
+                for _ in range(args.rounds):
+                    naive = min(naive, time_naive(build, "operator", 1, heads, seq, dim, order))
+                    for chunk in chunks:
+                        tptt[chunk] = min(tptt[chunk], time_tptt(
+                            build, workdir, operator_module(heads, seq, order, dim, chunk),
+                            "operator", [q, k, v, beta], args.repeat))
+                print(f"{'naive sequential operator (-O3)':34} {seq:5} {order:2} {naive:9.2f} "
+                      f"{flops / naive / 1e6:8.1f} {1.0:9.2f}")
+                for chunk, ms in tptt.items():
                     print(f"{'tptt operator, chunk ' + str(chunk):34} {seq:5} {order:2} {ms:9.2f} "
                           f"{flops / ms / 1e6:8.1f} {naive / ms:9.2f}")
-                naive_branch = time_naive(build, "branch", 1, seq, hidden, heads, heads, order)
                 branch_flops = flops + 2.0 * seq * 4 * hidden * hidden
-                print(f"{'naive sequential branch (-O3)':34} {seq:5} {order:2} {naive_branch:9.2f} "
-                      f"{branch_flops / naive_branch / 1e6:8.1f} {1.0:9.2f}")
                 x = rng.standard_normal((1, seq, hidden)).astype(np.float32)
                 weights = [(rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(np.float32)
                            for _ in range(4)]
-                ms = time_tptt(build, workdir, branch_module(seq, hidden, heads, order, chunks[0]),
-                               "branch", [x, *weights], args.repeat)
-                print(f"{'tptt linear branch, chunk ' + str(chunks[0]):34} {seq:5} {order:2} {ms:9.2f} "
-                      f"{branch_flops / ms / 1e6:8.1f} {naive_branch / ms:9.2f}")
+                branch_chunk = max(1, 8 // order)
+                naive_branch, branch = float("inf"), float("inf")
+                for _ in range(args.rounds):
+                    naive_branch = min(naive_branch, time_naive(
+                        build, "branch", 1, seq, hidden, heads, heads, order))
+                    branch = min(branch, time_tptt(
+                        build, workdir, branch_module(seq, hidden, heads, order, branch_chunk),
+                        "branch", [x, *weights], args.repeat))
+                print(f"{'naive sequential branch (-O3)':34} {seq:5} {order:2} {naive_branch:9.2f} "
+                      f"{branch_flops / naive_branch / 1e6:8.1f} {1.0:9.2f}")
+                print(f"{'tptt linear branch, chunk ' + str(branch_chunk):34} {seq:5} {order:2} "
+                      f"{branch:9.2f} {branch_flops / branch / 1e6:8.1f} {naive_branch / branch:9.2f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -195,7 +196,7 @@ llvm::Expected<std::unique_ptr<Runner>> Runner::compile(ModuleOp module,
 
 llvm::Expected<std::vector<HostTensor>>
 Runner::call(llvm::StringRef name, FunctionType type,
-             std::vector<HostTensor> &inputs) {
+             std::vector<HostTensor> &inputs, double *milliseconds) {
   if (inputs.size() != type.getNumInputs())
     return error("@" + name + " takes " + llvm::Twine(type.getNumInputs()) +
                  " arguments, " + llvm::Twine(inputs.size()) + " given");
@@ -224,9 +225,14 @@ Runner::call(llvm::StringRef name, FunctionType type,
     packed.push_back(&resultPointer);
   for (int64_t *&pointer : descriptorPointers)
     packed.push_back(&pointer);
+  auto start = std::chrono::steady_clock::now();
   if (llvm::Error err =
           engine->invokePacked(("_mlir_ciface_" + name).str(), packed))
     return std::move(err);
+  if (milliseconds)
+    *milliseconds = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
 
   // Copy every result out (honouring its strides) and free what the
   // compiled code allocated: once per buffer, never an input's.

@@ -55,10 +55,13 @@ public:
           mlir::tptt::TpttTarget target);
 
   /// Calls the function `name` of type `type` (its signature before
-  /// lowering: ranked tensors in and out) with `inputs`.
+  /// lowering: ranked tensors in and out) with `inputs`. When given,
+  /// `milliseconds` receives the time of the compiled function alone (not
+  /// staging the inputs or copying the results out).
   llvm::Expected<std::vector<HostTensor>> call(llvm::StringRef name,
                                                mlir::FunctionType type,
-                                               std::vector<HostTensor> &inputs);
+                                               std::vector<HostTensor> &inputs,
+                                               double *milliseconds = nullptr);
 
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
