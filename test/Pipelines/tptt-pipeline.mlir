@@ -9,7 +9,8 @@
 // The named stages of the CPU pipeline on a recurrent DeltaProduct layer
 // piece, a projection that the tiled stage splits into parallel rows (each
 // row, against its small weight, one register block), and a μ-mix that
-// folds at the graph level.
+// folds at the graph level. The chunk scan's scratch buffers are allocated
+// once per head, before the chunk loop.
 
 // TPTT-LABEL: func @stages
 // TPTT:         tptt.delta_product
@@ -24,6 +25,10 @@
 // BUFFERIZED-LABEL: func @stages
 // BUFFERIZED-SAME:  memref<?x4x?x8xf32>
 // BUFFERIZED:       scf.forall
+// BUFFERIZED:         memref.alloc() {{.*}} : memref<16x16xf32>
+// BUFFERIZED:         scf.for
+// BUFFERIZED-NOT:     memref.alloc
+// BUFFERIZED:       memref.alloc() {{.*}} : memref<32x16xf32>
 // LOOPS-LABEL:  func @stages
 // LOOPS:        omp.parallel
 // LOOPS:        omp.wsloop
