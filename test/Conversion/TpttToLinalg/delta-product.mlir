@@ -5,17 +5,22 @@
 // real tokens (N = 32 virtual tokens), one (batch, head) per scf.forall
 // iteration, and a sequential scan over chunks; per chunk the UT transform
 // T = (I + stril(W Kᵀ))⁻¹ (a row-by-row forward substitution), then
-// U = Ũ − W̃ S, the outputs and the state update.
+// U = T (B − W S); the chunk's output rows (zero-filled in the result)
+// accumulate Q S and causal(Q Kᵀ) U, and the state accumulates Kᵀ U in
+// place.
 // CHECK-LABEL: func @delta_product$ungated
 // CHECK:         tensor.expand_shape {{.+}} into tensor<?x4x?x16x8xf32>
 // CHECK:         scf.forall (%{{.+}}, %{{.+}}) in (%{{.+}}, 4) shared_outs(
-// CHECK:           scf.for {{.+}} -> (tensor<8x8xf32>, tensor<?x16x8xf32>)
+// CHECK:           scf.for {{.+}} iter_args(%[[S:[^ ]+]] = {{.+}} -> (tensor<8x8xf32>, tensor<?x16x8xf32>)
 // CHECK:             linalg.transpose ins(%{{.+}} : tensor<32x8xf32>) outs(%{{.+}} : tensor<8x32xf32>)
 // CHECK:             } -> tensor<32x32xf32>
 // CHECK:             scf.for {{.+}} -> (tensor<32x32xf32>)
 // CHECK:             } -> tensor<32x8xf32>
 // CHECK:             } -> tensor<16x32xf32>
-// CHECK:             } -> tensor<8x8xf32>
+// CHECK:             %[[ROWS:.+]] = linalg.fill {{.+}} -> tensor<16x8xf32>
+// CHECK:             %[[READ:.+]] = linalg.generic {{.+}} outs(%[[ROWS]] : tensor<16x8xf32>)
+// CHECK:             linalg.generic {{.+}} outs(%[[READ]] : tensor<16x8xf32>)
+// CHECK:             linalg.generic {{.+}} outs(%[[S]] : tensor<8x8xf32>)
 // CHECK:           scf.forall.in_parallel
 // CHECK:             tensor.parallel_insert_slice
 // CHECK:             tensor.parallel_insert_slice
