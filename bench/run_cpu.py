@@ -90,11 +90,6 @@ def time_naive(build, *args):
     return float(done.stdout.split()[0])
 
 
-def best_of(rounds, measure):
-    """The fastest of `rounds` measurements: this VM's speed drifts between runs."""
-    return min(measure() for _ in range(rounds))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=str(ROOT / "build"))
