@@ -118,7 +118,7 @@ def TpttVectorizeContractionsPass
     The CPU's register tiling. Every linalg op on tensors with static loop
     ranges, one reduction loop and a contiguous innermost output dimension
     that is a multiple of 8 (the chunked operator's per-chunk products
-    W Kᵀ, T W, W̃ S₀, Q S₀, Kᵀ U, ...) is tiled into output blocks of
+    W Kᵀ, W S₀, T (B − W S₀), Q S₀, Kᵀ U, ...) is tiled into output blocks of
     `rows` x `columns` elements (and reduction steps of at most `depth`, in
     the innermost loop), its unit loops are dropped, and every block
     becomes one `vector.contract`. Loop-invariant
