@@ -12,7 +12,8 @@ produce:
 
 For each it prints milliseconds, achieved TB/s and TFLOP/s, and the fraction of the roofline:
 the operator's floor is its HBM traffic (q, k, v, β read and o written once: 4·(3n+2)·d bytes per
-token·head) at the GPU's bandwidth; decode's is the weights read once per token.
+token·head) at the GPU's bandwidth; decode's is the weights (bf16, the CUDA target's default)
+read once per token.
 
     /usr/bin/python3 bench/run_gpu.py [--build build] [--repeat 3] [--bandwidth-tbs 4.8]
 """
@@ -155,9 +156,10 @@ def main():
                                "--max-new-tokens", str(args.new_tokens)],
                               capture_output=True, text=True, check=True)
         rate = float(re.search(r"decode: [0-9]+ tokens, ([0-9.]+) tokens/s", done.stderr).group(1))
-        params = json.loads(subprocess.run([str(exe), "info", "--json"], capture_output=True,
-                                           text=True, check=True).stdout)["parameters"]
-        weight_bytes = 4 * params
+        info = json.loads(subprocess.run([str(exe), "info", "--json"], capture_output=True,
+                                         text=True, check=True).stdout)
+        params = info["parameters"]
+        weight_bytes = (2 if info["weight_type"] == "bf16" else 4) * params
         ms = 1e3 / rate
         row(f"decode, ~1B Llama ({config['num_hidden_layers']} layers), batch 1", ms, weight_bytes,
             2.0 * params, weight_bytes / (bandwidth * 1e12) * 1e3)

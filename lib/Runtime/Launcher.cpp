@@ -171,8 +171,9 @@ int runInfo(Model &model, int argc, char **argv) {
                 m["adapter"].get<std::string>().c_str());
   std::printf("tokenizer:       %s\n",
               m.value("tokenizer", false) ? "yes (tokenizer.json)" : "none");
-  std::printf("weights:         %s\n",
-              m["weights_location"].get<std::string>().c_str());
+  std::printf("weights:         %s, %s\n",
+              m["weights_location"].get<std::string>().c_str(),
+              m["weight_type"].get<std::string>().c_str());
   return 0;
 }
 

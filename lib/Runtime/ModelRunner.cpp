@@ -220,7 +220,7 @@ private:
 } // namespace
 
 size_t Tensor::width(const std::string &dtype) {
-  return dtype == "i1" ? 1 : dtype == "f32" ? 4 : 8;
+  return dtype == "i1" ? 1 : dtype == "bf16" ? 2 : dtype == "f32" ? 4 : 8;
 }
 
 int64_t Tensor::count() const {
@@ -296,11 +296,11 @@ bool ModelRunner::setDevice(const std::string &name, std::string &error) {
 const void *ModelRunner::deviceWeight(const std::string &name) {
   auto [it, added] = deviceWeights.try_emplace(name, nullptr);
   if (added) {
-    const auto &[data, shape] = weightData.at(name);
-    size_t bytes = sizeof(float);
-    for (int64_t dim : shape)
+    const LoadedWeight &loaded = weightData.at(name);
+    size_t bytes = Tensor::width(loaded.dtype);
+    for (int64_t dim : loaded.shape)
       bytes *= dim;
-    it->second = cuda::copyToManaged(data, bytes);
+    it->second = cuda::copyToManaged(loaded.data, bytes);
   }
   return it->second;
 }
@@ -309,9 +309,9 @@ std::optional<Tensor> ModelRunner::weight(const std::string &name) const {
   auto it = weightData.find(name);
   if (it == weightData.end())
     return std::nullopt;
-  const auto &[data, shape] = it->second;
-  Tensor tensor = Tensor::zeros(shape, "f32");
-  std::memcpy(tensor.bytes.data(), data, tensor.bytes.size());
+  const LoadedWeight &loaded = it->second;
+  Tensor tensor = Tensor::zeros(loaded.shape, loaded.dtype);
+  std::memcpy(tensor.bytes.data(), loaded.data, tensor.bytes.size());
   return tensor;
 }
 
@@ -361,23 +361,34 @@ bool ModelRunner::loadWeights(const std::string &path,
       return fail("weight '" + lookup + "' has shape " +
                   json(view->shape).dump() + ", the model needs " +
                   json(stored).dump());
+    std::string dtype = weight["dtype"].get<std::string>();
+    bool bf16 = dtype == "bf16";
+    st::DType wanted = bf16 ? st::DType::BF16 : st::DType::F32;
+    size_t width = Tensor::width(dtype);
     const void *data = view->data;
-    bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
-    if (view->dtype != st::DType::F32 || !aligned || transposed) {
+    bool aligned = reinterpret_cast<uintptr_t>(data) % width == 0;
+    if (view->dtype != wanted || !aligned || transposed) {
       if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
           view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
         return fail("weight '" + lookup + "' has dtype " +
                     std::string(st::dtypeName(view->dtype)) +
                     "; weights must be F32, BF16, F16 or F64");
-      std::vector<float> &copy = converted.emplace_back(view->numElements());
+      std::vector<uint8_t> &copy =
+          converted.emplace_back(view->numElements() * width);
+      auto *asFloat = reinterpret_cast<float *>(copy.data());
+      auto *asBf16 = reinterpret_cast<uint16_t *>(copy.data());
       int64_t rows = stored[0], cols = stored.size() > 1 ? stored[1] : 1;
       for (int64_t i = 0; i < view->numElements(); ++i) {
         int64_t at = transposed ? (i % cols) * rows + i / cols : i;
-        copy[at] = static_cast<float>(view->elementAsDouble(i));
+        auto value = static_cast<float>(view->elementAsDouble(i));
+        if (bf16)
+          asBf16[at] = st::floatToBf16(value);
+        else
+          asFloat[at] = value;
       }
       data = copy.data();
     }
-    weightData[name] = {data, shape};
+    weightData[name] = {data, shape, dtype};
   }
   return true;
 }
@@ -403,9 +414,9 @@ ModelRunner::call(const std::string &entry,
       if (auto it = given->find(name); it != given->end())
         value = &it->second;
     if (!value && argument["kind"] == "weight") {
-      const auto &[data, shape] = weightData.at(name);
-      const void *buffer = gpu ? deviceWeight(name) : data;
-      descriptors.push_back(descriptor(buffer, shape));
+      const LoadedWeight &loaded = weightData.at(name);
+      const void *buffer = gpu ? deviceWeight(name) : loaded.data;
+      descriptors.push_back(descriptor(buffer, loaded.shape));
       inputs.insert(reinterpret_cast<int64_t>(buffer));
       continue;
     }

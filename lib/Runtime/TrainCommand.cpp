@@ -48,11 +48,12 @@ std::vector<std::string> splitList(const std::string &text) {
   return items;
 }
 
-/// A tensor of the trainer as a safetensors entry.
+/// A tensor of the trainer (f32) or a loaded weight (f32 or bf16) as a
+/// safetensors entry.
 st::OwnedTensor owned(const std::string &name, const Tensor &tensor) {
   st::OwnedTensor out;
   out.name = name;
-  out.dtype = st::DType::F32;
+  out.dtype = tensor.dtype == "bf16" ? st::DType::BF16 : st::DType::F32;
   out.shape = tensor.shape;
   out.bytes = tensor.bytes;
   return out;

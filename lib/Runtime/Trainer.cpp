@@ -19,12 +19,12 @@ namespace runtime {
 
 Tensor transposed(const Tensor &value) {
   int64_t rows = value.shape[0], cols = value.shape[1];
-  Tensor out = Tensor::zeros({cols, rows}, "f32");
-  const float *in = value.as<float>();
-  float *to = out.as<float>();
+  Tensor out = Tensor::zeros({cols, rows}, value.dtype);
+  size_t width = Tensor::width(value.dtype);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
-      to[c * rows + r] = in[r * cols + c];
+      std::memcpy(out.bytes.data() + (c * rows + r) * width,
+                  value.bytes.data() + (r * cols + c) * width, width);
   return out;
 }
 

@@ -1,8 +1,9 @@
 // REQUIRES: cuda-toolkit
 // An executable for NVIDIA GPUs: the gpu stage, the PTX of its kernels
-// (which ptxas assembles for the chip), and the CPU code it carries too.
-// On a machine with a GPU, its logits on the GPU equal those on the CPU
-// (f32, 1e-5); elsewhere `--device cuda` says why there is no GPU.
+// (which ptxas assembles for the chip), and the CPU code it carries too,
+// both with bf16 weights by default. On a machine with a GPU, its logits on
+// the GPU equal those on the CPU (1e-5), and so do those of an f32-weight
+// build; elsewhere `--device cuda` says why there is no GPU.
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: %python %S/Inputs/make_model.py good %t/model
 // RUN: tptt-compile %t/model --target cuda --emit=gpu | FileCheck %s --check-prefix=GPU
@@ -13,12 +14,16 @@
 // RUN: not grep "extern .func __nv_" %t/kernels.ptx
 // RUN: tptt-compile %t/model --target cuda -o %t/exe 2>&1 | FileCheck %s --check-prefix=PROGRESS
 // RUN: %t/exe info | FileCheck %s --check-prefix=INFO
-// RUN: tptt-compile %t/model -o %t/cpu-exe 2> /dev/null
+// RUN: tptt-compile %t/model --weight-type bf16 -o %t/cpu-exe 2> /dev/null
 // RUN: %t/cpu-exe logits --tokens 3,4,5 --out %t/cpu.safetensors
 // RUN: %t/exe logits --tokens 3,4,5 --device cpu --out %t/host.safetensors
 // RUN: %python %S/Inputs/compare.py %t/cpu.safetensors %t/host.safetensors 0 | FileCheck %s --check-prefix=SAME
 // RUN: %if cuda-device %{ %t/exe logits --tokens 3,4,5 --out %t/gpu.safetensors %} %else %{ %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3,4,5 | FileCheck %s --check-prefix=NO-GPU %}
 // RUN: %if cuda-device %{ %python %S/Inputs/compare.py %t/cpu.safetensors %t/gpu.safetensors 1e-5 | FileCheck %s --check-prefix=SAME %}
+// RUN: %if cuda-device %{ tptt-compile %t/model --target cuda --weight-type f32 -o %t/exe-f32 2> /dev/null %}
+// RUN: %if cuda-device %{ %t/exe-f32 logits --tokens 3,4,5 --device cpu --out %t/host-f32.safetensors %}
+// RUN: %if cuda-device %{ %t/exe-f32 logits --tokens 3,4,5 --out %t/gpu-f32.safetensors %}
+// RUN: %if cuda-device %{ %python %S/Inputs/compare.py %t/host-f32.safetensors %t/gpu-f32.safetensors 1e-5 | FileCheck %s --check-prefix=SAME %}
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/cpu-exe logits --tokens 3 --device cuda | FileCheck %s --check-prefix=CPU-ONLY
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3 --device tpu | FileCheck %s --check-prefix=BAD-DEVICE
 
@@ -38,6 +43,7 @@
 
 // INFO: target:          cuda (sm_90, +ptx80, isa; and the CPU with --device cpu)
 // INFO: cuda device:
+// INFO: weights:         embedded, bf16
 
 // SAME: logits: same
 

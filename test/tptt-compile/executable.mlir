@@ -45,7 +45,7 @@
 // INFO: operator mode:   delta_product (order 2, alpha_gate c, beta_gate k, linear, trick dt)
 // INFO: semantics:       recurrent
 // INFO: cuda device:     {{.+ \(sm_[0-9]+, .+\)|none \(no CUDA driver: cannot load libcuda.so.1 .+\)}}
-// INFO: weights:         embedded
+// INFO: weights:         embedded, f32
 
 // Three rows of 24 logits.
 // LOGITS-COUNT-3: {{^[-0-9.e]+( [-0-9.e]+){23}$}}

@@ -110,6 +110,11 @@ cl::opt<std::string>
                cl::desc("A PEFT LoRA adapter directory (adapter_config.json, "
                         "adapter_model.safetensors) to merge into the weights"),
                cl::value_desc("DIR"));
+cl::opt<std::string> weightType(
+    "weight-type",
+    cl::desc("The element type of the model's weights in the executable: "
+             "f32 or bf16 (default: bf16 for --target cuda, else f32). The "
+             "weights a training step updates stay f32"));
 cl::opt<int64_t> numThreads("num-threads",
                             cl::desc("OpenMP threads (0: all cores)"),
                             cl::init(0));
@@ -353,6 +358,7 @@ json buildManifest(const tmodel::ModelSpec &spec,
                  {"ptx_features", ptxFeatures.getValue()},
                  {"gpu_format", gpuFormat.getValue()}};
   m["weights_location"] = weightsLocation;
+  m["weight_type"] = weightType.getValue();
   int64_t parameters = 0;
   json list = json::array();
   std::map<std::string, bool> counted;
@@ -366,6 +372,7 @@ json buildManifest(const tmodel::ModelSpec &spec,
     counted[weight.source] = true;
     list.push_back({{"name", weight.name},
                     {"shape", weight.shape},
+                    {"dtype", weight.dtype},
                     {"source", weight.source},
                     {"transposed", weight.transposed}});
   }
@@ -402,8 +409,9 @@ json buildManifest(const tmodel::ModelSpec &spec,
   return m;
 }
 
-/// The weights the entry points take, as F32 tensors in argument order and
-/// layout (projections transposed), with the adapter merged.
+/// The weights the entry points take, in argument order and layout
+/// (projections transposed), with the adapter merged, each in the element
+/// type of its argument (F32, or BF16 rounded to nearest even).
 std::vector<st::OwnedTensor>
 collectWeights(const WeightFiles &files,
                const std::vector<tmodel::EntryValue> &weights,
@@ -420,16 +428,25 @@ collectWeights(const WeightFiles &files,
     for (int64_t i = 0; i < view->numElements(); ++i)
       values[i] = static_cast<float>(view->elementAsDouble(i));
     adapter.merge(weight.source, values.data());
-    st::OwnedTensor tensor{weight.name, st::DType::F32, weight.shape, {}};
-    tensor.bytes.resize(values.size() * sizeof(float));
-    auto *out = reinterpret_cast<float *>(tensor.bytes.data());
     if (weight.transposed) {
+      std::vector<float> rowMajor(values.size());
       int64_t rows = view->shape[0], cols = view->shape[1];
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
-          out[c * rows + r] = values[r * cols + c];
+          rowMajor[c * rows + r] = values[r * cols + c];
+      values.swap(rowMajor);
+    }
+    bool bf16 = weight.dtype == "bf16";
+    st::OwnedTensor tensor{
+        weight.name, bf16 ? st::DType::BF16 : st::DType::F32, weight.shape, {}};
+    if (bf16) {
+      tensor.bytes.resize(values.size() * sizeof(uint16_t));
+      auto *out = reinterpret_cast<uint16_t *>(tensor.bytes.data());
+      for (size_t i = 0; i < values.size(); ++i)
+        out[i] = st::floatToBf16(values[i]);
     } else {
-      std::memcpy(out, values.data(), tensor.bytes.size());
+      tensor.bytes.resize(values.size() * sizeof(float));
+      std::memcpy(tensor.bytes.data(), values.data(), tensor.bytes.size());
     }
     tensors.push_back(std::move(tensor));
   }
@@ -545,6 +562,10 @@ int main(int argc, char **argv) {
                : "give the executable's path with -o EXE");
   if (numThreads < 0)
     die("--num-threads must be 0 (all cores) or positive");
+  if (weightType.empty())
+    weightType = targetName == "cuda" ? "bf16" : "f32";
+  if (weightType != "f32" && weightType != "bf16")
+    die("--weight-type must be f32 or bf16, not '" + weightType + "'");
 
   std::string error;
   std::optional<tmodel::ModelSpec> spec =
@@ -605,7 +626,9 @@ int main(int argc, char **argv) {
       training->lora = *spec->lora;
   }
   mlir::OwningOpRef<mlir::ModuleOp> module = tmodel::importModel(
-      context, *spec, lookup, entries, error, training ? &*training : nullptr);
+      context, *spec, lookup, entries, error, training ? &*training : nullptr,
+      weightType == "bf16" ? tmodel::WeightType::BF16
+                           : tmodel::WeightType::F32);
   if (!module)
     die(modelDir + ": " + error);
 

@@ -37,6 +37,11 @@ enum class Trainable {
   Full,
 };
 
+/// The element type of the model's weights in the entry points. Trained
+/// weights (and the LoRA adapters) are f32 whatever it says: the optimizer
+/// updates them in f32.
+enum class WeightType { F32, BF16 };
+
 struct TrainingOptions {
   Trainable trainable = Trainable::Lora;
   /// The adapters of Trainable::Lora.
@@ -53,7 +58,7 @@ struct EntryValue {
   std::string kind;
   /// -1 for a symbolic size (batch, sequence, cache length).
   std::vector<int64_t> shape;
-  /// "f32", "f64", "i64" or "i1".
+  /// "f32", "bf16", "f64", "i64" or "i1".
   std::string dtype;
   /// Weights: the model tensor it holds (its Hugging Face name) and whether
   /// it is stored transposed ([in, out] for an [out, in] projection).
@@ -95,7 +100,10 @@ using WeightShapeLookup =
 /// (EntryValue::transposed). Every weight is looked up with `lookup` and
 /// its shape checked; on a
 /// missing or mis-shaped weight returns null and sets `error` naming the
-/// tensor. `entries` receives the signatures.
+/// tensor. `entries` receives the signatures. Weights are `weights`
+/// tensors, each widened to f32 where it is used (inside the contraction
+/// that reads it, once lowered) except by tptt.embedding, which reads its
+/// table in any float type.
 /// The entry points of `spec` in graph-level tptt IR: @tptt_logits, and
 /// under `recurrent` @tptt_prefill and @tptt_decode_step; with `training`
 /// also @tptt_loss (mean next-token cross-entropy) and @tptt_train_step
@@ -103,7 +111,8 @@ using WeightShapeLookup =
 mlir::OwningOpRef<mlir::ModuleOp>
 importModel(mlir::MLIRContext &context, const ModelSpec &spec,
             const WeightShapeLookup &lookup, std::vector<EntryPoint> &entries,
-            std::string &error, const TrainingOptions *training = nullptr);
+            std::string &error, const TrainingOptions *training = nullptr,
+            WeightType weights = WeightType::F32);
 
 } // namespace model
 } // namespace tptt

@@ -29,7 +29,8 @@
 namespace tptt {
 namespace runtime {
 
-/// A host tensor: row-major bytes of `dtype` ("f32", "f64", "i64", "i1").
+/// A host tensor: row-major bytes of `dtype` ("f32", "bf16", "f64", "i64",
+/// "i1").
 struct Tensor {
   std::vector<int64_t> shape;
   std::string dtype;
@@ -116,9 +117,15 @@ private:
   bool tokenizerLoaded = false;
   std::unique_ptr<Tokenizer> tokenizerInstance;
   std::unique_ptr<safetensors::File> file;
-  std::vector<std::vector<float>> converted;
-  std::map<std::string, std::pair<const void *, std::vector<int64_t>>>
-      weightData;
+  /// A weight argument's values: mapped from the file where it holds them
+  /// in the argument's layout and dtype, else converted into `converted`.
+  struct LoadedWeight {
+    const void *data;
+    std::vector<int64_t> shape;
+    std::string dtype;
+  };
+  std::vector<std::vector<uint8_t>> converted;
+  std::map<std::string, LoadedWeight> weightData;
 };
 
 /// What to generate and how.

@@ -93,7 +93,7 @@ private:
   int64_t stepCount = 0;
 };
 
-/// `value` [rows, cols] (f32) transposed.
+/// `value` [rows, cols] (any dtype) transposed.
 Tensor transposed(const Tensor &value);
 
 } // namespace runtime

@@ -177,9 +177,9 @@ struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
           Value row = arith::MinSIOp::create(
               nb, nloc, arith::MaxSIOp::create(nb, nloc, id, zero), last);
           Value column = linalg::IndexOp::create(nb, nloc, 2);
-          return tensor::ExtractOp::create(nb, nloc, table,
-                                           ValueRange{row, column})
-              .getResult();
+          Value element = tensor::ExtractOp::create(nb, nloc, table,
+                                                    ValueRange{row, column});
+          return castFloat(nb, nloc, element, type.getElementType());
         });
     rewriter.replaceOpWithNewOp<tensor::CastOp>(op, type, result);
     return success();

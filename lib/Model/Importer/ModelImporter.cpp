@@ -44,6 +44,8 @@ std::string formatShape(const std::vector<int64_t> &shape) {
 std::string dtypeOf(Type type) {
   if (type.isF64())
     return "f64";
+  if (type.isBF16())
+    return "bf16";
   if (type.isInteger(64))
     return "i64";
   if (type.isInteger(1))
@@ -59,14 +61,42 @@ EntryValue describe(const std::string &name, const std::string &kind,
   return {name, kind, shape, dtypeOf(type.getElementType())};
 }
 
+/// Whether the training step of `training` (none: no training) updates the
+/// model tensor `source`: all of them for full training, the attention
+/// projections of the LiZA layers for LoRA−.
+bool trainsWeight(const ModelSpec &spec, const TrainingOptions *training,
+                  const std::string &source) {
+  if (!training || training->trainable == Trainable::Lora)
+    return false;
+  if (training->trainable == Trainable::Full)
+    return true;
+  const std::string layers = "model.layers.";
+  if (source.rfind(layers, 0) != 0 ||
+      source.find(".self_attn.") == std::string::npos)
+    return false;
+  size_t layer = 0;
+  StringRef(source)
+      .drop_front(layers.size())
+      .take_until([](char c) { return c == '.'; })
+      .getAsInteger(10, layer);
+  return layer < spec.lizaLayers.size() && spec.lizaLayers[layer];
+}
+
+/// How the entry points hold the weights: `type`, except the ones that the
+/// compiled training step (`training`, for every entry point) updates.
+struct WeightLayout {
+  WeightType type = WeightType::F32;
+  const TrainingOptions *training = nullptr;
+};
+
 /// Builds one entry point, adding arguments as the layers ask for them.
 class EntryBuilder {
 public:
   EntryBuilder(ModuleOp module, const ModelSpec &spec,
                const WeightShapeLookup &lookup, std::string &error,
-               const TrainingOptions *training = nullptr)
+               WeightLayout layout, const TrainingOptions *training = nullptr)
       : b(module.getContext()), module(module), spec(spec), lookup(lookup),
-        error(error), training(training) {}
+        error(error), layout(layout), training(training) {}
 
   /// @tptt_loss: the full-sequence forward (with the LoRA adapters being
   /// trained) and the mean cross-entropy of `labels` (the next token of
@@ -214,31 +244,24 @@ private:
     if (transposed)
       std::swap(shape[0], shape[1]);
     name = name.empty() ? source : name;
-    Value value = argument(name, "weight", tensor(shape, f32()));
+    bool trained = trainsWeight(spec, layout.training, source);
+    Type elementType = layout.type == WeightType::BF16 && !trained
+                           ? Type(b.getBF16Type())
+                           : f32();
+    Value value = argument(name, "weight", tensor(shape, elementType));
     signature.arguments.back().source = source;
     signature.arguments.back().transposed = transposed;
-    signature.arguments.back().trainable = trainsWeight(source);
+    signature.arguments.back().trainable = trainsWeight(spec, training, source);
     return value;
   }
 
-  /// Whether the training step updates the model tensor `source`: all of
-  /// them for full training, the attention projections of the LiZA layers
-  /// for LoRA−.
-  bool trainsWeight(const std::string &source) const {
-    if (!training || training->trainable == Trainable::Lora)
-      return false;
-    if (training->trainable == Trainable::Full)
-      return true;
-    const std::string layers = "model.layers.";
-    if (source.rfind(layers, 0) != 0 ||
-        source.find(".self_attn.") == std::string::npos)
-      return false;
-    size_t layer = 0;
-    StringRef(source)
-        .drop_front(layers.size())
-        .take_until([](char c) { return c == '.'; })
-        .getAsInteger(10, layer);
-    return layer < spec.lizaLayers.size() && spec.lizaLayers[layer];
+  /// `w` in f32 (widened where it is a bf16 weight).
+  Value widened(Value w) {
+    auto type = cast<RankedTensorType>(w.getType());
+    if (type.getElementType().isF32())
+      return w;
+    return arith::ExtFOp::create(b, b.getUnknownLoc(),
+                                 tensor(type.getShape(), f32()), w);
   }
 
   /// The LoRA matrices of the projection `prefix` (e.g.
@@ -304,7 +327,8 @@ private:
     // stored once more that way for inference, transposed in the graph when
     // the table is trained (so that both uses update one tensor).
     Value head;
-    if (spec.tieWordEmbeddings && trainsWeight("model.embed_tokens.weight")) {
+    if (spec.tieWordEmbeddings &&
+        trainsWeight(spec, training, "model.embed_tokens.weight")) {
       Value init = tensor::EmptyOp::create(
           b, loc, ArrayRef<int64_t>{hidden, vocab}, f32());
       head = linalg::TransposeOp::create(b, loc, embedTable, init,
@@ -639,6 +663,7 @@ private:
     std::optional<std::pair<Value, Value>> oAdapter =
         loraAdapter(p + "self_attn.o_proj", hidden, qWidth);
     if (oAdapter && !dropoutSeed) {
+      wo = widened(wo);
       Value delta =
           LinearOp::create(b, loc, wo.getType(), oAdapter->first,
                            oAdapter->second, Value(), UnitAttr(), loraScale());
@@ -715,6 +740,7 @@ private:
   const ModelSpec &spec;
   const WeightShapeLookup &lookup;
   std::string &error;
+  WeightLayout layout;
   const TrainingOptions *training;
   func::FuncOp function;
   Block *entry = nullptr;
@@ -734,6 +760,32 @@ private:
   int64_t dropoutSites = 0;
   std::vector<std::pair<std::string, Value>> cacheResults;
 };
+
+/// Widens every use of a bf16 weight to f32 with an arith.extf of its own,
+/// next to the op that reads it, so that elementwise fusion moves each into
+/// the loop that reads the weight (the weight is never materialized in
+/// f32). Calls (and tptt.value_and_grad) pass the weight on as it is;
+/// tptt.embedding reads its table in any float type.
+void widenWeightUses(ModuleOp module) {
+  OpBuilder b(module.getContext());
+  module.walk([&](func::FuncOp function) {
+    if (function.isExternal())
+      return;
+    for (BlockArgument argument : function.getArguments()) {
+      auto type = dyn_cast<RankedTensorType>(argument.getType());
+      if (!type || !type.getElementType().isBF16())
+        continue;
+      auto wide = RankedTensorType::get(type.getShape(), b.getF32Type());
+      for (OpOperand &use : llvm::make_early_inc_range(argument.getUses())) {
+        Operation *user = use.getOwner();
+        if (isa<func::CallOp, ValueAndGradOp, EmbeddingOp, arith::ExtFOp>(user))
+          continue;
+        b.setInsertionPoint(user);
+        use.set(arith::ExtFOp::create(b, argument.getLoc(), wide, argument));
+      }
+    }
+  });
+}
 
 /// Keeps one of every set of layer functions with the same body (layers of
 /// the same kind differ only in the weights they are given), so that the
@@ -867,21 +919,26 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                                   const WeightShapeLookup &lookup,
                                   std::vector<EntryPoint> &entries,
                                   std::string &error,
-                                  const TrainingOptions *training) {
+                                  const TrainingOptions *training,
+                                  WeightType weights) {
   context.loadDialect<TpttDialect, arith::ArithDialect, func::FuncDialect,
                       linalg::LinalgDialect, math::MathDialect,
                       tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  WeightLayout layout{weights, training};
   std::optional<EntryPoint> logits =
-      EntryBuilder(*module, spec, lookup, error).buildFullSequence(false);
+      EntryBuilder(*module, spec, lookup, error, layout)
+          .buildFullSequence(false);
   if (!logits)
     return nullptr;
   entries.push_back(*logits);
   if (spec.semantics == "recurrent" && !spec.bidirectional) {
     std::optional<EntryPoint> prefill =
-        EntryBuilder(*module, spec, lookup, error).buildFullSequence(true);
+        EntryBuilder(*module, spec, lookup, error, layout)
+            .buildFullSequence(true);
     std::optional<EntryPoint> step =
-        prefill ? EntryBuilder(*module, spec, lookup, error).buildDecodeStep()
+        prefill ? EntryBuilder(*module, spec, lookup, error, layout)
+                      .buildDecodeStep()
                 : std::nullopt;
     if (!step)
       return nullptr;
@@ -890,13 +947,15 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
   }
   if (training) {
     std::optional<EntryPoint> loss =
-        EntryBuilder(*module, spec, lookup, error, training).buildLoss();
+        EntryBuilder(*module, spec, lookup, error, layout, training)
+            .buildLoss();
     if (!loss)
       return nullptr;
     entries.push_back(*loss);
     auto lossFunction = module->lookupSymbol<func::FuncOp>(kLossEntry);
     entries.push_back(buildTrainStep(*module, lossFunction, *loss));
   }
+  widenWeightUses(*module);
   mergeIdenticalLayers(*module);
   if (failed(verify(*module))) {
     error = "internal error: the imported module does not verify";

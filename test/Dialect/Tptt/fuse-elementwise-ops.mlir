@@ -82,3 +82,47 @@ func.func @conversion_and_chain(%a: tensor<16x16xbf16>, %u: tensor<16x64xf32>, %
   } -> tensor<16x64xf32>
   return %r, %exp : tensor<16x64xf32>, tensor<16x64xf32>
 }
+
+// -----
+
+// A bf16 weight widened once and read by two projections: each projection
+// gets its own copy of the conversion, fused into it, so that no f32 copy of
+// the weight is written.
+// CHECK-LABEL: func @shared_weight_conversion
+// CHECK-NOT:     outs(%{{.+}} : tensor<16x64xf32>)
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}}, %[[W:.+]] : tensor<?x16xf32>, tensor<16x64xbf16>)
+// CHECK:           arith.extf
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}}, %[[W]] : tensor<?x16xf32>, tensor<16x64xbf16>)
+// CHECK:           arith.extf
+// CHECK:           arith.mulf
+#id2 = affine_map<(i, j) -> (i, j)>
+#x = affine_map<(i, k, j) -> (i, k)>
+#w = affine_map<(i, k, j) -> (k, j)>
+#y = affine_map<(i, k, j) -> (i, j)>
+func.func @shared_weight_conversion(%wb: tensor<16x64xbf16>, %a: tensor<?x16xf32>,
+                                    %b: tensor<?x16xf32>, %ya: tensor<?x64xf32>,
+                                    %yb: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %e = tensor.empty() : tensor<16x64xf32>
+  %w = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%wb : tensor<16x64xbf16>) outs(%e : tensor<16x64xf32>) {
+  ^bb0(%v: bf16, %o: f32):
+    %f = arith.extf %v : bf16 to f32
+    linalg.yield %f : f32
+  } -> tensor<16x64xf32>
+  %ra = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %w : tensor<?x16xf32>, tensor<16x64xf32>) outs(%ya : tensor<?x64xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?x64xf32>
+  %rb = linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%b, %w : tensor<?x16xf32>, tensor<16x64xf32>) outs(%yb : tensor<?x64xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?x64xf32>
+  return %ra, %rb : tensor<?x64xf32>, tensor<?x64xf32>
+}

@@ -33,6 +33,25 @@ bool isElementTypeConversion(linalg::GenericOp op) {
          only.getOperand(0) == body.getArgument(0);
 }
 
+/// Gives every linalg op that reads a type conversion of a function
+/// argument (a widened bf16 weight) a copy of its own, which fusion then
+/// moves into it.
+void copySharedArgumentConversions(Operation *root) {
+  root->walk([](linalg::GenericOp op) {
+    if (!isElementTypeConversion(op) ||
+        !isa<BlockArgument>(op.getDpsInputs().front()) || op->hasOneUse())
+      return;
+    Value converted = op->getResult(0);
+    for (OpOperand &use :
+         llvm::make_early_inc_range(llvm::drop_begin(converted.getUses()))) {
+      if (!isa<linalg::LinalgOp>(use.getOwner()))
+        continue;
+      OpBuilder b(use.getOwner());
+      use.set(b.clone(*op)->getResult(0));
+    }
+  });
+}
+
 /// Upstream's rule for every folding: the producer is used once.
 bool hasSingleUseProducer(OpOperand *fusedOperand) {
   Operation *producer = fusedOperand->get().getDefiningOp();
@@ -56,6 +75,7 @@ struct TpttFuseElementwiseOpsPass
           TpttFuseElementwiseOpsPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
+    copySharedArgumentConversions(getOperation());
     RewritePatternSet patterns(context);
     linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns,

@@ -549,7 +549,9 @@ def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure,
     Gathers the rows of `table` [V, D] named by the token ids `ids`
     [B, S] (i64): `result`[b, s, :] = `table`[ids[b, s], :], result
     [B, S, D]. An id outside [0, V) reads row 0 or V − 1 (clamped), so a
-    bad id can never read outside the table; callers validate ids.
+    bad id can never read outside the table; callers validate ids. The
+    table may hold another float type than the result (a bf16 table of an
+    f32 model): each row read is converted, never the whole table.
 
     ```mlir
     %x = tptt.embedding %ids, %table

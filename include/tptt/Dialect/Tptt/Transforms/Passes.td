@@ -90,6 +90,12 @@ def TpttFuseElementwiseOpsPass
     Every other fusion (chains of elementwise ops, an exponential into the
     sum of a softmax) happens as upstream, as do the reshape folding and the
     constant folding of that pass.
+
+    Upstream fuses a producer only into its single user. A type conversion
+    of a function argument (a bf16 weight widened to f32) that several ops
+    read is first copied once per reader, so that every copy fuses and the
+    converted tensor is never materialized: each reader widens the bf16
+    elements it loads.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
