@@ -122,8 +122,8 @@ public:
       }
       counts[b] = prompts[b].size();
     }
-    TensorMap out =
-        model.forward("tptt_prefill", tokens, keyMask, batch, length, mu);
+    TensorMap out = model.forward("tptt_prefill", tokens, keyMask, batch,
+                                  length, mu, cacheNames());
     for (auto &[name, cache] : caches)
       cache = std::move(out.at(name));
     cropCaches();
@@ -159,7 +159,8 @@ public:
             i == window - 1 ? 1 : counts[b] >= window - 1 - i;
     }
     std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
-    TensorMap out = model.call("tptt_decode_step", {&given, &caches});
+    TensorMap out =
+        model.call("tptt_decode_step", {&given, &caches}, cacheNames());
     for (auto &[name, cache] : caches)
       cache = std::move(out.at(name));
     keyMask = std::move(nextMask);
@@ -175,11 +176,20 @@ public:
   size_t cacheBytes() const {
     size_t total = keyMask.size();
     for (const auto &[name, cache] : caches)
-      total += cache.bytes.size();
+      total += cache.byteSize();
     return total;
   }
 
 private:
+  /// The caches, which stay where the entry points leave them (on the GPU)
+  /// from one call to the next.
+  std::set<std::string> cacheNames() const {
+    std::set<std::string> names;
+    for (const auto &[name, cache] : caches)
+      names.insert(name);
+    return names;
+  }
+
   /// With every layer windowed, keys older than the widest window are never
   /// seen again: keep the last cacheRows − 1 (the next token joins them).
   void cropCaches() {
@@ -190,14 +200,13 @@ private:
     for (auto &[name, cache] : caches) {
       if (!isKeyValueCache(name))
         continue;
-      Tensor cropped = cache;
-      cropped.shape[2] = keys - drop;
-      size_t width = Tensor::width(cache.dtype);
-      size_t rowBytes = cache.shape[3] * width;
-      cropped.bytes.resize(cropped.count() * width);
+      std::vector<int64_t> shape = cache.shape;
+      shape[2] = keys - drop;
+      Tensor cropped = Tensor::zeros(shape, cache.dtype);
+      size_t rowBytes = cache.shape[3] * Tensor::width(cache.dtype);
       for (int64_t outer = 0; outer < cache.shape[0] * cache.shape[1]; ++outer)
-        std::memcpy(cropped.bytes.data() + outer * (keys - drop) * rowBytes,
-                    cache.bytes.data() + (outer * keys + drop) * rowBytes,
+        std::memcpy(cropped.data() + outer * (keys - drop) * rowBytes,
+                    cache.data() + (outer * keys + drop) * rowBytes,
                     (keys - drop) * rowBytes);
       cache = std::move(cropped);
     }
@@ -393,16 +402,17 @@ bool ModelRunner::loadWeights(const std::string &path,
   return true;
 }
 
-TensorMap
-ModelRunner::call(const std::string &entry,
-                  std::initializer_list<const TensorMap *> givenMaps) {
+TensorMap ModelRunner::call(const std::string &entry,
+                            std::initializer_list<const TensorMap *> givenMaps,
+                            const std::set<std::string> &keep) {
   PackedFunction function = packedEntry(entry, current);
   const json &signature = manifest["entries"][entry];
   std::vector<std::vector<int64_t>> descriptors;
   // The buffers passed in, which a result may alias (and then does not
-  // own); on the GPU the given tensors travel in managed buffers, freed
-  // after the call.
+  // own), with the owner of each resident one; on the GPU the other given
+  // tensors travel in managed buffers, freed after the call.
   std::set<int64_t> inputs;
+  std::map<int64_t, std::shared_ptr<uint8_t>> residentInputs;
   std::vector<void *> staged;
   bool gpu = current == Device::CUDA;
   for (const json &argument : signature["arguments"]) {
@@ -426,8 +436,10 @@ ModelRunner::call(const std::string &entry,
                    name.c_str(), entry.c_str());
       std::abort();
     }
-    const void *buffer = value->bytes.data();
-    if (gpu)
+    const void *buffer = value->data();
+    if (value->resident)
+      residentInputs[reinterpret_cast<int64_t>(buffer)] = value->resident;
+    else if (gpu)
       buffer = staged.emplace_back(
           cuda::copyToManaged(value->bytes.data(), value->bytes.size()));
     descriptors.push_back(descriptor(buffer, value->shape));
@@ -442,6 +454,19 @@ ModelRunner::call(const std::string &entry,
     args.push_back(d.data());
   function(args.data());
 
+  // The owners of the allocations that kept results hold: the resident
+  // inputs', and one per allocation of the call's own, which frees it with
+  // the last result that holds it.
+  std::map<int64_t, std::shared_ptr<uint8_t>> owners = residentInputs;
+  auto ownerOf = [&](int64_t allocation) {
+    std::shared_ptr<uint8_t> &owner = owners[allocation];
+    if (!owner)
+      owner = std::shared_ptr<uint8_t>(
+          reinterpret_cast<uint8_t *>(allocation), [gpu](uint8_t *pointer) {
+            gpu ? _mlir_memref_to_llvm_free(pointer) : std::free(pointer);
+          });
+    return owner;
+  };
   TensorMap out;
   std::set<int64_t> owned;
   size_t at = 0;
@@ -449,15 +474,27 @@ ModelRunner::call(const std::string &entry,
     size_t rank = result["shape"].size();
     const int64_t *words = results.data() + at;
     at += 3 + 2 * rank;
+    std::string name = result["name"].get<std::string>();
     Tensor t{std::vector<int64_t>(words + 3, words + 3 + rank),
              result["dtype"].get<std::string>(),
-             {}};
+             {},
+             nullptr};
     size_t width = Tensor::width(t.dtype);
-    t.bytes.resize(t.count() * width);
-    const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
+    auto *base = reinterpret_cast<uint8_t *>(words[1]);
     bool contiguous = true;
     for (int64_t d = rank, stride = 1; d-- > 0; stride *= t.shape[d])
       contiguous &= t.shape[d] == 1 || words[3 + rank + d] == stride;
+    bool input = inputs.count(words[0]);
+    // A result in a staged or mapped input buffer is copied: those do not
+    // outlive the call.
+    if (keep.count(name) && contiguous &&
+        (!input || residentInputs.count(words[0]))) {
+      t.resident =
+          std::shared_ptr<uint8_t>(ownerOf(words[0]), base + words[2] * width);
+      out[name] = std::move(t);
+      continue;
+    }
+    t.bytes.resize(t.byteSize());
     if (contiguous && !t.bytes.empty())
       std::memcpy(t.bytes.data(), base + words[2] * width, t.bytes.size());
     for (int64_t linear = 0; !contiguous && linear < t.count(); ++linear) {
@@ -469,12 +506,15 @@ ModelRunner::call(const std::string &entry,
       std::memcpy(t.bytes.data() + linear * width, base + element * width,
                   width);
     }
-    if (!inputs.count(words[0]))
+    if (!input)
       owned.insert(words[0]);
-    out[result["name"].get<std::string>()] = std::move(t);
+    out[name] = std::move(t);
   }
-  // Results may share an allocation: free each once, after all copies.
+  // Results may share an allocation: free each once, after all copies, unless
+  // a kept result holds it.
   for (int64_t allocation : owned) {
+    if (owners.count(allocation))
+      continue;
     auto *pointer = reinterpret_cast<void *>(allocation);
     gpu ? _mlir_memref_to_llvm_free(pointer) : std::free(pointer);
   }
@@ -499,7 +539,8 @@ std::vector<float> ModelRunner::logits(const std::vector<int64_t> &tokens,
 TensorMap ModelRunner::forward(const std::string &entry,
                                const std::vector<int64_t> &tokens,
                                const std::vector<uint8_t> &mask, int64_t batch,
-                               int64_t length, float mu) {
+                               int64_t length, float mu,
+                               const std::set<std::string> &keep) {
   TensorMap given;
   Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
   Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
@@ -516,7 +557,7 @@ TensorMap ModelRunner::forward(const std::string &entry,
       p.as<int64_t>()[i] = std::max<int64_t>(seen - 1 + mask[i], 0);
       seen += mask[i];
     }
-  return call(entry, {&given});
+  return call(entry, {&given}, keep);
 }
 
 GenerateResult tptt::runtime::generate(

@@ -23,25 +23,37 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace tptt {
 namespace runtime {
 
-/// A host tensor: row-major bytes of `dtype` ("f32", "bf16", "f64", "i64",
-/// "i1").
+/// A tensor: row-major values of `dtype` ("f32", "bf16", "f64", "i64",
+/// "i1"), in `bytes`, or (a result ModelRunner::call keeps) where the entry
+/// point left them.
 struct Tensor {
   std::vector<int64_t> shape;
   std::string dtype;
   std::vector<uint8_t> bytes;
+  /// The values of a kept result: in the memory of the device that computed
+  /// them (managed memory for CUDA, which the host reads too, the call
+  /// having synchronized), shared by the copies of the tensor and freed
+  /// with the last; null for a tensor in `bytes`.
+  std::shared_ptr<uint8_t> resident;
 
   static size_t width(const std::string &dtype);
   int64_t count() const;
+  size_t byteSize() const { return count() * width(dtype); }
   static Tensor zeros(std::vector<int64_t> shape, std::string dtype);
-  template <typename T> T *as() { return reinterpret_cast<T *>(bytes.data()); }
+  uint8_t *data() { return resident ? resident.get() : bytes.data(); }
+  const uint8_t *data() const {
+    return resident ? resident.get() : bytes.data();
+  }
+  template <typename T> T *as() { return reinterpret_cast<T *>(data()); }
   template <typename T> const T *as() const {
-    return reinterpret_cast<const T *>(bytes.data());
+    return reinterpret_cast<const T *>(data());
   }
 };
 
@@ -89,16 +101,22 @@ public:
   /// Calls the entry point `entry` with the inputs, caches and trained
   /// tensors found in `given` (by name, shapes as the manifest says; a
   /// given tensor takes the place of a weight of the same name), the
-  /// loaded weights for the rest; returns its results by name.
+  /// loaded weights for the rest; returns its results by name. The results
+  /// named in `keep` stay where the entry point wrote them (Tensor::
+  /// resident), so that passing them to the next call copies nothing: the
+  /// decode caches stay on the GPU between tokens.
   TensorMap call(const std::string &entry,
-                 std::initializer_list<const TensorMap *> given);
+                 std::initializer_list<const TensorMap *> given,
+                 const std::set<std::string> &keep = {});
 
   /// Calls a full-sequence entry (tptt_logits or tptt_prefill) on a
-  /// left-padded batch: `tokens` and `mask` [B, S] row-major.
+  /// left-padded batch: `tokens` and `mask` [B, S] row-major; keeps the
+  /// results named in `keep` (see call).
   TensorMap forward(const std::string &entry,
                     const std::vector<int64_t> &tokens,
                     const std::vector<uint8_t> &mask, int64_t batch,
-                    int64_t length, float mu);
+                    int64_t length, float mu,
+                    const std::set<std::string> &keep = {});
 
   /// Logits [B, S, vocab] of a left-padded batch.
   std::vector<float> logits(const std::vector<int64_t> &tokens,
