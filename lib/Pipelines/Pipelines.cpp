@@ -217,18 +217,27 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     addCleanup(pm);
   }
 
-  // Stage gpu (CUDA): the outermost parallel loops become kernel launches,
-  // one iteration per thread; the parallel loops nested in them run
-  // sequentially in their thread. Outlining moves the kernels into
-  // gpu.module ops, and the backend contract is checked on them. Emulated
-  // on the CPU, the launches become loops over their blocks and threads.
+  // Stage gpu (CUDA): the outermost parallel loops become kernel launches.
+  // One that holds parallel loops (the operator's loop over batch x heads)
+  // runs one iteration per block: its threads share the nested loops, with
+  // barriers between them, and its scratch buffers; any other runs one
+  // iteration per thread. Outlining moves the kernels into gpu.module ops,
+  // and the backend contract is checked on them. Emulated on the CPU, the
+  // launches become loops over their blocks and threads (one thread per
+  // block in the cooperative kernels).
   if (cuda && runs(TpttStage::Gpu)) {
     TpttMapParallelLoopsToGpuPassOptions mapping;
     mapping.blockSize = options.blockSize;
+    mapping.cooperativeBlockSize = gpu ? options.blockSize : 1;
     pm.addNestedPass<func::FuncOp>(
         createTpttMapParallelLoopsToGpuPass(mapping));
     pm.addNestedPass<func::FuncOp>(createParallelForToNestedForsPass());
+    // Iteration counts and bounds fold to constants, which then move into
+    // the kernels (rather than being passed as arguments), so that the
+    // kernels' index arithmetic divides by constants.
+    addCleanup(pm);
     if (gpu) {
+      pm.addPass(createGpuLaunchSinkIndexComputationsPass());
       pm.addPass(createGpuKernelOutliningPass());
       pm.addPass(createTpttVerifyGpuKernelsPass());
     } else {

@@ -36,14 +36,16 @@ def _type(shape, element="f64"):
     return "tensor<" + "".join(f"{size}x" for size in shape) + element + ">"
 
 
-def _run(tmp_path, source, entry, inputs, num_outputs):
-    """Runs `entry` of `source` with `inputs` (bound by argument order) and returns its results."""
+def _run(tmp_path, source, entry, inputs, num_outputs, target="cpu"):
+    """Runs `entry` of `source` with `inputs` (bound by argument order) on `target` (a tptt-run
+    --target) and returns its results."""
     module = tmp_path / f"{entry}.mlir"
     module.write_text(source)
     in_file, out_file = tmp_path / f"{entry}-in.safetensors", tmp_path / f"{entry}-out.safetensors"
     safetensors.save(in_file, {f"arg{i}": x for i, x in enumerate(inputs)})
     done = subprocess.run(
-        [TPTT_RUN, str(module), "--entry", entry, "--inputs", str(in_file), "--outputs", str(out_file)],
+        [TPTT_RUN, str(module), "--entry", entry, "--inputs", str(in_file), "--outputs", str(out_file),
+         "--target", target],
         capture_output=True,
         text=True,
     )
@@ -104,6 +106,24 @@ def test_chunked_equals_sequential(tmp_path, chunk, order, gated):
     out, state = _run(tmp_path, source, "operator", inputs, 2)
     expected_out, expected_state = R.operator_recurrent(
         q, k, v, alpha if gated else np.ones_like(alpha), beta, chunk, linear=True
+    )
+    assert _relative_error(out, expected_out) <= TOLERANCE
+    assert _relative_error(state, expected_state) <= TOLERANCE
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
+def test_gpu_mapping_equals_sequential(tmp_path, order, gated):
+    """The CUDA target's kernels, run on the CPU (one block per batch x head for the ungated
+    scan, whose threads share each chunk's products), compute the sequential recurrence."""
+    rng = np.random.default_rng(order + 5)
+    shape = (2, 3, 13, 8)
+    q, k, v, beta, alpha = _random_operands(rng, 2, 3, 13, order, 8)
+    inputs = [q, k, v, beta] + ([alpha] if gated else [])
+    source = _operator_source(shape, order, 4, gated, nonlinear=False)
+    out, state = _run(tmp_path, source, "operator", inputs, 2, target="cuda-on-cpu")
+    expected_out, expected_state = R.operator_recurrent(
+        q, k, v, alpha if gated else np.ones_like(alpha), beta, 4, linear=True
     )
     assert _relative_error(out, expected_out) <= TOLERANCE
     assert _relative_error(state, expected_state) <= TOLERANCE

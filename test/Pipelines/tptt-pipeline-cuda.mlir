@@ -62,8 +62,30 @@ func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>)
   return %0, %1 : tensor<?x4x?x2x8xf32>, tensor<?x4x?x3x8xf32>
 }
 
-// The operator's loop over batch x heads is one kernel: a thread carries
-// one head's state through the chunk loop.
+// The ungated operator's loop over batch x heads is a cooperative kernel:
+// a block per head, whose threads share each chunk's products (a barrier
+// after each) and its scratch buffers, slices of one buffer allocated on the
+// host.
+// GPU-LABEL:   func @delta_product$ungated
+// GPU:           memref.alloc({{.+}}) {alignment = 64 : i64} : memref<?xi8>
+// GPU:           gpu.launch_func @{{.+}} blocks in (%{{.+}}) threads in (%c256
+// GPU:         gpu.func @{{.+}}kernel
+// GPU:           memref.view
+// GPU:           scf.for
+// GPU:             scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c256
+// GPU:             gpu.barrier
+// PTX:         delta_product$ungated_kernel.ptx: .target sm_90
+func.func @delta_product$ungated(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
+                                 %v: tensor<?x4x?x2x8xf32>, %b: tensor<?x4x?x8xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>) {
+  %o, %s = tptt.delta_product %q, %k, %v, %b semantics = recurrent chunk_size = 16
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x8xf32>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  return %o, %s : tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>
+}
+
+// The gated operator (whose row recursion yields fresh buffers) keeps one
+// thread per head, carrying the head's state through the chunk loop.
 // GPU-LABEL:   func @delta_product$recurrent
 // GPU:           gpu.launch_func
 // GPU:         gpu.func @{{.+}}kernel

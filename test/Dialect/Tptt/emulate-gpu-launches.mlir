@@ -30,8 +30,31 @@ func.func @launch(%a: memref<?xf32>, %grid: index) {
 func.func @barrier(%n: index) {
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %n, %gy = %n, %gz = %n)
              threads(%tx, %ty, %tz) in (%sx = %n, %sy = %n, %sz = %n) {
-    // expected-error @below {{synchronizes threads: cannot emulate its launch}}
+    // expected-error @below {{synchronizes the threads of a block: cannot emulate its launch unless blocks have one thread}}
     gpu.barrier
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// With one thread per block (a cooperative kernel emulated), a barrier has
+// nothing to wait for and goes.
+// CHECK-LABEL: func @one_thread_barrier
+// CHECK:         scf.parallel
+// CHECK:           memref.store
+// CHECK-NOT:       gpu.barrier
+// CHECK:           memref.load
+func.func @one_thread_barrier(%a: memref<?xf32>, %n: index) {
+  %c1 = arith.constant 1 : index
+  %f = arith.constant 1.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %n, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    memref.store %f, %a[%bx] : memref<?xf32>
+    gpu.barrier
+    %x = memref.load %a[%bx] : memref<?xf32>
+    memref.store %x, %a[%bx] : memref<?xf32>
     gpu.terminator
   }
   return

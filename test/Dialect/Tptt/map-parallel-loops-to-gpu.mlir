@@ -1,8 +1,8 @@
-// RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{block-size=128}))" | FileCheck %s
+// RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{block-size=128 cooperative-block-size=64}))" | FileCheck %s
 
-// An outermost parallel loop: one iteration per thread, numbered row-major,
-// in ceil(n * 8 / 128) blocks (at least one); the nested loop stays in the
-// thread.
+// An outermost parallel loop without nested parallel loops: one iteration
+// per thread, numbered row-major, in ceil(n * 8 / 128) blocks (at least
+// one); the nested sequential loop stays in the thread.
 // CHECK-LABEL: func @nest
 // CHECK-SAME:    (%[[A:.+]]: memref<?x8xf32>, %[[N:.+]]: index)
 // CHECK:         %[[C128:.+]] = arith.constant 128 : index
@@ -19,8 +19,9 @@
 // CHECK:           scf.if %[[IN]]
 // CHECK:             arith.remui %[[ID]], %[[COLS]]
 // CHECK:             arith.divui %[[ID]], %[[COLS]]
-// CHECK:             scf.parallel
+// CHECK:             scf.for
 // CHECK:               memref.store
+// CHECK-NOT:         gpu.barrier
 // CHECK:           gpu.terminator
 // CHECK-NOT:     scf.parallel
 // CHECK:         return
@@ -30,10 +31,104 @@ func.func @nest(%a: memref<?x8xf32>, %n: index) {
   %c8 = arith.constant 8 : index
   %f = arith.constant 1.0 : f32
   scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c8) step (%c1, %c1) {
-    scf.parallel (%k) = (%c0) to (%c8) step (%c1) {
+    scf.for %k = %c0 to %c8 step %c1 {
       memref.store %f, %a[%i, %k] : memref<?x8xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A loop that holds parallel loops (the operator's loop over heads) runs
+// one iteration per block of 64 threads. Its scratch buffer is a slice of one
+// buffer allocated before the launch and freed after it; each nested
+// parallel loop is spread over the block's threads (thread t runs
+// iterations t, t + 64, ...) and followed by a barrier, also inside the
+// sequential loop around it; a lone store runs in thread 0, between
+// barriers, since the block read memory before it.
+// CHECK-LABEL: func @cooperative
+// CHECK-SAME:    (%[[A:.+]]: memref<?x16xf32>, %[[N:.+]]: index)
+// CHECK:         %[[SHARED:.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?xi8>
+// CHECK:         %[[C64:.+]] = arith.constant 64 : index
+// CHECK:         gpu.launch blocks(%[[BX:[^,]+]], %{{[^,]+}}, %{{[^)]+}}) in (%{{[^)]+}})
+// CHECK-SAME:               threads(%[[TX:[^,]+]], %{{[^,]+}}, %{{[^)]+}}) in (%{{[^ ]+}} = %[[C64]], %{{[^)]+}})
+// CHECK:           scf.if
+// CHECK:             %[[TMP:.+]] = memref.view %[[SHARED]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
+// CHECK:             scf.for %[[I:.+]] = %[[TX]] to %{{.+}} step %[[C64]]
+// CHECK:               memref.store %{{.+}}, %[[TMP]]
+// CHECK:             gpu.barrier
+// CHECK:             scf.for
+// CHECK:               scf.for %{{.+}} = %[[TX]] to %{{.+}} step %[[C64]]
+// CHECK:                 memref.load %[[TMP]]
+// CHECK:                 memref.store %{{.+}}, %[[A]]
+// CHECK:               gpu.barrier
+// CHECK:             memref.load %[[A]]
+// CHECK:             gpu.barrier
+// CHECK:             %[[FIRST:.+]] = arith.cmpi eq, %[[TX]], %{{.+}}
+// CHECK:             scf.if %[[FIRST]]
+// CHECK:               memref.store %{{.+}}, %[[A]]
+// CHECK:             gpu.barrier
+// CHECK-NOT:         memref.dealloc
+// CHECK:           gpu.terminator
+// CHECK:         memref.dealloc %[[SHARED]]
+func.func @cooperative(%a: memref<?x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %tmp = memref.alloc() {alignment = 64 : i64} : memref<16xf32>
+    scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+      memref.store %f, %tmp[%j] : memref<16xf32>
       scf.reduce
     }
+    scf.for %t = %c0 to %c4 step %c1 {
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        %x = memref.load %tmp[%j] : memref<16xf32>
+        %y = arith.addf %x, %f : f32
+        memref.store %y, %a[%i, %j] : memref<?x16xf32>
+        scf.reduce
+      }
+    }
+    %first = memref.load %a[%i, %c0] : memref<?x16xf32>
+    memref.store %first, %a[%i, %c1] : memref<?x16xf32>
+    memref.dealloc %tmp : memref<16xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A buffer freed through another value (the ownership-based deallocation of
+// a loop that yields fresh buffers) cannot be shared by the block: the loop
+// runs one iteration per thread.
+// CHECK-LABEL: func @carried_buffer
+// CHECK:         gpu.launch
+// CHECK-NOT:       gpu.barrier
+// CHECK:           gpu.terminator
+func.func @carried_buffer(%a: memref<?x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %first = memref.alloc() : memref<16xf32>
+    %last = scf.for %t = %c0 to %c4 step %c1 iter_args(%prev = %first) -> (memref<16xf32>) {
+      %next = memref.alloc() : memref<16xf32>
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        %x = memref.load %prev[%j] : memref<16xf32>
+        memref.store %x, %next[%j] : memref<16xf32>
+        scf.reduce
+      }
+      memref.dealloc %prev : memref<16xf32>
+      scf.yield %next : memref<16xf32>
+    }
+    memref.dealloc %last : memref<16xf32>
     scf.reduce
   }
   return

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir {
@@ -30,12 +31,19 @@ LogicalResult emulate(gpu::LaunchOp launch) {
       !launch.getPrivateAttributions().empty() || launch.getAsyncToken())
     return launch.emitOpError(
         "has memory attributions or is asynchronous: cannot emulate it");
-  WalkResult barriers = launch.walk([](gpu::BarrierOp barrier) {
-    barrier.emitOpError("synchronizes threads: cannot emulate its launch");
-    return WalkResult::interrupt();
-  });
-  if (barriers.wasInterrupted())
-    return failure();
+  // With one thread per block, a barrier has nothing to wait for.
+  bool oneThread =
+      llvm::all_of(ValueRange{launch.getBlockSizeX(), launch.getBlockSizeY(),
+                              launch.getBlockSizeZ()},
+                   [](Value size) { return getConstantIntValue(size) == 1; });
+  SmallVector<gpu::BarrierOp> barriers;
+  launch.walk([&](gpu::BarrierOp barrier) { barriers.push_back(barrier); });
+  if (!barriers.empty() && !oneThread)
+    return barriers.front().emitOpError(
+        "synchronizes the threads of a block: cannot emulate its launch "
+        "unless blocks have one thread");
+  for (gpu::BarrierOp barrier : barriers)
+    barrier.erase();
 
   OpBuilder b(launch);
   Location loc = launch.getLoc();

@@ -159,11 +159,36 @@ def TpttMapParallelLoopsToGpuPass
   let description = [{
     The mapping of the CUDA tail. Every outermost `scf.parallel` without
     reductions (the loops of the linalg ops, and the operator's own loop over
-    batch x heads) becomes a `gpu.launch` of one-dimensional blocks of
-    `block-size` threads: the loop's iterations are numbered row-major,
-    thread `blockIdx.x * block-size + threadIdx.x` runs iteration number
-    that, and the threads past the last iteration do nothing. Each thread
-    runs its iteration's body as it stands: loops nested in it stay in it
+    batch x heads) becomes a `gpu.launch` of one-dimensional blocks, in one
+    of two ways.
+
+    A loop that holds parallel loops (the operator's, whose iteration runs a
+    head's chunk scan: each chunk's products are parallel loops) becomes a
+    *cooperative kernel*: one block of `cooperative-block-size` threads per
+    iteration. The block's threads share the iteration's work: each nested
+    parallel loop at block level (not inside another) is spread over them,
+    thread t running iterations t, t + blockDim, … (numbered row-major), and
+    a `gpu.barrier` follows it; block-level `memref.copy` ops become such
+    loops too; any other block-level op that writes memory runs in thread 0
+    alone, between barriers; sequential loops and branches around parallel
+    loops run in every thread (their bounds are the block's, uniform), with a
+    barrier before a parallel loop when the block read memory since the last
+    one. The iteration's scratch buffers are shared by its block: each
+    allocation in the loop body becomes a `memref.view` (same type) of one
+    buffer allocated before the launch, `iterations` x the bytes of one
+    iteration's buffers, freed after it; so no kernel allocates. A loop runs
+    this way only when that is sound: its body's allocations are sized
+    outside it, made once per iteration and freed only directly (not through
+    a buffer a loop carries, as the ownership-based deallocation of a loop
+    that yields fresh buffers does), its nested parallel loops have no
+    reductions, and every block-level op that writes memory and is not an
+    `scf.for` / `scf.if` around parallel loops returns nothing.
+
+    Any other loop runs one iteration per thread, in blocks of `block-size`
+    threads: the loop's iterations are numbered row-major, thread
+    `blockIdx.x * block-size + threadIdx.x` runs iteration number that, and
+    the threads past the last iteration do nothing. Each thread runs its
+    iteration's body as it stands: loops nested in it stay in it
     (`scf-parallel-for-to-nested-fors` makes the nested parallel ones
     sequential), its allocations come from the device heap, and the
     `memref.copy` ops in it become loops of loads and stores, since a kernel
@@ -179,11 +204,30 @@ def TpttMapParallelLoopsToGpuPass
       %id = bx * 256 + tx
       scf.if %id < n * 8 { %i = id / 8; %j = id % 8; ... }
     }
+
+    scf.parallel (%h) = (%c0) to (%heads) step (%c1) {
+      %s = memref.alloc() : memref<64x64xf32>
+      scf.for %c = ... { scf.parallel (%i, %j) = ... { ... } ... }
+    }
+    // becomes
+    %buffer = memref.alloc(heads * 16384) : memref<?xi8>
+    gpu.launch blocks(%bx, ...) in (%gx = heads, ...)
+               threads(%tx, ...) in (%c256, ...) {
+      %s = memref.view %buffer[bx * 16384][] : memref<?xi8> to memref<64x64xf32>
+      scf.for %c = ... {
+        scf.for %t = %tx to %c4096 step %c256 { %i = t / 64; %j = t % 64; ... }
+        gpu.barrier
+        ...
+      }
+    }
+    memref.dealloc %buffer : memref<?xi8>
     ```
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
            "Threads per block">,
+    Option<"cooperativeBlockSize", "cooperative-block-size", "int64_t",
+           /*default=*/"256", "Threads per block of a cooperative kernel">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
@@ -216,8 +260,11 @@ def TpttEmulateGpuLaunchesPass
     grid and block sizes to the launch's operands. The CUDA target's
     kernels then compute on the CPU exactly what each thread would compute:
     `tptt-pipeline{target=cuda-on-cpu}` checks the GPU mapping numerically
-    on machines without a GPU. Launches with more than one block, barriers
-    or shared memory are rejected (tptt's mapping makes none).
+    on machines without a GPU. Barriers are dropped where blocks have one
+    thread (the cooperative kernels of `tptt-map-parallel-loops-to-gpu`
+    with `cooperative-block-size=1`, whose one thread then runs all of its
+    block's work in order); a launch with barriers and larger blocks, shared
+    memory or an async token is rejected.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
