@@ -72,6 +72,22 @@ static void addCpuLLVMTail(OpPassManager &pm) {
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+/// The shared memory a block may use on `chip` (sm_XY), opting in beyond
+/// the 48 KiB every chip gives (the runtime's launch opts in).
+static int64_t sharedMemoryPerBlock(StringRef chip) {
+  unsigned capability = 0;
+  if (!chip.consume_front("sm_") ||
+      chip.take_while(llvm::isDigit).getAsInteger(10, capability))
+    return 48 * 1024;
+  if (capability >= 90)
+    return 227 * 1024;
+  if (capability == 80 || capability == 87)
+    return 163 * 1024;
+  if (capability == 86 || capability == 89)
+    return 99 * 1024;
+  return 48 * 1024;
+}
+
 /// The CUDA toolkit whose libdevice links into the kernels: `given`, else
 /// the one CUDA_HOME, CUDA_PATH or CUDA_ROOT names, else /usr/local/cuda.
 /// (MLIR's own fallback is the path its packagers configured, which Debian
@@ -220,7 +236,8 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // Stage gpu (CUDA): the outermost parallel loops become kernel launches.
   // One that holds parallel loops (the operator's loop over batch x heads)
   // runs one iteration per block: its threads share the nested loops, with
-  // barriers between them, and its scratch buffers; any other runs one
+  // barriers between them, and its scratch buffers (the first in shared
+  // memory, up to what the chip gives a block); any other runs one
   // iteration per thread. Outlining moves the kernels into gpu.module ops,
   // and the backend contract is checked on them. Emulated on the CPU, the
   // launches become loops over their blocks and threads (one thread per
@@ -229,6 +246,7 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     TpttMapParallelLoopsToGpuPassOptions mapping;
     mapping.blockSize = options.blockSize;
     mapping.cooperativeBlockSize = gpu ? options.blockSize : 1;
+    mapping.sharedMemoryBytes = gpu ? sharedMemoryPerBlock(options.chip) : 0;
     pm.addNestedPass<func::FuncOp>(
         createTpttMapParallelLoopsToGpuPass(mapping));
     pm.addNestedPass<func::FuncOp>(createParallelForToNestedForsPass());

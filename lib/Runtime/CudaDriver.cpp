@@ -253,6 +253,14 @@ extern "C" void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
                                  intptr_t blockZ, int32_t sharedBytes,
                                  CUstream stream, void **params, void **extra,
                                  size_t /*paramsCount*/) {
+  // Beyond 48 KiB of dynamic shared memory a kernel must opt in (the
+  // cooperative kernels keep their buffers there, up to what the chip gives).
+  constexpr int kMaxDynamicSharedSizeBytes = 8;
+  constexpr int32_t kDefaultSharedBytes = 48 * 1024;
+  if (sharedBytes > kDefaultSharedBytes)
+    check("cuFuncSetAttribute",
+          withContext().cuFuncSetAttribute(function, kMaxDynamicSharedSizeBytes,
+                                           sharedBytes));
   check("cuLaunchKernel", withContext().cuLaunchKernel(
                               function, gridX, gridY, gridZ, blockX, blockY,
                               blockZ, sharedBytes, stream, params, extra));

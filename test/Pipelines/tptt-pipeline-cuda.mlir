@@ -64,13 +64,13 @@ func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>)
 
 // The ungated operator's loop over batch x heads is a cooperative kernel:
 // a block per head, whose threads share each chunk's products (a barrier
-// after each) and its scratch buffers, slices of one buffer allocated on the
-// host.
+// after each) and its scratch buffers, all in the block's shared memory at
+// this size (the state first).
 // GPU-LABEL:   func @delta_product$ungated
-// GPU:           memref.alloc({{.+}}) {alignment = 64 : i64} : memref<?xi8>
-// GPU:           gpu.launch_func @{{.+}} blocks in (%{{.+}}) threads in (%c256
+// GPU:           gpu.launch_func @{{.+}} blocks in (%{{.+}}) threads in (%c256, %c1, %c1) dynamic_shared_memory_size
 // GPU:         gpu.func @{{.+}}kernel
-// GPU:           memref.view
+// GPU:           gpu.dynamic_shared_memory
+// GPU:           memref.view %{{.+}}[%c0{{.*}}][] : memref<?xi8> to memref<8x8xf32>
 // GPU:           scf.for
 // GPU:             scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c256
 // GPU:             gpu.barrier

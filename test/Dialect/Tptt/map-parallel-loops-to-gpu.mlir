@@ -1,4 +1,5 @@
-// RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{block-size=128 cooperative-block-size=64}))" | FileCheck %s
+// RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{block-size=128 cooperative-block-size=64 shared-memory-bytes=0}))" | FileCheck %s
+// RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{cooperative-block-size=64 shared-memory-bytes=64}))" | FileCheck %s --check-prefix=SHARED
 
 // An outermost parallel loop without nested parallel loops: one iteration
 // per thread, numbered row-major, in ceil(n * 8 / 128) blocks (at least
@@ -50,12 +51,12 @@ func.func @nest(%a: memref<?x8xf32>, %n: index) {
 // barriers, since the block read memory before it.
 // CHECK-LABEL: func @cooperative
 // CHECK-SAME:    (%[[A:.+]]: memref<?x16xf32>, %[[N:.+]]: index)
-// CHECK:         %[[SHARED:.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?xi8>
+// CHECK:         %[[BUFFER:.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?xi8>
 // CHECK:         %[[C64:.+]] = arith.constant 64 : index
 // CHECK:         gpu.launch blocks(%[[BX:[^,]+]], %{{[^,]+}}, %{{[^)]+}}) in (%{{[^)]+}})
 // CHECK-SAME:               threads(%[[TX:[^,]+]], %{{[^,]+}}, %{{[^)]+}}) in (%{{[^ ]+}} = %[[C64]], %{{[^)]+}})
 // CHECK:           scf.if
-// CHECK:             %[[TMP:.+]] = memref.view %[[SHARED]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
+// CHECK:             %[[TMP:.+]] = memref.view %[[BUFFER]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
 // CHECK:             scf.for %[[I:.+]] = %[[TX]] to %{{.+}} step %[[C64]]
 // CHECK:               memref.store %{{.+}}, %[[TMP]]
 // CHECK:             gpu.barrier
@@ -72,7 +73,20 @@ func.func @nest(%a: memref<?x8xf32>, %n: index) {
 // CHECK:             gpu.barrier
 // CHECK-NOT:         memref.dealloc
 // CHECK:           gpu.terminator
-// CHECK:         memref.dealloc %[[SHARED]]
+// CHECK:         memref.dealloc %[[BUFFER]]
+// With 64 bytes of shared memory per block, the scratch buffer is there:
+// the launch asks for them, and the buffer is a view of the block's dynamic
+// shared memory through a generic pointer.
+// SHARED-LABEL: func @cooperative
+// SHARED-NOT:     memref.alloc
+// SHARED:         gpu.launch
+// SHARED-SAME:      dynamic_shared_memory_size %{{.+}}
+// SHARED:           %[[MEMORY:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// SHARED:           %[[GENERIC:.+]] = memref.memory_space_cast %[[MEMORY]] : memref<?xi8, #gpu.address_space<workgroup>> to memref<?xi8>
+// SHARED:           memref.view %[[GENERIC]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
+// SHARED:           gpu.terminator
+// SHARED-NOT:     memref.dealloc
+// SHARED:         return
 func.func @cooperative(%a: memref<?x16xf32>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

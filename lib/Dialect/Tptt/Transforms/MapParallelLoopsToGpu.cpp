@@ -92,24 +92,6 @@ void mapIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
   }
 }
 
-/// A launch of `blocks` blocks of `threads` threads whose body (at `b`)
-/// runs when `id` (built by `makeId` from the launch) lies below `total`.
-gpu::LaunchOp createGuardedLaunch(
-    OpBuilder &b, Location loc, Value blocks, Value threads, Value total,
-    function_ref<Value(OpBuilder &, gpu::LaunchOp)> makeId, Value &id) {
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  id = makeId(b, launch);
-  Value inRange =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
-  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(guard.thenBlock());
-  return launch;
-}
-
 /// Replaces `loop` by a launch of ceil(iterations / blockSize) blocks of
 /// blockSize threads, one iteration per thread.
 void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
@@ -122,15 +104,17 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
   // block whose threads all skip.
   Value blocks = arith::MaxSIOp::create(
       b, loc, arith::CeilDivSIOp::create(b, loc, total, threads), one);
-  Value id;
-  gpu::LaunchOp launch = createGuardedLaunch(
-      b, loc, blocks, threads, total,
-      [&](OpBuilder &nb, gpu::LaunchOp l) -> Value {
-        return arith::AddIOp::create(
-            nb, loc, arith::MulIOp::create(nb, loc, l.getBlockIds().x, threads),
-            l.getThreadIds().x);
-      },
-      id);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value id = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, threads),
+      launch.getThreadIds().x);
+  Value inRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
+  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(guard.thenBlock());
   IRMapping mapping;
   mapIteration(b, loc, loop, counts, id, mapping);
   for (Operation &op : loop.getBody()->without_terminator())
@@ -240,37 +224,61 @@ bool canRunCooperatively(scf::ParallelOp loop) {
   return nested && ok;
 }
 
-/// Rounds `bytes` up to a multiple of `alignment`.
-Value alignUp(OpBuilder &b, Location loc, Value bytes, int64_t alignment) {
-  Value align = arith::ConstantIndexOp::create(b, loc, alignment);
+/// Where a cooperative kernel's block keeps the allocations of its
+/// iteration: the first ones of static size in the block's shared memory
+/// (while `sharedBytes` stays within the budget: the chunk scan's state
+/// first), the others in slices of one buffer in global memory allocated
+/// before the launch (`globalBytes` per iteration). Offsets are in bytes,
+/// each a multiple of kAlignment.
+struct BlockBuffers {
+  static constexpr int64_t kAlignment = 64;
+  SmallVector<Operation *> allocations;
+  /// Per allocation: in shared memory, and its offset there (constant) or
+  /// in its iteration's global slice (computed before the launch).
+  SmallVector<bool> shared;
+  SmallVector<int64_t> sharedOffsets;
+  SmallVector<Value> globalOffsets;
+  int64_t sharedBytes = 0;
+  Value globalBytes;
+};
+
+/// Rounds `bytes` up to a multiple of BlockBuffers::kAlignment.
+int64_t alignUp(int64_t bytes) {
+  int64_t align = BlockBuffers::kAlignment;
+  return (bytes + align - 1) / align * align;
+}
+Value alignUp(OpBuilder &b, Location loc, Value bytes) {
+  Value align =
+      arith::ConstantIndexOp::create(b, loc, BlockBuffers::kAlignment);
   return arith::MulIOp::create(
       b, loc, arith::CeilDivUIOp::create(b, loc, bytes, align), align);
 }
 
-/// Gives every block-level allocation of `loop`'s iterations a slice of one
-/// buffer allocated before it (`total` iterations), so that a block's
-/// threads share their iteration's scratch buffers and no kernel allocates:
-/// each allocation becomes a memref.view of the buffer (same type) at its
-/// iteration's offset. Returns the buffer (null when there is nothing to
-/// share).
-Value shareAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
-                       ArrayRef<Value> counts, Value total) {
-  SmallVector<Operation *> allocations;
+/// Places the block-level allocations of `loop` (see BlockBuffers) with at
+/// most `sharedBudget` bytes of shared memory; the global sizes are
+/// computed at `b`, before the loop.
+BlockBuffers placeAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
+                              int64_t sharedBudget) {
+  BlockBuffers buffers;
   walkBlockLevel(loop.getRegion(), [&](Operation *op) {
     if (isa<memref::AllocOp, memref::AllocaOp>(op))
-      allocations.push_back(op);
+      buffers.allocations.push_back(op);
   });
-  if (allocations.empty())
-    return Value();
-  constexpr int64_t kAlignment = 64;
-  // Byte offsets within an iteration's slice, computed before the loop.
-  SmallVector<Value> offsets;
-  Value perIteration = arith::ConstantIndexOp::create(b, loc, 0);
-  for (Operation *allocation : allocations) {
+  buffers.globalBytes = arith::ConstantIndexOp::create(b, loc, 0);
+  for (Operation *allocation : buffers.allocations) {
     auto type = cast<MemRefType>(allocation->getResult(0).getType());
-    offsets.push_back(perIteration);
-    Value bytes = arith::ConstantIndexOp::create(
-        b, loc, *elementBytes(type.getElementType()));
+    int64_t element = *elementBytes(type.getElementType());
+    if (type.hasStaticShape()) {
+      int64_t bytes = alignUp(type.getNumElements() * element);
+      if (buffers.sharedBytes + bytes <= sharedBudget) {
+        buffers.shared.push_back(true);
+        buffers.sharedOffsets.push_back(buffers.sharedBytes);
+        buffers.globalOffsets.push_back(Value());
+        buffers.sharedBytes += bytes;
+        continue;
+      }
+    }
+    Value bytes = arith::ConstantIndexOp::create(b, loc, element);
     unsigned dynamic = 0;
     for (int64_t size : type.getShape())
       bytes = arith::MulIOp::create(
@@ -278,33 +286,60 @@ Value shareAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
           ShapedType::isDynamic(size)
               ? allocation->getOperand(dynamic++)
               : arith::ConstantIndexOp::create(b, loc, size).getResult());
-    perIteration = alignUp(
-        b, loc, arith::AddIOp::create(b, loc, perIteration, bytes), kAlignment);
+    buffers.shared.push_back(false);
+    buffers.sharedOffsets.push_back(0);
+    buffers.globalOffsets.push_back(buffers.globalBytes);
+    buffers.globalBytes = alignUp(
+        b, loc, arith::AddIOp::create(b, loc, buffers.globalBytes, bytes));
   }
-  auto bufferType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
-  Value buffer = memref::AllocOp::create(
-      b, loc, bufferType,
-      ValueRange{arith::MulIOp::create(b, loc, total, perIteration)},
-      b.getI64IntegerAttr(kAlignment));
+  return buffers;
+}
 
-  OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
-  Value iteration = arith::ConstantIndexOp::create(inner, loc, 0);
-  for (auto [dim, iv] : llvm::enumerate(loop.getInductionVars())) {
-    Value index = arith::DivUIOp::create(
-        inner, loc,
-        arith::SubIOp::create(inner, loc, iv, loop.getLowerBound()[dim]),
-        loop.getStep()[dim]);
-    iteration = arith::AddIOp::create(
-        inner, loc, arith::MulIOp::create(inner, loc, iteration, counts[dim]),
-        index);
+/// The bases of a cooperative kernel's buffers, built at `b` (the start of
+/// the block's work): its shared memory, as a generic pointer (so that the
+/// views keep the allocations' types; loads and stores through it stay on
+/// chip), and the byte offset of iteration `iteration`'s global slice.
+std::pair<Value, Value> bufferBases(OpBuilder &b, Location loc,
+                                    const BlockBuffers &buffers,
+                                    Value iteration, Value global) {
+  Value sharedBase, globalBase;
+  if (buffers.sharedBytes > 0) {
+    auto workgroup = gpu::AddressSpaceAttr::get(
+        b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+    Value memory = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface(), workgroup));
+    sharedBase = memref::MemorySpaceCastOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()), memory);
   }
-  Value base = arith::MulIOp::create(inner, loc, iteration, perIteration);
-  for (auto [allocation, offset] : llvm::zip(allocations, offsets)) {
+  if (global)
+    globalBase = arith::MulIOp::create(b, loc, iteration, buffers.globalBytes);
+  return {sharedBase, globalBase};
+}
+
+/// Replaces the clones (`mapping`) of the allocations of `buffers` in a
+/// cooperative kernel by views, of the same types, of the block's shared
+/// memory (`sharedBase`) or of its iteration's slice (at `globalBase`) of
+/// `global`, and drops their deallocations.
+void replaceAllocations(const BlockBuffers &buffers, const IRMapping &mapping,
+                        Value sharedBase, Value globalBase, Value global) {
+  for (auto [index, original] : llvm::enumerate(buffers.allocations)) {
+    Operation *allocation =
+        mapping.lookup(original->getResult(0)).getDefiningOp();
     OpBuilder at(allocation);
-    Value shift = arith::AddIOp::create(at, loc, base, offset);
+    Location loc = allocation->getLoc();
+    Value shift = buffers.shared[index]
+                      ? arith::ConstantIndexOp::create(
+                            at, loc, buffers.sharedOffsets[index])
+                            .getResult()
+                      : arith::AddIOp::create(at, loc, globalBase,
+                                              buffers.globalOffsets[index])
+                            .getResult();
     Value view =
         memref::ViewOp::create(at, loc, allocation->getResult(0).getType(),
-                               buffer, shift, allocation->getOperands());
+                               buffers.shared[index] ? sharedBase : global,
+                               shift, allocation->getOperands());
     for (Operation *user :
          llvm::make_early_inc_range(allocation->getResult(0).getUsers()))
       if (isa<memref::DeallocOp>(user))
@@ -312,7 +347,6 @@ Value shareAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
     allocation->getResult(0).replaceAllUsesWith(view);
     allocation->erase();
   }
-  return buffer;
 }
 
 /// Runs the block-level parallel loops and writes of a cooperative kernel's
@@ -415,8 +449,10 @@ private:
 
 /// Replaces `loop` by a launch of one block of `blockSize` threads per
 /// iteration, which share the iteration's work (see BlockSchedule) and its
-/// allocations (see shareAllocations).
-void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize) {
+/// allocations (see BlockBuffers; at most `sharedBudget` bytes of shared
+/// memory).
+void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
+                            int64_t sharedBudget) {
   OpBuilder b(loop);
   Location loc = loop.getLoc();
   // Block-level copies are parallel loops too.
@@ -429,25 +465,42 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize) {
     expandCopy(copy, /*inKernel=*/false);
 
   auto [counts, total] = iterationCounts(b, loc, loop);
-  Value buffer = shareAllocations(b, loc, loop, counts, total);
+  BlockBuffers buffers = placeAllocations(b, loc, loop, sharedBudget);
+  Value global;
+  if (llvm::is_contained(buffers.shared, false))
+    global = memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+        ValueRange{arith::MulIOp::create(b, loc, total, buffers.globalBytes)},
+        b.getI64IntegerAttr(BlockBuffers::kAlignment));
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value threads = arith::ConstantIndexOp::create(b, loc, blockSize);
   Value blocks = arith::MaxSIOp::create(b, loc, total, one);
-  Value id;
-  gpu::LaunchOp launch = createGuardedLaunch(
-      b, loc, blocks, threads, total,
-      [](OpBuilder &, gpu::LaunchOp l) -> Value { return l.getBlockIds().x; },
-      id);
-  Block *body = b.getInsertionBlock();
+  Value sharedBytes =
+      buffers.sharedBytes > 0
+          ? arith::ConstantIntOp::create(b, loc, buffers.sharedBytes, 32)
+                .getResult()
+          : Value();
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
+                                      one, sharedBytes);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value id = launch.getBlockIds().x;
+  Value inRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
+  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(guard.thenBlock());
   IRMapping mapping;
   mapIteration(b, loc, loop, counts, id, mapping);
+  auto [sharedBase, globalBase] = bufferBases(b, loc, buffers, id, global);
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, mapping);
+  replaceAllocations(buffers, mapping, sharedBase, globalBase, global);
   loop.erase();
-  BlockSchedule(launch.getThreadIds().x, launch.getBlockSizeX()).run(*body);
-  if (buffer) {
+  BlockSchedule(launch.getThreadIds().x, launch.getBlockSizeX())
+      .run(*guard.thenBlock());
+  if (global) {
     b.setInsertionPointAfter(launch);
-    memref::DeallocOp::create(b, loc, buffer);
+    memref::DeallocOp::create(b, loc, global);
   }
 
   SmallVector<memref::CopyOp> inner;
@@ -488,7 +541,7 @@ struct TpttMapParallelLoopsToGpuPass
     });
     for (scf::ParallelOp loop : outermost) {
       if (canRunCooperatively(loop))
-        mapToCooperativeKernel(loop, cooperativeBlockSize);
+        mapToCooperativeKernel(loop, cooperativeBlockSize, sharedMemoryBytes);
       else
         mapToKernel(loop, blockSize);
     }

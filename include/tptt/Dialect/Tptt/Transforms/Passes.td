@@ -173,10 +173,14 @@ def TpttMapParallelLoopsToGpuPass
     alone, between barriers; sequential loops and branches around parallel
     loops run in every thread (their bounds are the block's, uniform), with a
     barrier before a parallel loop when the block read memory since the last
-    one. The iteration's scratch buffers are shared by its block: each
-    allocation in the loop body becomes a `memref.view` (same type) of one
-    buffer allocated before the launch, `iterations` x the bytes of one
-    iteration's buffers, freed after it; so no kernel allocates. A loop runs
+    one. The iteration's scratch buffers are shared by its block, and no
+    kernel allocates: each allocation in the loop body becomes a
+    `memref.view` (same type) either of the block's dynamic shared memory
+    (through a generic pointer, `memref.memory_space_cast`), for the first
+    ones of static size while they fit in `shared-memory-bytes` (the chunk
+    scan's state first: it stays on chip across the chunk loop), or of the
+    iteration's slice of one buffer allocated before the launch
+    (`iterations` x the bytes of those buffers) and freed after it. A loop runs
     this way only when that is sound: its body's allocations are sized
     outside it, made once per iteration and freed only directly (not through
     a buffer a loop carries, as the ownership-based deallocation of a loop
@@ -228,6 +232,10 @@ def TpttMapParallelLoopsToGpuPass
            "Threads per block">,
     Option<"cooperativeBlockSize", "cooperative-block-size", "int64_t",
            /*default=*/"256", "Threads per block of a cooperative kernel">,
+    Option<"sharedMemoryBytes", "shared-memory-bytes", "int64_t",
+           /*default=*/"49152",
+           "Shared memory a cooperative kernel's block may use for its "
+           "buffers (0: none)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
