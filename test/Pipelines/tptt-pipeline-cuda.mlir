@@ -84,13 +84,13 @@ func.func @delta_product$ungated(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf
   return %o, %s : tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>
 }
 
-// The gated operator (whose row recursion yields fresh buffers) keeps one
-// thread per head, carrying the head's state through the chunk loop.
+// So is the gated operator, whose row recursion decays its rows in place.
 // GPU-LABEL:   func @delta_product$recurrent
-// GPU:           gpu.launch_func
+// GPU:           gpu.launch_func {{.+}} dynamic_shared_memory_size
 // GPU:         gpu.func @{{.+}}kernel
 // GPU:           scf.for
 // GPU:             scf.for
+// GPU:               gpu.barrier
 // PTX:         delta_product$recurrent_kernel.ptx: .target sm_90
 func.func @delta_product$recurrent(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
                                    %v: tensor<?x4x?x2x8xf32>, %b: tensor<?x4x?x8xf32>,

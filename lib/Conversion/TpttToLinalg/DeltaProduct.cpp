@@ -534,16 +534,16 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
             [&](OpBuilder &ib, Location iloc, Value m, ValueRange it) {
               MLIRContext *ctx = ib.getContext();
               Value a = slicePrefix(ib, iloc, decay, m);
-              // Decay every earlier row and the running product Γ_m.
+              // Decay every earlier row and the running product Γ_m, in
+              // place (the loop carries the same buffers throughout).
+              auto decayBy = [](OpBuilder &nb, Location nloc, ValueRange args) {
+                return arith::MulFOp::create(nb, nloc, args[1], args[0])
+                    .getResult();
+              };
               Value d = buildParallelGeneric(
-                  ib, iloc, {it[0], a},
-                  {identityMap(ctx, 2), projectionMap(ctx, 2, {1})},
-                  createEmpty(ib, iloc, rowSizes, elementType),
-                  [](OpBuilder &nb, Location nloc, ValueRange args) {
-                    return arith::MulFOp::create(nb, nloc, args[0], args[1])
-                        .getResult();
-                  });
-              Value gamma = mulTensors(ib, iloc, it[1], a);
+                  ib, iloc, {a}, {projectionMap(ctx, 2, {1})}, it[0], decayBy);
+              Value gamma = buildParallelGeneric(
+                  ib, iloc, {a}, {identityMap(ctx, 1)}, it[1], decayBy);
               // u_m = b_m − Γ_m ⊙ (S₀ᵀ w_m) − Σ_m' G[m, m'] D_m'.
               Value correction =
                   einsum(ib, iloc, "p,pe->e", slicePrefix(ib, iloc, gc, m), d);
@@ -579,19 +579,16 @@ Value scanGated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                       .getResult(0);
               scf::YieldOp::create(ib, iloc, ValueRange{d, gamma, outs});
             });
-        // S_end = S₀ diag(Γ_N) + Kᵀ D.
+        // S_end = S₀ diag(Γ_N) + Kᵀ D, accumulated in the state itself.
         Value decayed = buildParallelGeneric(
-            lb, lloc, {s, inner.getResult(1)},
-            {identityMap(lb.getContext(), 2),
-             projectionMap(lb.getContext(), 2, {1})},
-            createEmpty(lb, lloc, getSizes(lb, lloc, s), elementType),
+            lb, lloc, {inner.getResult(1)},
+            {projectionMap(lb.getContext(), 2, {1})}, s,
             [](OpBuilder &nb, Location nloc, ValueRange args) {
-              return arith::MulFOp::create(nb, nloc, args[0], args[1])
+              return arith::MulFOp::create(nb, nloc, args[1], args[0])
                   .getResult();
             });
         Value next =
-            addTensors(lb, lloc, decayed,
-                       einsum(lb, lloc, "pd,pe->de", k, inner.getResult(0)));
+            einsumInto(lb, lloc, "pd,pe->de", k, inner.getResult(0), decayed);
         if (nonlinear)
           next = applyPhiAtChunkEnd(lb, lloc, next, nc, chunk, length);
         Value outs = insertPrefix(lb, lloc, inner.getResult(2), iters[1], nc);

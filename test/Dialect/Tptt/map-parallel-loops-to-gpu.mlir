@@ -117,6 +117,45 @@ func.func @cooperative(%a: memref<?x16xf32>, %n: index) {
 
 // -----
 
+// A buffer made and freed in each iteration of a sequential loop of the
+// block is one slice too, which every iteration reuses.
+// CHECK-LABEL: func @per_step_buffer
+// CHECK:         %[[BUFFER:.+]] = memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<?xi8>
+// CHECK:         gpu.launch
+// CHECK:           scf.for
+// CHECK:             memref.view %[[BUFFER]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
+// CHECK-NOT:         memref.alloc
+// CHECK:             gpu.barrier
+// CHECK-NOT:         memref.dealloc
+// CHECK:           gpu.terminator
+// CHECK:         memref.dealloc %[[BUFFER]]
+func.func @per_step_buffer(%a: memref<?x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.for %t = %c0 to %c4 step %c1 {
+      %tmp = memref.alloc() : memref<16xf32>
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        memref.store %f, %tmp[%j] : memref<16xf32>
+        scf.reduce
+      }
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        %x = memref.load %tmp[%j] : memref<16xf32>
+        memref.store %x, %a[%i, %j] : memref<?x16xf32>
+        scf.reduce
+      }
+      memref.dealloc %tmp : memref<16xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
 // A buffer freed through another value (the ownership-based deallocation of
 // a loop that yields fresh buffers) cannot be shared by the block: the loop
 // runs one iteration per thread.

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
 namespace mlir {
 namespace tptt {
@@ -180,13 +181,14 @@ bool holdsParallelLoop(Operation *op) {
 }
 
 /// Whether `loop` can run as a cooperative kernel: it holds parallel loops
-/// (without reductions); the allocations at its block level are made once
-/// per iteration (in its body, not in a loop or branch of it), sized outside
-/// it, and freed only there (not through a buffer a loop carries: the
-/// ownership-based deallocation of a loop that yields fresh buffers each
-/// time); and every op at block level that writes memory either holds
-/// parallel loops itself (scf.for, scf.if, whose bodies are checked the same
-/// way) or returns nothing (so that one thread can run it alone).
+/// (without reductions); the allocations at its block level are sized
+/// outside it and freed only directly, in their own block (not through a
+/// buffer a loop carries, as the ownership-based deallocation of a loop
+/// that yields fresh buffers does), and no block-level loop or branch
+/// yields a buffer (a loop's iterations would share one slice); and every
+/// op at block level that writes memory either holds parallel loops itself
+/// (scf.for, scf.if, whose bodies are checked the same way) or returns
+/// nothing (so that one thread can run it alone).
 bool canRunCooperatively(scf::ParallelOp loop) {
   bool nested = false, ok = true;
   walkBlockLevel(loop.getRegion(), [&](Operation *op) {
@@ -199,7 +201,7 @@ bool canRunCooperatively(scf::ParallelOp loop) {
     }
     if (isa<memref::AllocOp, memref::AllocaOp>(op)) {
       auto type = cast<MemRefType>(op->getResult(0).getType());
-      ok = op->getBlock() == loop.getBody() && type.getLayout().isIdentity() &&
+      ok = type.getLayout().isIdentity() &&
            elementBytes(type.getElementType()) &&
            llvm::all_of(op->getOperands(), [&](Value size) {
              return !loop->isAncestor(size.getParentBlock()->getParentOp());
@@ -209,7 +211,15 @@ bool canRunCooperatively(scf::ParallelOp loop) {
     if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
       Operation *allocation = dealloc.getMemref().getDefiningOp();
       ok = isa_and_present<memref::AllocOp>(allocation) &&
-           allocation->getBlock() == loop.getBody();
+           allocation->getBlock() == dealloc->getBlock();
+      return;
+    }
+    // A buffer carried from one iteration of a loop to the next would be
+    // one slice for all of them.
+    auto isMemRef = [](Type type) { return isa<BaseMemRefType>(type); };
+    if (isa<scf::ForOp, scf::IfOp, scf::WhileOp>(op) &&
+        llvm::any_of(op->getResultTypes(), isMemRef)) {
+      ok = false;
       return;
     }
     if (isa<memref::CopyOp>(op))
@@ -540,6 +550,9 @@ struct TpttMapParallelLoopsToGpuPass
         outermost.push_back(loop);
     });
     for (scf::ParallelOp loop : outermost) {
+      // Sizes computed in the body but invariant (memref.dim of a buffer
+      // from outside) move out, where a shared buffer can be sized.
+      moveLoopInvariantCode(cast<LoopLikeOpInterface>(loop.getOperation()));
       if (canRunCooperatively(loop))
         mapToCooperativeKernel(loop, cooperativeBlockSize, sharedMemoryBytes);
       else

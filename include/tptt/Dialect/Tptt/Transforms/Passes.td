@@ -181,12 +181,13 @@ def TpttMapParallelLoopsToGpuPass
     scan's state first: it stays on chip across the chunk loop), or of the
     iteration's slice of one buffer allocated before the launch
     (`iterations` x the bytes of those buffers) and freed after it. A loop runs
-    this way only when that is sound: its body's allocations are sized
-    outside it, made once per iteration and freed only directly (not through
-    a buffer a loop carries, as the ownership-based deallocation of a loop
-    that yields fresh buffers does), its nested parallel loops have no
-    reductions, and every block-level op that writes memory and is not an
-    `scf.for` / `scf.if` around parallel loops returns nothing.
+    this way only when that is sound: its block-level allocations are sized
+    outside it and freed only directly, in their own block (not through a
+    buffer a loop carries, as the ownership-based deallocation of a loop
+    that yields fresh buffers does), no block-level loop or branch yields a
+    buffer (its iterations would share one slice), its nested parallel loops
+    have no reductions, and every block-level op that writes memory and is
+    not an `scf.for` / `scf.if` around parallel loops returns nothing.
 
     Any other loop runs one iteration per thread, in blocks of `block-size`
     threads: the loop's iterations are numbered row-major, thread
