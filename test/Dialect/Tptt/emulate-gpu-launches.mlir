@@ -59,3 +59,17 @@ func.func @one_thread_barrier(%a: memref<?xf32>, %n: index) {
   }
   return
 }
+
+// -----
+
+func.func @shared_memory(%n: index) {
+  %c1 = arith.constant 1 : index
+  %bytes = arith.constant 64 : i32
+  // expected-error @below {{has memory attributions or shared memory, or is asynchronous: cannot emulate it}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %n, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1)
+             dynamic_shared_memory_size %bytes {
+    gpu.terminator
+  }
+  return
+}

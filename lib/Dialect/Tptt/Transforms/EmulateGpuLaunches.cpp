@@ -28,9 +28,10 @@ LogicalResult emulate(gpu::LaunchOp launch) {
   if (!body.hasOneBlock())
     return launch.emitOpError("has more than one block: cannot emulate it");
   if (!launch.getWorkgroupAttributions().empty() ||
-      !launch.getPrivateAttributions().empty() || launch.getAsyncToken())
-    return launch.emitOpError(
-        "has memory attributions or is asynchronous: cannot emulate it");
+      !launch.getPrivateAttributions().empty() ||
+      launch.getDynamicSharedMemorySize() || launch.getAsyncToken())
+    return launch.emitOpError("has memory attributions or shared memory, or "
+                              "is asynchronous: cannot emulate it");
   // With one thread per block, a barrier has nothing to wait for.
   bool oneThread =
       llvm::all_of(ValueRange{launch.getBlockSizeX(), launch.getBlockSizeY(),
