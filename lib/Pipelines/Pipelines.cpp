@@ -215,7 +215,9 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // the explicit parallel loops (scf.forall over batch x heads, emitted by
   // the lowering) become OpenMP parallel regions; for CUDA the reduction
   // loops of every linalg op move innermost and all its parallel dimensions
-  // become one scf.parallel loop around them, for the gpu stage to map.
+  // become one scf.parallel loop around them, for the gpu stage to map; a
+  // loop whose body accumulates into one element sums in a register, split
+  // across more threads when there are few (a decode step's projections).
   if (runs(TpttStage::Loops)) {
     bufferization::buildBufferDeallocationPipeline(pm);
     pm.addPass(createConvertBufferizationToMemRefPass());
@@ -223,6 +225,7 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
       pm.addNestedPass<func::FuncOp>(createTpttSinkReductionLoopsPass());
       pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
       pm.addPass(createForallToParallelLoopPass());
+      pm.addNestedPass<func::FuncOp>(createTpttSplitAccumulationsPass());
     } else {
       pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
       pm.addPass(createForallToParallelLoopPass());

@@ -294,4 +294,56 @@ def TpttSinkReductionLoopsPass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def TpttSplitAccumulationsPass
+    : Pass<"tptt-split-accumulations", "::mlir::func::FuncOp"> {
+  let summary = "Accumulate reductions in registers, split long ones across "
+                "threads";
+  let description = [{
+    The CUDA tail's reductions: an outermost `scf.parallel` (one thread per
+    iteration, see `tptt-map-parallel-loops-to-gpu`) whose body is an
+    `scf.for` that accumulates into one element, loading it, adding to it
+    and storing it back each step (a projection's output element after
+    `tptt-sink-reduction-loops`), instead sums into a value the loop
+    carries, and adds that sum to the element once, with a
+    `memref.atomic_rmw addf`. The reduction is also split into S parts, a
+    new parallel dimension of the loop, each summing ceil(K / S) steps:
+    S = min(ceil(`min-threads` / iterations), ceil(K / `min-steps`)),
+    computed at run time, so that a decode step's projections (B·S = 1: as
+    many threads as output features) fill the GPU with threads that each
+    stream a part of the weight columns. The element must be in its final
+    buffer before the loop (the linalg lowering zero-fills it); the sum's
+    order changes, and with S > 1 it varies between runs by rounding.
+
+    ```mlir
+    scf.parallel (%n) = (%c0) to (%N) step (%c1) {
+      scf.for %k = %c0 to %K step %c1 {
+        %y = memref.load %out[%n]
+        ... %e = x[k] * w[k, n] ...
+        %s = arith.addf %y, %e
+        memref.store %s, %out[%n]
+      }
+    }
+    // becomes
+    scf.parallel (%part, %n) = (%c0, %c0) to (%S, %N) step (%c1, %c1) {
+      %sum = scf.for %k = %part * %chunk to min((%part + 1) * %chunk, %K)
+          step %c1 iter_args(%acc = %zero) {
+        ... %e = x[k] * w[k, n] ...
+        %s = arith.addf %acc, %e
+        scf.yield %s
+      }
+      memref.atomic_rmw addf %sum, %out[%n]
+    }
+    ```
+  }];
+  let options = [
+    Option<"minThreads", "min-threads", "int64_t", /*default=*/"65536",
+           "Threads a split reduction aims for">,
+    Option<"minSteps", "min-steps", "int64_t", /*default=*/"128",
+           "Fewest reduction steps per part">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // TPTT_DIALECT_TPTT_TRANSFORMS_PASSES_TD
