@@ -68,7 +68,9 @@ std::optional<std::string> readFile(const std::string &path) {
   return buffer.str();
 }
 
-/// The tensors of a safetensors file as trainer tensors (f32 only).
+/// The F32 tensors of a safetensors file as trainer tensors. A checkpoint's
+/// trained tensors are F32; the others of a whole-model checkpoint keep the
+/// model's dtype (bf16 weights) and are not read back.
 std::vector<std::pair<std::string, Tensor>>
 readTensors(const std::string &path) {
   std::string error;
@@ -78,7 +80,7 @@ readTensors(const std::string &path) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const st::TensorView &view : file->tensors()) {
     if (view.dtype != st::DType::F32)
-      die(path + ": tensor '" + view.name + "' is not F32");
+      continue;
     Tensor tensor = Tensor::zeros(view.shape, "f32");
     std::memcpy(tensor.bytes.data(), view.data, tensor.bytes.size());
     tensors.emplace_back(view.name, std::move(tensor));

@@ -17,6 +17,12 @@
 // RUN: %t/bf16 logits --tokens 3,4,5,6,7 --weights %t/model/model.safetensors --out %t/converted.safetensors
 // RUN: %python %S/Inputs/compare.py %t/bf16.safetensors %t/converted.safetensors 0 | FileCheck %s --check-prefix=SAME
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/model --weight-type f16 -o %t/never | FileCheck %s --check-prefix=BAD
+// A LoRA− run saves the bf16 tensors it did not train as they are, and
+// resumes from its checkpoint.
+// RUN: %python %S/Inputs/make_train_model.py %t/train
+// RUN: tptt-compile %t/train/model --weight-type bf16 --train lora-minus -o %t/trained 2> /dev/null
+// RUN: %t/trained train --data %t/train/train.txt --steps 2 --batch 2 --seq-len 8 --save %t/run 2> /dev/null
+// RUN: %t/trained train --data %t/train/train.txt --steps 3 --batch 2 --seq-len 8 --resume %t/run 2>&1 | FileCheck %s --check-prefix=RESUMED
 
 // TPTT-LABEL: func.func @tptt_logits(
 // TPTT-SAME:     tensor<24x16xbf16> {tptt.name = "model.embed_tokens.weight"}
@@ -45,3 +51,4 @@
 // SAME: logits: same
 // BAD: tptt-compile: error: --weight-type must be f32 or bf16, not 'f16'
 // BAD: status: 2
+// RESUMED: step 3/3
