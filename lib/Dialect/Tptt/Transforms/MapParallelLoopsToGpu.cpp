@@ -93,6 +93,26 @@ void mapIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
   }
 }
 
+/// Ends the launch body that `b` is at the start of with `if (id < total)`
+/// and a terminator; returns the branch, at whose start `b` then stands.
+Block *guardIteration(OpBuilder &b, Location loc, Value id, Value total) {
+  Value inRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
+  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(guard.thenBlock());
+  return guard.thenBlock();
+}
+
+/// Turns the copies in the kernel `launch` into sequential loops (a kernel
+/// cannot call the host's memrefCopy).
+void expandKernelCopies(gpu::LaunchOp launch) {
+  SmallVector<memref::CopyOp> copies;
+  launch.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+  for (memref::CopyOp copy : copies)
+    expandCopy(copy, /*inKernel=*/true);
+}
+
 /// Replaces `loop` by a launch of ceil(iterations / blockSize) blocks of
 /// blockSize threads, one iteration per thread.
 void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
@@ -111,21 +131,13 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
   Value id = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, threads),
       launch.getThreadIds().x);
-  Value inRange =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
-  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(guard.thenBlock());
+  guardIteration(b, loc, id, total);
   IRMapping mapping;
   mapIteration(b, loc, loop, counts, id, mapping);
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, mapping);
   loop.erase();
-
-  SmallVector<memref::CopyOp> copies;
-  launch.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
-  for (memref::CopyOp copy : copies)
-    expandCopy(copy, /*inKernel=*/true);
+  expandKernelCopies(launch);
 }
 
 //===----------------------------------------------------------------------===//
@@ -494,11 +506,7 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
                                       one, sharedBytes);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value id = launch.getBlockIds().x;
-  Value inRange =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, id, total);
-  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(guard.thenBlock());
+  Block *work = guardIteration(b, loc, id, total);
   IRMapping mapping;
   mapIteration(b, loc, loop, counts, id, mapping);
   auto [sharedBase, globalBase] = bufferBases(b, loc, buffers, id, global);
@@ -506,17 +514,12 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
     b.clone(op, mapping);
   replaceAllocations(buffers, mapping, sharedBase, globalBase, global);
   loop.erase();
-  BlockSchedule(launch.getThreadIds().x, launch.getBlockSizeX())
-      .run(*guard.thenBlock());
+  BlockSchedule(launch.getThreadIds().x, launch.getBlockSizeX()).run(*work);
   if (global) {
     b.setInsertionPointAfter(launch);
     memref::DeallocOp::create(b, loc, global);
   }
-
-  SmallVector<memref::CopyOp> inner;
-  launch.walk([&](memref::CopyOp copy) { inner.push_back(copy); });
-  for (memref::CopyOp copy : inner)
-    expandCopy(copy, /*inKernel=*/true);
+  expandKernelCopies(launch);
 }
 
 struct TpttMapParallelLoopsToGpuPass

@@ -100,27 +100,24 @@ void split(scf::ParallelOp parallel, Accumulation acc, int64_t minThreads,
   Location loc = parallel.getLoc();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  // Iterations of the parallel loop and steps of the reduction.
-  Value iterations = one;
-  for (auto [lower, upper, step] :
-       llvm::zip(parallel.getLowerBound(), parallel.getUpperBound(),
-                 parallel.getStep())) {
-    Value count = arith::MaxSIOp::create(
+  // Iterations of the parallel loop and steps of the reduction (none when
+  // the upper bound lies below the lower one).
+  auto tripCount = [&](Value lower, Value upper, Value step) -> Value {
+    return arith::MaxSIOp::create(
         b, loc,
         arith::CeilDivSIOp::create(
             b, loc, arith::SubIOp::create(b, loc, upper, lower), step),
         zero);
-    iterations = arith::MulIOp::create(b, loc, iterations, count);
-  }
+  };
+  Value iterations = one;
+  for (auto [lower, upper, step] :
+       llvm::zip(parallel.getLowerBound(), parallel.getUpperBound(),
+                 parallel.getStep()))
+    iterations = arith::MulIOp::create(b, loc, iterations,
+                                       tripCount(lower, upper, step));
   scf::ForOp loop = acc.loop;
-  Value steps = arith::MaxSIOp::create(
-      b, loc,
-      arith::CeilDivSIOp::create(b, loc,
-                                 arith::SubIOp::create(b, loc,
-                                                       loop.getUpperBound(),
-                                                       loop.getLowerBound()),
-                                 loop.getStep()),
-      zero);
+  Value steps =
+      tripCount(loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
   Value wanted = arith::CeilDivSIOp::create(
       b, loc, arith::ConstantIndexOp::create(b, loc, minThreads),
       arith::MaxSIOp::create(b, loc, iterations, one));
