@@ -48,15 +48,24 @@ func.func @operator(%q: {q}, %k: {kv}, %v: {kv}, %b: {q}) -> {q} {{
 """
 
 
-def branch_module(seq, hidden, heads, order, chunk):
+def branch_module(seq, hidden, heads, order, chunk, weight_type="f32"):
+    """The linear branch of a LiZA layer. With weight_type "bf16" the weights are bf16 [in, out]
+    arguments (as tptt-compile's CUDA executables hold them), widened where they are read."""
     x, w = tensor_type((1, seq, hidden)), tensor_type((hidden, hidden))
     h = tensor_type((1, heads, seq, hidden // heads))
     e = tensor_type((1, heads, seq, order, hidden // heads))
+    arg, widen, layout = w, "", ""
+    weights = {name: f"%{name}" for name in ("wq", "wk", "wv", "wo")}
+    if weight_type == "bf16":
+        arg, layout = f"tensor<{hidden}x{hidden}xbf16>", " transposed_weight"
+        for name in weights:
+            widen += f"  %{name}f = arith.extf %{name} : {arg} to {w}\n"
+            weights[name] = f"%{name}f"
     return f"""
-func.func @branch(%x: {x}, %wq: {w}, %wk: {w}, %wv: {w}, %wo: {w}) -> {x} {{
-  %q = tptt.linear %x, %wq : ({x}, {w}) -> {x}
-  %k = tptt.linear %x, %wk : ({x}, {w}) -> {x}
-  %v = tptt.linear %x, %wv : ({x}, {w}) -> {x}
+func.func @branch(%x: {x}, %wq: {arg}, %wk: {arg}, %wv: {arg}, %wo: {arg}) -> {x} {{
+{widen}  %q = tptt.linear %x, {weights["wq"]}{layout} : ({x}, {w}) -> {x}
+  %k = tptt.linear %x, {weights["wk"]}{layout} : ({x}, {w}) -> {x}
+  %v = tptt.linear %x, {weights["wv"]}{layout} : ({x}, {w}) -> {x}
   %alpha, %beta = tptt.gates %k, %v alpha = c beta = k heads = {heads} kv_heads = {heads}
       : ({x}, {x}) -> ({h}, {h})
   %qh, %kh, %vh = tptt.feature_map %q, %k, %v heads = {heads} kv_heads = {heads}
@@ -66,17 +75,19 @@ func.func @branch(%x: {x}, %wq: {w}, %wk: {w}, %wv: {w}, %wo: {w}) -> {x} {{
   %o, %s = tptt.delta_product %qh, %ke, %ve, %beta semantics = recurrent chunk_size = {chunk}
       : ({h}, {e}, {e}, {h}) -> ({h}, {tensor_type((1, heads, hidden // heads, hidden // heads))})
   %y = tptt.merge_heads %o : ({h}) -> {x}
-  %out = tptt.linear %y, %wo : ({x}, {w}) -> {x}
+  %out = tptt.linear %y, {weights["wo"]}{layout} : ({x}, {w}) -> {x}
   return %out : {x}
 }}
 """
 
 
-def time_tptt(build, workdir, source, entry, inputs, repeat, target="cpu"):
+def time_tptt(build, workdir, source, entry, inputs, repeat, target="cpu", dtypes=None):
+    """Best wall time (ms) of `entry` on `inputs` (arg0, arg1, ...; `dtypes` maps a name to its
+    stored safetensors dtype, e.g. {"arg1": "BF16"})."""
     module = workdir / f"{entry}.mlir"
     module.write_text(source)
     in_file = workdir / f"{entry}.safetensors"
-    safetensors.save(in_file, {f"arg{i}": x for i, x in enumerate(inputs)})
+    safetensors.save(in_file, {f"arg{i}": x for i, x in enumerate(inputs)}, dtypes=dtypes)
     done = subprocess.run(
         [str(build / "bin" / "tptt-run"), str(module), "--entry", entry, "--inputs", str(in_file),
          "--outputs", str(workdir / "out.safetensors"), "--repeat", str(repeat), "--target", target],

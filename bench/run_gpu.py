@@ -5,7 +5,8 @@ produce:
 
 * the recurrent ``tptt.delta_product`` forward at B=8, H=16, S=4096, d=128, chunk 64, n ∈ {1, 2}
   (tptt-run --repeat; the wall time includes the host's launches and synchronizations);
-* the whole linear branch of a LiZA layer at that batch (hidden 2048, 16 heads of 128);
+* the whole linear branch of a LiZA layer at B=1, S=4096 (hidden 2048, 16 heads of 128; bf16
+  weights, so the projections run on tensor cores);
 * decode tokens/s of a ~1B-shaped random-weight Llama with LiZA on every layer (hidden 2048,
   16 layers, 32 heads of 64, 8 KV heads, vocabulary 32000) at batch 1, as `EXE generate` reports;
 * where PyTorch with CUDA is installed, a plain PyTorch chunked delta rule (n = 1) as a peer.
@@ -136,9 +137,13 @@ def main():
         x = rng.standard_normal((1, seq, hidden)).astype(np.float32)
         weights = [(rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(np.float32)
                    for _ in range(4)]
-        ms = time_tptt(build, workdir, branch_module(seq, hidden, heads, 1, chunk), "branch",
-                       [x, *weights], args.repeat, target="cuda")
-        branch_bytes = 4 * (4 * hidden * hidden + 2 * seq * hidden)
+        # bf16 weights [in, out], as the CUDA executables hold them: the projections run on
+        # tensor cores.
+        weights = [w.T.copy() for w in weights]
+        ms = time_tptt(build, workdir, branch_module(seq, hidden, heads, 1, chunk, "bf16"),
+                       "branch", [x, *weights], args.repeat, target="cuda",
+                       dtypes={f"arg{i}": "BF16" for i in range(1, 5)})
+        branch_bytes = 2 * 4 * hidden * hidden + 4 * 2 * seq * hidden
         row("tptt LiZA linear branch (B=1)", ms, branch_bytes,
             2.0 * seq * (4 * hidden * hidden + 3 * heads * dim * dim),
             branch_bytes / (bandwidth * 1e12) * 1e3)

@@ -213,15 +213,27 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   // be cloned by the deallocation; clones become plain allocations and
   // copies), then turn linalg into loops. On the CPU they are sequential and
   // the explicit parallel loops (scf.forall over batch x heads, emitted by
-  // the lowering) become OpenMP parallel regions; for CUDA the reduction
-  // loops of every linalg op move innermost and all its parallel dimensions
-  // become one scf.parallel loop around them, for the gpu stage to map; a
-  // loop whose body accumulates into one element sums in a register, split
-  // across more threads when there are few (a decode step's projections).
+  // the lowering) become OpenMP parallel regions. For CUDA the projections
+  // with bf16 weights and enough rows become tensor-core kernels (launches
+  // already; emulated, one thread per block runs a warp's matrix
+  // operations); the reduction loops of every other linalg op move
+  // innermost and all its parallel dimensions become one scf.parallel loop
+  // around them, for the gpu stage to map; a loop whose body accumulates
+  // into one element sums in a register, split across more threads when
+  // there are few (a decode step's projections).
   if (runs(TpttStage::Loops)) {
     bufferization::buildBufferDeallocationPipeline(pm);
     pm.addPass(createConvertBufferizationToMemRefPass());
     if (cuda) {
+      TpttMapContractionsToTensorCoresPassOptions tensorCores;
+      if (!gpu) {
+        tensorCores.warpRows = 1;
+        tensorCores.warpCols = 1;
+        tensorCores.threadsPerWarp = 1;
+        tensorCores.sharedMemory = false;
+      }
+      pm.addNestedPass<func::FuncOp>(
+          createTpttMapContractionsToTensorCoresPass(tensorCores));
       pm.addNestedPass<func::FuncOp>(createTpttSinkReductionLoopsPass());
       pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
       pm.addPass(createForallToParallelLoopPass());

@@ -6,6 +6,7 @@
 // RUN: rm -rf %t.ptx && %python -m tptt.ptx %t.mlir --out %t.ptx | FileCheck %s --check-prefix=PTX
 // RUN: for f in %t.ptx/*.ptx; do %ptxas -arch=sm_90 -o /dev/null $f || exit 1; done
 // RUN: not grep -l "extern .func __nv_" %t.ptx/*.ptx
+// RUN: cat %t.ptx/projection_bf16_kernel*.ptx | grep -q "wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32"
 // RUN: tptt-opt %s --tptt-pipeline="target=cuda chip=sm_80 features=+ptx75 format=fatbin" | FileCheck %s --check-prefix=FATBIN
 
 // The CUDA pipeline's stages on every LiZA op: gates, feature map, virtual
@@ -150,4 +151,35 @@ func.func @liza_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: te
          tensor<?x?x16xf32>, tensor<f32>, tensor<64x64xf32>, tensor<?x?xi1>)
       -> tensor<?x?x64xf32>
   return %y : tensor<?x?x64xf32>
+}
+
+// A projection with a bf16 weight: at least 64 rows run on tf32 tensor
+// cores (a launch at the loops stage already), fewer on the FMA kernels
+// that split the reduction.
+// LOOPS-LABEL: func @projection_bf16
+// LOOPS:         scf.if
+// LOOPS:           gpu.launch
+// LOOPS:             gpu.subgroup_mma_compute
+// LOOPS:         } else {
+// LOOPS:           scf.parallel
+// LOOPS:             memref.atomic_rmw addf
+// PTX:         projection_bf16_kernel.ptx: .target sm_90
+// PTX:         projection_bf16_kernel_{{[0-9]+}}.ptx: .target sm_90
+func.func @projection_bf16(%x: tensor<?x?x64xf32>, %w: tensor<64x96xbf16>) -> tensor<?x?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x?x96xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(b, s, k, n) -> (b, s, k)>, affine_map<(b, s, k, n) -> (k, n)>, affine_map<(b, s, k, n) -> (b, s, n)>], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+      ins(%x, %w : tensor<?x?x64xf32>, tensor<64x96xbf16>) outs(%f : tensor<?x?x96xf32>) {
+  ^bb0(%a: f32, %c: bf16, %o: f32):
+    %cf = arith.extf %c : bf16 to f32
+    %p = arith.mulf %a, %cf : f32
+    %q = arith.addf %o, %p : f32
+    linalg.yield %q : f32
+  } -> tensor<?x?x96xf32>
+  return %y : tensor<?x?x96xf32>
 }

@@ -65,3 +65,34 @@ func.func @not_a_sum(%y: memref<?xf32>, %n: index) {
   }
   return
 }
+
+// -----
+
+// More parallel dimensions than a small vector holds inline (a projection
+// with the heads folded in): each keeps its own induction variable.
+// CHECK-LABEL: func @many_dimensions
+// CHECK:         scf.parallel (%[[P:.+]], %[[B:.+]], %[[C:.+]], %[[S:.+]], %[[H:.+]], %[[O:.+]], %[[D:.+]]) =
+// CHECK:           scf.for %[[K:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args
+// CHECK:             memref.load %{{.+}}[%[[B]], %[[C]], %[[S]], %[[K]]]
+// CHECK:             memref.load %{{.+}}[%[[K]], %[[H]], %[[O]], %[[D]]]
+// CHECK:           memref.atomic_rmw addf %{{.+}}, %{{.+}}[%[[B]], %[[C]], %[[S]], %[[H]], %[[O]], %[[D]]]
+func.func @many_dimensions(%x: memref<1x6x16x64xf32>, %w: memref<64x4x1x16xf32>, %y: memref<1x6x16x4x1x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c6 = arith.constant 6 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%b, %c, %s, %h, %o, %d) = (%c0, %c0, %c0, %c0, %c0, %c0) to (%c1, %c6, %c16, %c4, %c1, %c16) step (%c1, %c1, %c1, %c1, %c1, %c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %0 = memref.load %x[%b, %c, %s, %k] : memref<1x6x16x64xf32>
+      %1 = memref.load %w[%k, %h, %o, %d] : memref<64x4x1x16xf32>
+      %2 = memref.load %y[%b, %c, %s, %h, %o, %d] : memref<1x6x16x4x1x16xf32>
+      %3 = arith.mulf %0, %1 : f32
+      %4 = arith.addf %2, %3 : f32
+      memref.store %4, %y[%b, %c, %s, %h, %o, %d] : memref<1x6x16x4x1x16xf32>
+    }
+    scf.reduce
+  }
+  return
+}

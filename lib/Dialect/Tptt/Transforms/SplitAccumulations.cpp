@@ -137,11 +137,11 @@ void split(scf::ParallelOp parallel, Accumulation acc, int64_t minThreads,
   auto splitLoop = scf::ParallelOp::create(b, loc, lowers, uppers, stepsPer);
   OpBuilder body = OpBuilder::atBlockBegin(splitLoop.getBody());
   IRMapping mapping;
+  SmallVector<Value> ivs = splitLoop.getInductionVars();
   for (auto [from, to] :
-       llvm::zip(parallel.getInductionVars(),
-                 ArrayRef<Value>(splitLoop.getInductionVars()).drop_front()))
+       llvm::zip(parallel.getInductionVars(), ArrayRef(ivs).drop_front()))
     mapping.map(from, to);
-  Value part = splitLoop.getInductionVars().front();
+  Value part = ivs.front();
   for (Operation &op : parallel.getBody()->without_terminator()) {
     if (&op != loop.getOperation()) {
       body.clone(op, mapping);

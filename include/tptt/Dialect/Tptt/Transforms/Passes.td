@@ -244,6 +244,87 @@ def TpttMapParallelLoopsToGpuPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def TpttMapContractionsToTensorCoresPass
+    : Pass<"tptt-map-contractions-to-tensor-cores", "::mlir::func::FuncOp"> {
+  let summary = "Run the projections with bf16 weights on tensor cores";
+  let description = [{
+    The CUDA tail's projections: a `linalg` op on buffers computing
+    `C[p..., n...] += A[p..., k] * W[k, n...]` (or `W[n..., k]`; several
+    n when a head split is folded into the projection), the operands
+    possibly widened to f32 in its body, where the weight W is a static
+    bf16 buffer and A and C are f32 or bf16 (C f32), becomes a
+    `gpu.launch` that computes it with tf32 tensor-core operations
+    (`gpu.subgroup_mma_*`, lowered to `wmma.*.m16n16k8` by
+    `convert-gpu-to-nvvm`). Weights already rounded to bf16 lose nothing
+    in tf32, and the activations keep 10 bits of mantissa (bf16 has 7),
+    so the f32 build, whose weights are f32, keeps its exact FMA kernels.
+
+    The dimensions `p...` of A and C are collapsed into M rows, and `n...`
+    of W and C into N columns (all three buffers are contiguous). Each
+    block computes a tile of (32·`warp-rows`) × (32·`warp-cols`) outputs,
+    each warp a 32×32 part of it as 2×2 16×16 accumulators that stay in
+    registers across the reduction. Per step of 32 along k, the block's
+    threads stage the tiles of A and W in shared memory (as f32, zero past
+    the edges, so any M, N and K work), a barrier follows, and each warp
+    runs four k-steps of 8. The accumulators then go through shared memory
+    to C, added to what it holds (coalesced, and guarded at the edges).
+    Shared-memory rows are padded by 4 floats against bank conflicts, and
+    the tiles start 32 bytes apart, as the fragment loads require.
+
+    A contraction with fewer than `min-rows` rows (a decode step's) stays
+    as it is, for the FMA kernels that split its reduction across threads
+    (`tptt-split-accumulations`); where M is known only at run time, an
+    `scf.if` chooses between the two.
+
+    With `threads-per-warp=1 warp-rows=1 warp-cols=1 shared-memory=false`
+    (the CPU emulation of the CUDA target) a block is one thread running
+    one warp's matrix operations, its tiles on the stack, so that
+    `tptt-emulate-gpu-launches` can run the kernel on the CPU.
+
+    ```mlir
+    linalg.generic {indexing_maps = [(b, s, k, n) -> (b, s, k),
+                                     (b, s, k, n) -> (k, n),
+                                     (b, s, k, n) -> (b, s, n)], ...}
+        ins(%x, %w : memref<?x?x128xf32>, memref<128x352xbf16>)
+        outs(%y : memref<?x?x352xf32>) { ... extf, mulf, addf ... }
+    // becomes (for M = b * s >= min-rows)
+    gpu.launch blocks(...) in (%gx = ceildiv(352, 64), %gy = ceildiv(M, 64), ...)
+               threads(...) in (%c128, %c1, %c1)
+               workgroup(%tiles : memref<35360xi8, #gpu.address_space<workgroup>>) {
+      %acc = scf.for %k0 = %c0 to %c128 step %c32 iter_args(...) {
+        gpu.barrier
+        ... stage A and W tiles as f32 ...
+        gpu.barrier
+        %a = gpu.subgroup_mma_load_matrix ... -> !gpu.mma_matrix<16x8xf32, "AOp">
+        %b = gpu.subgroup_mma_load_matrix ... -> !gpu.mma_matrix<8x16xf32, "BOp">
+        %c = gpu.subgroup_mma_compute %a, %b, %acc ...
+      }
+      gpu.subgroup_mma_store_matrix ...
+      gpu.barrier
+      ... y[i, j] += tile[i, j] ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"warpRows", "warp-rows", "int64_t", /*default=*/"2",
+           "Warps along the rows of a block's tile">,
+    Option<"warpCols", "warp-cols", "int64_t", /*default=*/"2",
+           "Warps along the columns of a block's tile">,
+    Option<"threadsPerWarp", "threads-per-warp", "int64_t", /*default=*/"32",
+           "Threads that run one warp's matrix operations (1 when the "
+           "launches are emulated on the CPU)">,
+    Option<"minRows", "min-rows", "int64_t", /*default=*/"64",
+           "The fewest rows (M) a contraction runs on tensor cores with">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Stage the tiles in shared memory (else on the stack of the "
+           "thread, for the CPU emulation)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def TpttVerifyGpuKernelsPass
     : Pass<"tptt-verify-gpu-kernels", "::mlir::ModuleOp"> {
   let summary = "Check the backend contract of the GPU kernels";
@@ -274,9 +355,17 @@ def TpttEmulateGpuLaunchesPass
     with `cooperative-block-size=1`, whose one thread then runs all of its
     block's work in order); a launch with barriers and larger blocks, shared
     memory or an async token is rejected.
+
+    A warp's matrix operations (`gpu.subgroup_mma_*`, from
+    `tptt-map-contractions-to-tensor-cores` with `threads-per-warp=1`) run
+    on whole matrices: each `!gpu.mma_matrix` becomes a vector of its shape,
+    its loads and stores `vector.transfer_read`/`write` (the memref's rows
+    must lie the op's leading dimension apart), the multiply-accumulate a
+    `vector.contract`, a constant matrix a `vector.broadcast`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def TpttSinkReductionLoopsPass

@@ -1,0 +1,212 @@
+// RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-contractions-to-tensor-cores))" | FileCheck %s
+// RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-contractions-to-tensor-cores{warp-rows=1 warp-cols=1 threads-per-warp=1 shared-memory=false}))" | FileCheck %s --check-prefix=EMULATED
+
+#rows = affine_map<(b, s, k, n) -> (b, s, k)>
+#weight = affine_map<(b, s, k, n) -> (k, n)>
+#out = affine_map<(b, s, k, n) -> (b, s, n)>
+
+// A projection with a bf16 weight (K = 128, N = 352) and rows known at run
+// time: B·S >= 64 rows run on tensor cores, in blocks of 64 × 64 outputs
+// and 4 warps; fewer keep the linalg op. The tiles live in one workgroup
+// buffer, aligned to 32 bytes at run time; each step of 32 along k stages
+// them as f32 (clamped loads, zero past the edges) between barriers, then
+// each warp runs 4 k-steps of 2 × 2 tf32 fragment products into its 4
+// accumulators. The accumulators go through shared memory, and C gets them
+// added where the tile lies inside it.
+// CHECK-LABEL: func @projection
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x128xf32>, %[[W:.+]]: memref<128x352xbf16>, %[[Y:.+]]: memref<?x?x352xf32>)
+// CHECK:         %[[ROWS:.+]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : memref<?x?x128xf32> into memref<?x128xf32>
+// CHECK:         %[[OUT:.+]] = memref.collapse_shape %[[Y]] {{\[}}[0, 1], [2]] : memref<?x?x352xf32> into memref<?x352xf32>
+// CHECK:         %[[M:.+]] = memref.dim %[[ROWS]], %{{.+}} : memref<?x128xf32>
+// CHECK:         %[[ENOUGH:.+]] = arith.cmpi uge, %[[M]], %{{.+}} : index
+// CHECK:         scf.if %[[ENOUGH]] {
+// CHECK:           %[[GX:.+]] = arith.ceildivui %{{.+}}, %{{.+}} : index
+// CHECK:           %[[GY:.+]] = arith.ceildivui %[[M]], %{{.+}} : index
+// CHECK:           gpu.launch blocks({{.+}}) in ({{.+}} = %[[GX]], {{.+}} = %[[GY]], {{.+}}) threads(%[[T:.+]], %{{.+}}, %{{.+}}) in ({{.+}} = %[[C128:.+]], {{.+}}) workgroup(%[[BYTES:.+]] : memref<35360xi8, #gpu.address_space<workgroup>>)
+// CHECK:             memref.extract_aligned_pointer_as_index %[[BYTES]]
+// CHECK:             %[[A:.+]] = memref.view %[[BYTES]][%{{.+}}][] : {{.+}} to memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK:             %[[B:.+]] = memref.view %[[BYTES]][%{{.+}}][] : {{.+}} to memref<32x68xf32, #gpu.address_space<workgroup>>
+// CHECK:             %[[C:.+]] = memref.view %[[BYTES]][%{{.+}}][] : {{.+}} to memref<64x68xf32, #gpu.address_space<workgroup>>
+// CHECK:             %[[ZERO:.+]] = gpu.subgroup_mma_constant_matrix %{{.+}} : !gpu.mma_matrix<16x16xf32, "COp">
+// CHECK:             %[[ACC:.+]]:4 = scf.for %[[K0:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%{{.+}} = %[[ZERO]], %{{.+}} = %[[ZERO]], %{{.+}} = %[[ZERO]], %{{.+}} = %[[ZERO]])
+// CHECK:               gpu.barrier
+// CHECK:               scf.for %{{.+}} = %[[T]] to %{{.+}} step %{{.+}} {
+// CHECK:                 arith.minui
+// CHECK:                 memref.load %[[ROWS]]
+// CHECK:                 arith.select
+// CHECK:                 memref.store %{{.+}}, %[[A]]
+// CHECK:               scf.for %{{.+}} = %[[T]] to %{{.+}} step %{{.+}} {
+// CHECK:                 %[[E:.+]] = memref.load %[[W]]
+// CHECK:                 arith.extf %[[E]] : bf16 to f32
+// CHECK:                 memref.store %{{.+}}, %[[B]]
+// CHECK:               gpu.barrier
+// CHECK-COUNT-2:       gpu.subgroup_mma_load_matrix %[[A]][{{.+}}] {leadDimension = 36 : index} : {{.+}} -> !gpu.mma_matrix<16x8xf32, "AOp">
+// CHECK-COUNT-2:       gpu.subgroup_mma_load_matrix %[[B]][{{.+}}] {leadDimension = 68 : index} : {{.+}} -> !gpu.mma_matrix<8x16xf32, "BOp">
+// CHECK-COUNT-16:      gpu.subgroup_mma_compute
+// CHECK:               scf.yield
+// CHECK-COUNT-4:     gpu.subgroup_mma_store_matrix %{{.+}}, %[[C]][{{.+}}] {leadDimension = 68 : index}
+// CHECK:             gpu.barrier
+// CHECK:             scf.for %{{.+}} = %[[T]] to %{{.+}} step %{{.+}} {
+// CHECK:               scf.if
+// CHECK:                 %[[OLD:.+]] = memref.load %[[OUT]]
+// CHECK:                 %[[NEW:.+]] = memref.load %[[C]]
+// CHECK:                 %[[SUM:.+]] = arith.addf %[[OLD]], %[[NEW]]
+// CHECK:                 memref.store %[[SUM]], %[[OUT]]
+// CHECK:         } else {
+// CHECK:           linalg.generic
+// CHECK-SAME:        ins(%[[X]], %[[W]] :
+
+// Emulated: one thread per block runs one warp's 32 × 32 tile, with the
+// tiles on its stack (released per block).
+// EMULATED-LABEL: func @projection
+// EMULATED:         arith.ceildivui %{{.+}}, %{{.+}} : index
+// EMULATED:         arith.ceildivui
+// EMULATED-NEXT:      %[[THREADS:.+]] = arith.constant 1 : index
+// EMULATED-NEXT:      gpu.launch blocks({{.+}}) threads({{.+}}) in ({{.+}} = %[[THREADS]], {{.+}}) {
+// EMULATED:           memref.alloca_scope {
+// EMULATED:             %[[BYTES:.+]] = memref.alloca() : memref<13856xi8>
+// EMULATED:             memref.view %[[BYTES]][%{{.+}}][] : memref<13856xi8> to memref<32x36xf32>
+// EMULATED:             memref.view %[[BYTES]][%{{.+}}][] : memref<13856xi8> to memref<32x36xf32>
+// EMULATED:             memref.view %[[BYTES]][%{{.+}}][] : memref<13856xi8> to memref<32x36xf32>
+// EMULATED-COUNT-16:    gpu.subgroup_mma_compute
+func.func @projection(%x: memref<?x?x128xf32>, %w: memref<128x352xbf16>, %y: memref<?x?x352xf32>) {
+  linalg.generic {indexing_maps = [#rows, #weight, #out], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+      ins(%x, %w : memref<?x?x128xf32>, memref<128x352xbf16>) outs(%y : memref<?x?x352xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Rows known at compile time: 2 × 8 = 16 stay as they are, 2 × 64 run on
+// tensor cores without a check.
+// CHECK-LABEL: func @small_projection
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.generic
+func.func @small_projection(%x: memref<2x8x128xf32>, %w: memref<128x352xbf16>, %y: memref<2x8x352xf32>) {
+  linalg.generic {indexing_maps = [#rows, #weight, #out], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+      ins(%x, %w : memref<2x8x128xf32>, memref<128x352xbf16>) outs(%y : memref<2x8x352xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @large_projection
+// CHECK-NOT:     scf.if
+// CHECK:         gpu.launch
+// CHECK-NOT:     linalg.generic
+func.func @large_projection(%x: memref<2x64x128xf32>, %w: memref<128x352xbf16>, %y: memref<2x64x352xf32>) {
+  linalg.generic {indexing_maps = [#rows, #weight, #out], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+      ins(%x, %w : memref<2x64x128xf32>, memref<128x352xbf16>) outs(%y : memref<2x64x352xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A weight stored [N, K] (the backward's x-gradient reads the weight this
+// way): consecutive threads stage consecutive elements along k.
+// CHECK-LABEL: func @transposed_weight
+// CHECK-SAME:    (%[[X:.+]]: memref<?x64xf32>, %[[W:.+]]: memref<48x64xbf16>, %{{.+}}: memref<?x48xf32>)
+// CHECK:         gpu.launch
+// CHECK:           %[[A:.+]] = memref.view {{.+}} to memref<64x36xf32, #gpu.address_space<workgroup>>
+// CHECK:           memref.store %{{.+}}, %[[A]]
+// CHECK:           scf.for %[[E:.+]] = %{{.+}} to %{{.+}} step %{{.+}} {
+// CHECK-NEXT:        %[[C32:.+]] = arith.constant 32 : index
+// CHECK-NEXT:        %[[J:.+]] = arith.divui %[[E]], %[[C32]]
+// CHECK-NEXT:        %[[I:.+]] = arith.remui %[[E]], %[[C32]]
+// CHECK:             memref.load %[[W]]
+func.func @transposed_weight(%x: memref<?x64xf32>, %w: memref<48x64xbf16>, %y: memref<?x48xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<48x64xbf16>) outs(%y : memref<?x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %e, %a : f32
+    %s = arith.addf %p, %o : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A head split folded into the projection: the weight [K, H, d] and the
+// output [B, S, H, d] are collapsed to matrices of H·d columns.
+// CHECK-LABEL: func @split_heads
+// CHECK-SAME:    (%[[X:.+]]: memref<1x96x64xf32>, %[[W:.+]]: memref<64x4x16xbf16>, %[[Y:.+]]: memref<1x96x4x16xf32>)
+// CHECK-DAG:     %[[ROWS:.+]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : memref<1x96x64xf32> into memref<96x64xf32>
+// CHECK-DAG:     %[[WEIGHT:.+]] = memref.collapse_shape %[[W]] {{\[}}[0], [1, 2]] : memref<64x4x16xbf16> into memref<64x64xbf16>
+// CHECK-DAG:     %[[OUT:.+]] = memref.collapse_shape %[[Y]] {{\[}}[0, 1], [2, 3]] : memref<1x96x4x16xf32> into memref<96x64xf32>
+// CHECK-NOT:     scf.if
+// CHECK:         gpu.launch
+// CHECK:           memref.load %[[WEIGHT]]
+// CHECK:           memref.store %{{.+}}, %[[OUT]]
+func.func @split_heads(%x: memref<1x96x64xf32>, %w: memref<64x4x16xbf16>, %y: memref<1x96x4x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, s, k, h, d) -> (b, s, k)>, affine_map<(b, s, k, h, d) -> (k, h, d)>, affine_map<(b, s, k, h, d) -> (b, s, h, d)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]}
+      ins(%x, %w : memref<1x96x64xf32>, memref<64x4x16xbf16>) outs(%y : memref<1x96x4x16xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Left alone: an f32 weight (the f32 build keeps its exact kernels), a body
+// that is not a multiply-accumulate, and a batched product (no operand is
+// a matrix over (k, n) alone).
+// CHECK-LABEL: func @f32_weight
+// CHECK-NOT:     gpu.launch
+func.func @f32_weight(%x: memref<?x64xf32>, %w: memref<64x48xf32>, %y: memref<?x48xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<64x48xf32>) outs(%y : memref<?x48xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @not_multiply_accumulate
+// CHECK-NOT:     gpu.launch
+func.func @not_multiply_accumulate(%x: memref<?x64xf32>, %w: memref<64x48xbf16>, %y: memref<?x48xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<64x48xbf16>) outs(%y : memref<?x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %m = arith.maximumf %o, %p : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @batched
+// CHECK-NOT:     gpu.launch
+func.func @batched(%x: memref<4x?x64xf32>, %w: memref<4x64x48xbf16>, %y: memref<4x?x48xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, k, n)>, affine_map<(b, m, n, k) -> (b, m, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x?x64xf32>, memref<4x64x48xbf16>) outs(%y : memref<4x?x48xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
