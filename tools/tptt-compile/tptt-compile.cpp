@@ -53,38 +53,42 @@ namespace cl = llvm::cl;
 
 namespace {
 
+cl::OptionCategory category("tptt-compile options");
+
 cl::opt<std::string> modelDir(cl::Positional, cl::desc("MODEL_DIR"),
-                              cl::Required);
+                              cl::Required, cl::cat(category));
 cl::opt<std::string> outputPath("o", cl::desc("The executable to write"),
-                                cl::value_desc("EXE"));
+                                cl::value_desc("EXE"), cl::cat(category));
 cl::opt<std::string> targetName(
     "target",
     cl::desc("Code for: cpu (the host CPU), cuda (NVIDIA GPUs, with the "
              "CPU code too: the executable's --device picks) or cuda-on-cpu "
              "(the CUDA kernels run on the CPU, each launch as loops over its "
              "blocks and threads: checks the GPU mapping without a GPU)"),
-    cl::init("cpu"));
+    cl::init("cpu"), cl::cat(category));
 cl::opt<std::string> chip("chip",
                           cl::desc("The GPU architecture for --target cuda"),
-                          cl::init("sm_90"));
+                          cl::init("sm_90"), cl::cat(category));
 cl::opt<std::string>
     ptxFeatures("ptx-features",
                 cl::desc("The PTX ISA version for --target cuda (at least "
                          "the chip's minimum)"),
-                cl::init("+ptx80"));
+                cl::init("+ptx80"), cl::cat(category));
 cl::opt<std::string> gpuFormat(
     "gpu-format",
     cl::desc("What the executable embeds for --target cuda: isa (PTX, "
              "compiled by the driver) or fatbin (cubin and PTX, by ptxas)"),
-    cl::init("isa"));
+    cl::init("isa"), cl::cat(category));
 cl::opt<std::string>
     cudaToolkit("cuda-toolkit",
                 cl::desc("The CUDA toolkit with libdevice and ptxas "
-                         "(default: $CUDA_HOME, else /usr/local/cuda)"));
+                         "(default: $CUDA_HOME, else /usr/local/cuda)"),
+                cl::cat(category));
 cl::opt<std::string>
     semanticsOverride("semantics",
                       cl::desc("recurrent | tptt-0.12 (overrides the config's "
-                               "tptt.semantics)"));
+                               "tptt.semantics)"),
+                      cl::cat(category));
 cl::opt<std::string> emitStage(
     "emit",
     cl::desc("Stop after this stage and print it: tptt, autodiff, linalg, "
@@ -92,32 +96,36 @@ cl::opt<std::string> emitStage(
              "ptx (--target cuda: every kernel module's PTX), llvm-ir; or "
              "build exe (the default) or shared-lib (the C API of "
              "Runtime/tptt.h)"),
-    cl::init("exe"));
+    cl::init("exe"), cl::cat(category));
 cl::opt<std::string> trainMode(
     "train",
     cl::desc("Also compile the training entry points (tptt_loss, "
              "tptt_train_step) for: lora (the config's lora_config, or r 8 "
              "on q/k/v/o), lora-minus (the LiZA layers' attention "
-             "projections) or full (every parameter)"));
+             "projections) or full (every parameter)"),
+    cl::cat(category));
 cl::opt<std::string> dumpDir("dump-dir",
-                             cl::desc("Write the IR after every stage here"));
+                             cl::desc("Write the IR after every stage here"),
+                             cl::cat(category));
 cl::opt<bool> externalWeights(
     "external-weights",
     cl::desc("Keep the weights beside the executable (EXE.weights."
-             "safetensors) instead of inside it"));
+             "safetensors) instead of inside it"),
+    cl::cat(category));
 cl::opt<std::string>
     adapterDir("adapter",
                cl::desc("A PEFT LoRA adapter directory (adapter_config.json, "
                         "adapter_model.safetensors) to merge into the weights"),
-               cl::value_desc("DIR"));
+               cl::value_desc("DIR"), cl::cat(category));
 cl::opt<std::string> weightType(
     "weight-type",
     cl::desc("The element type of the model's weights in the executable: "
              "f32 or bf16 (default: bf16 for --target cuda, else f32). The "
-             "weights a training step updates stay f32"));
+             "weights a training step updates stay f32"),
+    cl::cat(category));
 cl::opt<int64_t> numThreads("num-threads",
                             cl::desc("OpenMP threads (0: all cores)"),
-                            cl::init(0));
+                            cl::init(0), cl::cat(category));
 
 [[noreturn]] void die(const std::string &message) {
   llvm::errs() << "tptt-compile: error: " << message << "\n";
@@ -526,6 +534,7 @@ std::string kernelsPtx(mlir::ModuleOp module) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::tptt::registerAllTpttPasses();
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
       "tptt-compile: compile a TPTT model directory (config.json with a "

@@ -1,5 +1,8 @@
 // RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-contractions-to-tensor-cores))" | FileCheck %s
 // RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-contractions-to-tensor-cores{warp-rows=1 warp-cols=1 threads-per-warp=1 shared-memory=false}))" | FileCheck %s --check-prefix=EMULATED
+// RUN: not tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-contractions-to-tensor-cores{warp-rows=4 warp-cols=4}))" 2>&1 | FileCheck %s --check-prefix=TOO-BIG
+
+// TOO-BIG: error: tptt-map-contractions-to-tensor-cores: the tiles of 4 x 4 warps take 102944 bytes of shared memory, more than the 49152 a block has
 
 #rows = affine_map<(b, s, k, n) -> (b, s, k)>
 #weight = affine_map<(b, s, k, n) -> (k, n)>

@@ -180,6 +180,16 @@ std::optional<int64_t> staticRows(const Contraction &contraction) {
   return rows;
 }
 
+/// The bytes a block's tiles take (A: rows × (depth + pad), W: depth ×
+/// (cols + pad), C: rows × (cols + pad) floats), and room to align the
+/// first.
+int64_t tileBytes(int64_t warpRows, int64_t warpCols) {
+  int64_t rows = kWarpTile * warpRows, cols = kWarpTile * warpCols;
+  int64_t floats =
+      rows * (kDepth + kPad) + kDepth * (cols + kPad) + rows * (cols + kPad);
+  return 4 * floats + kFragmentAlignment;
+}
+
 /// Builds the tensor-core kernel of one contraction.
 class KernelBuilder {
 public:
@@ -242,10 +252,9 @@ private:
     return arith::ConstantIndexOp::create(b, loc, value);
   }
 
-  /// The bytes of the three tiles, and room to align the first.
+  /// The buffer of the three tiles.
   MemRefType tilesType(Attribute memorySpace) {
-    int64_t floats = tileRows * leadA + kDepth * leadB + tileRows * leadC;
-    return MemRefType::get({4 * floats + kFragmentAlignment},
+    return MemRefType::get({tileBytes(options.warpRows, options.warpCols)},
                            b.getIntegerType(8), MemRefLayoutAttrInterface(),
                            memorySpace);
   }
@@ -438,6 +447,16 @@ struct TpttMapContractionsToTensorCoresPass
       getOperation().emitError(
           "tptt-map-contractions-to-tensor-cores: warp-rows, warp-cols, "
           "threads-per-warp and min-rows must be positive");
+      return signalPassFailure();
+    }
+    // A kernel's static shared memory may not exceed 48 KiB.
+    int64_t bytes = tileBytes(warpRows, warpCols);
+    if (sharedMemory && bytes > 48 * 1024) {
+      getOperation().emitError("tptt-map-contractions-to-tensor-cores: the "
+                               "tiles of ")
+          << warpRows.getValue() << " x " << warpCols.getValue()
+          << " warps take " << bytes
+          << " bytes of shared memory, more than the 49152 a block has";
       return signalPassFailure();
     }
     SmallVector<Contraction> contractions;
