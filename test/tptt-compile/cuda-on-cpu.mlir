@@ -14,12 +14,13 @@
 // RUN: diff %t/cpu.txt %t/emulated.txt
 // RUN: tptt-compile %t/model --target cuda-on-cpu --emit=gpu | FileCheck %s --check-prefix=GPU
 // With bf16 weights, a 64-token prompt's projections take the tensor-core
-// kernels (one thread per block running a warp's matrix operations).
+// kernels (one thread per block running a warp's matrix operations), which
+// round the activations to tf32 as a GPU does: within 1e-2 of the CPU.
 // RUN: tptt-compile %t/model --weight-type bf16 -o %t/cpu-bf16 2> /dev/null
 // RUN: tptt-compile %t/model --target cuda-on-cpu --weight-type bf16 -o %t/emulated-bf16 2> /dev/null
 // RUN: %t/cpu-bf16 logits --tokens 3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6 --out %t/cpu-bf16.safetensors
 // RUN: %t/emulated-bf16 logits --tokens 3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,3,4,5,6 --out %t/emulated-bf16.safetensors
-// RUN: %python %S/Inputs/compare.py %t/cpu-bf16.safetensors %t/emulated-bf16.safetensors 1e-5 | FileCheck %s --check-prefix=SAME
+// RUN: %python %S/Inputs/compare.py %t/cpu-bf16.safetensors %t/emulated-bf16.safetensors 1e-2 | FileCheck %s --check-prefix=SAME
 // RUN: tptt-compile %t/model --target cuda-on-cpu --weight-type bf16 --emit=loops | FileCheck %s --check-prefix=TENSOR-CORES
 //
 // RUN: %python %S/Inputs/make_train_model.py %t/train

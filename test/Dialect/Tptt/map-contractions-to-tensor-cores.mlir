@@ -12,8 +12,9 @@
 // time: B·S >= 64 rows run on tensor cores, in blocks of 64 × 64 outputs
 // and 4 warps; fewer keep the linalg op. The tiles live in one workgroup
 // buffer, aligned to 32 bytes at run time; each step of 32 along k stages
-// them as f32 (clamped loads, zero past the edges) between barriers, then
-// each warp runs 4 k-steps of 2 × 2 tf32 fragment products into its 4
+// them as f32 (clamped loads, zero past the edges; the activations rounded
+// to tf32: + 2^12, then the low 13 bits cleared, unless not finite) between
+// barriers, then each warp runs 4 k-steps of 2 × 2 tf32 fragment products into its 4
 // accumulators. The accumulators go through shared memory, and C gets them
 // added where the tile lies inside it.
 // CHECK-LABEL: func @projection
@@ -35,9 +36,14 @@
 // CHECK:               gpu.barrier
 // CHECK:               scf.for %{{.+}} = %[[T]] to %{{.+}} step %{{.+}} {
 // CHECK:                 arith.minui
-// CHECK:                 memref.load %[[ROWS]]
-// CHECK:                 arith.select
-// CHECK:                 memref.store %{{.+}}, %[[A]]
+// CHECK:                 %[[LOADED:.+]] = memref.load %[[ROWS]]
+// CHECK:                 %[[BITS:.+]] = arith.bitcast %[[LOADED]] : f32 to i32
+// CHECK:                 %[[UP:.+]] = arith.addi %[[BITS]], %{{.+}} : i32
+// CHECK:                 %[[CUT:.+]] = arith.andi %[[UP]], %{{.+}} : i32
+// CHECK:                 %[[KEPT:.+]] = arith.select %{{.+}}, %[[CUT]], %[[BITS]] : i32
+// CHECK:                 %[[TF32:.+]] = arith.bitcast %[[KEPT]] : i32 to f32
+// CHECK:                 %[[STAGED:.+]] = arith.select %{{.+}}, %[[TF32]], %{{.+}} : f32
+// CHECK:                 memref.store %[[STAGED]], %[[A]]
 // CHECK:               scf.for %{{.+}} = %[[T]] to %{{.+}} step %{{.+}} {
 // CHECK:                 %[[E:.+]] = memref.load %[[W]]
 // CHECK:                 arith.extf %[[E]] : bf16 to f32

@@ -303,8 +303,32 @@ private:
     return arith::AndIOp::create(b, loc, rowInside, colInside);
   }
 
-  /// `source[i, j]` as f32, or 0 where (i, j) lies outside
-  /// [0, rows) × [0, cols); the load reads a clamped, valid position.
+  /// `x` rounded to tf32 (10 bits of mantissa), to nearest with ties away
+  /// from zero, as `cvt.rna.tf32.f32` does: the tensor cores would
+  /// truncate it, and the emulation then computes what they compute (up to
+  /// the order of the sums, since products of tf32 values are exact in
+  /// f32). Infinities and NaNs stay as they are.
+  Value roundToTf32(Value x) {
+    Type i32 = b.getI32Type();
+    auto constant = [&](int64_t value) -> Value {
+      return arith::ConstantIntOp::create(b, loc, i32, value);
+    };
+    Value bits = arith::BitcastOp::create(b, loc, i32, x);
+    Value half = constant(1 << 12);
+    Value keep = constant(~int64_t((1 << 13) - 1) & 0xffffffff);
+    Value rounded = arith::AndIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, bits, half), keep);
+    Value exponentMask = constant(0x7f800000);
+    Value exponent = arith::AndIOp::create(b, loc, bits, exponentMask);
+    Value finite = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                         exponent, exponentMask);
+    Value bitsOut = arith::SelectOp::create(b, loc, finite, rounded, bits);
+    return arith::BitcastOp::create(b, loc, b.getF32Type(), bitsOut);
+  }
+
+  /// `source[i, j]` as f32 (rounded to tf32, or widened from bf16), or 0 where
+  /// (i, j) lies outside [0, rows) × [0, cols); the load reads a clamped, valid
+  /// position.
   Value loadOrZero(Value source, Value i, Value j, Value rows, Value cols) {
     Value one = index(1);
     Value inside = isInside(i, j, rows, cols);
@@ -313,8 +337,9 @@ private:
     Value lastCol = arith::SubIOp::create(b, loc, cols, one);
     Value col = arith::MinUIOp::create(b, loc, j, lastCol);
     Value value = memref::LoadOp::create(b, loc, source, ValueRange{row, col});
-    if (!value.getType().isF32())
-      value = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+    value = value.getType().isF32()
+                ? roundToTf32(value)
+                : arith::ExtFOp::create(b, loc, b.getF32Type(), value);
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
     return arith::SelectOp::create(b, loc, inside, value, zero);
   }

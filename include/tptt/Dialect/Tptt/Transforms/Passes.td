@@ -256,16 +256,20 @@ def TpttMapContractionsToTensorCoresPass
     `gpu.launch` that computes it with tf32 tensor-core operations
     (`gpu.subgroup_mma_*`, lowered to `wmma.*.m16n16k8` by
     `convert-gpu-to-nvvm`). Weights already rounded to bf16 lose nothing
-    in tf32, and the activations keep 10 bits of mantissa (bf16 has 7),
-    so the f32 build, whose weights are f32, keeps its exact FMA kernels.
+    in tf32; the activations are rounded to it (10 bits of mantissa, to
+    nearest, ties away from zero, as `cvt.rna.tf32.f32`; the tensor cores
+    would truncate them), so the emulated kernel computes what a GPU's does
+    up to the order of the sums. The f32 build, whose weights are f32, keeps
+    its exact FMA kernels.
 
     The dimensions `p...` of A and C are collapsed into M rows, and `n...`
     of W and C into N columns (all three buffers are contiguous). Each
     block computes a tile of (32·`warp-rows`) × (32·`warp-cols`) outputs,
     each warp a 32×32 part of it as 2×2 16×16 accumulators that stay in
     registers across the reduction. Per step of 32 along k, the block's
-    threads stage the tiles of A and W in shared memory (as f32, zero past
-    the edges, so any M, N and K work), a barrier follows, and each warp
+    threads stage the tiles of A and W in shared memory (as tf32 values in
+    f32, zero past the edges, so any M, N and K work), a barrier follows,
+    and each warp
     runs four k-steps of 8. The accumulators then go through shared memory
     to C, added to what it holds (coalesced, and guarded at the edges).
     Shared-memory rows are padded by 4 floats against bank conflicts, and
