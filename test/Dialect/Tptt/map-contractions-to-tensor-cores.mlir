@@ -177,8 +177,9 @@ func.func @split_heads(%x: memref<1x96x64xf32>, %w: memref<64x4x16xbf16>, %y: me
 // -----
 
 // Left alone: an f32 weight (the f32 build keeps its exact kernels), a body
-// that is not a multiply-accumulate, and a batched product (no operand is
-// a matrix over (k, n) alone).
+// that is not a multiply-accumulate, a contraction inside a parallel loop
+// (its iterations become threads), and a batched product (no operand is a
+// matrix over (k, n) alone).
 // CHECK-LABEL: func @f32_weight
 // CHECK-NOT:     gpu.launch
 func.func @f32_weight(%x: memref<?x64xf32>, %w: memref<64x48xf32>, %y: memref<?x48xf32>) {
@@ -202,6 +203,26 @@ func.func @not_multiply_accumulate(%x: memref<?x64xf32>, %w: memref<64x48xbf16>,
     %p = arith.mulf %a, %e : f32
     %m = arith.maximumf %o, %p : f32
     linalg.yield %m : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @inside_parallel_loop
+// CHECK-NOT:     gpu.launch
+func.func @inside_parallel_loop(%w: memref<64x48xbf16>) {
+  scf.forall (%i) in (4) {
+    %x = memref.alloc() : memref<128x64xf32>
+    %y = memref.alloc() : memref<128x48xf32>
+    linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%x, %w : memref<128x64xf32>, memref<64x48xbf16>) outs(%y : memref<128x48xf32>) {
+    ^bb0(%a: f32, %b: bf16, %o: f32):
+      %e = arith.extf %b : bf16 to f32
+      %p = arith.mulf %a, %e : f32
+      %s = arith.addf %o, %p : f32
+      linalg.yield %s : f32
+    }
+    memref.dealloc %x : memref<128x64xf32>
+    memref.dealloc %y : memref<128x48xf32>
   }
   return
 }

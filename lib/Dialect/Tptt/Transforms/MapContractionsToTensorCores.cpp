@@ -86,11 +86,15 @@ bool isMultiplyAccumulate(linalg::LinalgOp op) {
          });
 }
 
-/// The contraction `op` computes, if it is one this pass maps.
+/// The contraction `op` computes, if it is one this pass maps: not inside a
+/// parallel loop (whose iterations become threads) or a kernel.
 std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
-      op.getNumLoops() < 3 || !isMultiplyAccumulate(op))
+  if (op->getParentOfType<scf::ParallelOp>() ||
+      op->getParentOfType<scf::ForallOp>() ||
+      op->getParentOfType<gpu::LaunchOp>() || !op.hasPureBufferSemantics() ||
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || op.getNumLoops() < 3 ||
+      !isMultiplyAccumulate(op))
     return std::nullopt;
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
