@@ -269,11 +269,13 @@ def TpttMapContractionsToTensorCoresPass
     registers across the reduction. Per step of 32 along k, the block's
     threads stage the tiles of A and W in shared memory (as tf32 values in
     f32, zero past the edges, so any M, N and K work), a barrier follows,
-    and each warp
-    runs four k-steps of 8. The accumulators then go through shared memory
-    to C, added to what it holds (coalesced, and guarded at the edges).
-    Shared-memory rows are padded by 4 floats against bank conflicts, and
-    the tiles start 32 bytes apart, as the fragment loads require.
+    and each warp runs four k-steps of 8. The accumulators then go through
+    shared memory to C, added to what it holds (coalesced, and guarded at
+    the edges). Shared-memory rows are padded by 4 floats against bank
+    conflicts, and the tiles start 32 bytes apart, as the fragment loads
+    require; tiles past the 48 KiB of static shared memory a block has are
+    an error. Contractions inside a parallel loop (whose iterations become
+    threads) or a kernel are left alone.
 
     A contraction with fewer than `min-rows` rows (a decode step's) stays
     as it is, for the FMA kernels that split its reduction across threads
