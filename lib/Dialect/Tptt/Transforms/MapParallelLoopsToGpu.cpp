@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tptt/Dialect/Tptt/Transforms/LoopUtils.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -58,24 +59,6 @@ void expandCopy(memref::CopyOp copy, bool inKernel) {
   copy.erase();
 }
 
-/// The iteration counts of `loop` per dimension (none when the upper bound
-/// lies below the lower one) and in all, computed at `b`.
-std::pair<SmallVector<Value>, Value> iterationCounts(OpBuilder &b, Location loc,
-                                                     scf::ParallelOp loop) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value total = arith::ConstantIndexOp::create(b, loc, 1);
-  SmallVector<Value> counts;
-  for (auto [lower, upper, step] :
-       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
-    Value span = arith::SubIOp::create(b, loc, upper, lower);
-    Value count = arith::MaxSIOp::create(
-        b, loc, arith::CeilDivSIOp::create(b, loc, span, step), zero);
-    counts.push_back(count);
-    total = arith::MulIOp::create(b, loc, total, count);
-  }
-  return {counts, total};
-}
-
 /// Maps the induction variables of `loop` to those of its iteration number
 /// `id`, numbered row-major (the last dimension varies fastest).
 void mapIteration(OpBuilder &b, Location loc, scf::ParallelOp loop,
@@ -120,7 +103,7 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
   Location loc = loop.getLoc();
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value threads = arith::ConstantIndexOp::create(b, loc, blockSize);
-  auto [counts, total] = iterationCounts(b, loc, loop);
+  auto [counts, total] = tptt::buildIterationCounts(b, loc, loop);
   // A grid of no blocks is an invalid launch: an empty loop launches one
   // block whose threads all skip.
   Value blocks = arith::MaxSIOp::create(
@@ -444,7 +427,7 @@ private:
   void distribute(scf::ParallelOp loop) {
     OpBuilder b(loop);
     Location loc = loop.getLoc();
-    auto [counts, total] = iterationCounts(b, loc, loop);
+    auto [counts, total] = tptt::buildIterationCounts(b, loc, loop);
     auto strided = scf::ForOp::create(b, loc, thread, total, threads);
     b.setInsertionPointToStart(strided.getBody());
     IRMapping mapping;
@@ -486,7 +469,7 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
   for (memref::CopyOp copy : copies)
     expandCopy(copy, /*inKernel=*/false);
 
-  auto [counts, total] = iterationCounts(b, loc, loop);
+  auto [counts, total] = tptt::buildIterationCounts(b, loc, loop);
   BlockBuffers buffers = placeAllocations(b, loc, loop, sharedBudget);
   Value global;
   if (llvm::is_contained(buffers.shared, false))

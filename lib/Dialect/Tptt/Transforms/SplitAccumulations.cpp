@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tptt/Dialect/Tptt/Transforms/LoopUtils.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -100,27 +101,14 @@ void split(scf::ParallelOp parallel, Accumulation acc, int64_t minThreads,
   Location loc = parallel.getLoc();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  // Iterations of the parallel loop and steps of the reduction (none when
-  // the upper bound lies below the lower one).
-  auto tripCount = [&](Value lower, Value upper, Value step) -> Value {
-    return arith::MaxSIOp::create(
-        b, loc,
-        arith::CeilDivSIOp::create(
-            b, loc, arith::SubIOp::create(b, loc, upper, lower), step),
-        zero);
-  };
-  Value iterations = one;
-  for (auto [lower, upper, step] :
-       llvm::zip(parallel.getLowerBound(), parallel.getUpperBound(),
-                 parallel.getStep()))
-    iterations = arith::MulIOp::create(b, loc, iterations,
-                                       tripCount(lower, upper, step));
+  // Iterations of the parallel loop and steps of the reduction.
+  Value iterations = tptt::buildIterationCounts(b, loc, parallel).second;
   scf::ForOp loop = acc.loop;
-  Value steps =
-      tripCount(loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
+  Value steps = tptt::buildTripCount(b, loc, loop.getLowerBound(),
+                                     loop.getUpperBound(), loop.getStep());
+  Value threads = arith::ConstantIndexOp::create(b, loc, minThreads);
   Value wanted = arith::CeilDivSIOp::create(
-      b, loc, arith::ConstantIndexOp::create(b, loc, minThreads),
-      arith::MaxSIOp::create(b, loc, iterations, one));
+      b, loc, threads, arith::MaxSIOp::create(b, loc, iterations, one));
   Value most = arith::MaxSIOp::create(
       b, loc,
       arith::CeilDivSIOp::create(
