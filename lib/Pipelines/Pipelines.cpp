@@ -144,6 +144,10 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
   auto runs = [&](TpttStage stage) {
     return options.from <= stage && stage <= options.to;
   };
+  // The CUDA mapping (also when emulated), and whether its kernels run on a
+  // GPU.
+  bool cuda = options.target != TpttTarget::CPU;
+  bool gpu = options.target == TpttTarget::CUDA;
 
   // Stage tptt: graph-level cleanup (folds such as μ = 0, order-1 expansion).
   if (runs(TpttStage::Tptt))
@@ -167,16 +171,15 @@ void mlir::tptt::buildTpttPipeline(OpPassManager &pm,
     pm.addPass(createTpttDecomposeLizaAttentionPass());
     ConvertTpttToLinalgPassOptions lowering;
     lowering.chunkSize = options.chunkSize;
+    // A kernel pays a barrier for each dependent step of the triangular
+    // solve; the CPU keeps the row recursion.
+    lowering.blockedTrilInverse = cuda;
     pm.addPass(createConvertTpttToLinalgPass(lowering));
     pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
     pm.addPass(createTpttFuseElementwiseOpsPass());
     pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
     addCleanup(pm);
   }
-
-  // The CUDA mapping, and whether its kernels run on a GPU.
-  bool cuda = options.target != TpttTarget::CPU;
-  bool gpu = options.target == TpttTarget::CUDA;
 
   // Stage tiled: on the CPU, the contractions outside the operator's own
   // parallel loop (projections, attention) become scf.forall loops over

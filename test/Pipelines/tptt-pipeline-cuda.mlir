@@ -7,6 +7,7 @@
 // RUN: for f in %t.ptx/*.ptx; do %ptxas -arch=sm_90 -o /dev/null $f || exit 1; done
 // RUN: not grep -l "extern .func __nv_" %t.ptx/*.ptx
 // RUN: cat %t.ptx/projection_bf16_kernel*.ptx | grep -q "wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32"
+// RUN: test $(cat %t.ptx/delta_product\$tensor_cores_kernel*.ptx | grep -c "wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32") -eq 21
 // RUN: tptt-opt %s --tptt-pipeline="target=cuda chip=sm_80 features=+ptx75 format=fatbin" | FileCheck %s --check-prefix=FATBIN
 
 // The CUDA pipeline's stages on every LiZA op: gates, feature map, virtual
@@ -66,12 +67,15 @@ func.func @virtual_token_expand(%x: tensor<?x4x?x8xf32>)
 // The ungated operator's loop over batch x heads is a cooperative kernel:
 // a block per head, whose threads share each chunk's products (a barrier
 // after each) and its scratch buffers, all in the block's shared memory at
-// this size (the state first).
+// this size (the state first, at the memory's first 64-byte boundary).
 // GPU-LABEL:   func @delta_product$ungated
 // GPU:           gpu.launch_func @{{.+}} blocks in (%{{.+}}) threads in (%c256, %c1, %c1) dynamic_shared_memory_size
 // GPU:         gpu.func @{{.+}}kernel
 // GPU:           gpu.dynamic_shared_memory
-// GPU:           memref.view %{{.+}}[%c0{{.*}}][] : memref<?xi8> to memref<8x8xf32>
+// GPU:           memref.extract_aligned_pointer_as_index
+// GPU:           arith.subi %c64
+// GPU:           %[[START:.+]] = arith.remui %{{.+}}, %c64
+// GPU:           memref.view %{{.+}}[%[[START]]][] : memref<?xi8> to memref<8x8xf32>
 // GPU:           scf.for
 // GPU:             scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c256
 // GPU:             gpu.barrier
@@ -182,4 +186,23 @@ func.func @projection_bf16(%x: tensor<?x?x64xf32>, %w: tensor<64x96xbf16>) -> te
     linalg.yield %q : f32
   } -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>
+}
+
+// With a head dim and chunk of 16, the operator's chunk products run on
+// tensor cores inside its cooperative kernel: warp tiles in 3xTF32, the
+// loop over k kept rolled (7 products, 3 wmma each).
+// LOOPS-LABEL: func @delta_product$tensor_cores
+// LOOPS:         scf.parallel
+// LOOPS:           scf.for
+// LOOPS-COUNT-21:    gpu.subgroup_mma_compute
+// GPU-LABEL:   func @delta_product$tensor_cores
+// GPU:           gpu.launch_func {{.+}} threads in (%c256, %c1, %c1) dynamic_shared_memory_size
+// PTX:         delta_product$tensor_cores_kernel.ptx: .target sm_90
+func.func @delta_product$tensor_cores(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x1x16xf32>,
+                                      %v: tensor<?x4x?x1x16xf32>, %b: tensor<?x4x?x16xf32>)
+    -> (tensor<?x4x?x16xf32>, tensor<?x4x16x16xf32>) {
+  %o, %s = tptt.delta_product %q, %k, %v, %b semantics = recurrent chunk_size = 16
+      : (tensor<?x4x?x16xf32>, tensor<?x4x?x1x16xf32>, tensor<?x4x?x1x16xf32>, tensor<?x4x?x16xf32>)
+      -> (tensor<?x4x?x16xf32>, tensor<?x4x16x16xf32>)
+  return %o, %s : tensor<?x4x?x16xf32>, tensor<?x4x16x16xf32>
 }

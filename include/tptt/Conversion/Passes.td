@@ -31,6 +31,13 @@ def ConvertTpttToLinalgPass : Pass<"convert-tptt-to-linalg"> {
            "Chunk length C (real tokens) of the recurrent operator's linear "
            "schedule; 0 uses the op's chunk_size. Nonlinear mode always "
            "uses chunk_size, the period of phi.">,
+    Option<"blockedTrilInverse", "blocked-tril-inverse", "bool",
+           /*default=*/"false",
+           "Invert the ungated scan's triangular matrices (static N, a "
+           "multiple of 16 above 16) by 16 x 16 blocks: the diagonal blocks "
+           "by one batched row recursion of 16 steps, then each block row "
+           "from those above it by two matrix products, instead of N row "
+           "steps (the CUDA target's choice: each step is a barrier there)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

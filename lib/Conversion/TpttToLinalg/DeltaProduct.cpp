@@ -235,6 +235,81 @@ Value lowering::buildTrilInverse(OpBuilder &b, Location loc, Value l) {
       });
 }
 
+namespace {
+
+/// The diagonal blocks of buildBlockedTrilInverse: 16 rows, the height of a
+/// tensor-core fragment.
+constexpr int64_t kTrilBlock = 16;
+
+/// x[row, col] of a 2-D tensor, `rows` × `cols` of it.
+Value sliceBlock(OpBuilder &b, Location loc, Value x, int64_t row, int64_t col,
+                 int64_t rows, int64_t cols) {
+  auto type = cast<RankedTensorType>(x.getType());
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({rows, cols}, type.getElementType()), x,
+      SmallVector<OpFoldResult>{b.getIndexAttr(row), b.getIndexAttr(col)},
+      SmallVector<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(cols)},
+      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+}
+
+/// Inserts `part` into `dest` at [row, col].
+Value insertBlock(OpBuilder &b, Location loc, Value part, Value dest,
+                  int64_t row, int64_t col) {
+  auto type = cast<RankedTensorType>(part.getType());
+  return tensor::InsertSliceOp::create(
+      b, loc, part, dest,
+      SmallVector<OpFoldResult>{b.getIndexAttr(row), b.getIndexAttr(col)},
+      SmallVector<OpFoldResult>{b.getIndexAttr(type.getDimSize(0)),
+                                b.getIndexAttr(type.getDimSize(1))},
+      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+}
+
+} // namespace
+
+Value lowering::buildBlockedTrilInverse(OpBuilder &b, Location loc, Value l) {
+  auto type = cast<RankedTensorType>(l.getType());
+  int64_t n = type.getRank() == 2 ? type.getDimSize(1) : ShapedType::kDynamic;
+  if (!type.hasStaticShape() || ShapedType::isDynamic(n) ||
+      n % kTrilBlock != 0 || n <= kTrilBlock)
+    return buildTrilInverse(b, loc, l);
+  MLIRContext *ctx = b.getContext();
+  Type elementType = type.getElementType();
+  int64_t blocks = n / kTrilBlock;
+  // The diagonal blocks L_ii, all inverted by one row recursion of 16 steps.
+  Value split =
+      splitDim(b, loc, splitDim(b, loc, l, 1, kTrilBlock), 0, kTrilBlock);
+  Value diagonal = buildParallelGeneric(
+      b, loc, {split}, {projectionMap(ctx, 3, {0, 1, 0, 2})},
+      createEmpty(b, loc,
+                  {b.getIndexAttr(blocks), b.getIndexAttr(kTrilBlock),
+                   b.getIndexAttr(kTrilBlock)},
+                  elementType),
+      [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+  Value inverses = buildTrilInverse(b, loc, diagonal);
+  // Block row i below the diagonal: T_i,<i = −T_ii (L_i,<i T_<i,<i), from
+  // the rows above it.
+  Value t = createFilled(b, loc, {b.getIndexAttr(n), b.getIndexAttr(n)},
+                         elementType, 0.0);
+  for (int64_t i = 0; i < blocks; ++i) {
+    int64_t row = i * kTrilBlock;
+    Value index = arith::ConstantIndexOp::create(b, loc, i);
+    Value inverse = slicePrefix(b, loc, inverses, index);
+    if (i > 0) {
+      Value left = sliceBlock(b, loc, l, row, 0, kTrilBlock, row);
+      Value above = sliceBlock(b, loc, t, 0, 0, row, row);
+      Value product = einsum(b, loc, "mk,kn->mn", left, above);
+      Value block = mapElementwise(
+          b, loc, {einsum(b, loc, "mk,kn->mn", inverse, product)},
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            return arith::NegFOp::create(nb, nloc, args[0]).getResult();
+          });
+      t = insertBlock(b, loc, block, t, row, 0);
+    }
+    t = insertBlock(b, loc, inverse, t, row, row);
+  }
+  return t;
+}
+
 Value lowering::buildPhi(OpBuilder &b, Location loc, Value h) {
   MLIRContext *ctx = b.getContext();
   Type elementType = elementTypeOf(h);
@@ -456,11 +531,12 @@ Value applyPhiAtChunkEnd(OpBuilder &b, Location loc, Value state, Value nc,
 }
 
 /// The ungated scan. Per chunk (all operands small enough to stay in cache):
-/// the UT transform T = (I + stril(W Kᵀ))⁻¹, then U = T (B − W S),
+/// the UT transform T = (I + stril(W Kᵀ))⁻¹ (blocked, see
+/// buildBlockedTrilInverse, when `blockedInverse`), then U = T (B − W S),
 /// O = Q S + causal(Q Kᵀ) U and S ← S + Kᵀ U.
 Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
                   Value state0, Value outInit, Value numChunks, Value length,
-                  bool nonlinear, Value &finalState) {
+                  bool nonlinear, bool blockedInverse, Value &finalState) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   auto loop = scf::ForOp::create(
@@ -470,8 +546,9 @@ Value scanUngated(OpBuilder &b, Location loc, const RecurrentChunks &in,
         auto [k, w, bv] = sliceChunkRows(lb, lloc, in, nc);
         Value q = slicePrefix(lb, lloc, in.q, nc);
         Value kT = transposeLast2(lb, lloc, k);
-        Value t =
-            buildTrilInverse(lb, lloc, einsum(lb, lloc, "md,dp->mp", w, kT));
+        Value l = einsum(lb, lloc, "md,dp->mp", w, kT);
+        Value t = blockedInverse ? buildBlockedTrilInverse(lb, lloc, l)
+                                 : buildTrilInverse(lb, lloc, l);
         Value residual =
             subTensors(lb, lloc, bv, einsum(lb, lloc, "md,de->me", w, s));
         Value u = einsum(lb, lloc, "mp,pd->md", t, residual);
@@ -717,7 +794,8 @@ struct LowerRecurrentDeltaProduct : public OpRewritePattern<DeltaProductOp> {
               alpha ? scanGated(fb, floc, chunks, state0, headOut, numChunks,
                                 length, op.getNonlinear(), finalState)
                     : scanUngated(fb, floc, chunks, state0, headOut, numChunks,
-                                  length, op.getNonlinear(), finalState);
+                                  length, op.getNonlinear(),
+                                  options.blockedTrilInverse, finalState);
           SmallVector<OpFoldResult> outSizes = getSizes(fb, floc, outs);
           SmallVector<OpFoldResult> stateSizes = getSizes(fb, floc, finalState);
           auto inParallel = scf::InParallelOp::create(fb, floc);

@@ -56,6 +56,7 @@ struct ConvertTpttToLinalgPass
 
     TpttToLinalgOptions options;
     options.chunkSize = chunkSize;
+    options.blockedTrilInverse = blockedTrilInverse;
     RewritePatternSet patterns(ctx);
     populateTpttToLinalgPatterns(patterns, options);
     if (failed(applyPartialConversion(getOperation(), target,

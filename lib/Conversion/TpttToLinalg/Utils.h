@@ -103,6 +103,15 @@ Value splitDim(OpBuilder &b, Location loc, Value x, unsigned dim,
 /// (rows of X at and after i are still zero), then T = I + X.
 Value buildTrilInverse(OpBuilder &b, Location loc, Value l);
 
+/// The same T for a static 2-D L whose size N is a multiple of 16 above 16
+/// (else as buildTrilInverse), in fewer dependent steps: the 16 × 16
+/// diagonal blocks are inverted together (16 steps of the row recursion,
+/// batched over the blocks), then each block row below them follows from
+/// those above it, T_i,<i = −T_ii (L_i,<i T_<i,<i) (N/16 − 1 steps of two
+/// matrix products, which the CUDA target runs on tensor cores). Exact in
+/// exact arithmetic; in floating point it sums in another order.
+Value buildBlockedTrilInverse(OpBuilder &b, Location loc, Value l);
+
 /// The tptt-0.12 chunk length: the largest C <= min(maxChunk, S) dividing
 /// S, or 1 when there is none.
 Value referenceChunk(OpBuilder &b, Location loc, Value seq, int64_t maxChunk);

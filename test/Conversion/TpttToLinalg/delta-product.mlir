@@ -1,5 +1,6 @@
 // RUN: tptt-opt %s -split-input-file -convert-tptt-to-linalg -canonicalize -cse | FileCheck %s
 // RUN: tptt-opt %s -split-input-file -convert-tptt-to-linalg="chunk-size=4" -canonicalize -cse | FileCheck %s --check-prefix=CHUNK4
+// RUN: tptt-opt %s -split-input-file -convert-tptt-to-linalg="blocked-tril-inverse" -canonicalize -cse | FileCheck %s --check-prefix=BLOCKED
 
 // Ungated recurrent operator: the sequence is laid out in chunks of C = 16
 // real tokens (N = 32 virtual tokens), one (batch, head) per scf.forall
@@ -141,4 +142,33 @@ func.func @tril_inverse(%l: tensor<2x5x5xf32>) -> tensor<2x5x5xf32> {
 func.func @phi(%h: tensor<3x4x6xf32>) -> tensor<3x4x6xf32> {
   %p = tptt.phi %h : tensor<3x4x6xf32>
   return %p : tensor<3x4x6xf32>
+}
+
+// -----
+
+// With blocked-tril-inverse, the ungated scan's 32-row chunks (C = 16,
+// n = 2) invert their two 16 × 16 diagonal blocks together (one row
+// recursion of 16 steps over both), and get the block below them as
+// −T₁₁ (L₁₀ T₀₀).
+// BLOCKED-LABEL: func @delta_product$blocked_inverse
+// BLOCKED:         %[[L:.+]] = linalg.generic {{.+}} outs(%{{.+}} : tensor<32x32xf32>)
+// BLOCKED:         %[[DIAGONAL:.+]] = linalg.generic {{.+}} ins(%{{.+}} : tensor<2x16x2x16xf32>) outs(%{{.+}} : tensor<2x16x16xf32>)
+// BLOCKED:         scf.for %{{.+}} = %c0 to %c16 step %c1 iter_args(%{{.+}}) -> (tensor<2x16x16xf32>)
+// BLOCKED:           tensor.extract_slice %[[DIAGONAL]]
+// BLOCKED:         %[[T00:.+]] = tensor.extract_slice %[[INVERSES:.+]][0, 0, 0] [1, 16, 16]
+// BLOCKED:         %[[T11:.+]] = tensor.extract_slice %[[INVERSES]][1, 0, 0] [1, 16, 16]
+// BLOCKED:         %[[L10:.+]] = tensor.extract_slice %[[L]][16, 0] [16, 16]
+// BLOCKED:         %[[X:.+]] = linalg.generic {{.+}} ins(%[[L10]], %[[T00]] : tensor<16x16xf32>, tensor<16x16xf32>)
+// BLOCKED:         %[[Y:.+]] = linalg.generic {{.+}} ins(%[[T11]], %[[X]] : tensor<16x16xf32>, tensor<16x16xf32>)
+// BLOCKED:         %[[NEGATED:.+]] = linalg.generic {{.+}} ins(%[[Y]] : tensor<16x16xf32>)
+// BLOCKED:           arith.negf
+// BLOCKED:         %[[BELOW:.+]] = tensor.insert_slice %[[NEGATED]] into %{{.+}}[16, 0] [16, 16]
+// BLOCKED:         tensor.insert_slice %[[T11]] into %[[BELOW]][16, 16] [16, 16]
+func.func @delta_product$blocked_inverse(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x2x8xf32>,
+                                         %v: tensor<?x4x?x2x8xf32>, %b: tensor<?x4x?x8xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>) {
+  %o, %s = tptt.delta_product %q, %k, %v, %b semantics = recurrent chunk_size = 16
+      : (tensor<?x4x?x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x2x8xf32>, tensor<?x4x?x8xf32>)
+      -> (tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>)
+  return %o, %s : tensor<?x4x?x8xf32>, tensor<?x4x8x8xf32>
 }

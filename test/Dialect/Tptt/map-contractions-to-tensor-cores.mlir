@@ -240,3 +240,129 @@ func.func @batched(%x: memref<4x?x64xf32>, %w: memref<4x64x48xbf16>, %y: memref<
   }
   return
 }
+
+// -----
+
+// Inside a loop that becomes a cooperative kernel (the operator's loop over
+// batch × heads), the f32 contractions with sizes that are multiples of
+// 16 × 16 × 8 become warp tiles in 3xTF32. Here scores = K·Kᵀ and state =
+// Kᵀ·U, whose operands are read transposed. Five staging buffers (A's big
+// and small parts, B's, and C), sized for the larger product, come before
+// the first contraction and are freed at the end of the body. Each product
+// stages A and B as big = tf32(x) and small = tf32(x − big), reading each
+// operand in its own order; then a parallel loop over (tiles × the 32
+// threads of a warp) sums small·big, big·small and big·big over k, in a loop
+// kept rolled; then C gets the tiles added.
+// CHECK-LABEL: func @chunk_products
+// CHECK:         scf.forall
+// CHECK:           linalg.fill
+// CHECK-COUNT-4:   memref.alloc() {alignment = 32 : i64} : memref<2560xi8>
+// CHECK:           memref.alloc() {alignment = 32 : i64} : memref<4608xi8>
+// CHECK:           scf.parallel (%[[I:.+]], %[[C:.+]]) = {{.+}} to (%c32, %c16)
+// CHECK:             %[[X:.+]] = memref.load %[[K:.+]][%[[I]], %[[C]]]
+// CHECK:             %[[BIG:.+]] = arith.bitcast %{{.+}} : i32 to f32
+// CHECK:             arith.subf %[[X]], %[[BIG]]
+// CHECK:             %[[SMALL:.+]] = arith.bitcast %{{.+}} : i32 to f32
+// CHECK:             memref.store %[[BIG]], %{{.+}}[%[[I]], %[[C]]] : memref<32x20xf32>
+// CHECK:             memref.store %[[SMALL]], %{{.+}}[%[[I]], %[[C]]] : memref<32x20xf32>
+// CHECK:           scf.parallel (%[[J:.+]], %[[D:.+]]) = {{.+}} to (%c32{{.*}}, %c16{{.*}})
+// CHECK:             memref.load %[[K]][%[[J]], %[[D]]]
+// CHECK:             memref.store %{{.+}}, %{{.+}}[%[[D]], %[[J]]] : memref<16x36xf32>
+// CHECK:           scf.parallel (%{{.+}}, %{{.+}}) = {{.+}} to (%c4, %c32{{.*}})
+// CHECK:             %[[SUM:.+]] = scf.for %{{.+}} step %c8 iter_args
+// CHECK-COUNT-4:       gpu.subgroup_mma_load_matrix
+// CHECK-COUNT-3:       gpu.subgroup_mma_compute
+// CHECK:             } {loop_annotation = #{{.+}}}
+// CHECK:             gpu.subgroup_mma_store_matrix %[[SUM]], %{{.+}} {leadDimension = 36 : index}
+// CHECK:           scf.parallel {{.+}} to (%c32{{.*}}, %c32{{.*}})
+// CHECK:             memref.load %[[SCORES:.+]][
+// CHECK:             arith.addf
+// CHECK:             memref.store %{{.+}}, %[[SCORES]][
+// CHECK:           linalg.fill
+// CHECK:           scf.parallel (%[[T:.+]], %[[A:.+]]) = {{.+}} to (%c32{{.*}}, %c16{{.*}})
+// CHECK:             memref.load %[[K]][%[[T]], %[[A]]]
+// CHECK:             memref.store %{{.+}}, %{{.+}}[%[[A]], %[[T]]] : memref<16x36xf32>
+// CHECK:           scf.parallel (%{{.+}}, %{{.+}}) = {{.+}} to (%c1{{.*}}, %c32{{.*}})
+// CHECK-COUNT-3:     gpu.subgroup_mma_compute
+// CHECK-COUNT-5:   memref.dealloc %{{.+}} : memref<{{.+}}xi8>
+// CHECK-NOT:     linalg.generic
+// Emulated, one thread runs each tile.
+// EMULATED-LABEL: func @chunk_products
+// EMULATED:         scf.parallel (%{{.+}}, %{{.+}}) = {{.+}} to (%c4, %c1{{.*}})
+// EMULATED:           gpu.subgroup_mma_compute
+func.func @chunk_products(%k: memref<4x32x16xf32>, %u: memref<4x32x16xf32>, %s: memref<4x16x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%h) in (4) {
+    %state = memref.alloc() : memref<16x16xf32>
+    %scores = memref.alloc() : memref<32x32xf32>
+    %kh = memref.subview %k[%h, 0, 0] [1, 32, 16] [1, 1, 1] : memref<4x32x16xf32> to memref<32x16xf32, strided<[16, 1], offset: ?>>
+    %uh = memref.subview %u[%h, 0, 0] [1, 32, 16] [1, 1, 1] : memref<4x32x16xf32> to memref<32x16xf32, strided<[16, 1], offset: ?>>
+    linalg.fill ins(%zero : f32) outs(%scores : memref<32x32xf32>)
+    linalg.generic {indexing_maps = [affine_map<(i, j, c) -> (i, c)>, affine_map<(i, j, c) -> (j, c)>, affine_map<(i, j, c) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%kh, %kh : memref<32x16xf32, strided<[16, 1], offset: ?>>, memref<32x16xf32, strided<[16, 1], offset: ?>>) outs(%scores : memref<32x32xf32>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %p = arith.mulf %a, %b : f32
+      %r = arith.addf %o, %p : f32
+      linalg.yield %r : f32
+    }
+    linalg.fill ins(%zero : f32) outs(%state : memref<16x16xf32>)
+    linalg.generic {indexing_maps = [affine_map<(a, b, t) -> (t, a)>, affine_map<(a, b, t) -> (t, b)>, affine_map<(a, b, t) -> (a, b)>], iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%kh, %uh : memref<32x16xf32, strided<[16, 1], offset: ?>>, memref<32x16xf32, strided<[16, 1], offset: ?>>) outs(%state : memref<16x16xf32>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %p = arith.mulf %a, %b : f32
+      %r = arith.addf %o, %p : f32
+      linalg.yield %r : f32
+    }
+    %sh = memref.subview %s[%h, 0, 0] [1, 16, 16] [1, 1, 1] : memref<4x16x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+    memref.copy %state, %sh : memref<16x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+    memref.dealloc %state : memref<16x16xf32>
+    memref.dealloc %scores : memref<32x32xf32>
+  }
+  return
+}
+
+// -----
+
+// Left alone: a product whose columns (8) are not a multiple of 16, and one
+// in a loop that cannot become a cooperative kernel (its chunk loop carries
+// a buffer).
+// CHECK-LABEL: func @partial_tile
+// CHECK-NOT:     gpu.subgroup_mma_compute
+// CHECK:         linalg.generic
+func.func @partial_tile(%x: memref<4x32x16xf32>, %w: memref<16x8xf32>, %y: memref<4x32x8xf32>) {
+  scf.forall (%h) in (4) {
+    %xh = memref.subview %x[%h, 0, 0] [1, 32, 16] [1, 1, 1] : memref<4x32x16xf32> to memref<32x16xf32, strided<[16, 1], offset: ?>>
+    %yh = memref.subview %y[%h, 0, 0] [1, 32, 8] [1, 1, 1] : memref<4x32x8xf32> to memref<32x8xf32, strided<[8, 1], offset: ?>>
+    linalg.generic {indexing_maps = [affine_map<(i, j, c) -> (i, c)>, affine_map<(i, j, c) -> (c, j)>, affine_map<(i, j, c) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%xh, %w : memref<32x16xf32, strided<[16, 1], offset: ?>>, memref<16x8xf32>) outs(%yh : memref<32x8xf32, strided<[8, 1], offset: ?>>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %p = arith.mulf %a, %b : f32
+      %r = arith.addf %o, %p : f32
+      linalg.yield %r : f32
+    }
+  }
+  return
+}
+
+// CHECK-LABEL: func @carried_buffer
+// CHECK-NOT:     gpu.subgroup_mma_compute
+// CHECK:         linalg.generic
+func.func @carried_buffer(%x: memref<32x16xf32>, %w: memref<16x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.forall (%h) in (4) {
+    %init = memref.alloc() : memref<32x16xf32>
+    %last = scf.for %t = %c0 to %c4 step %c1 iter_args(%y = %init) -> (memref<32x16xf32>) {
+      linalg.generic {indexing_maps = [affine_map<(i, j, c) -> (i, c)>, affine_map<(i, j, c) -> (c, j)>, affine_map<(i, j, c) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+          ins(%x, %w : memref<32x16xf32>, memref<16x16xf32>) outs(%y : memref<32x16xf32>) {
+      ^bb0(%a: f32, %b: f32, %o: f32):
+        %p = arith.mulf %a, %b : f32
+        %r = arith.addf %o, %p : f32
+        linalg.yield %r : f32
+      }
+      scf.yield %y : memref<32x16xf32>
+    }
+  }
+  return
+}

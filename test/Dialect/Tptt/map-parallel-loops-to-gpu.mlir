@@ -1,5 +1,6 @@
 // RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{block-size=128 cooperative-block-size=64 shared-memory-bytes=0}))" | FileCheck %s
-// RUN: tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{cooperative-block-size=64 shared-memory-bytes=64}))" | FileCheck %s --check-prefix=SHARED
+// RUN: tptt-opt %s -split-input-file -verify-diagnostics --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{cooperative-block-size=64 shared-memory-bytes=128}))" | FileCheck %s --check-prefix=SHARED
+// RUN: not tptt-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(tptt-map-parallel-loops-to-gpu{cooperative-block-size=48}))" 2>&1 | FileCheck %s --check-prefix=WARPS
 
 // An outermost parallel loop without nested parallel loops: one iteration
 // per thread, numbered row-major, in ceil(n * 8 / 128) blocks (at least
@@ -74,16 +75,23 @@ func.func @nest(%a: memref<?x8xf32>, %n: index) {
 // CHECK-NOT:         memref.dealloc
 // CHECK:           gpu.terminator
 // CHECK:         memref.dealloc %[[BUFFER]]
-// With 64 bytes of shared memory per block, the scratch buffer is there:
-// the launch asks for them, and the buffer is a view of the block's dynamic
-// shared memory through a generic pointer.
+// With 128 bytes of shared memory per block, the scratch buffer is there:
+// the launch asks for its 64 bytes and 64 more, and the buffer is a view of
+// the block's dynamic shared memory through a generic pointer, at its first
+// 64-byte boundary (the memory itself is only sure to be 16-byte aligned).
 // SHARED-LABEL: func @cooperative
 // SHARED-NOT:     memref.alloc
+// SHARED:         %[[BYTES:.+]] = arith.constant 128 : i32
 // SHARED:         gpu.launch
-// SHARED-SAME:      dynamic_shared_memory_size %{{.+}}
+// SHARED-SAME:      dynamic_shared_memory_size %[[BYTES]]
 // SHARED:           %[[MEMORY:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // SHARED:           %[[GENERIC:.+]] = memref.memory_space_cast %[[MEMORY]] : memref<?xi8, #gpu.address_space<workgroup>> to memref<?xi8>
-// SHARED:           memref.view %[[GENERIC]][%{{.+}}][] : memref<?xi8> to memref<16xf32>
+// SHARED:           %[[ADDRESS:.+]] = memref.extract_aligned_pointer_as_index %[[GENERIC]]
+// SHARED:           %[[MISALIGNED:.+]] = arith.remui %[[ADDRESS]], %[[C64:.+]] : index
+// SHARED:           %[[GAP:.+]] = arith.subi %[[C64]], %[[MISALIGNED]]
+// SHARED:           %[[START:.+]] = arith.remui %[[GAP]], %[[C64]]
+// SHARED:           %[[OFFSET:.+]] = arith.addi %[[START]], %{{.+}} : index
+// SHARED:           memref.view %[[GENERIC]][%[[OFFSET]]][] : memref<?xi8> to memref<16xf32>
 // SHARED:           gpu.terminator
 // SHARED-NOT:     memref.dealloc
 // SHARED:         return
@@ -236,4 +244,57 @@ func.func @reduction(%a: memref<?xf32>, %n: index) -> f32 {
     }
   }
   return %sum : f32
+}
+
+// -----
+
+// Warp matrix operations need a cooperative kernel: a loop that cannot be
+// one (its block-level loop carries a buffer) is an error.
+func.func @warp_ops_not_cooperative(%a: memref<16x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  // expected-error @+1 {{holds warp matrix operations but cannot run as a cooperative kernel}}
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %init = memref.alloc() : memref<16x16xf32>
+    %last = scf.for %t = %c0 to %c4 step %c1 iter_args(%buffer = %init) -> (memref<16x16xf32>) {
+      scf.parallel (%tile, %lane) = (%c0, %c0) to (%c1, %c1) step (%c1, %c1) {
+        %x = gpu.subgroup_mma_load_matrix %a[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<16x8xf32, "AOp">
+        %y = gpu.subgroup_mma_load_matrix %a[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<8x16xf32, "BOp">
+        %z = gpu.subgroup_mma_load_matrix %buffer[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<16x16xf32, "COp">
+        %r = gpu.subgroup_mma_compute %x, %y, %z : !gpu.mma_matrix<16x8xf32, "AOp">, !gpu.mma_matrix<8x16xf32, "BOp"> -> !gpu.mma_matrix<16x16xf32, "COp">
+        gpu.subgroup_mma_store_matrix %r, %buffer[%c0, %c0] {leadDimension = 16 : index} : !gpu.mma_matrix<16x16xf32, "COp">, memref<16x16xf32>
+        scf.reduce
+      }
+      scf.yield %buffer : memref<16x16xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// Nor can a cooperative kernel run them with blocks that are not whole
+// warps (64 threads: fine; 48: an error).
+// WARPS: error: holds warp matrix operations: cooperative-block-size must be a multiple of 32 (whole warps), not 48
+// CHECK-LABEL: func @warp_ops
+// CHECK:         gpu.launch
+// CHECK:           gpu.subgroup_mma_compute
+func.func @warp_ops(%a: memref<16x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.parallel (%tile, %lane) = (%c0, %c0) to (%c1, %c32) step (%c1, %c1) {
+      %x = gpu.subgroup_mma_load_matrix %a[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<16x8xf32, "AOp">
+      %y = gpu.subgroup_mma_load_matrix %a[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<8x16xf32, "BOp">
+      %z = gpu.subgroup_mma_load_matrix %a[%c0, %c0] {leadDimension = 16 : index} : memref<16x16xf32> -> !gpu.mma_matrix<16x16xf32, "COp">
+      %r = gpu.subgroup_mma_compute %x, %y, %z : !gpu.mma_matrix<16x8xf32, "AOp">, !gpu.mma_matrix<8x16xf32, "BOp"> -> !gpu.mma_matrix<16x16xf32, "COp">
+      gpu.subgroup_mma_store_matrix %r, %a[%c0, %c0] {leadDimension = 16 : index} : !gpu.mma_matrix<16x16xf32, "COp">, memref<16x16xf32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return
 }

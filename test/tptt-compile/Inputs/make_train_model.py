@@ -1,6 +1,8 @@
 """Writes a tiny LiZA model with the byte-level tokenizer of the example, and
-a small training text: make_train_model.py DIR (DIR/model, DIR/train.txt,
-DIR/eval.jsonl)."""
+a small training text: make_train_model.py DIR [wide] (DIR/model,
+DIR/train.txt, DIR/eval.jsonl). `wide` gives heads and chunks of 16, so that
+the operator's chunk products tile into tensor-core fragments on the CUDA
+target."""
 import json
 import pathlib
 import shutil
@@ -10,8 +12,10 @@ from tptt import random_model
 
 root = pathlib.Path(__file__).resolve().parents[3]
 out = pathlib.Path(sys.argv[1])
-random_model.write(out / "model", hidden=16, intermediate=24, layers=1, heads=2, kv_heads=1,
-                   vocab=258, tptt={"operator_mode": "delta_product", "max_chunk_size": 8,
+wide = sys.argv[2:] == ["wide"]
+random_model.write(out / "model", hidden=32 if wide else 16, intermediate=24, layers=1, heads=2,
+                   kv_heads=1, vocab=258,
+                   tptt={"operator_mode": "delta_product", "max_chunk_size": 16 if wide else 8,
                                     "lora_config": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.1,
                                                     "target_modules": ["q_proj", "v_proj"]}},
                    bos_token_id=256, eos_token_id=257)

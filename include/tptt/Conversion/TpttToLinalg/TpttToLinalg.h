@@ -19,6 +19,9 @@ struct TpttToLinalgOptions {
   /// Chunk length (real tokens) of the linear recurrent operator's schedule;
   /// 0 uses each op's chunk_size.
   int64_t chunkSize = 0;
+  /// Invert the ungated scan's triangular matrices by 16 × 16 blocks (see
+  /// buildBlockedTrilInverse) rather than row by row.
+  bool blockedTrilInverse = false;
 };
 
 /// tptt.causal_mean and tptt.gates.

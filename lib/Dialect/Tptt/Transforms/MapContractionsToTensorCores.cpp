@@ -4,13 +4,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tptt/Dialect/Tptt/Transforms/LoopUtils.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/MapVector.h"
 
 namespace mlir {
 namespace tptt {
@@ -184,6 +187,29 @@ std::optional<int64_t> staticRows(const Contraction &contraction) {
   return rows;
 }
 
+/// `x` rounded to tf32 (10 bits of mantissa), to nearest with ties away
+/// from zero, as `cvt.rna.tf32.f32` does: the tensor cores would truncate
+/// it, and the emulation then computes what they compute (up to the order
+/// of the sums, since products of tf32 values are exact in f32). Infinities
+/// and NaNs stay as they are.
+Value roundToTf32(OpBuilder &b, Location loc, Value x) {
+  Type i32 = b.getI32Type();
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantIntOp::create(b, loc, i32, value);
+  };
+  Value bits = arith::BitcastOp::create(b, loc, i32, x);
+  Value half = constant(1 << 12);
+  Value keep = constant(~int64_t((1 << 13) - 1) & 0xffffffff);
+  Value rounded = arith::AndIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, bits, half), keep);
+  Value exponentMask = constant(0x7f800000);
+  Value exponent = arith::AndIOp::create(b, loc, bits, exponentMask);
+  Value finite = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                       exponent, exponentMask);
+  Value bitsOut = arith::SelectOp::create(b, loc, finite, rounded, bits);
+  return arith::BitcastOp::create(b, loc, b.getF32Type(), bitsOut);
+}
+
 /// The bytes a block's tiles take (A: rows × (depth + pad), W: depth ×
 /// (cols + pad), C: rows × (cols + pad) floats), and room to align the
 /// first.
@@ -307,29 +333,6 @@ private:
     return arith::AndIOp::create(b, loc, rowInside, colInside);
   }
 
-  /// `x` rounded to tf32 (10 bits of mantissa), to nearest with ties away
-  /// from zero, as `cvt.rna.tf32.f32` does: the tensor cores would
-  /// truncate it, and the emulation then computes what they compute (up to
-  /// the order of the sums, since products of tf32 values are exact in
-  /// f32). Infinities and NaNs stay as they are.
-  Value roundToTf32(Value x) {
-    Type i32 = b.getI32Type();
-    auto constant = [&](int64_t value) -> Value {
-      return arith::ConstantIntOp::create(b, loc, i32, value);
-    };
-    Value bits = arith::BitcastOp::create(b, loc, i32, x);
-    Value half = constant(1 << 12);
-    Value keep = constant(~int64_t((1 << 13) - 1) & 0xffffffff);
-    Value rounded = arith::AndIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, bits, half), keep);
-    Value exponentMask = constant(0x7f800000);
-    Value exponent = arith::AndIOp::create(b, loc, bits, exponentMask);
-    Value finite = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                         exponent, exponentMask);
-    Value bitsOut = arith::SelectOp::create(b, loc, finite, rounded, bits);
-    return arith::BitcastOp::create(b, loc, b.getF32Type(), bitsOut);
-  }
-
   /// `source[i, j]` as f32 (rounded to tf32, or widened from bf16), or 0 where
   /// (i, j) lies outside [0, rows) × [0, cols); the load reads a clamped, valid
   /// position.
@@ -342,7 +345,7 @@ private:
     Value col = arith::MinUIOp::create(b, loc, j, lastCol);
     Value value = memref::LoadOp::create(b, loc, source, ValueRange{row, col});
     value = value.getType().isF32()
-                ? roundToTf32(value)
+                ? roundToTf32(b, loc, value)
                 : arith::ExtFOp::create(b, loc, b.getF32Type(), value);
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
     return arith::SelectOp::create(b, loc, inside, value, zero);
@@ -466,6 +469,290 @@ private:
   Value tileA, tileB, tileC;
 };
 
+//===----------------------------------------------------------------------===//
+// Contractions inside cooperative kernels: warp-level 3xTF32 tiles
+//===----------------------------------------------------------------------===//
+
+/// A contraction C[i, j] += A[i, k] * B[k, j] of static f32 buffers inside
+/// an scf.forall that becomes a cooperative kernel (the operator's chunk
+/// products), each operand read through its own permutation of its two
+/// loop dimensions.
+struct BlockContraction {
+  linalg::LinalgOp op;
+  /// The loop dimensions i, j and k, and their sizes.
+  unsigned rowDim, colDim, depthDim;
+  int64_t rows, cols, depth;
+};
+
+/// The contraction `op` computes, if it is one the warp-level form maps:
+/// every size a multiple of the fragments' (16 rows, 16 columns, 8 along
+/// k).
+std::optional<BlockContraction> matchBlockContraction(linalg::LinalgOp op) {
+  if (!op->getParentOfType<scf::ForallOp>() ||
+      op->getParentOfType<scf::ParallelOp>() ||
+      op->getParentOfType<gpu::LaunchOp>() || !op.hasPureBufferSemantics() ||
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3 || op.getNumReductionLoops() != 1 ||
+      !isMultiplyAccumulate(op))
+    return std::nullopt;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (!type || !type.getElementType().isF32() || type.getMemorySpace() ||
+        map.getNumResults() != 2 || !map.isProjectedPermutation())
+      return std::nullopt;
+  }
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1)
+    return std::nullopt;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  BlockContraction contraction{op,
+                               dims->m.front(),
+                               dims->n.front(),
+                               dims->k.front(),
+                               sizes[dims->m.front()],
+                               sizes[dims->n.front()],
+                               sizes[dims->k.front()]};
+  if (ShapedType::isDynamic(contraction.rows) ||
+      ShapedType::isDynamic(contraction.cols) ||
+      ShapedType::isDynamic(contraction.depth) ||
+      contraction.rows % kFragment != 0 || contraction.cols % kFragment != 0 ||
+      contraction.depth % kFragmentDepth != 0)
+    return std::nullopt;
+  return contraction;
+}
+
+/// The staging buffers that the warp-level contractions of one cooperative
+/// loop share (they run one after the other): the big and small tf32 parts
+/// of A (rows × (depth + pad)) and B (depth × (cols + pad)) and the
+/// results (rows × (cols + pad)), each as bytes, sized for the largest.
+struct StagingBuffers {
+  Value aBig, aSmall, bBig, bSmall, c;
+};
+
+/// Builds the warp-level form of the contractions of one cooperative loop.
+class BlockContractionBuilder {
+public:
+  BlockContractionBuilder(int64_t threadsPerWarp)
+      : threadsPerWarp(threadsPerWarp) {}
+
+  /// Allocates the staging buffers of `contractions` (all in `forall`)
+  /// before the first of them, freed at the end of the loop's body.
+  void allocate(scf::ForallOp forall, ArrayRef<BlockContraction> contractions) {
+    int64_t aFloats = 0, bFloats = 0, cFloats = 0;
+    for (const BlockContraction &c : contractions) {
+      aFloats = std::max(aFloats, c.rows * (c.depth + kPad));
+      bFloats = std::max(bFloats, c.depth * (c.cols + kPad));
+      cFloats = std::max(cFloats, c.rows * (c.cols + kPad));
+    }
+    Block *body = forall.getBody();
+    Operation *first = body->findAncestorOpInBlock(*contractions.front().op);
+    OpBuilder b(first);
+    Location loc = forall.getLoc();
+    auto allocate = [&](int64_t floats) -> Value {
+      auto type = MemRefType::get({4 * floats}, b.getI8Type());
+      return memref::AllocOp::create(b, loc, type,
+                                     b.getI64IntegerAttr(kFragmentAlignment));
+    };
+    buffers.aBig = allocate(aFloats);
+    buffers.aSmall = allocate(aFloats);
+    buffers.bBig = allocate(bFloats);
+    buffers.bSmall = allocate(bFloats);
+    buffers.c = allocate(cFloats);
+    b.setInsertionPoint(body->getTerminator());
+    for (Value buffer : {buffers.aBig, buffers.aSmall, buffers.bBig,
+                         buffers.bSmall, buffers.c})
+      memref::DeallocOp::create(b, loc, buffer);
+  }
+
+  /// Replaces `contraction` by its staging, its warp tiles and the update
+  /// of C.
+  void rewrite(const BlockContraction &contraction) {
+    linalg::LinalgOp op = contraction.op;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    int64_t leadA = contraction.depth + kPad;
+    int64_t leadB = contraction.cols + kPad;
+    int64_t leadC = contraction.cols + kPad;
+    Value aBig = view(b, loc, buffers.aBig, contraction.rows, leadA);
+    Value aSmall = view(b, loc, buffers.aSmall, contraction.rows, leadA);
+    Value bBig = view(b, loc, buffers.bBig, contraction.depth, leadB);
+    Value bSmall = view(b, loc, buffers.bSmall, contraction.depth, leadB);
+    Value c = view(b, loc, buffers.c, contraction.rows, leadC);
+    OpOperand *a = op.getDpsInputOperand(0);
+    OpOperand *w = op.getDpsInputOperand(1);
+    stage(b, loc, op, a, contraction.rowDim, contraction.depthDim, aBig,
+          aSmall);
+    stage(b, loc, op, w, contraction.depthDim, contraction.colDim, bBig,
+          bSmall);
+    multiply(b, loc, contraction, aBig, aSmall, bBig, bSmall, c, leadA, leadB,
+             leadC);
+    accumulate(b, loc, contraction, c);
+    op->erase();
+  }
+
+private:
+  static Value index(OpBuilder &b, Location loc, int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+
+  /// `bytes` as a rows × lead matrix of f32.
+  static Value view(OpBuilder &b, Location loc, Value bytes, int64_t rows,
+                    int64_t lead) {
+    auto type = MemRefType::get({rows, lead}, b.getF32Type());
+    return memref::ViewOp::create(b, loc, type, bytes, index(b, loc, 0),
+                                  ValueRange{});
+  }
+
+  /// A parallel loop over the two loop dimensions that `operand` of `op`
+  /// reads, in its order (consecutive threads read consecutive elements);
+  /// `body` gets the values of loop dimensions `first` and `second`.
+  static void forEachElement(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                             OpOperand *operand, unsigned first,
+                             unsigned second,
+                             function_ref<void(Value, Value)> body) {
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+    SmallVector<Value> upper;
+    for (AffineExpr expr : map.getResults())
+      upper.push_back(
+          index(b, loc, sizes[cast<AffineDimExpr>(expr).getPosition()]));
+    Value zero = index(b, loc, 0), one = index(b, loc, 1);
+    auto loop = scf::ParallelOp::create(b, loc, ValueRange{zero, zero}, upper,
+                                        ValueRange{one, one});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    auto valueOf = [&](unsigned dim) -> Value {
+      AffineExpr expr = getAffineDimExpr(dim, b.getContext());
+      return loop.getInductionVars()[*map.getResultPosition(expr)];
+    };
+    body(valueOf(first), valueOf(second));
+  }
+
+  /// The indices of `operand` at loop position (`first` = x, the other
+  /// dimension = y).
+  static SmallVector<Value> indicesOf(linalg::LinalgOp op, OpOperand *operand,
+                                      unsigned first, Value x, Value y) {
+    SmallVector<Value> indices;
+    for (AffineExpr expr : op.getMatchingIndexingMap(operand).getResults())
+      indices.push_back(cast<AffineDimExpr>(expr).getPosition() == first ? x
+                                                                         : y);
+    return indices;
+  }
+
+  /// Stages `operand` (loop dimensions `rowDim` × `colDim`) as its big and
+  /// small tf32 parts: big = tf32(x), small = tf32(x − big).
+  static void stage(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                    OpOperand *operand, unsigned rowDim, unsigned colDim,
+                    Value big, Value small) {
+    forEachElement(b, loc, op, operand, rowDim, colDim, [&](Value i, Value j) {
+      Value x = memref::LoadOp::create(b, loc, operand->get(),
+                                       indicesOf(op, operand, rowDim, i, j));
+      Value high = roundToTf32(b, loc, x);
+      Value low = roundToTf32(b, loc, arith::SubFOp::create(b, loc, x, high));
+      memref::StoreOp::create(b, loc, high, big, ValueRange{i, j});
+      memref::StoreOp::create(b, loc, low, small, ValueRange{i, j});
+    });
+  }
+
+  /// The warp tiles: a parallel loop over the 16×16 tiles of C and the
+  /// threads of a warp (numbered fastest, so that a warp's threads share a
+  /// tile), each tile summing over k the products small·big, big·small and
+  /// big·big of its fragments into `c`.
+  void multiply(OpBuilder &b, Location loc, const BlockContraction &contraction,
+                Value aBig, Value aSmall, Value bBig, Value bSmall, Value c,
+                int64_t leadA, int64_t leadB, int64_t leadC) {
+    MLIRContext *context = b.getContext();
+    Type f32 = b.getF32Type();
+    int64_t tileCols = contraction.cols / kFragment;
+    int64_t tiles = contraction.rows / kFragment * tileCols;
+    Value zero = index(b, loc, 0), one = index(b, loc, 1);
+    auto loop = scf::ParallelOp::create(
+        b, loc, ValueRange{zero, zero},
+        ValueRange{index(b, loc, tiles), index(b, loc, threadsPerWarp)},
+        ValueRange{one, one});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value tile = loop.getInductionVars()[0];
+    Value fragment = index(b, loc, kFragment);
+    Value row = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, tile, index(b, loc, tileCols)),
+        fragment);
+    Value col = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, tile, index(b, loc, tileCols)),
+        fragment);
+    auto aType =
+        gpu::MMAMatrixType::get({kFragment, kFragmentDepth}, f32, "AOp");
+    auto bType =
+        gpu::MMAMatrixType::get({kFragmentDepth, kFragment}, f32, "BOp");
+    auto cType = gpu::MMAMatrixType::get({kFragment, kFragment}, f32, "COp");
+    auto lead = [&](int64_t value) {
+      return IntegerAttr::get(IndexType::get(context), value);
+    };
+    Value zeroFloat = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    Value empty =
+        gpu::SubgroupMmaConstantMatrixOp::create(b, loc, cType, zeroFloat);
+    auto steps =
+        scf::ForOp::create(b, loc, zero, index(b, loc, contraction.depth),
+                           index(b, loc, kFragmentDepth), empty);
+    // Unrolled, the steps' addresses (invariant across the chunks) would be
+    // hoisted out of the chunk loop and held in registers throughout.
+    auto noUnroll = LLVM::LoopUnrollAttr::get(context, b.getBoolAttr(true), {},
+                                              {}, {}, {}, {}, {});
+    steps->setAttr("loop_annotation", LLVM::LoopAnnotationAttr::get(
+                                          context, {}, {}, {}, noUnroll, {}, {},
+                                          {}, {}, {}, {}, {}, {}, {}, {}, {}));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(steps.getBody());
+      Value k = steps.getInductionVar();
+      auto loadA = [&](Value source) -> Value {
+        return gpu::SubgroupMmaLoadMatrixOp::create(
+            b, loc, aType, source, ValueRange{row, k}, lead(leadA), UnitAttr());
+      };
+      auto loadB = [&](Value source) -> Value {
+        return gpu::SubgroupMmaLoadMatrixOp::create(
+            b, loc, bType, source, ValueRange{k, col}, lead(leadB), UnitAttr());
+      };
+      Value highA = loadA(aBig);
+      Value lowA = loadA(aSmall);
+      Value highB = loadB(bBig);
+      Value lowB = loadB(bSmall);
+      // The small products first, so that they are not lost in the sum.
+      Value sum = steps.getRegionIterArgs().front();
+      for (auto [left, right] : {std::pair(lowA, highB), std::pair(highA, lowB),
+                                 std::pair(highA, highB)})
+        sum = gpu::SubgroupMmaComputeOp::create(b, loc, cType, left, right, sum,
+                                                UnitAttr(), UnitAttr());
+      scf::YieldOp::create(b, loc, sum);
+    }
+    gpu::SubgroupMmaStoreMatrixOp::create(b, loc, steps.getResult(0), c,
+                                          ValueRange{row, col}, lead(leadC),
+                                          UnitAttr());
+  }
+
+  /// C += the staged results, over C's own dimensions (coalesced).
+  static void accumulate(OpBuilder &b, Location loc,
+                         const BlockContraction &contraction, Value c) {
+    linalg::LinalgOp op = contraction.op;
+    OpOperand *output = op.getDpsInitOperand(0);
+    unsigned rowDim = contraction.rowDim;
+    forEachElement(
+        b, loc, op, output, rowDim, contraction.colDim, [&](Value i, Value j) {
+          SmallVector<Value> indices = indicesOf(op, output, rowDim, i, j);
+          Value old = memref::LoadOp::create(b, loc, output->get(), indices);
+          Value part = memref::LoadOp::create(b, loc, c, ValueRange{i, j});
+          Value sum = arith::AddFOp::create(b, loc, old, part);
+          memref::StoreOp::create(b, loc, sum, output->get(), indices);
+        });
+  }
+
+  int64_t threadsPerWarp;
+  StagingBuffers buffers;
+};
+
 struct TpttMapContractionsToTensorCoresPass
     : public tptt::impl::TpttMapContractionsToTensorCoresPassBase<
           TpttMapContractionsToTensorCoresPass> {
@@ -496,6 +783,26 @@ struct TpttMapContractionsToTensorCoresPass
     });
     for (const Contraction &contraction : contractions)
       rewrite(contraction);
+    if (cooperative)
+      rewriteBlockContractions();
+  }
+
+  /// Maps the contractions inside cooperative loops to warp tiles.
+  void rewriteBlockContractions() {
+    llvm::MapVector<Operation *, SmallVector<BlockContraction>> perLoop;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (std::optional<BlockContraction> contraction =
+              matchBlockContraction(op))
+        perLoop[op->getParentOfType<scf::ForallOp>()].push_back(*contraction);
+    });
+    for (auto &[loop, contractions] : perLoop) {
+      if (!tptt::canRunCooperatively(loop))
+        continue;
+      BlockContractionBuilder builder(threadsPerWarp);
+      builder.allocate(cast<scf::ForallOp>(loop), contractions);
+      for (const BlockContraction &contraction : contractions)
+        builder.rewrite(contraction);
+    }
   }
 
   /// Replaces the contraction by its kernel, behind a check of its number of

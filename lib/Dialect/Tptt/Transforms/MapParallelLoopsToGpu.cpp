@@ -127,108 +127,6 @@ void mapToKernel(scf::ParallelOp loop, int64_t blockSize) {
 // Cooperative kernels: one block per iteration
 //===----------------------------------------------------------------------===//
 
-/// Calls `fn` on the ops of `region` that its block runs in a cooperative
-/// kernel: all but those inside nested parallel loops (which `fn` sees).
-void walkBlockLevel(Region &region, function_ref<void(Operation *)> fn) {
-  for (Block &block : region)
-    for (Operation &op : block) {
-      fn(&op);
-      if (!isa<scf::ParallelOp>(op))
-        for (Region &nested : op.getRegions())
-          walkBlockLevel(nested, fn);
-    }
-}
-
-/// Whether `op` or an op nested in it has a memory effect `Effect`, or
-/// effects MLIR cannot tell.
-template <typename Effect> bool hasEffectWithin(Operation *op) {
-  WalkResult result = op->walk([](Operation *nested) {
-    if (auto effects = dyn_cast<MemoryEffectOpInterface>(nested))
-      return effects.hasEffect<Effect>() ? WalkResult::interrupt()
-                                         : WalkResult::advance();
-    return nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>()
-               ? WalkResult::advance()
-               : WalkResult::interrupt();
-  });
-  return result.wasInterrupted();
-}
-
-/// The bytes an element of `type` takes in a buffer (index: 64 bits, i1: one
-/// byte), or nothing for a type a shared buffer does not hold.
-std::optional<int64_t> elementBytes(Type type) {
-  if (type.isIndex())
-    return 8;
-  if (type.isIntOrFloat())
-    return (type.getIntOrFloatBitWidth() + 7) / 8;
-  return std::nullopt;
-}
-
-/// Whether `op` or an op nested in it writes or frees memory.
-bool writesMemory(Operation *op) {
-  return hasEffectWithin<MemoryEffects::Write>(op) ||
-         hasEffectWithin<MemoryEffects::Free>(op);
-}
-
-/// Whether `op` holds a parallel loop.
-bool holdsParallelLoop(Operation *op) {
-  return op->walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
-      .wasInterrupted();
-}
-
-/// Whether `loop` can run as a cooperative kernel: it holds parallel loops
-/// (without reductions); the allocations at its block level are sized
-/// outside it and freed only directly, in their own block (not through a
-/// buffer a loop carries, as the ownership-based deallocation of a loop
-/// that yields fresh buffers does), and no block-level loop or branch
-/// yields a buffer (a loop's iterations would share one slice); and every
-/// op at block level that writes memory either holds parallel loops itself
-/// (scf.for, scf.if, whose bodies are checked the same way) or returns
-/// nothing (so that one thread can run it alone).
-bool canRunCooperatively(scf::ParallelOp loop) {
-  bool nested = false, ok = true;
-  walkBlockLevel(loop.getRegion(), [&](Operation *op) {
-    if (!ok)
-      return;
-    if (auto inner = dyn_cast<scf::ParallelOp>(op)) {
-      nested = true;
-      ok = inner.getNumReductions() == 0;
-      return;
-    }
-    if (isa<memref::AllocOp, memref::AllocaOp>(op)) {
-      auto type = cast<MemRefType>(op->getResult(0).getType());
-      ok = type.getLayout().isIdentity() &&
-           elementBytes(type.getElementType()) &&
-           llvm::all_of(op->getOperands(), [&](Value size) {
-             return !loop->isAncestor(size.getParentBlock()->getParentOp());
-           });
-      return;
-    }
-    if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
-      Operation *allocation = dealloc.getMemref().getDefiningOp();
-      ok = isa_and_present<memref::AllocOp>(allocation) &&
-           allocation->getBlock() == dealloc->getBlock();
-      return;
-    }
-    // A buffer carried from one iteration of a loop to the next would be
-    // one slice for all of them.
-    auto isMemRef = [](Type type) { return isa<BaseMemRefType>(type); };
-    if (isa<scf::ForOp, scf::IfOp, scf::WhileOp>(op) &&
-        llvm::any_of(op->getResultTypes(), isMemRef)) {
-      ok = false;
-      return;
-    }
-    if (isa<memref::CopyOp>(op))
-      return;
-    if (op->getNumRegions() > 0 && holdsParallelLoop(op)) {
-      ok = isa<scf::ForOp, scf::IfOp>(op);
-      return;
-    }
-    if (op->getNumResults() > 0 && writesMemory(op))
-      ok = false;
-  });
-  return nested && ok;
-}
-
 /// Where a cooperative kernel's block keeps the allocations of its
 /// iteration: the first ones of static size in the block's shared memory
 /// (while `sharedBytes` stays within the budget: the chunk scan's state
@@ -265,14 +163,14 @@ Value alignUp(OpBuilder &b, Location loc, Value bytes) {
 BlockBuffers placeAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
                               int64_t sharedBudget) {
   BlockBuffers buffers;
-  walkBlockLevel(loop.getRegion(), [&](Operation *op) {
+  tptt::walkBlockLevel(loop.getRegion(), [&](Operation *op) {
     if (isa<memref::AllocOp, memref::AllocaOp>(op))
       buffers.allocations.push_back(op);
   });
   buffers.globalBytes = arith::ConstantIndexOp::create(b, loc, 0);
   for (Operation *allocation : buffers.allocations) {
     auto type = cast<MemRefType>(allocation->getResult(0).getType());
-    int64_t element = *elementBytes(type.getElementType());
+    int64_t element = *tptt::elementBytes(type.getElementType());
     if (type.hasStaticShape()) {
       int64_t bytes = alignUp(type.getNumElements() * element);
       if (buffers.sharedBytes + bytes <= sharedBudget) {
@@ -300,14 +198,22 @@ BlockBuffers placeAllocations(OpBuilder &b, Location loc, scf::ParallelOp loop,
   return buffers;
 }
 
-/// The bases of a cooperative kernel's buffers, built at `b` (the start of
-/// the block's work): its shared memory, as a generic pointer (so that the
-/// views keep the allocations' types; loads and stores through it stay on
-/// chip), and the byte offset of iteration `iteration`'s global slice.
-std::pair<Value, Value> bufferBases(OpBuilder &b, Location loc,
-                                    const BlockBuffers &buffers,
-                                    Value iteration, Value global) {
-  Value sharedBase, globalBase;
+/// Where a cooperative kernel's buffers lie: its shared memory, as a
+/// generic pointer (so that the views keep the allocations' types; loads and
+/// stores through it stay on chip), with the offset of its first byte
+/// aligned to BlockBuffers::kAlignment (the launch gives that much more: a
+/// kernel's dynamic shared memory is only sure to be 16-byte aligned, and
+/// warp matrix loads need 32), and the byte offset of the iteration's global
+/// slice.
+struct BufferBases {
+  Value shared, sharedStart, global;
+};
+
+/// The BufferBases of iteration `iteration`, built at `b` (the start of the
+/// block's work).
+BufferBases bufferBases(OpBuilder &b, Location loc, const BlockBuffers &buffers,
+                        Value iteration, Value global) {
+  BufferBases bases;
   if (buffers.sharedBytes > 0) {
     auto workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
@@ -315,36 +221,44 @@ std::pair<Value, Value> bufferBases(OpBuilder &b, Location loc,
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                         MemRefLayoutAttrInterface(), workgroup));
-    sharedBase = memref::MemorySpaceCastOp::create(
+    bases.shared = memref::MemorySpaceCastOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()), memory);
+    Value address =
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bases.shared);
+    Value alignment =
+        arith::ConstantIndexOp::create(b, loc, BlockBuffers::kAlignment);
+    Value misalignment = arith::RemUIOp::create(b, loc, address, alignment);
+    bases.sharedStart = arith::RemUIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, alignment, misalignment),
+        alignment);
   }
   if (global)
-    globalBase = arith::MulIOp::create(b, loc, iteration, buffers.globalBytes);
-  return {sharedBase, globalBase};
+    bases.global =
+        arith::MulIOp::create(b, loc, iteration, buffers.globalBytes);
+  return bases;
 }
 
 /// Replaces the clones (`mapping`) of the allocations of `buffers` in a
 /// cooperative kernel by views, of the same types, of the block's shared
-/// memory (`sharedBase`) or of its iteration's slice (at `globalBase`) of
-/// `global`, and drops their deallocations.
+/// memory or of its iteration's slice of `global` (see `bases`), and drops
+/// their deallocations.
 void replaceAllocations(const BlockBuffers &buffers, const IRMapping &mapping,
-                        Value sharedBase, Value globalBase, Value global) {
+                        const BufferBases &bases, Value global) {
   for (auto [index, original] : llvm::enumerate(buffers.allocations)) {
     Operation *allocation =
         mapping.lookup(original->getResult(0)).getDefiningOp();
     OpBuilder at(allocation);
     Location loc = allocation->getLoc();
-    Value shift = buffers.shared[index]
-                      ? arith::ConstantIndexOp::create(
-                            at, loc, buffers.sharedOffsets[index])
-                            .getResult()
-                      : arith::AddIOp::create(at, loc, globalBase,
-                                              buffers.globalOffsets[index])
-                            .getResult();
-    Value view =
-        memref::ViewOp::create(at, loc, allocation->getResult(0).getType(),
-                               buffers.shared[index] ? sharedBase : global,
-                               shift, allocation->getOperands());
+    bool shared = buffers.shared[index];
+    Value offset = shared ? arith::ConstantIndexOp::create(
+                                at, loc, buffers.sharedOffsets[index])
+                                .getResult()
+                          : buffers.globalOffsets[index];
+    Value shift = arith::AddIOp::create(
+        at, loc, shared ? bases.sharedStart : bases.global, offset);
+    Value view = memref::ViewOp::create(
+        at, loc, allocation->getResult(0).getType(),
+        shared ? bases.shared : global, shift, allocation->getOperands());
     for (Operation *user :
          llvm::make_early_inc_range(allocation->getResult(0).getUsers()))
       if (isa<memref::DeallocOp>(user))
@@ -379,7 +293,7 @@ private:
         distribute(loop);
         continue;
       }
-      if (op.getNumRegions() > 0 && holdsParallelLoop(&op)) {
+      if (op.getNumRegions() > 0 && tptt::holdsParallelWork(&op)) {
         // scf.for / scf.if, uniform across the block: their bodies are
         // scheduled the same way. A loop body also follows its own end.
         for (Region &region : op.getRegions())
@@ -391,12 +305,12 @@ private:
         readSince = true;
         continue;
       }
-      if (writesMemory(&op)) {
+      if (tptt::writesMemory(&op)) {
         barrierIf(&op, readSince);
         runInThreadZero(&op);
         continue;
       }
-      readSince |= hasEffectWithin<MemoryEffects::Read>(&op);
+      readSince |= tptt::readsMemory(&op);
     }
   }
 
@@ -404,8 +318,8 @@ private:
   /// read memory.
   static bool readsAtBlockLevel(Block &block) {
     for (Operation &op : block)
-      if (!isa<scf::ParallelOp>(op) && !holdsParallelLoop(&op) &&
-          hasEffectWithin<MemoryEffects::Read>(&op))
+      if (!isa<scf::ParallelOp>(op) && !tptt::holdsParallelWork(&op) &&
+          tptt::readsMemory(&op))
         return true;
     return false;
   }
@@ -462,7 +376,7 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
   Location loc = loop.getLoc();
   // Block-level copies are parallel loops too.
   SmallVector<memref::CopyOp> copies;
-  walkBlockLevel(loop.getRegion(), [&](Operation *op) {
+  tptt::walkBlockLevel(loop.getRegion(), [&](Operation *op) {
     if (auto copy = dyn_cast<memref::CopyOp>(op))
       copies.push_back(copy);
   });
@@ -470,7 +384,10 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
     expandCopy(copy, /*inKernel=*/false);
 
   auto [counts, total] = tptt::buildIterationCounts(b, loc, loop);
-  BlockBuffers buffers = placeAllocations(b, loc, loop, sharedBudget);
+  // The room to align the shared buffers comes out of the budget.
+  BlockBuffers buffers = placeAllocations(
+      b, loc, loop,
+      std::max<int64_t>(sharedBudget - BlockBuffers::kAlignment, 0));
   Value global;
   if (llvm::is_contained(buffers.shared, false))
     global = memref::AllocOp::create(
@@ -482,7 +399,8 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
   Value blocks = arith::MaxSIOp::create(b, loc, total, one);
   Value sharedBytes =
       buffers.sharedBytes > 0
-          ? arith::ConstantIntOp::create(b, loc, buffers.sharedBytes, 32)
+          ? arith::ConstantIntOp::create(
+                b, loc, buffers.sharedBytes + BlockBuffers::kAlignment, 32)
                 .getResult()
           : Value();
   auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
@@ -492,10 +410,10 @@ void mapToCooperativeKernel(scf::ParallelOp loop, int64_t blockSize,
   Block *work = guardIteration(b, loc, id, total);
   IRMapping mapping;
   mapIteration(b, loc, loop, counts, id, mapping);
-  auto [sharedBase, globalBase] = bufferBases(b, loc, buffers, id, global);
+  BufferBases bases = bufferBases(b, loc, buffers, id, global);
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, mapping);
-  replaceAllocations(buffers, mapping, sharedBase, globalBase, global);
+  replaceAllocations(buffers, mapping, bases, global);
   loop.erase();
   BlockSchedule(launch.getThreadIds().x, launch.getBlockSizeX()).run(*work);
   if (global) {
@@ -509,6 +427,27 @@ struct TpttMapParallelLoopsToGpuPass
     : public tptt::impl::TpttMapParallelLoopsToGpuPassBase<
           TpttMapParallelLoopsToGpuPass> {
   using Base::Base;
+
+  /// Warp matrix operations (from tptt-map-contractions-to-tensor-cores)
+  /// in `loop` need all the threads of a warp: a cooperative kernel whose
+  /// blocks are whole warps (or, emulated, one thread).
+  LogicalResult checkWarpMatrixOps(scf::ParallelOp loop, bool cooperative) {
+    WalkResult found = loop.walk([](Operation *op) {
+      return isa<gpu::SubgroupMmaComputeOp>(op) ? WalkResult::interrupt()
+                                                : WalkResult::advance();
+    });
+    if (!found.wasInterrupted())
+      return success();
+    if (!cooperative)
+      return loop.emitError("holds warp matrix operations but cannot run as a "
+                            "cooperative kernel, one block per iteration");
+    if (cooperativeBlockSize != 1 && cooperativeBlockSize % 32 != 0)
+      return loop.emitError("holds warp matrix operations: "
+                            "cooperative-block-size must be a multiple of 32 "
+                            "(whole warps), not ")
+             << cooperativeBlockSize.getValue();
+    return success();
+  }
 
   void runOnOperation() override {
     for (auto [name, size] :
@@ -539,7 +478,10 @@ struct TpttMapParallelLoopsToGpuPass
       // Sizes computed in the body but invariant (memref.dim of a buffer
       // from outside) move out, where a shared buffer can be sized.
       moveLoopInvariantCode(cast<LoopLikeOpInterface>(loop.getOperation()));
-      if (canRunCooperatively(loop))
+      bool cooperative = tptt::canRunCooperatively(loop);
+      if (failed(checkWarpMatrixOps(loop, cooperative)))
+        return signalPassFailure();
+      if (cooperative)
         mapToCooperativeKernel(loop, cooperativeBlockSize, sharedMemoryBytes);
       else
         mapToKernel(loop, blockSize);

@@ -180,7 +180,11 @@ def TpttMapParallelLoopsToGpuPass
     ones of static size while they fit in `shared-memory-bytes` (the chunk
     scan's state first: it stays on chip across the chunk loop), or of the
     iteration's slice of one buffer allocated before the launch
-    (`iterations` x the bytes of those buffers) and freed after it. A loop runs
+    (`iterations` x the bytes of those buffers) and freed after it. Every
+    view starts a multiple of 64 bytes into either: the launch asks for 64
+    bytes more shared memory than its buffers take and starts them at its
+    first 64-byte boundary (dynamic shared memory is only sure to be
+    16-byte aligned; warp matrix loads need 32). A loop runs
     this way only when that is sound: its block-level allocations are sized
     outside it and freed only directly, in their own block (not through a
     buffer a loop carries, as the ownership-based deallocation of a loop
@@ -200,6 +204,12 @@ def TpttMapParallelLoopsToGpuPass
     cannot call the host's `memrefCopy` (a copy of a buffer onto itself is
     dropped). Parallel loops with reductions stay on the host, whose buffers
     the runtime allocates in managed memory.
+
+    Warp matrix operations (`gpu.subgroup_mma_*`, the warp tiles of
+    `tptt-map-contractions-to-tensor-cores`) need the 32 threads of a warp
+    together: a loop holding them that cannot run as a cooperative kernel,
+    or a `cooperative-block-size` that is not a multiple of 32 (nor 1, as
+    emulated), is an error.
 
     ```mlir
     scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c8) step (%c1, %c1) { ... }
@@ -246,7 +256,8 @@ def TpttMapParallelLoopsToGpuPass
 
 def TpttMapContractionsToTensorCoresPass
     : Pass<"tptt-map-contractions-to-tensor-cores", "::mlir::func::FuncOp"> {
-  let summary = "Run the projections with bf16 weights on tensor cores";
+  let summary = "Run the projections and the operator's chunk products on "
+                "tensor cores";
   let description = [{
     The CUDA tail's projections: a `linalg` op on buffers computing
     `C[p..., n...] += A[p..., k] * W[k, n...]` (or `W[n..., k]`; several
@@ -260,7 +271,7 @@ def TpttMapContractionsToTensorCoresPass
     nearest, ties away from zero, as `cvt.rna.tf32.f32`; the tensor cores
     would truncate them), so the emulated kernel computes what a GPU's does
     up to the order of the sums. The f32 build, whose weights are f32, keeps
-    its exact FMA kernels.
+    exact FMA kernels for its projections.
 
     The dimensions `p...` of A and C are collapsed into M rows, and `n...`
     of W and C into N columns (all three buffers are contiguous). Each
@@ -274,18 +285,42 @@ def TpttMapContractionsToTensorCoresPass
     the edges). Shared-memory rows are padded by 4 floats against bank
     conflicts, and the tiles start 32 bytes apart, as the fragment loads
     require; tiles past the 48 KiB of static shared memory a block has are
-    an error. Contractions inside a parallel loop (whose iterations become
-    threads) or a kernel are left alone.
+    an error. This form leaves alone the contractions inside a parallel
+    loop (whose iterations become threads or blocks) or a kernel.
 
     A contraction with fewer than `min-rows` rows (a decode step's) stays
     as it is, for the FMA kernels that split its reduction across threads
     (`tptt-split-accumulations`); where M is known only at run time, an
     `scf.if` chooses between the two.
 
+    With `cooperative` (the default), the contractions inside an
+    `scf.forall` that can become a cooperative kernel (one block per
+    iteration: the operator's loop over batch × heads, see
+    `tptt-map-parallel-loops-to-gpu`) take the tensor cores too: each
+    `C[i, j] += A[i, k] * B[k, j]` on static f32 buffers, every operand
+    read through any permutation of its two dimensions, where M and N are
+    multiples of 16 and K of 8 (the chunk products W·Kᵀ, W·S, T·(B − W·S),
+    Q·Kᵀ, Q·S, P·U and Kᵀ·U). They keep f32 accuracy through 3xTF32: the
+    block's threads stage A and B as big and small tf32 parts (big =
+    tf32(x), small = tf32(x − big), rounded as above), and each warp sums
+    small·big, big·small and big·big over its fragments; only small·small
+    (below 2⁻²² of the product) is lost, where plain tf32 would lose 2⁻¹¹.
+    The warps share the 16×16 tiles of C through a parallel loop over
+    (tiles × `threads-per-warp`), the threads of a warp numbered fastest,
+    so that the kernel's thread-strided schedule gives each warp whole
+    tiles. The tiles go through a staging buffer to C, added to what it
+    holds. The staging buffers (A, B and C, sized for the loop's largest
+    contraction, rows padded by 4 floats) are allocated once per loop, after
+    its other buffers, so that the state and the chunk's products keep the
+    first claim on shared memory. The loop over k is kept rolled: unrolled,
+    its addresses, invariant across the chunks, would be hoisted out of the
+    chunk loop and held in registers (ptxas then spills).
+
     With `threads-per-warp=1 warp-rows=1 warp-cols=1 shared-memory=false`
     (the CPU emulation of the CUDA target) a block is one thread running
     one warp's matrix operations, its tiles on the stack, so that
-    `tptt-emulate-gpu-launches` can run the kernel on the CPU.
+    `tptt-emulate-gpu-launches` can run the kernel on the CPU; in a
+    cooperative loop, one thread runs each tile.
 
     ```mlir
     linalg.generic {indexing_maps = [(b, s, k, n) -> (b, s, k),
@@ -324,9 +359,13 @@ def TpttMapContractionsToTensorCoresPass
     Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
            "Stage the tiles in shared memory (else on the stack of the "
            "thread, for the CPU emulation)">,
+    Option<"cooperative", "cooperative", "bool", /*default=*/"true",
+           "Also map the static f32 contractions inside cooperative loops "
+           "(the operator's chunk products) to warp tiles in 3xTF32">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }
