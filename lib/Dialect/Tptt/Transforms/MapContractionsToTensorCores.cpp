@@ -535,7 +535,7 @@ struct StagingBuffers {
 /// Builds the warp-level form of the contractions of one cooperative loop.
 class BlockContractionBuilder {
 public:
-  BlockContractionBuilder(int64_t threadsPerWarp)
+  explicit BlockContractionBuilder(int64_t threadsPerWarp)
       : threadsPerWarp(threadsPerWarp) {}
 
   /// Allocates the staging buffers of `contractions` (all in `forall`)

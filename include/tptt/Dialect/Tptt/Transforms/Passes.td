@@ -310,9 +310,9 @@ def TpttMapContractionsToTensorCoresPass
     so that the kernel's thread-strided schedule gives each warp whole
     tiles. The tiles go through a staging buffer to C, added to what it
     holds. The staging buffers (A, B and C, sized for the loop's largest
-    contraction, rows padded by 4 floats) are allocated once per loop, after
-    its other buffers, so that the state and the chunk's products keep the
-    first claim on shared memory. The loop over k is kept rolled: unrolled,
+    contraction, rows padded by 4 floats) are allocated once per loop, just
+    before its first contraction: in the operator, after the state and the
+    chunk's buffers, which thus keep the first claim on shared memory. The loop over k is kept rolled: unrolled,
     its addresses, invariant across the chunks, would be hoisted out of the
     chunk loop and held in registers (ptxas then spills).
 
