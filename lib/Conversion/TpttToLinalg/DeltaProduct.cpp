@@ -268,10 +268,10 @@ Value insertBlock(OpBuilder &b, Location loc, Value part, Value dest,
 
 Value lowering::buildBlockedTrilInverse(OpBuilder &b, Location loc, Value l) {
   auto type = cast<RankedTensorType>(l.getType());
-  int64_t n = type.getRank() == 2 ? type.getDimSize(1) : ShapedType::kDynamic;
-  if (!type.hasStaticShape() || ShapedType::isDynamic(n) ||
-      n % kTrilBlock != 0 || n <= kTrilBlock)
+  if (type.getRank() != 2 || !type.hasStaticShape() ||
+      type.getDimSize(1) % kTrilBlock != 0 || type.getDimSize(1) <= kTrilBlock)
     return buildTrilInverse(b, loc, l);
+  int64_t n = type.getDimSize(1);
   MLIRContext *ctx = b.getContext();
   Type elementType = type.getElementType();
   int64_t blocks = n / kTrilBlock;

@@ -34,6 +34,15 @@ mlir::tptt::buildIterationCounts(OpBuilder &b, Location loc,
   return {counts, total};
 }
 
+Value mlir::tptt::buildAlignmentPadding(OpBuilder &b, Location loc, Value bytes,
+                                        int64_t alignment) {
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bytes);
+  Value boundary = arith::ConstantIndexOp::create(b, loc, alignment);
+  Value misalignment = arith::RemUIOp::create(b, loc, address, boundary);
+  Value gap = arith::SubIOp::create(b, loc, boundary, misalignment);
+  return arith::RemUIOp::create(b, loc, gap, boundary);
+}
+
 /// Whether `op` is parallel work: a loop whose iterations the block's
 /// threads share.
 static bool isParallelWork(Operation *op) {

@@ -89,15 +89,22 @@ bool isMultiplyAccumulate(linalg::LinalgOp op) {
          });
 }
 
+/// Whether `op`, on buffers, accumulates the products of its two inputs
+/// over one reduction dimension into its output (both forms below start
+/// from this).
+bool isBufferContraction(linalg::LinalgOp op) {
+  return op.hasPureBufferSemantics() && op.getNumDpsInputs() == 2 &&
+         op.getNumDpsInits() == 1 && op.getNumReductionLoops() == 1 &&
+         isMultiplyAccumulate(op);
+}
+
 /// The contraction `op` computes, if it is one this pass maps: not inside a
 /// parallel loop (whose iterations become threads) or a kernel.
 std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   if (op->getParentOfType<scf::ParallelOp>() ||
       op->getParentOfType<scf::ForallOp>() ||
-      op->getParentOfType<gpu::LaunchOp>() || !op.hasPureBufferSemantics() ||
-      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 1 || op.getNumLoops() < 3 ||
-      !isMultiplyAccumulate(op))
+      op->getParentOfType<gpu::LaunchOp>() || op.getNumLoops() < 3 ||
+      !isBufferContraction(op))
     return std::nullopt;
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
@@ -293,12 +300,8 @@ private:
   /// 32-byte boundary. Every tile has a multiple of 8 rows of a multiple of
   /// 4 floats, so the others (and every fragment) are aligned too.
   void allocateTiles(Value bytes) {
-    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bytes);
-    Value alignment = index(kFragmentAlignment);
-    Value misalignment = arith::RemUIOp::create(b, loc, base, alignment);
-    Value shift = arith::RemUIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, alignment, misalignment),
-        alignment);
+    Value shift =
+        tptt::buildAlignmentPadding(b, loc, bytes, kFragmentAlignment);
     Attribute space = cast<MemRefType>(bytes.getType()).getMemorySpace();
     int64_t offset = 0;
     auto view = [&](int64_t rows, int64_t lead) -> Value {
@@ -490,10 +493,8 @@ struct BlockContraction {
 std::optional<BlockContraction> matchBlockContraction(linalg::LinalgOp op) {
   if (!op->getParentOfType<scf::ForallOp>() ||
       op->getParentOfType<scf::ParallelOp>() ||
-      op->getParentOfType<gpu::LaunchOp>() || !op.hasPureBufferSemantics() ||
-      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 3 || op.getNumReductionLoops() != 1 ||
-      !isMultiplyAccumulate(op))
+      op->getParentOfType<gpu::LaunchOp>() || op.getNumLoops() != 3 ||
+      !isBufferContraction(op))
     return std::nullopt;
   for (OpOperand &operand : op->getOpOperands()) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());

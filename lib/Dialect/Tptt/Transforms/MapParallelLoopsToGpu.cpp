@@ -223,14 +223,8 @@ BufferBases bufferBases(OpBuilder &b, Location loc, const BlockBuffers &buffers,
                         MemRefLayoutAttrInterface(), workgroup));
     bases.shared = memref::MemorySpaceCastOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()), memory);
-    Value address =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, bases.shared);
-    Value alignment =
-        arith::ConstantIndexOp::create(b, loc, BlockBuffers::kAlignment);
-    Value misalignment = arith::RemUIOp::create(b, loc, address, alignment);
-    bases.sharedStart = arith::RemUIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, alignment, misalignment),
-        alignment);
+    bases.sharedStart = tptt::buildAlignmentPadding(b, loc, bases.shared,
+                                                    BlockBuffers::kAlignment);
   }
   if (global)
     bases.global =

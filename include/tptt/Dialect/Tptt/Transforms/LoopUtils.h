@@ -5,7 +5,8 @@
 // What the CUDA tail's passes (tptt-map-contractions-to-tensor-cores,
 // tptt-map-parallel-loops-to-gpu, tptt-split-accumulations) ask of loops:
 // their run-time iteration counts, and whether a loop can become a
-// cooperative kernel, one block per iteration.
+// cooperative kernel, one block per iteration; and where a kernel's byte
+// buffer reaches an alignment.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +30,11 @@ Value buildTripCount(OpBuilder &b, Location loc, Value lower, Value upper,
 /// all.
 std::pair<SmallVector<Value>, Value>
 buildIterationCounts(OpBuilder &b, Location loc, scf::ParallelOp loop);
+
+/// The bytes from the start of the byte buffer `bytes` to its first
+/// `alignment`-byte boundary, at run time (0 when it starts on one).
+Value buildAlignmentPadding(OpBuilder &b, Location loc, Value bytes,
+                            int64_t alignment);
 
 /// Calls `fn` on the ops of `region` that its block runs in a cooperative
 /// kernel: all but those inside nested parallel work (scf.parallel loops,
