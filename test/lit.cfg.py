@@ -32,7 +32,7 @@ llvm_config.use_default_substitutions()
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.tptt_tools_dir, config.llvm_tools_dir]
-tools = ["tptt-opt", "tptt-run", "tptt-compile"]
+tools = ["tptt-opt", "tptt-run", "tptt-compile", "tptt-run-module"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The CUDA toolkit (libdevice for the kernels' math, ptxas to assemble their

@@ -266,16 +266,26 @@ extern "C" void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
                               blockZ, sharedBytes, stream, params, extra));
 }
 
-extern "C" CUstream mgpuStreamCreate() {
-  CUstream stream = nullptr;
-  check("cuStreamCreate",
-        withContext().cuStreamCreate(&stream, kStreamNonBlocking));
+namespace {
+/// The one stream of the process's compiled code, created at the first
+/// use. Compiled functions ask for a stream per call (gpu-async-region) and
+/// synchronize it before they return; sharing one orders the calls of
+/// several host threads too, and lets GpuTimer's events bracket them.
+CUstream processStream() {
+  static std::once_flag once;
+  static CUstream stream = nullptr;
+  std::call_once(once, [] {
+    check("cuStreamCreate",
+          withContext().cuStreamCreate(&stream, kStreamNonBlocking));
+  });
   return stream;
 }
+} // namespace
 
-extern "C" void mgpuStreamDestroy(CUstream stream) {
-  check("cuStreamDestroy", withContext().cuStreamDestroy(stream));
-}
+extern "C" CUstream mgpuStreamCreate() { return processStream(); }
+
+/// The process's stream lives as long as the process.
+extern "C" void mgpuStreamDestroy(CUstream /*stream*/) {}
 
 extern "C" void mgpuStreamSynchronize(CUstream stream) {
   check("cuStreamSynchronize", withContext().cuStreamSynchronize(stream));
@@ -361,6 +371,52 @@ void *tptt::runtime::cuda::copyToManaged(const void *data, size_t bytes) {
 
 extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
   mgpuMemFree(ptr, nullptr);
+}
+
+GpuTimer::~GpuTimer() {
+  std::string error;
+  if (const Driver *d = driver(error))
+    for (CUevent event : {begin, end})
+      if (event)
+        d->cuEventDestroy(event);
+}
+
+bool GpuTimer::start(std::string &error) {
+  if (!driver(error))
+    return false;
+  const Driver &d = withContext();
+  for (CUevent *event : {&begin, &end})
+    if (!*event)
+      if (CUresult result = d.cuEventCreate(event, 0); result != kSuccess) {
+        error = d.describe("cuEventCreate", result);
+        return false;
+      }
+  if (CUresult result = d.cuEventRecord(begin, processStream());
+      result != kSuccess) {
+    error = d.describe("cuEventRecord", result);
+    return false;
+  }
+  return true;
+}
+
+std::optional<double> GpuTimer::stop(std::string &error) {
+  const Driver &d = withContext();
+  float milliseconds = 0;
+  CUresult result = d.cuEventRecord(end, processStream());
+  const char *call = "cuEventRecord";
+  if (result == kSuccess) {
+    result = d.cuEventSynchronize(end);
+    call = "cuEventSynchronize";
+  }
+  if (result == kSuccess) {
+    result = d.cuEventElapsedTime(&milliseconds, begin, end);
+    call = "cuEventElapsedTime";
+  }
+  if (result != kSuccess) {
+    error = d.describe(call, result);
+    return std::nullopt;
+  }
+  return milliseconds;
 }
 
 std::vector<std::pair<std::string, void *>>

@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Flags.h"
 #include "tptt/Runtime/CudaDriver.h"
+#include "tptt/Runtime/Flags.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"

@@ -24,23 +24,6 @@ using PackedFunction = void (*)(void **);
 
 namespace {
 
-/// A memref descriptor {allocated, aligned, offset, sizes, strides} over
-/// row-major data.
-std::vector<int64_t> descriptor(const void *data,
-                                const std::vector<int64_t> &shape) {
-  std::vector<int64_t> words(3 + 2 * shape.size());
-  auto address = reinterpret_cast<int64_t>(data);
-  words[0] = words[1] = address;
-  words[2] = 0;
-  int64_t stride = 1;
-  for (size_t d = shape.size(); d-- > 0;) {
-    words[3 + d] = shape[d];
-    words[3 + shape.size() + d] = stride;
-    stride *= shape[d];
-  }
-  return words;
-}
-
 /// The offset of weights embedded in `path`, if it has any.
 std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -228,23 +211,6 @@ private:
 
 } // namespace
 
-size_t Tensor::width(const std::string &dtype) {
-  return dtype == "i1" ? 1 : dtype == "bf16" ? 2 : dtype == "f32" ? 4 : 8;
-}
-
-int64_t Tensor::count() const {
-  int64_t n = 1;
-  for (int64_t size : shape)
-    n *= size;
-  return n;
-}
-
-Tensor Tensor::zeros(std::vector<int64_t> shape, std::string dtype) {
-  Tensor t{std::move(shape), std::move(dtype), {}};
-  t.bytes.assign(t.count() * width(t.dtype), 0);
-  return t;
-}
-
 std::unique_ptr<ModelRunner> ModelRunner::open(std::string &error) {
   json parsed = json::parse(tptt_manifest, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object() ||
@@ -426,7 +392,7 @@ TensorMap ModelRunner::call(const std::string &entry,
     if (!value && argument["kind"] == "weight") {
       const LoadedWeight &loaded = weightData.at(name);
       const void *buffer = gpu ? deviceWeight(name) : loaded.data;
-      descriptors.push_back(descriptor(buffer, loaded.shape));
+      descriptors.push_back(rowMajorDescriptor(buffer, loaded.shape));
       inputs.insert(reinterpret_cast<int64_t>(buffer));
       continue;
     }
@@ -442,7 +408,7 @@ TensorMap ModelRunner::call(const std::string &entry,
     else if (gpu)
       buffer = staged.emplace_back(
           cuda::copyToManaged(value->bytes.data(), value->bytes.size()));
-    descriptors.push_back(descriptor(buffer, value->shape));
+    descriptors.push_back(rowMajorDescriptor(buffer, value->shape));
     inputs.insert(reinterpret_cast<int64_t>(buffer));
   }
   size_t resultWords = 0;
@@ -480,7 +446,6 @@ TensorMap ModelRunner::call(const std::string &entry,
              {},
              nullptr};
     size_t width = Tensor::width(t.dtype);
-    auto *base = reinterpret_cast<uint8_t *>(words[1]);
     bool contiguous = true;
     for (int64_t d = rank, stride = 1; d-- > 0; stride *= t.shape[d])
       contiguous &= t.shape[d] == 1 || words[3 + rank + d] == stride;
@@ -489,23 +454,14 @@ TensorMap ModelRunner::call(const std::string &entry,
     // outlive the call.
     if (keep.count(name) && contiguous &&
         (!input || residentInputs.count(words[0]))) {
+      auto *base = reinterpret_cast<uint8_t *>(words[1]);
       t.resident =
           std::shared_ptr<uint8_t>(ownerOf(words[0]), base + words[2] * width);
       out[name] = std::move(t);
       continue;
     }
     t.bytes.resize(t.byteSize());
-    if (contiguous && !t.bytes.empty())
-      std::memcpy(t.bytes.data(), base + words[2] * width, t.bytes.size());
-    for (int64_t linear = 0; !contiguous && linear < t.count(); ++linear) {
-      int64_t remaining = linear, element = words[2];
-      for (size_t d = rank; d-- > 0;) {
-        element += (remaining % t.shape[d]) * words[3 + rank + d];
-        remaining /= t.shape[d];
-      }
-      std::memcpy(t.bytes.data() + linear * width, base + element * width,
-                  width);
-    }
+    copyFromDescriptor(words, rank, width, t.bytes.data());
     if (!input)
       owned.insert(words[0]);
     out[name] = std::move(t);

@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Flags.h"
 #include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Flags.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Trainer.h"

@@ -82,8 +82,9 @@ bool addPackedWrapper(llvm::Module &module, const std::string &name,
 
 std::unique_ptr<llvm::Module> tptt::target::translateForHost(
     llvm::ArrayRef<mlir::ModuleOp> modules, llvm::LLVMContext &context,
-    llvm::ArrayRef<std::string> entries, llvm::StringRef manifest,
-    llvm::StringRef tokenizer, std::string &error) {
+    llvm::ArrayRef<std::string> entries,
+    llvm::ArrayRef<std::pair<std::string, std::string>> globals,
+    std::string &error) {
   std::unique_ptr<llvm::Module> llvmModule;
   for (mlir::ModuleOp module : modules) {
     mlir::DialectRegistry registry;
@@ -118,9 +119,7 @@ std::unique_ptr<llvm::Module> tptt::target::translateForHost(
   for (const std::string &entry : entries)
     if (!addPackedWrapper(*llvmModule, entry, error))
       return nullptr;
-  for (auto [name, contents] :
-       {std::pair<const char *, llvm::StringRef>{"tptt_manifest", manifest},
-        {"tptt_tokenizer_json", tokenizer}}) {
+  for (const auto &[name, contents] : globals) {
     auto *text = llvm::ConstantDataArray::getString(context, contents,
                                                     /*AddNull=*/true);
     new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
@@ -161,9 +160,9 @@ bool tptt::target::writeObject(llvm::Module &module, const std::string &path,
   return true;
 }
 
-bool tptt::target::linkExecutable(const std::string &objectPath,
-                                  const std::string &outputPath, bool shared,
-                                  std::string &error) {
+bool tptt::target::linkBinary(const std::string &objectPath,
+                              const std::string &outputPath, LinkKind kind,
+                              std::string &error) {
   const char *fromEnv = std::getenv("CXX");
   std::string driverName = fromEnv && *fromEnv ? fromEnv : "c++";
   llvm::ErrorOr<std::string> driver = llvm::sys::findProgramByName(driverName);
@@ -175,15 +174,25 @@ bool tptt::target::linkExecutable(const std::string &objectPath,
   std::string rpath = std::string("-Wl,-rpath,") + TPTT_LIBOMP_DIR;
   llvm::SmallVector<llvm::StringRef> args = {*driver, "-o", outputPath,
                                              objectPath};
-  // An executable gets the launcher's main(); a shared library the C API,
-  // kept whole so that every tptt_* function is exported.
-  if (shared)
+  // An executable gets the launcher's main(); a model library the C API,
+  // kept whole so that every tptt_* function is exported; a module library
+  // no runtime at all (its loader has one).
+  switch (kind) {
+  case LinkKind::Executable:
+    args.append({TPTT_LAUNCHER_LIB, TPTT_MODEL_RUNNER_LIB, TPTT_RUNTIME_LIB,
+                 TPTT_HOST_ABI_LIB, TPTT_PCRE2_LIB});
+    break;
+  case LinkKind::ModelLibrary:
     args.append({"-shared", "-Wl,--whole-archive", TPTT_C_API_LIB,
-                 "-Wl,--no-whole-archive"});
-  else
-    args.push_back(TPTT_LAUNCHER_LIB);
-  args.append({TPTT_MODEL_RUNNER_LIB, TPTT_RUNTIME_LIB, "-L" TPTT_LIBOMP_DIR,
-               rpath, "-lomp", TPTT_PCRE2_LIB, "-lm", "-lpthread", "-ldl"});
+                 "-Wl,--no-whole-archive", TPTT_MODEL_RUNNER_LIB,
+                 TPTT_RUNTIME_LIB, TPTT_HOST_ABI_LIB, TPTT_PCRE2_LIB});
+    break;
+  case LinkKind::ModuleLibrary:
+    args.push_back("-shared");
+    break;
+  }
+  args.append(
+      {"-L" TPTT_LIBOMP_DIR, rpath, "-lomp", "-lm", "-lpthread", "-ldl"});
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*driver, args, std::nullopt, {}, 0, 0,
                                          &message);

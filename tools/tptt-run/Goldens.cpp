@@ -13,14 +13,20 @@
 #include "Goldens.h"
 #include "Runner.h"
 
+#include "tptt/Compiler/Compiler.h"
+#include "tptt/Runtime/ModuleLibrary.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "tptt/Dialect/Tptt/IR/TpttOps.h"
 #include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <nlohmann/json.hpp>
@@ -406,29 +412,11 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
   return std::nullopt;
 }
 
-/// max |got − expected| / max |expected| over the compared positions.
-double relativeError(const HostTensor &got,
-                     const ::tptt::safetensors::TensorView &expected,
-                     const ::tptt::safetensors::TensorView *mask,
-                     std::string &why) {
-  if (got.shape != expected.shape) {
-    why = "result shape differs from '" + expected.name + "'";
-    return INFINITY;
-  }
-  int64_t count = expected.numElements();
-  int64_t inner = 1;
-  if (mask)
-    for (size_t d = mask->shape.size(); d < expected.shape.size(); ++d)
-      inner *= expected.shape[d];
-  double worst = 0.0, scale = 0.0;
-  for (int64_t i = 0; i < count; ++i) {
-    if (mask && mask->elementAsDouble(i / inner) == 0.0)
-      continue;
-    double e = expected.elementAsDouble(i), g = got.at(i);
-    worst = std::max(worst, std::isnan(g) ? INFINITY : std::fabs(g - e));
-    scale = std::max(scale, std::fabs(e));
-  }
-  return scale > 0.0 ? worst / scale : worst;
+/// A result as the runtime's tensor, for its comparison.
+::tptt::runtime::Tensor runtimeTensor(HostTensor &tensor) {
+  return {tensor.shape,
+          *::tptt::runtime::tensorDtype(*dtypeOf(tensor.elementType)),
+          std::move(tensor.data), nullptr};
 }
 
 /// The case files of `directory`: index.json's order when present (`listed`
@@ -512,20 +500,274 @@ double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
   }
   double worst = 0.0;
   for (auto [got, expected] : llvm::zip(*results, built->expected))
-    worst =
-        std::max(worst, relativeError(got, *expected, built->compareMask, why));
+    worst = std::max(
+        worst, ::tptt::runtime::relativeError(runtimeTensor(got), *expected,
+                                              built->compareMask, why));
   return worst;
+}
+
+/// A case file: opened, its `case` metadata parsed. `skip` when the file is
+/// not a golden case (no metadata, no index listing it).
+struct CaseFile {
+  std::string name;
+  std::unique_ptr<::tptt::safetensors::File> file;
+  json params;
+  bool skip = false;
+  std::string why;
+};
+
+CaseFile openCase(const std::string &path, bool listed) {
+  CaseFile opened;
+  opened.name = llvm::sys::path::stem(path).str();
+  opened.file = ::tptt::safetensors::File::open(path, opened.why);
+  if (!opened.file)
+    return opened;
+  auto caseText = opened.file->metadata().find("case");
+  // Without an index, a file without a `case` is not a golden case (model
+  // weights, say); one the index lists is a broken case.
+  if (caseText == opened.file->metadata().end()) {
+    if (!listed) {
+      llvm::errs() << "tptt-run: note: " << path
+                   << ": no `case` metadata, not a golden case; skipped\n";
+      opened.skip = true;
+    }
+    opened.why = "no `case` metadata";
+    return opened;
+  }
+  opened.params = json::parse(caseText->second, nullptr, false);
+  if (!opened.params.is_object())
+    opened.why = "the `case` metadata is not a JSON object";
+  return opened;
+}
+
+/// A case of the ahead-of-time mode: its function in the module library.
+struct CompiledCase {
+  CaseFile source;
+  std::optional<BuiltCase> built;
+  std::string function;
+};
+
+/// The function name of case `index` called `name`: a C identifier.
+std::string functionName(const std::string &name) {
+  std::string function = "golden_";
+  for (char c : name)
+    function += llvm::isAlnum(c) ? c : '_';
+  return function;
+}
+
+/// Writes `tensors` to `path`; false with `why` on failure.
+bool writeTensors(const std::string &path,
+                  std::vector<::tptt::safetensors::OwnedTensor> tensors,
+                  std::string &why) {
+  return ::tptt::safetensors::write(path, tensors, {}, why);
+}
+
+/// Writes the inputs and expected results of `compiled` into `directory`
+/// and runs it with tptt-run-module; the largest relative error, or
+/// INFINITY with `why`.
+double runCompiledCase(const CompiledCase &compiled,
+                       const std::string &directory, const std::string &library,
+                       double tolerance, const std::string &device, bool run,
+                       json &listing, std::string &why) {
+  const BuiltCase &built = *compiled.built;
+  std::string inputs =
+      directory + "/" + compiled.source.name + ".inputs.safetensors";
+  std::string expected =
+      directory + "/" + compiled.source.name + ".expected.safetensors";
+  std::vector<::tptt::safetensors::OwnedTensor> inputTensors, expectedTensors;
+  std::string mask;
+  for (auto [index, input] : llvm::enumerate(built.inputs)) {
+    std::string name = "arg" + std::to_string(index);
+    if (built.compareMask && input.name == built.compareMask->name)
+      mask = name;
+    inputTensors.push_back(
+        {name, *dtypeOf(input.elementType), input.shape, input.data});
+  }
+  for (auto [index, view] : llvm::enumerate(built.expected))
+    expectedTensors.push_back({"result" + std::to_string(index),
+                               view->dtype,
+                               view->shape,
+                               {view->data, view->data + view->bytes}});
+  if (!writeTensors(inputs, std::move(inputTensors), why) ||
+      !writeTensors(expected, std::move(expectedTensors), why))
+    return INFINITY;
+  json entry = {{"name", compiled.source.name},
+                {"function", compiled.function},
+                {"inputs", llvm::sys::path::filename(inputs).str()},
+                {"expected", llvm::sys::path::filename(expected).str()},
+                {"tolerance", tolerance}};
+  if (!mask.empty())
+    entry["mask"] = mask;
+  listing.push_back(entry);
+  if (!run)
+    return 0.0;
+
+  std::string self = llvm::sys::fs::getMainExecutable(nullptr, nullptr);
+  llvm::SmallString<256> runner(llvm::sys::path::parent_path(self));
+  llvm::sys::path::append(runner, "tptt-run-module");
+  std::string toleranceText = llvm::formatv("{0:e}", tolerance).str();
+  llvm::SmallVector<llvm::StringRef> args = {
+      runner,     library,      "--function", compiled.function, "--inputs",
+      inputs,     "--expected", expected,     "--tolerance",     toleranceText,
+      "--device", device,       "--json"};
+  if (!mask.empty())
+    args.append({"--mask", mask});
+  std::string out = directory + "/" + compiled.source.name + ".out";
+  std::string err = directory + "/" + compiled.source.name + ".err";
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(out), llvm::StringRef(err)};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(runner, args, std::nullopt, redirects,
+                                         0, 0, &message);
+  auto read = [](const std::string &path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  std::string output = read(out), errors = read(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  if (status != 0 && status != 1) {
+    why = !errors.empty() ? llvm::StringRef(errors).rtrim().str()
+                          : runner.str().str() + " failed" +
+                                (message.empty() ? "" : ": " + message);
+    return INFINITY;
+  }
+  json report = json::parse(output, nullptr, false);
+  auto worst =
+      report.is_object() ? report.find("max_relative_error") : report.end();
+  if (worst == report.end() || !worst->is_number()) {
+    why = "tptt-run-module printed no comparison: " + output;
+    return INFINITY;
+  }
+  return worst->get<double>();
+}
+
+/// The ahead-of-time mode: every case a function of one module library,
+/// compiled with the compile session, each run by tptt-run-module.
+int runGoldensAot(const std::vector<std::string> &paths, bool listed,
+                  const GoldenOptions &options) {
+  ::tptt::compiler::CompileOptions compileOptions;
+  compileOptions.target = options.target;
+  compileOptions.numThreads = options.numThreads;
+  llvm::SmallString<256> directory(options.aotDir);
+  bool temporary = directory.empty();
+  std::error_code ec =
+      temporary
+          ? llvm::sys::fs::createUniqueDirectory("tptt-goldens", directory)
+          : llvm::sys::fs::create_directories(directory);
+  if (ec) {
+    llvm::errs() << "tptt-run: error: " << directory << ": " << ec.message()
+                 << "\n";
+    return 2;
+  }
+  std::string library = (directory + "/goldens.so").str();
+  compileOptions.outputPath = library;
+  ::tptt::compiler::Session session(compileOptions);
+  MLIRContext &context = session.getContext();
+  FloatType precision = options.precision == "f32"
+                            ? FloatType(Float32Type::get(&context))
+                            : FloatType(Float64Type::get(&context));
+  double tolerance = options.precision == "f32" ? 1e-5 : 1e-10;
+
+  // Build every case; the good ones go into one module.
+  std::vector<CompiledCase> cases;
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
+  for (const std::string &path : paths) {
+    CompiledCase compiled{openCase(path, listed), std::nullopt, ""};
+    if (compiled.source.skip)
+      continue;
+    if (compiled.source.why.empty()) {
+      std::string diagnostic;
+      ScopedDiagnosticHandler capture(&context, [&](Diagnostic &diag) {
+        if (diag.getSeverity() == DiagnosticSeverity::Error &&
+            diagnostic.empty())
+          diagnostic = diag.str();
+        return success();
+      });
+      compiled.built =
+          buildCase(context, *compiled.source.file, compiled.source.params,
+                    precision, compiled.source.why);
+      if (compiled.built && failed(verify(compiled.built->module.get()))) {
+        compiled.source.why =
+            "the case's tensors do not fit its kind: " + diagnostic;
+        compiled.built.reset();
+      }
+    }
+    if (compiled.built) {
+      compiled.function = functionName(compiled.source.name);
+      auto function = *compiled.built->module->getOps<func::FuncOp>().begin();
+      auto copy = cast<func::FuncOp>(function->clone());
+      copy.setName(compiled.function);
+      module->getBody()->push_back(copy);
+    }
+    cases.push_back(std::move(compiled));
+  }
+  if (cases.empty()) {
+    llvm::errs() << "tptt-run: error: no golden cases (safetensors files with "
+                    "a `case` metadata; subdirectories are not searched)\n";
+    return 2;
+  }
+  std::string compileError;
+  if (!module->getBody()->empty()) {
+    llvm::errs() << "tptt-run: compiling "
+                 << module->getBody()->getOperations().size()
+                 << " cases ahead of time into " << library << "\n";
+    if (llvm::Error error =
+            ::tptt::compiler::compileModule(session, std::move(module)))
+      compileError = "the module library did not compile: " +
+                     llvm::toString(std::move(error));
+  }
+
+  int passed = 0, failed = 0;
+  json listing = json::array();
+  std::string device = options.target == TpttTarget::CUDA ? "cuda" : "cpu";
+  for (CompiledCase &compiled : cases) {
+    std::string why = compiled.source.why;
+    double worst = INFINITY;
+    if (compiled.built && compileError.empty())
+      worst =
+          runCompiledCase(compiled, directory.str().str(), library, tolerance,
+                          device, !options.compileOnly, listing, why);
+    else if (why.empty())
+      why = compileError;
+    if (options.compileOnly && why.empty())
+      continue;
+    bool ok = why.empty() && worst <= tolerance;
+    (ok ? passed : failed)++;
+    llvm::outs() << (ok ? "PASS " : "FAIL ") << compiled.source.name << " "
+                 << llvm::format("%.3g", worst) << "\n";
+    llvm::outs().flush();
+    if (!why.empty())
+      llvm::errs() << "tptt-run: " << compiled.source.name << ": " << why
+                   << "\n";
+  }
+  if (!temporary) {
+    std::ofstream out((directory + "/cases.json").str());
+    out << json{{"library", "goldens.so"},
+                {"precision", options.precision},
+                {"cases", listing}}
+               .dump(1)
+        << "\n";
+    if (!out)
+      failed++;
+  } else {
+    llvm::sys::fs::remove_directories(directory);
+  }
+  if (options.compileOnly) {
+    llvm::outs() << listing.size() << " cases compiled into " << library << ", "
+                 << failed << " failed\n";
+    return failed ? 1 : 0;
+  }
+  llvm::outs() << passed << " passed, " << failed << " failed\n";
+  return failed ? 1 : 0;
 }
 
 } // namespace
 
 int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
-                        const std::string &precisionName, int64_t numThreads,
-                        TpttTarget target) {
-  FloatType precision = precisionName == "f32"
-                            ? FloatType(Float32Type::get(&context))
-                            : FloatType(Float64Type::get(&context));
-  double tolerance = precisionName == "f32" ? 1e-5 : 1e-10;
+                        const GoldenOptions &options) {
   std::string error;
   bool listed = false;
   std::vector<std::string> files = caseFiles(directory, listed, error);
@@ -533,38 +775,29 @@ int tpttrun::runGoldens(MLIRContext &context, const std::string &directory,
     llvm::errs() << "tptt-run: error: " << error << "\n";
     return 2;
   }
+  if (options.aot)
+    return runGoldensAot(files, listed, options);
+  FloatType precision = options.precision == "f32"
+                            ? FloatType(Float32Type::get(&context))
+                            : FloatType(Float64Type::get(&context));
+  double tolerance = options.precision == "f32" ? 1e-5 : 1e-10;
   int passed = 0, failed = 0;
   for (const std::string &path : files) {
-    std::string name = llvm::sys::path::stem(path).str();
-    std::string why;
+    CaseFile opened = openCase(path, listed);
+    if (opened.skip)
+      continue;
+    std::string why = opened.why;
     double worst = INFINITY;
-    if (auto file = ::tptt::safetensors::File::open(path, why)) {
-      auto caseText = file->metadata().find("case");
-      // Without an index, a file without a `case` is not a golden case
-      // (model weights, say); one the index lists is a broken case.
-      if (caseText == file->metadata().end() && !listed) {
-        llvm::errs() << "tptt-run: note: " << path
-                     << ": no `case` metadata, not a golden case; skipped\n";
-        continue;
-      }
-      json params = caseText == file->metadata().end()
-                        ? json()
-                        : json::parse(caseText->second, nullptr, false);
-      if (caseText == file->metadata().end())
-        why = "no `case` metadata";
-      else if (!params.is_object())
-        why = "the `case` metadata is not a JSON object";
-      else
-        worst =
-            runCase(context, *file, params, precision, numThreads, target, why);
-    }
+    if (why.empty())
+      worst = runCase(context, *opened.file, opened.params, precision,
+                      options.numThreads, options.target, why);
     bool ok = why.empty() && worst <= tolerance;
     (ok ? passed : failed)++;
-    llvm::outs() << (ok ? "PASS " : "FAIL ") << name << " "
+    llvm::outs() << (ok ? "PASS " : "FAIL ") << opened.name << " "
                  << llvm::format("%.3g", worst) << "\n";
     llvm::outs().flush();
     if (!why.empty())
-      llvm::errs() << "tptt-run: " << name << ": " << why << "\n";
+      llvm::errs() << "tptt-run: " << opened.name << ": " << why << "\n";
   }
   if (passed + failed == 0) {
     llvm::errs() << "tptt-run: error: " << directory

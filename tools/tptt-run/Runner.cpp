@@ -11,6 +11,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "tptt/Pipelines/Pipelines.h"
 #include "tptt/Runtime/CudaDriver.h"
+#include "tptt/Runtime/Tensor.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -33,23 +34,6 @@ size_t byteWidth(Type elementType) {
   if (elementType.isInteger(1))
     return 1;
   return elementType.getIntOrFloatBitWidth() / 8;
-}
-
-/// A memref descriptor {allocated, aligned, offset, sizes[r], strides[r]} as
-/// 64-bit words, the layout the C interface passes by pointer.
-std::vector<int64_t> descriptorFor(HostTensor &tensor, void *buffer) {
-  size_t rank = tensor.shape.size();
-  std::vector<int64_t> words(3 + 2 * rank);
-  auto pointer = reinterpret_cast<int64_t>(buffer);
-  words[0] = words[1] = pointer;
-  words[2] = 0;
-  int64_t stride = 1;
-  for (size_t d = rank; d-- > 0;) {
-    words[3 + d] = tensor.shape[d];
-    words[3 + rank + d] = stride;
-    stride *= tensor.shape[d];
-  }
-  return words;
 }
 
 } // namespace
@@ -208,7 +192,8 @@ Runner::call(llvm::StringRef name, FunctionType type,
     if (gpu)
       buffer = staged.emplace_back(::tptt::runtime::cuda::copyToManaged(
           input.data.data(), input.data.size()));
-    descriptors.push_back(descriptorFor(input, buffer));
+    descriptors.push_back(
+        ::tptt::runtime::rowMajorDescriptor(buffer, input.shape));
   }
 
   // Results come back as one struct of descriptors.
@@ -250,24 +235,9 @@ Runner::call(llvm::StringRef name, FunctionType type,
                       tensorType.getElementType(),
                       std::vector<int64_t>(words + 3, words + 3 + rank),
                       {}};
-    size_t width = byteWidth(output.elementType);
-    int64_t count = output.numElements();
-    output.data.resize(count * width);
-    const auto *base = reinterpret_cast<const uint8_t *>(words[1]);
-    bool contiguous = true;
-    for (int64_t d = rank, stride = 1; d-- > 0; stride *= output.shape[d])
-      contiguous &= output.shape[d] == 1 || words[3 + rank + d] == stride;
-    if (contiguous && count > 0)
-      std::memcpy(output.data.data(), base + words[2] * width, count * width);
-    for (int64_t linear = 0; !contiguous && linear < count; ++linear) {
-      int64_t remaining = linear, element = words[2];
-      for (size_t d = rank; d-- > 0;) {
-        element += (remaining % output.shape[d]) * words[3 + rank + d];
-        remaining /= output.shape[d];
-      }
-      std::memcpy(output.data.data() + linear * width, base + element * width,
-                  width);
-    }
+    output.data.resize(output.numElements() * byteWidth(output.elementType));
+    ::tptt::runtime::copyFromDescriptor(
+        words, rank, byteWidth(output.elementType), output.data.data());
     outputs.push_back(std::move(output));
     if (owned.insert(words[0]).second) {
       auto *allocation = reinterpret_cast<void *>(words[0]);

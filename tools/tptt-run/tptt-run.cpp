@@ -4,7 +4,7 @@
 //
 //   tptt-run FILE.mlir [--entry F] [--inputs IN.safetensors]
 //            [--outputs OUT.safetensors] [--emit=<stage>]
-//   tptt-run --goldens DIR [--dtype f64|f32]
+//   tptt-run --goldens DIR [--dtype f64|f32] [--aot [--aot-dir D]]
 //
 // Compiles the module with the tptt CPU pipeline, JIT-executes one function
 // on tensors read from a safetensors file and writes its results to another.
@@ -85,6 +85,22 @@ static cl::opt<std::string> targetName(
 static cl::opt<std::string>
     dtype("dtype", cl::desc("Golden mode precision: f64 (default) or f32"),
           cl::init("f64"), cl::cat(category));
+static cl::opt<bool>
+    aot("aot",
+        cl::desc("Golden mode: compile every case ahead of time into one "
+                 "module library and run each with tptt-run-module (the "
+                 "path a compiled artifact takes), instead of the JIT"),
+        cl::cat(category));
+static cl::opt<std::string>
+    aotDir("aot-dir",
+           cl::desc("With --aot: keep the library, each case's inputs and "
+                    "expected results and cases.json in this directory"),
+           cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<bool>
+    compileOnly("compile-only",
+                cl::desc("With --aot-dir: compile and write the cases, run "
+                         "none (for a machine that runs them elsewhere)"),
+                cl::cat(category));
 // Numbers are read as text and parsed here, so that a bad value is an error
 // like any other (cl's own parser prints its own message and exits 1).
 static cl::opt<std::string>
@@ -422,9 +438,14 @@ int main(int argc, char **argv) {
   else if (targetName != "cpu")
     return fail("--target must be cpu, cuda or cuda-on-cpu, not '" +
                 targetName + "'");
-  // The GPU must be there before anything is compiled for it.
+  if ((!aotDir.empty() || compileOnly) && !aot)
+    return fail("--aot-dir and --compile-only need --aot");
+  if (compileOnly && aotDir.empty())
+    return fail("--compile-only needs --aot-dir (where the cases go)");
+  // The GPU must be there before anything is compiled for it (unless it
+  // runs elsewhere).
   std::string noDevice;
-  if (settings.target == TpttTarget::CUDA &&
+  if (settings.target == TpttTarget::CUDA && !compileOnly &&
       !::tptt::runtime::cuda::deviceInfo(0, noDevice))
     return fail("--target cuda: " + noDevice);
 
@@ -436,8 +457,14 @@ int main(int argc, char **argv) {
   if (!goldens.empty()) {
     if (dtype != "f64" && dtype != "f32")
       return fail("--dtype must be f64 or f32, not '" + dtype + "'");
-    return runGoldens(context, goldens, dtype, settings.numThreads,
-                      settings.target);
+    GoldenOptions options;
+    options.precision = dtype;
+    options.numThreads = settings.numThreads;
+    options.target = settings.target;
+    options.aot = aot;
+    options.aotDir = aotDir;
+    options.compileOnly = compileOnly;
+    return runGoldens(context, goldens, options);
   }
   return runFile(context, settings);
 }

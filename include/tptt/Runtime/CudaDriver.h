@@ -106,6 +106,26 @@ namespace cuda {
 /// A copy of `bytes` bytes of host memory in managed memory (from
 /// _mlir_memref_to_llvm_alloc): how host tensors reach the kernels.
 void *copyToManaged(const void *data, size_t bytes);
+
+/// The GPU time of the compiled code between start() and stop(), measured
+/// with CUDA events on the stream every kernel runs on (mgpuStreamCreate
+/// hands out the process's one stream): kernels and launches, not the
+/// host's own work before the first launch.
+class GpuTimer {
+public:
+  GpuTimer() = default;
+  GpuTimer(const GpuTimer &) = delete;
+  GpuTimer &operator=(const GpuTimer &) = delete;
+  ~GpuTimer();
+  /// Records the start; false with `error` when there is no usable GPU.
+  bool start(std::string &error);
+  /// Records the end and waits for it: the milliseconds since start();
+  /// std::nullopt with `error` when the driver fails.
+  std::optional<double> stop(std::string &error);
+
+private:
+  CUevent begin = nullptr, end = nullptr;
+};
 } // namespace cuda
 } // namespace runtime
 } // namespace tptt

@@ -15,6 +15,7 @@
 
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"
+#include "tptt/Runtime/Tensor.h"
 #include "tptt/Runtime/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -29,38 +30,6 @@
 
 namespace tptt {
 namespace runtime {
-
-/// A tensor: row-major values of `dtype` ("f32", "bf16", "f64", "i64",
-/// "i1"), in `bytes`, or (a result ModelRunner::call keeps) where the entry
-/// point left them.
-struct Tensor {
-  std::vector<int64_t> shape;
-  std::string dtype;
-  std::vector<uint8_t> bytes;
-  /// The values of a kept result: in the memory of the device that computed
-  /// them (managed memory for CUDA, which the host reads too, the call
-  /// having synchronized), shared by the copies of the tensor and freed
-  /// with the last; null for a tensor in `bytes`.
-  std::shared_ptr<uint8_t> resident;
-
-  static size_t width(const std::string &dtype);
-  int64_t count() const;
-  size_t byteSize() const { return count() * width(dtype); }
-  static Tensor zeros(std::vector<int64_t> shape, std::string dtype);
-  uint8_t *data() { return resident ? resident.get() : bytes.data(); }
-  const uint8_t *data() const {
-    return resident ? resident.get() : bytes.data();
-  }
-  template <typename T> T *as() { return reinterpret_cast<T *>(data()); }
-  template <typename T> const T *as() const {
-    return reinterpret_cast<const T *>(data());
-  }
-};
-
-using TensorMap = std::map<std::string, Tensor>;
-
-/// Where the compiled entry points run.
-enum class Device { CPU, CUDA };
 
 class ModelRunner {
 public:

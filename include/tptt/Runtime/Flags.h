@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TPTT_LIB_RUNTIME_FLAGS_H
-#define TPTT_LIB_RUNTIME_FLAGS_H
+#ifndef TPTT_RUNTIME_FLAGS_H
+#define TPTT_RUNTIME_FLAGS_H
 
 #include <cerrno>
 #include <cmath>
@@ -37,7 +37,8 @@ inline std::string programName = "tptt-model";
 // Command lines
 //===----------------------------------------------------------------------===//
 
-/// One subcommand's flags: `--name value`, `--name=value` or a switch.
+/// One subcommand's flags: `--name value`, `--name=value` or a switch. An
+/// empty `command` is a program's own flags.
 class Flags {
 public:
   Flags(std::string command, std::string usage)
@@ -60,7 +61,7 @@ public:
         std::exit(0);
       }
       if (arg.rfind("--", 0) != 0)
-        die(command + ": unexpected argument '" + arg + "' (see --help)");
+        die(where() + "unexpected argument '" + arg + "' (see --help)");
       std::string name = arg.substr(2), text;
       bool inline_ = false;
       if (size_t eq = name.find('='); eq != std::string::npos) {
@@ -70,13 +71,13 @@ public:
       }
       auto it = known.find(name);
       if (it == known.end())
-        die(command + ": unknown flag '--" + name + "' (see --help)");
+        die(where() + "unknown flag '--" + name + "' (see --help)");
       if (it->second.takesValue && !inline_) {
         if (i + 1 >= argc)
-          die(command + ": flag '--" + name + "' needs a value");
+          die(where() + "flag '--" + name + "' needs a value");
         text = argv[++i];
       } else if (!it->second.takesValue && inline_) {
-        die(command + ": flag '--" + name + "' takes no value");
+        die(where() + "flag '--" + name + "' takes no value");
       }
       values[name] = text;
     }
@@ -97,7 +98,7 @@ public:
     char *end = nullptr;
     double v = std::strtod(t.c_str(), &end);
     if (t.empty() || *end || !std::isfinite(v) || v < low || v > high)
-      die(command + ": flag '--" + name + "' must be a number in [" +
+      die(where() + "flag '--" + name + "' must be a number in [" +
           format(low) + ", " + format(high) + "], not '" + t + "'");
     return v;
   }
@@ -111,13 +112,16 @@ public:
     errno = 0;
     long long v = std::strtoll(t.c_str(), &end, 10);
     if (t.empty() || *end || errno || v < low || v > high)
-      die(command + ": flag '--" + name + "' must be an integer in [" +
+      die(where() + "flag '--" + name + "' must be an integer in [" +
           std::to_string(low) + ", " + std::to_string(high) + "], not '" + t +
           "'");
     return v;
   }
 
 private:
+  /// What messages start with: the subcommand, if any.
+  std::string where() const { return command.empty() ? "" : command + ": "; }
+
   static std::string format(double v) {
     char buffer[32];
     std::snprintf(buffer, sizeof(buffer), "%g", v);
@@ -149,4 +153,4 @@ int runTrain(runtime::ModelRunner &model, const std::string &selfPath, int argc,
 } // namespace launcher
 } // namespace tptt
 
-#endif // TPTT_LIB_RUNTIME_FLAGS_H
+#endif // TPTT_RUNTIME_FLAGS_H

@@ -1,0 +1,561 @@
+//===- ModelCompiler.cpp - A model directory becomes an executable --------===//
+//
+// Part of the tptt project: an MLIR compiler for TPTT models.
+//
+// Reads config.json (validated against tptt-model.schema.json) and the
+// safetensors weights, merges a LoRA adapter, imports the model as
+// graph-level tptt IR, runs the session's pipeline and links the launcher
+// (or the C API) with the manifest, the tokenizer and the weights (appended
+// to the binary, or beside it).
+//
+//===----------------------------------------------------------------------===//
+
+#include "tptt/Compiler/Compiler.h"
+#include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
+#include "tptt/Model/ModelImporter.h"
+#include "tptt/Model/ModelSpec.h"
+#include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Tokenizer.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+using json = nlohmann::json;
+namespace st = ::tptt::safetensors;
+namespace tmodel = ::tptt::model;
+using namespace tptt::compiler;
+
+namespace {
+
+llvm::Error fail(const std::string &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+const char *targetName(mlir::tptt::TpttTarget target) {
+  switch (target) {
+  case mlir::tptt::TpttTarget::CPU:
+    return "cpu";
+  case mlir::tptt::TpttTarget::CUDA:
+    return "cuda";
+  case mlir::tptt::TpttTarget::CudaOnCpu:
+    return "cuda-on-cpu";
+  }
+  return "cpu";
+}
+
+/// The model's weight files (one, or the shards of an index), mapped.
+class WeightFiles {
+public:
+  llvm::Error open(const std::string &dir) {
+    std::string single = dir + "/model.safetensors";
+    std::string index = dir + "/model.safetensors.index.json";
+    if (llvm::sys::fs::exists(single))
+      return add(single);
+    if (!llvm::sys::fs::exists(index))
+      return fail(dir +
+                  ": no model.safetensors or model.safetensors.index.json");
+    std::ifstream in(index);
+    json parsed = json::parse(in, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object() ||
+        !parsed.contains("weight_map") || !parsed["weight_map"].is_object())
+      return fail(index +
+                  ": not a safetensors index (needs an object 'weight_map')");
+    std::map<std::string, std::string> shardOf;
+    for (const auto &[name, shard] : parsed["weight_map"].items()) {
+      if (!shard.is_string())
+        return fail(index + ": weight_map['" + name + "'] is not a file name");
+      shardOf[name] = shard.get<std::string>();
+    }
+    std::map<std::string, bool> opened;
+    for (const auto &[name, shard] : shardOf)
+      if (!opened[shard]) {
+        opened[shard] = true;
+        if (llvm::Error error = add(dir + "/" + shard))
+          return error;
+      }
+    for (const auto &[name, shard] : shardOf)
+      if (!views.count(name))
+        return fail(index + ": weight '" + name + "' is not in its shard " +
+                    shard);
+    return llvm::Error::success();
+  }
+
+  const st::TensorView *find(const std::string &name) const {
+    auto it = views.find(name);
+    return it == views.end() ? nullptr : it->second;
+  }
+
+private:
+  llvm::Error add(const std::string &path) {
+    std::string error;
+    std::unique_ptr<st::File> file = st::File::open(path, error);
+    if (!file)
+      return fail(error);
+    for (const st::TensorView &view : file->tensors())
+      views[view.name] = &view;
+    files.push_back(std::move(file));
+    return llvm::Error::success();
+  }
+
+  std::vector<std::unique_ptr<st::File>> files;
+  std::map<std::string, const st::TensorView *> views;
+};
+
+/// The weights the entry points take, each once, in first-use order.
+std::vector<tmodel::EntryValue>
+uniqueWeights(const std::vector<tmodel::EntryPoint> &entries) {
+  std::vector<tmodel::EntryValue> weights;
+  std::map<std::string, bool> seen;
+  for (const tmodel::EntryPoint &entry : entries)
+    for (const tmodel::EntryValue &argument : entry.arguments)
+      if (argument.kind == "weight" && !seen[argument.name]) {
+        seen[argument.name] = true;
+        weights.push_back(argument);
+      }
+  return weights;
+}
+
+json describe(const std::vector<tmodel::EntryValue> &values) {
+  json list = json::array();
+  for (const tmodel::EntryValue &value : values) {
+    json item = {{"name", value.name},
+                 {"kind", value.kind},
+                 {"shape", value.shape},
+                 {"dtype", value.dtype}};
+    if (value.kind == "adapter" || value.kind == "optimizer")
+      item["source"] = value.source;
+    if (value.kind == "adapter")
+      item["transposed"] = value.transposed;
+    if (value.trainable)
+      item["trainable"] = true;
+    list.push_back(item);
+  }
+  return list;
+}
+
+/// A PEFT LoRA adapter, merged into the weights it targets:
+/// W' = W + scale · B A, scale = lora_alpha / r (or / √r with use_rslora).
+class LoraAdapter {
+public:
+  /// Reads `dir` and checks every pair against the model's weights.
+  llvm::Error open(const std::string &dir, const WeightFiles &model) {
+    std::string configPath = dir + "/adapter_config.json";
+    std::ifstream in(configPath);
+    if (!in)
+      return fail(configPath + ": cannot open");
+    json config = json::parse(in, nullptr, false);
+    if (config.is_discarded() || !config.is_object())
+      return fail(configPath + ": not a JSON object");
+    double numbers[2];
+    const char *keys[2] = {"r", "lora_alpha"};
+    for (int index = 0; index < 2; ++index) {
+      auto it = config.find(keys[index]);
+      if (it == config.end() || !it->is_number() ||
+          it->template get<double>() <= 0)
+        return fail(configPath + ": field '" + keys[index] +
+                    "' must be a positive number");
+      numbers[index] = it->template get<double>();
+    }
+    double rank = numbers[0], alpha = numbers[1];
+    bool rslora = config.value("use_rslora", false) == true;
+    scale = alpha / (rslora ? std::sqrt(rank) : rank);
+    std::string error;
+    file = st::File::open(dir + "/adapter_model.safetensors", error);
+    if (!file)
+      return fail(error);
+    for (const st::TensorView &view : file->tensors()) {
+      std::string module = moduleOf(view.name);
+      if (module.empty())
+        return fail(file->path() + ": tensor '" + view.name +
+                    "' is not a LoRA lora_A/lora_B weight");
+      Pair &pair = pairs[module];
+      (view.name.find(".lora_A.") != std::string::npos ? pair.a : pair.b) =
+          &view;
+    }
+    for (const auto &[module, pair] : pairs) {
+      const st::TensorView *base = model.find(module + ".weight");
+      if (!base)
+        return fail(file->path() + ": the adapter targets '" + module +
+                    "', which the model does not have");
+      if (!pair.a || !pair.b)
+        return fail(file->path() + ": '" + module +
+                    "' needs both lora_A and lora_B");
+      if (base->shape.size() != 2 || pair.a->shape.size() != 2 ||
+          pair.b->shape.size() != 2 || pair.a->shape[0] != pair.b->shape[1] ||
+          pair.a->shape[1] != base->shape[1] ||
+          pair.b->shape[0] != base->shape[0])
+        return fail(file->path() + ": the lora_A " +
+                    json(pair.a->shape).dump() + " and lora_B " +
+                    json(pair.b->shape).dump() + " of '" + module +
+                    "' do not fit its weight " + json(base->shape).dump());
+    }
+    return llvm::Error::success();
+  }
+
+  /// Adds the update of the weight `name` ([out, in], row-major) if the
+  /// adapter has one.
+  void merge(const std::string &name, float *weight) const {
+    if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0)
+      return;
+    auto it = pairs.find(name.substr(0, name.size() - 7));
+    if (it == pairs.end())
+      return;
+    const st::TensorView &a = *it->second.a, &b = *it->second.b;
+    int64_t out = b.shape[0], rank = a.shape[0], in = a.shape[1];
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t r = 0; r < rank; ++r) {
+        double coefficient = scale * b.elementAsDouble(o * rank + r);
+        for (int64_t i = 0; i < in; ++i)
+          weight[o * in + i] +=
+              static_cast<float>(coefficient * a.elementAsDouble(r * in + i));
+      }
+  }
+
+  size_t size() const { return pairs.size(); }
+
+private:
+  /// "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" (PEFT)
+  /// or the tptt 0.12 form "...self_attn.base_attn.q_proj.lora_A.default.
+  /// weight" → "model.layers.0.self_attn.q_proj"; "" if not a LoRA tensor.
+  static std::string moduleOf(std::string name) {
+    for (const char *prefix : {"base_model.model.", "model.model."})
+      if (name.rfind(prefix, 0) == 0) {
+        name = name.substr(std::strlen(prefix));
+        if (std::strcmp(prefix, "model.model.") == 0)
+          name = "model." + name;
+        break;
+      }
+    for (const char *noise : {".base_attn", ".default"})
+      for (size_t at; (at = name.find(noise)) != std::string::npos;)
+        name.erase(at, std::strlen(noise));
+    for (const char *suffix : {".lora_A.weight", ".lora_B.weight"}) {
+      size_t n = std::strlen(suffix);
+      if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0)
+        return name.substr(0, name.size() - n);
+    }
+    return "";
+  }
+
+  struct Pair {
+    const st::TensorView *a = nullptr, *b = nullptr;
+  };
+  std::unique_ptr<st::File> file;
+  std::map<std::string, Pair> pairs;
+  double scale = 1.0;
+};
+
+json buildManifest(const tmodel::ModelSpec &spec,
+                   const std::vector<tmodel::EntryPoint> &entries,
+                   const std::vector<tmodel::EntryValue> &weights,
+                   const std::string &weightsLocation,
+                   const CompileOptions &options, const ModelOptions &model) {
+  json m;
+  m["architecture"] = spec.architecture;
+  m["num_layers"] = spec.numLayers;
+  m["hidden_size"] = spec.hiddenSize;
+  m["num_heads"] = spec.numHeads;
+  m["num_kv_heads"] = spec.numKvHeads;
+  m["head_dim"] = spec.headDim;
+  m["vocab_size"] = spec.vocabSize;
+  m["max_position_embeddings"] = spec.maxPositions;
+  json layers = json::array();
+  for (int64_t i = 0; i < spec.numLayers; ++i)
+    if (spec.lizaLayers[i])
+      layers.push_back(i);
+  m["liza_layers"] = layers;
+  m["operator_mode"] = spec.operatorMode;
+  m["order"] = spec.order;
+  m["alpha_gate"] = spec.alphaGate;
+  m["beta_gate"] = spec.betaGate;
+  m["linear"] = spec.linear;
+  m["trick"] = spec.trick;
+  m["semantics"] = spec.semantics;
+  m["mag_weight"] = spec.magWeight;
+  m["cross_gate"] = spec.crossGate;
+  m["base_scale_attn"] = spec.baseScaleAttn;
+  m["max_chunk_size"] = spec.maxChunkSize;
+  m["max_self_attn_length"] =
+      spec.maxSelfAttnLength ? json(*spec.maxSelfAttnLength) : json(nullptr);
+  m["bos_token_id"] = spec.bosTokenId ? json(*spec.bosTokenId) : json(nullptr);
+  m["eos_token_ids"] = spec.eosTokenIds;
+  m["target"] = targetName(options.target);
+  if (options.target == mlir::tptt::TpttTarget::CUDA)
+    m["cuda"] = {
+        {"chip", options.chip},
+        {"ptx_features", options.ptxFeatures},
+        {"gpu_format", options.gpuFormat == mlir::tptt::TpttGpuFormat::Fatbin
+                           ? "fatbin"
+                           : "isa"}};
+  m["weights_location"] = weightsLocation;
+  m["weight_type"] = model.weightType;
+  int64_t parameters = 0;
+  json list = json::array();
+  std::map<std::string, bool> counted;
+  for (const tmodel::EntryValue &weight : weights) {
+    int64_t count = 1;
+    for (int64_t dim : weight.shape)
+      count *= dim;
+    // A tied head is the embedding table again: count it once.
+    if (!counted[weight.source])
+      parameters += count;
+    counted[weight.source] = true;
+    list.push_back({{"name", weight.name},
+                    {"shape", weight.shape},
+                    {"dtype", weight.dtype},
+                    {"source", weight.source},
+                    {"transposed", weight.transposed}});
+  }
+  m["parameters"] = parameters;
+  m["weights"] = list;
+  // What a trainer needs to write checkpoints a Hugging Face / PEFT tool
+  // (and tptt-compile) reads back: the config, and what is trained.
+  std::ifstream configFile(model.directory + "/config.json");
+  m["config"] = json::parse(configFile, nullptr, /*allow_exceptions=*/false);
+  if (!model.train.empty()) {
+    json training = {{"trainable", model.train}};
+    if (model.train == "lora") {
+      tmodel::LoraSpec lora = spec.lora.value_or(tmodel::LoraSpec());
+      training["lora"] = {{"r", lora.rank},
+                          {"lora_alpha", lora.alpha},
+                          {"lora_dropout", lora.dropout},
+                          {"target_modules", lora.targetModules}};
+    }
+    m["training"] = training;
+  }
+  json entryList = json::object();
+  for (const tmodel::EntryPoint &entry : entries)
+    entryList[entry.name] = {{"arguments", describe(entry.arguments)},
+                             {"results", describe(entry.results)}};
+  m["entries"] = entryList;
+  m["window_rows"] = mlir::tptt::linearStepWindow(spec.order);
+  // With every layer windowed, decode keeps only the widest window of keys.
+  int64_t cacheRows = 0;
+  for (int64_t layer = 0; layer < spec.numLayers && cacheRows >= 0; ++layer) {
+    std::optional<int64_t> window = spec.attentionWindow(layer);
+    cacheRows = window ? std::max(cacheRows, *window) : -1;
+  }
+  m["cache_rows"] = cacheRows;
+  return m;
+}
+
+/// The weights the entry points take, in argument order and layout
+/// (projections transposed), with the adapter merged, each in the element
+/// type of its argument (F32, or BF16 rounded to nearest even).
+llvm::Expected<std::vector<st::OwnedTensor>>
+collectWeights(const WeightFiles &files,
+               const std::vector<tmodel::EntryValue> &weights,
+               const LoraAdapter &adapter) {
+  std::vector<st::OwnedTensor> tensors;
+  for (const tmodel::EntryValue &weight : weights) {
+    const st::TensorView *view = files.find(weight.source);
+    if (view->dtype != st::DType::F32 && view->dtype != st::DType::BF16 &&
+        view->dtype != st::DType::F16 && view->dtype != st::DType::F64)
+      return fail("weight '" + weight.source + "' has dtype " +
+                  std::string(st::dtypeName(view->dtype)) +
+                  "; weights must be F32, BF16, F16 or F64");
+    std::vector<float> values(view->numElements());
+    for (int64_t i = 0; i < view->numElements(); ++i)
+      values[i] = static_cast<float>(view->elementAsDouble(i));
+    adapter.merge(weight.source, values.data());
+    if (weight.transposed) {
+      std::vector<float> rowMajor(values.size());
+      int64_t rows = view->shape[0], cols = view->shape[1];
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          rowMajor[c * rows + r] = values[r * cols + c];
+      values.swap(rowMajor);
+    }
+    bool bf16 = weight.dtype == "bf16";
+    st::OwnedTensor tensor{
+        weight.name, bf16 ? st::DType::BF16 : st::DType::F32, weight.shape, {}};
+    if (bf16) {
+      tensor.bytes.resize(values.size() * sizeof(uint16_t));
+      auto *out = reinterpret_cast<uint16_t *>(tensor.bytes.data());
+      for (size_t i = 0; i < values.size(); ++i)
+        out[i] = st::floatToBf16(values[i]);
+    } else {
+      tensor.bytes.resize(values.size() * sizeof(float));
+      std::memcpy(tensor.bytes.data(), values.data(), tensor.bytes.size());
+    }
+    tensors.push_back(std::move(tensor));
+  }
+  return tensors;
+}
+
+/// Appends the file `blobPath` to `exePath` at a multiple of
+/// kWeightsAlignment, followed by the trailer that points to it.
+llvm::Error appendWeights(const std::string &exePath,
+                          const std::string &blobPath) {
+  using namespace ::tptt::runtime;
+  FILE *exe = std::fopen(exePath.c_str(), "ab");
+  FILE *blob = std::fopen(blobPath.c_str(), "rb");
+  if (!exe || !blob) {
+    for (FILE *file : {exe, blob})
+      if (file)
+        std::fclose(file);
+    return fail("cannot append the weights to " + exePath);
+  }
+  std::fseek(exe, 0, SEEK_END);
+  uint64_t size = std::ftell(exe);
+  uint64_t offset =
+      (size + kWeightsAlignment - 1) / kWeightsAlignment * kWeightsAlignment;
+  std::vector<char> padding(offset - size, 0);
+  bool ok =
+      std::fwrite(padding.data(), 1, padding.size(), exe) == padding.size();
+  std::vector<char> buffer(1 << 20);
+  size_t n;
+  while (ok && (n = std::fread(buffer.data(), 1, buffer.size(), blob)) > 0)
+    ok = std::fwrite(buffer.data(), 1, n, exe) == n;
+  ok = ok && !std::ferror(blob) && std::fwrite(&offset, 8, 1, exe) == 1 &&
+       std::fwrite(kWeightsMagic, 1, 8, exe) == 8;
+  ok = (std::fclose(blob) == 0) && ok;
+  ok = (std::fclose(exe) == 0) && ok;
+  if (!ok)
+    return fail("cannot append the weights to " + exePath);
+  return llvm::Error::success();
+}
+} // namespace
+
+llvm::Error tptt::compiler::compileModel(Session &session,
+                                         const ModelOptions &given) {
+  const CompileOptions &options = session.getOptions();
+  ModelOptions model = given;
+  if (model.weightType.empty())
+    model.weightType =
+        options.target == mlir::tptt::TpttTarget::CUDA ? "bf16" : "f32";
+  if (model.weightType != "f32" && model.weightType != "bf16")
+    return fail("--weight-type must be f32 or bf16, not '" + model.weightType +
+                "'");
+  std::optional<tmodel::TrainingOptions> training;
+  if (!model.train.empty()) {
+    training.emplace();
+    if (model.train == "lora-minus")
+      training->trainable = tmodel::Trainable::LoraMinus;
+    else if (model.train == "full")
+      training->trainable = tmodel::Trainable::Full;
+    else if (model.train != "lora")
+      return fail("--train must be lora, lora-minus or full, not '" +
+                  model.train + "'");
+  }
+
+  std::string error;
+  std::optional<tmodel::ModelSpec> spec =
+      tmodel::loadModelSpec(model.directory + "/config.json", error);
+  if (!spec)
+    return fail(error);
+  if (!model.semantics.empty()) {
+    if (model.semantics != "recurrent" && model.semantics != "tptt-0.12")
+      return fail("--semantics must be recurrent or tptt-0.12, not '" +
+                  model.semantics + "'");
+    spec->semantics = model.semantics;
+  }
+  if (training && spec->lora)
+    training->lora = *spec->lora;
+  WeightFiles files;
+  if (llvm::Error error = files.open(model.directory))
+    return error;
+  LoraAdapter adapter;
+  if (!model.adapterDirectory.empty())
+    if (llvm::Error error = adapter.open(model.adapterDirectory, files))
+      return error;
+  // The tokenizer travels inside the binary; a broken one is an error now
+  // rather than at the first prompt.
+  std::string tokenizerText;
+  std::string tokenizerPath = model.directory + "/tokenizer.json";
+  if (llvm::sys::fs::exists(tokenizerPath)) {
+    std::unique_ptr<::tptt::runtime::Tokenizer> tokenizer =
+        ::tptt::runtime::Tokenizer::load(tokenizerPath, error);
+    if (!tokenizer)
+      return fail(error);
+    if (tokenizer->vocabSize() > spec->vocabSize)
+      return fail(tokenizerPath + ": token ids reach " +
+                  std::to_string(tokenizer->vocabSize() - 1) +
+                  ", past the model's vocab_size " +
+                  std::to_string(spec->vocabSize));
+    std::ifstream in(tokenizerPath, std::ios::binary);
+    tokenizerText.assign(std::istreambuf_iterator<char>(in),
+                         std::istreambuf_iterator<char>());
+  }
+
+  std::vector<tmodel::EntryPoint> entries;
+  auto lookup =
+      [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
+    if (const st::TensorView *view = files.find(name))
+      return view->shape;
+    return std::nullopt;
+  };
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      tmodel::importModel(session.getContext(), *spec, lookup, entries, error,
+                          training ? &*training : nullptr,
+                          model.weightType == "bf16" ? tmodel::WeightType::BF16
+                                                     : tmodel::WeightType::F32);
+  if (!module)
+    return fail(model.directory + ": " + error);
+
+  std::vector<std::string> entryNames;
+  for (const tmodel::EntryPoint &entry : entries)
+    entryNames.push_back(entry.name);
+  llvm::Expected<Session::Lowered> lowered =
+      session.lower(std::move(module), entryNames);
+  if (!lowered)
+    return lowered.takeError();
+  if (lowered->stopped)
+    return llvm::Error::success();
+
+  const std::string &outputPath = options.outputPath;
+  std::string location =
+      model.externalWeights
+          ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
+          : "embedded";
+  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
+  json manifest =
+      buildManifest(*spec, entries, weights, location, options, model);
+  manifest["adapter"] =
+      model.adapterDirectory.empty()
+          ? json(nullptr)
+          : json(model.adapterDirectory + " (" +
+                 std::to_string(adapter.size()) + " LoRA pairs, merged)");
+  manifest["tokenizer"] = !tokenizerText.empty();
+
+  // The weights go into the linked binary (or beside it) before it is moved
+  // into place.
+  auto addWeights = [&](const std::string &binary) -> llvm::Error {
+    session.progress("weights (" + std::to_string(weights.size()) +
+                     " tensors)");
+    llvm::Expected<std::vector<st::OwnedTensor>> tensors =
+        collectWeights(files, weights, adapter);
+    if (!tensors)
+      return tensors.takeError();
+    std::string blob = binary + ".weights";
+    std::string error;
+    if (!st::write(blob, *tensors, {{"tptt_layout", "entry"}}, error))
+      return fail(error);
+    if (model.externalWeights) {
+      std::string weightsPath = outputPath + ".weights.safetensors";
+      if (std::rename(blob.c_str(), weightsPath.c_str()) != 0) {
+        std::remove(blob.c_str());
+        return fail(weightsPath + ": cannot write");
+      }
+      return llvm::Error::success();
+    }
+    llvm::Error appended = appendWeights(binary, blob);
+    std::remove(blob.c_str());
+    return appended;
+  };
+  return session.emit(*lowered,
+                      {{"tptt_manifest", manifest.dump()},
+                       {"tptt_tokenizer_json", tokenizerText}},
+                      model.sharedLibrary ? target::LinkKind::ModelLibrary
+                                          : target::LinkKind::Executable,
+                      outputPath, addWeights);
+}
