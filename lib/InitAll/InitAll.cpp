@@ -11,6 +11,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "tptt/Codegen/Passes.h"
 #include "tptt/Conversion/Passes.h"
 #include "tptt/Dialect/Tptt/IR/TpttDialect.h"
 #include "tptt/Dialect/Tptt/Transforms/Passes.h"
@@ -32,6 +33,7 @@ void mlir::tptt::registerAllTpttDialects(DialectRegistry &registry) {
 void mlir::tptt::registerAllTpttPasses() {
   registerAllPasses();
   registerTpttPasses();
+  registerTpttCodegenPasses();
   registerTpttConversionPasses();
   registerTpttPipelines();
 }

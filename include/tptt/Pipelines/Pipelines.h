@@ -14,6 +14,7 @@
 
 #include "mlir/Pass/PassOptions.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
 
 #include <optional>
 
@@ -21,28 +22,20 @@ namespace mlir {
 class OpPassManager;
 namespace tptt {
 
-/// The named stages of the pipeline, in order. Building "to" a stage runs
-/// every pass up to and including that stage's passes.
+/// The named stages of the pipeline, in order (Stages.def). Building "to" a
+/// stage runs every pass up to and including that stage's passes.
 enum class TpttStage {
-  /// Graph-level tptt ops after canonicalization.
-  Tptt,
-  /// Still tptt ops, with value_and_grad requests expanded into forward and
-  /// reverse sweeps (tptt-differentiate).
-  Autodiff,
-  /// linalg / tensor / scf on tensors (convert-tptt-to-linalg).
-  Linalg,
-  /// Contractions tiled into scf.forall rows for the cores.
-  Tiled,
-  /// One-shot bufferized memrefs.
-  Bufferized,
-  /// scf loops (OpenMP for the parallel ones on the CPU), deallocation.
-  Loops,
-  /// The CUDA target's kernels: gpu.launch_func on the host, gpu.module
-  /// kernels (nothing to do for the CPU).
-  Gpu,
-  /// The LLVM dialect (with the kernels serialized to PTX for CUDA).
-  LLVM,
+#define TPTT_STAGE(id, name, help) id,
+#include "tptt/Pipelines/Stages.def"
 };
+
+/// The stages as command-line values (`from=`, `to=`).
+inline llvm::cl::ValuesClass getTpttStageValues() {
+  return llvm::cl::ValuesClass({
+#define TPTT_STAGE(id, name, help) clEnumValN(TpttStage::id, name, help),
+#include "tptt/Pipelines/Stages.def"
+  });
+}
 
 /// The stage names accepted by `--emit` / `to=`, in pipeline order.
 llvm::ArrayRef<llvm::StringLiteral> getTpttStageNames();
@@ -82,30 +75,10 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       *this, "from",
       llvm::cl::desc("The first stage to run (the input is the output of the "
                      "stage before it)"),
-      llvm::cl::init(TpttStage::Tptt),
-      llvm::cl::values(
-          clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
-          clEnumValN(TpttStage::Autodiff, "autodiff",
-                     "tptt ops with the backward of value_and_grad"),
-          clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
-          clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
-          clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
-          clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
-          clEnumValN(TpttStage::Gpu, "gpu", "GPU kernels (CUDA target)"),
-          clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
+      llvm::cl::init(TpttStage::Tptt), getTpttStageValues()};
   PassOptions::Option<TpttStage> to{
       *this, "to", llvm::cl::desc("The last stage to run"),
-      llvm::cl::init(TpttStage::LLVM),
-      llvm::cl::values(
-          clEnumValN(TpttStage::Tptt, "tptt", "graph-level tptt ops"),
-          clEnumValN(TpttStage::Autodiff, "autodiff",
-                     "tptt ops with the backward of value_and_grad"),
-          clEnumValN(TpttStage::Linalg, "linalg", "linalg/scf on tensors"),
-          clEnumValN(TpttStage::Tiled, "tiled", "parallel tiles"),
-          clEnumValN(TpttStage::Bufferized, "bufferized", "memrefs"),
-          clEnumValN(TpttStage::Loops, "loops", "scf/OpenMP loops"),
-          clEnumValN(TpttStage::Gpu, "gpu", "GPU kernels (CUDA target)"),
-          clEnumValN(TpttStage::LLVM, "llvm", "the LLVM dialect"))};
+      llvm::cl::init(TpttStage::LLVM), getTpttStageValues()};
   PassOptions::Option<int64_t> chunkSize{
       *this, "chunk-size",
       llvm::cl::desc("Chunk length of the linear recurrent operator's schedule "
@@ -143,9 +116,20 @@ struct TpttPipelineOptions : public PassPipelineOptions<TpttPipelineOptions> {
       llvm::cl::init("")};
 };
 
-/// Adds the passes of every stage up to `options.to` to `pm` (a module pass
-/// manager).
+/// Adds the passes of the stages in [`options.from`, `options.to`] to `pm`
+/// (a module pass manager): the target's pipeline below.
 void buildTpttPipeline(OpPassManager &pm, const TpttPipelineOptions &options);
+
+/// The CPU's pipeline (lib/Pipelines/CPUPipeline.cpp): row tiling and
+/// register blocks, OpenMP loops, the LLVM lowering with vector contractions
+/// as outer products.
+void addCPUPipeline(OpPassManager &pm, const TpttPipelineOptions &options);
+
+/// The CUDA target's pipeline (lib/Pipelines/CUDAPipeline.cpp), also when
+/// its kernels are emulated on the CPU (`cuda-on-cpu`): tensor cores,
+/// parallel loops as kernels, cooperative kernels, NVVM and the kernels
+/// serialized.
+void addCUDAPipeline(OpPassManager &pm, const TpttPipelineOptions &options);
 
 /// Registers `tptt-pipeline` and its aliases with the pass registry.
 void registerTpttPipelines();

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Codegen/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -13,7 +13,7 @@
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTEXPORTENTRYPOINTSPASS
-#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+#include "tptt/Codegen/Passes.h.inc"
 } // namespace tptt
 } // namespace mlir
 

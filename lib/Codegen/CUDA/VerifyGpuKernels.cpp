@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Codegen/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -14,7 +14,7 @@
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTVERIFYGPUKERNELSPASS
-#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+#include "tptt/Codegen/Passes.h.inc"
 } // namespace tptt
 } // namespace mlir
 

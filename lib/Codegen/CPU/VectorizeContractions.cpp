@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Codegen/Passes.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
@@ -21,7 +21,7 @@
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTVECTORIZECONTRACTIONSPASS
-#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+#include "tptt/Codegen/Passes.h.inc"
 } // namespace tptt
 } // namespace mlir
 

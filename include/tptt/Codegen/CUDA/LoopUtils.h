@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TPTT_DIALECT_TPTT_TRANSFORMS_LOOPUTILS_H
-#define TPTT_DIALECT_TPTT_TRANSFORMS_LOOPUTILS_H
+#ifndef TPTT_CODEGEN_CUDA_LOOPUTILS_H
+#define TPTT_CODEGEN_CUDA_LOOPUTILS_H
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
@@ -71,4 +71,4 @@ bool canRunCooperatively(Operation *loop);
 } // namespace tptt
 } // namespace mlir
 
-#endif // TPTT_DIALECT_TPTT_TRANSFORMS_LOOPUTILS_H
+#endif // TPTT_CODEGEN_CUDA_LOOPUTILS_H

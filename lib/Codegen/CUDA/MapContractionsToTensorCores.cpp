@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Dialect/Tptt/Transforms/LoopUtils.h"
-#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Codegen/CUDA/LoopUtils.h"
+#include "tptt/Codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -18,7 +18,7 @@
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTMAPCONTRACTIONSTOTENSORCORESPASS
-#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+#include "tptt/Codegen/Passes.h.inc"
 } // namespace tptt
 } // namespace mlir
 

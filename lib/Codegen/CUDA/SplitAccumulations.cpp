@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tptt/Dialect/Tptt/Transforms/LoopUtils.h"
-#include "tptt/Dialect/Tptt/Transforms/Passes.h"
+#include "tptt/Codegen/CUDA/LoopUtils.h"
+#include "tptt/Codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -17,7 +17,7 @@
 namespace mlir {
 namespace tptt {
 #define GEN_PASS_DEF_TPTTSPLITACCUMULATIONSPASS
-#include "tptt/Dialect/Tptt/Transforms/Passes.h.inc"
+#include "tptt/Codegen/Passes.h.inc"
 } // namespace tptt
 } // namespace mlir
 
