@@ -41,6 +41,15 @@ llvm::Error fail(const std::string &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// A JSON value for a message, cut short: a hostile file's value may be
+/// huge or deeply nested.
+std::string quoted(const json &value) {
+  if (value.is_structured())
+    return value.is_object() ? "an object" : "an array";
+  std::string text = value.dump();
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
 const char *targetName(mlir::tptt::TpttTarget target) {
   switch (target) {
   case mlir::tptt::TpttTarget::CPU:
@@ -167,6 +176,27 @@ public:
       numbers[index] = it->template get<double>();
     }
     double rank = numbers[0], alpha = numbers[1];
+    // What would change the update and is not merged here is refused rather
+    // than merged wrongly.
+    if (auto type = config.find("peft_type");
+        type != config.end() && *type != "LORA")
+      return fail(configPath + ": field 'peft_type' is " + quoted(*type) +
+                  "; only LORA adapters can be merged");
+    for (const char *flag : {"use_dora", "fan_in_fan_out"})
+      if (auto it = config.find(flag); it != config.end() && *it != false)
+        return fail(configPath + ": field '" + flag + "' is " + quoted(*it) +
+                    "; only plain LoRA (W + scale * B A) can be merged");
+    for (const char *patterns : {"rank_pattern", "alpha_pattern"})
+      if (auto it = config.find(patterns); it != config.end() &&
+                                           !it->is_null() &&
+                                           !(it->is_object() && it->empty()))
+        return fail(configPath + ": field '" + patterns +
+                    "' gives some modules their own rank or alpha, which "
+                    "this compiler does not merge; merge the adapter with "
+                    "PEFT (merge_and_unload) instead");
+    if (rank != std::floor(rank))
+      return fail(configPath + ": field 'r' must be an integer, not " +
+                  quoted(config["r"]));
     bool rslora = config.value("use_rslora", false) == true;
     scale = alpha / (rslora ? std::sqrt(rank) : rank);
     std::string error;
@@ -198,6 +228,12 @@ public:
                     json(pair.a->shape).dump() + " and lora_B " +
                     json(pair.b->shape).dump() + " of '" + module +
                     "' do not fit its weight " + json(base->shape).dump());
+      // The scale is lora_alpha / r: tensors of another rank would be merged
+      // with the wrong one.
+      if (pair.a->shape[0] != static_cast<int64_t>(rank))
+        return fail(file->path() + ": '" + module + "' has rank " +
+                    std::to_string(pair.a->shape[0]) + ", but " + configPath +
+                    " says r = " + std::to_string(static_cast<int64_t>(rank)));
     }
     return llvm::Error::success();
   }

@@ -98,8 +98,18 @@ std::optional<TrainBatch> trainBatch(tptt_model *model, const int64_t *tokens,
   return b;
 }
 
-/// μ, or the config's when negative.
-float muOrConfig(tptt_model *model, float mu) {
+/// μ, or the config's when negative; std::nullopt (the model's error set,
+/// naming `call`) for NaN, an infinity or a weight above 1, which would
+/// extrapolate the branches or poison every later training step.
+std::optional<float> resolveMu(tptt_model *model, float mu, const char *call) {
+  if (!std::isfinite(mu) || mu > 1) {
+    model->fail(TPTT_ERROR_ARGUMENT,
+                std::string(call) +
+                    ": mag_weight must be a number in [0, 1] (negative: "
+                    "the config's), not " +
+                    std::to_string(mu));
+    return std::nullopt;
+  }
   return mu < 0 ? model->runner->info()["mag_weight"].get<float>() : mu;
 }
 
@@ -199,11 +209,12 @@ tptt_status tptt_model_logits(tptt_model *model, const int64_t *tokens,
                  : TPTT_ERROR_ARGUMENT;
   if (!model->validTokens(tokens, count))
     return TPTT_ERROR_ARGUMENT;
-  float mu = magWeight >= 0 ? magWeight
-                            : model->runner->info()["mag_weight"].get<float>();
+  std::optional<float> mu = resolveMu(model, magWeight, "tptt_model_logits");
+  if (!mu)
+    return TPTT_ERROR_ARGUMENT;
   std::vector<float> out =
       model->runner->logits(std::vector<int64_t>(tokens, tokens + count),
-                            std::vector<uint8_t>(count, 1), 1, count, mu);
+                            std::vector<uint8_t>(count, 1), 1, count, *mu);
   std::copy(out.begin(), out.end(), logits);
   return model->ok();
 }
@@ -234,13 +245,15 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
                : TPTT_ERROR_ARGUMENT;
   if (!model->validTokens(prompt, count))
     return TPTT_ERROR_ARGUMENT;
-  if (options->max_new_tokens < 0 || options->temperature < 0 ||
-      options->top_k < 0 || options->top_p < 0 || options->top_p > 1 ||
-      options->mag_weight > 1)
-    return model->fail(
-        TPTT_ERROR_ARGUMENT,
-        "tptt_model_generate: max_new_tokens, temperature and top_k "
-        "must be >= 0, top_p and mag_weight at most 1");
+  if (options->max_new_tokens < 0 || !(options->temperature >= 0) ||
+      options->top_k < 0 || !(options->top_p >= 0) || options->top_p > 1)
+    return model->fail(TPTT_ERROR_ARGUMENT,
+                       "tptt_model_generate: max_new_tokens, temperature and "
+                       "top_k must be >= 0, top_p in [0, 1]");
+  std::optional<float> mu =
+      resolveMu(model, options->mag_weight, "tptt_model_generate");
+  if (!mu)
+    return TPTT_ERROR_ARGUMENT;
   GenerateOptions generate;
   generate.maxNewTokens = std::min(options->max_new_tokens, capacity);
   generate.sampling.temperature = options->temperature;
@@ -248,9 +261,7 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
   generate.sampling.topP = options->top_p;
   generate.sampling.seed = options->seed;
   generate.sampling.greedy = options->greedy != 0;
-  generate.magWeight = options->mag_weight >= 0
-                           ? options->mag_weight
-                           : model->runner->info()["mag_weight"].get<float>();
+  generate.magWeight = *mu;
   GenerateResult result = tptt::runtime::generate(
       *model->runner, {std::vector<int64_t>(prompt, prompt + count)}, generate,
       [](int64_t, const GenerateResult &) {});
@@ -306,16 +317,15 @@ tptt_status tptt_model_train_step(tptt_model *model, const int64_t *tokens,
                        "tptt_model_train_step: lr must be a finite number "
                        ">= 0, not " +
                            std::to_string(lr));
-  if (magWeight > 1)
-    return model->fail(TPTT_ERROR_ARGUMENT,
-                       "tptt_model_train_step: mag_weight must be at most 1 "
-                       "(negative: the config's)");
+  std::optional<float> mu =
+      resolveMu(model, magWeight, "tptt_model_train_step");
+  if (!mu)
+    return TPTT_ERROR_ARGUMENT;
   std::optional<TrainBatch> b =
       trainBatch(model, tokens, labels, mask, batch, length);
   if (!b)
     return TPTT_ERROR_ARGUMENT;
-  Trainer::StepResult result =
-      model->trainer->step(*b, lr, muOrConfig(model, magWeight));
+  Trainer::StepResult result = model->trainer->step(*b, lr, *mu);
   *loss = static_cast<float>(result.loss);
   if (gradNorm)
     *gradNorm = static_cast<float>(result.gradNorm);
@@ -329,16 +339,14 @@ tptt_status tptt_model_eval_loss(tptt_model *model, const int64_t *tokens,
   if (!model || !loss)
     return model ? model->fail(TPTT_ERROR_ARGUMENT, "null loss")
                  : TPTT_ERROR_ARGUMENT;
-  if (magWeight > 1)
-    return model->fail(TPTT_ERROR_ARGUMENT,
-                       "tptt_model_eval_loss: mag_weight must be at most 1 "
-                       "(negative: the config's)");
+  std::optional<float> mu = resolveMu(model, magWeight, "tptt_model_eval_loss");
+  if (!mu)
+    return TPTT_ERROR_ARGUMENT;
   std::optional<TrainBatch> b =
       trainBatch(model, tokens, labels, mask, batch, length);
   if (!b)
     return TPTT_ERROR_ARGUMENT;
-  *loss = static_cast<float>(
-      model->trainer->loss(*b, muOrConfig(model, magWeight)));
+  *loss = static_cast<float>(model->trainer->loss(*b, *mu));
   return model->ok();
 }
 

@@ -138,6 +138,11 @@ std::optional<MagSchedule> MagSchedule::parse(const std::string &text,
     return fail("unknown schedule (constant:W, gradual:W0:W1:STEPS, "
                 "cyclic:W0,W1,..., switch:PERIOD)");
   }
+  // μ weighs the two branches: anything outside [0, 1] extrapolates them.
+  for (double value : schedule.values)
+    if (!std::isfinite(value) || value < 0 || value > 1)
+      return fail("every weight must be a number in [0, 1], not " +
+                  format("%g", value));
   return schedule;
 }
 

@@ -165,6 +165,19 @@ def test_model_trains_from_python(tmp_path, monkeypatch, capsys):
         assert "step 10/10  loss" in capsys.readouterr().err
         with pytest.raises(tptt.ModelError, match="lr must be a finite number >= 0"):
             model.train_step(text[:, :-1], text[:, 1:], lr=float("nan"))
+        # μ outside [0, 1] (or NaN, which would poison every later step) is refused
+        # by every entry point, and the weights are untouched.
+        after = model.eval_loss(text[:, :-1], text[:, 1:], mag_weight=0.25)
+        for mu in (float("nan"), float("inf"), 5.0):
+            with pytest.raises(tptt.ModelError, match=r"tptt_model_train_step: mag_weight must be a number in \[0, 1\]"):
+                model.train_step(text[:, :-1], text[:, 1:], lr=1e-3, mag_weight=mu)
+            with pytest.raises(tptt.ModelError, match=r"tptt_model_eval_loss: mag_weight must be a number in \[0, 1\]"):
+                model.eval_loss(text[:, :-1], text[:, 1:], mag_weight=mu)
+            with pytest.raises(tptt.ModelError, match=r"tptt_model_logits: mag_weight must be a number in \[0, 1\]"):
+                model.logits([1, 2, 3], mag_weight=mu)
+            with pytest.raises(tptt.ModelError, match=r"tptt_model_generate: mag_weight must be a number in \[0, 1\]"):
+                model.generate([1, 2, 3], max_new_tokens=2, mag_weight=mu)
+        assert model.eval_loss(text[:, :-1], text[:, 1:], mag_weight=0.25) == after
         with pytest.raises(tptt.ModelError, match="label 3 is 64, neither -100 nor in the vocabulary"):
             model.train_step([[1, 2, 3, 4]], [[2, 3, 4, 64]], lr=1e-3)
     with tptt.Model(tptt.compile(tmp_path / "m", output=tmp_path / "plain.so", progress=False)) as plain:

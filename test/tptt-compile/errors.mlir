@@ -15,6 +15,8 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/unknown-field -o %t/out/exe | FileCheck %s --check-prefix=FIELD
 // RUN: %python %S/Inputs/make_model.py dropout-one %t/dropout-one
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/dropout-one -o %t/out/exe | FileCheck %s --check-prefix=DROPOUT
+// RUN: %python %S/Inputs/make_model.py lora-typo %t/lora-typo
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/lora-typo -o %t/out/exe --train lora | FileCheck %s --check-prefix=LORA-TYPO
 // RUN: %python %S/Inputs/make_model.py mode-and-order %t/mode-and-order
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/mode-and-order -o %t/out/exe | FileCheck %s --check-prefix=BOTH
 // RUN: %python %S/Inputs/make_model.py not-json %t/not-json
@@ -55,6 +57,8 @@
 // FIELD-NEXT: status: 2
 // DROPOUT: tptt-compile: error: {{.+}}config.json: field 'tptt.lora_config.lora_dropout': must be less than 1, got 1.0
 // DROPOUT-NEXT: status: 2
+// LORA-TYPO: tptt-compile: error: {{.+}}config.json: field 'tptt.lora_config.target_modules[1]': "q_porj" is not one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+// LORA-TYPO-NEXT: status: 2
 // BOTH: tptt-compile: error: {{.+}}config.json: field 'tptt.order': operator_mode 'delta_product' already sets it; give one or the other
 // BOTH-NEXT: status: 2
 // JSON: tptt-compile: error: {{.+}}config.json: not valid JSON

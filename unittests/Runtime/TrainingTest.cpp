@@ -99,6 +99,17 @@ TEST_F(TrainingTest, MagScheduleErrorsNameTheSpec) {
   EXPECT_NE(error.find("unknown schedule"), std::string::npos) << error;
 }
 
+TEST_F(TrainingTest, MagScheduleWeightsStayInTheUnitInterval) {
+  std::string error;
+  EXPECT_FALSE(MagSchedule::parse("constant:2", 0.5, error));
+  EXPECT_EQ(error, "--mag-schedule 'constant:2': every weight must be a "
+                   "number in [0, 1], not 2");
+  EXPECT_FALSE(MagSchedule::parse("gradual:0:1.5:10", 0.5, error));
+  EXPECT_FALSE(MagSchedule::parse("cyclic:0.5,-0.1", 0.5, error));
+  EXPECT_NE(error.find("not -0.1"), std::string::npos) << error;
+  EXPECT_TRUE(MagSchedule::parse("cyclic:0,1", 0.5, error)) << error;
+}
+
 TEST_F(TrainingTest, LearningRateSchedules) {
   std::string error;
   auto linear = LrSchedule::create("linear", 1.0, 10, 110, error);

@@ -89,11 +89,28 @@ def adapter(directory):
     safetensors.save(os.path.join(directory, "adapter", "adapter_model.safetensors"), lora)
 
 
+# Adapter configs that must not be merged as plain LoRA (the adapter's
+# tensors have rank 2).
+ADAPTER_VARIANTS = {
+    "adapter-rank": {"r": 4},
+    "adapter-rank-pattern": {"rank_pattern": {"q_proj": 4}},
+    "adapter-alpha-pattern": {"alpha_pattern": {"v_proj": 32}},
+    "adapter-dora": {"use_dora": True},
+    "adapter-ia3": {"peft_type": "IA3"},
+}
+
+
 def main():
     kind, directory = sys.argv[1], sys.argv[2]
-    if kind == "adapter":
+    if kind == "adapter" or kind in ADAPTER_VARIANTS:
         shutil.rmtree(directory, ignore_errors=True)
         adapter(directory)
+        path = os.path.join(directory, "adapter", "adapter_config.json")
+        with open(path) as f:
+            config = json.load(f)
+        config.update(ADAPTER_VARIANTS.get(kind, {}))
+        with open(path, "w") as f:
+            json.dump(config, f)
         return
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
@@ -116,6 +133,9 @@ def main():
     elif kind == "dropout-one":
         config["tptt"]["lora_config"] = {"r": 2, "lora_alpha": 4, "lora_dropout": 1.0,
                                          "target_modules": ["q_proj"]}
+    elif kind == "lora-typo":
+        config["tptt"]["lora_config"] = {"r": 2, "lora_alpha": 4,
+                                         "target_modules": ["q_proj", "q_porj"]}
     elif kind == "mode-and-order":
         config["tptt"]["order"] = 3
     elif kind == "missing-weight":
