@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -387,10 +388,9 @@ json buildManifest(const tmodel::ModelSpec &spec,
 /// The weights the entry points take, in argument order and layout
 /// (projections transposed), with the adapter merged, each in the element
 /// type of its argument (F32, or BF16 rounded to nearest even).
-llvm::Expected<std::vector<st::OwnedTensor>>
-collectWeights(const WeightFiles &files,
-               const std::vector<tmodel::EntryValue> &weights,
-               const LoraAdapter &adapter) {
+llvm::Expected<std::vector<st::OwnedTensor>> collectWeights(
+    const WeightFiles &files, const std::vector<tmodel::EntryValue> &weights,
+    const LoraAdapter &adapter, const Session &session, bool strict) {
   std::vector<st::OwnedTensor> tensors;
   for (const tmodel::EntryValue &weight : weights) {
     const st::TensorView *view = files.find(weight.source);
@@ -403,6 +403,20 @@ collectWeights(const WeightFiles &files,
     for (int64_t i = 0; i < view->numElements(); ++i)
       values[i] = static_cast<float>(view->elementAsDouble(i));
     adapter.merge(weight.source, values.data());
+    // A NaN or an infinity makes every logit after it NaN: say which weight
+    // holds one (the executable then refuses to sample from such logits).
+    if (auto broken =
+            std::count_if(values.begin(), values.end(),
+                          [](float value) { return !std::isfinite(value); })) {
+      std::string message = "weight '" + weight.source + "' has " +
+                            std::to_string(broken) +
+                            " values that are not finite (NaN or infinity)";
+      if (strict)
+        return fail(message + " (--strict)");
+      session.progress("warning: " + message +
+                       "; the logits they reach will not be finite "
+                       "(--strict makes this an error)");
+    }
     if (weight.transposed) {
       std::vector<float> rowMajor(values.size());
       int64_t rows = view->shape[0], cols = view->shape[1];
@@ -569,7 +583,7 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     session.progress("weights (" + std::to_string(weights.size()) +
                      " tensors)");
     llvm::Expected<std::vector<st::OwnedTensor>> tensors =
-        collectWeights(files, weights, adapter);
+        collectWeights(files, weights, adapter, session, model.strict);
     if (!tensors)
       return tensors.takeError();
     std::string blob = binary + ".weights";

@@ -267,6 +267,9 @@ tptt_status tptt_model_generate(tptt_model *model, const int64_t *prompt,
       [](int64_t, const GenerateResult &) {});
   *generated = result.tokens[0].size();
   std::copy(result.tokens[0].begin(), result.tokens[0].end(), out);
+  if (!result.error.empty())
+    return model->fail(TPTT_ERROR_WEIGHTS,
+                       "tptt_model_generate: " + result.error);
   return model->ok();
 }
 

@@ -210,6 +210,17 @@ std::vector<int64_t> encodePrompt(Model &model, const std::string &text,
   return *ids;
 }
 
+/// Ends the program when a sequence of `length` tokens does not fit the
+/// model's positions (max_position_embeddings): the model was not trained
+/// on them, and a decode cache holds no more.
+void checkPositions(Model &model, size_t length, const std::string &command) {
+  int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
+  if (static_cast<int64_t>(length) > maxPositions)
+    die(command + ": the prompt has " + std::to_string(length) +
+        " tokens, more than the model's max_position_embeddings (" +
+        std::to_string(maxPositions) + ")");
+}
+
 int runLogits(Model &model, int argc, char **argv) {
   Flags flags("logits", programName +
                             " logits --tokens 1,2,3 | --prompt TEXT [--out "
@@ -227,6 +238,7 @@ int runLogits(Model &model, int argc, char **argv) {
       flags.has("tokens")
           ? parseTokens(flags.text("tokens"), model.vocabSize(), "tokens")
           : encodePrompt(model, flags.text("prompt"), "prompt");
+  checkPositions(model, tokens.size(), "logits");
   model.loadWeights(flags.text("weights"));
   model.setDevice(flags.text("device"));
   int64_t length = tokens.size(), vocab = model.vocabSize();
@@ -315,6 +327,23 @@ int runGenerate(Model &model, int argc, char **argv) {
   sampling.seed = flags.integer("seed", 0, 0, INT64_MAX);
   sampling.greedy = flags.has("greedy");
   float mu = magWeight(flags, model);
+  size_t longest = 0;
+  for (const std::vector<int64_t> &prompt : prompts)
+    longest = std::max(longest, prompt.size());
+  checkPositions(model, longest, "generate");
+  // The positions left after the longest prompt bound the new tokens: say
+  // so rather than stop short silently.
+  if (int64_t room = maxPositions - static_cast<int64_t>(longest);
+      newTokens > room) {
+    std::fprintf(stderr,
+                 "%s: warning: generate: max_position_embeddings (%lld) "
+                 "leaves room for %lld of the %lld new tokens asked for after "
+                 "a prompt of %zu tokens\n",
+                 programName.c_str(), static_cast<long long>(maxPositions),
+                 static_cast<long long>(room),
+                 static_cast<long long>(newTokens), longest);
+    newTokens = room;
+  }
   model.loadWeights(flags.text("weights"));
   model.setDevice(flags.text("device"));
 
@@ -337,6 +366,11 @@ int runGenerate(Model &model, int argc, char **argv) {
     std::fflush(stdout);
   };
   GenerateResult result = generate(model.get(), prompts, options, onToken);
+  if (!result.error.empty()) {
+    std::printf("\n");
+    std::fflush(stdout);
+    die("generate: " + result.error);
+  }
   if (batch == 1) {
     std::printf("\n");
   } else {
@@ -423,5 +457,10 @@ int main(int argc, char **argv) {
   auto it = commands.find(command);
   if (it == commands.end())
     die("unknown command '" + command + "' (info, logits, generate, train)");
-  return it->second(model, argc - 2, argv + 2);
+  int status = it->second(model, argc - 2, argv + 2);
+  // Output that never arrived (a full disk, a closed pipe) is a failure.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    die("cannot write the standard output (" +
+        std::string(std::strerror(errno)) + ")");
+  return status;
 }

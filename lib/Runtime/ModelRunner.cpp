@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -596,6 +597,16 @@ GenerateResult tptt::runtime::generate(
     (generated == 0 ? result.prefillSeconds : result.decodeSeconds) += elapsed;
     if (generated > 0)
       result.decodedTokens += batch;
+    for (int64_t b = 0; b < batch && result.error.empty(); ++b)
+      if (!std::all_of(logits.begin() + b * vocab,
+                       logits.begin() + (b + 1) * vocab,
+                       [](float value) { return std::isfinite(value); }))
+        result.error = "the logits of sequence " + std::to_string(b) +
+                       " for new token " + std::to_string(generated) +
+                       " are not finite (NaN or infinity): the weights are "
+                       "broken; nothing was sampled from them";
+    if (!result.error.empty())
+      break;
     if (options.keepLogits)
       drawn.insert(drawn.end(), logits.begin(), logits.end());
     for (int64_t b = 0; b < batch; ++b) {

@@ -41,6 +41,10 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=cuda --gpu-format=fatbin --emit=ptx | FileCheck %s --check-prefix=PTX-FATBIN
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --semantics=fast | FileCheck %s --check-prefix=SEMANTICS
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --target=tpu | FileCheck %s --check-prefix=TARGET
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --bogus | FileCheck %s --check-prefix=UNKNOWN-FLAG
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good %t/good -o %t/out/exe | FileCheck %s --check-prefix=POSITIONAL
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o | FileCheck %s --check-prefix=NO-VALUE
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --num-threads=99999999999 | FileCheck %s --check-prefix=THREADS
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
 
 // STRING: tptt-compile: error: {{.+}}string-size/config.json: field 'hidden_size': expected integer, got "16"
@@ -91,4 +95,12 @@
 // SEMANTICS-NEXT: status: 2
 // TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda, cuda-on-cpu)
 // TARGET-NEXT: status: 2
+// UNKNOWN-FLAG: tptt-compile: error: Unknown command line argument '--bogus'.{{.*}}
+// UNKNOWN-FLAG-NEXT: status: 2
+// POSITIONAL: tptt-compile: error: Too many positional arguments specified!
+// POSITIONAL-NEXT: status: 2
+// NO-VALUE: tptt-compile: for the -o option: requires a value!
+// NO-VALUE-NEXT: status: 2
+// THREADS: tptt-compile: error: --num-threads must be 0 (all cores) or an integer up to 4096, not '99999999999'
+// THREADS-NEXT: status: 2
 // LEFT-NOT: {{.}}

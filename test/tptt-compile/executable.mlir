@@ -19,6 +19,23 @@
 // RUN: %t/exe logits --help | FileCheck %s --check-prefix=HELP
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --prompt hello | FileCheck %s --check-prefix=NO-TOKENIZER
 //
+// max_position_embeddings (64) bounds a sequence: a longer prompt is an
+// error, new tokens past it a warning with the count; output that cannot be
+// written fails.
+// RUN: %t/exe generate --tokens 3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3 --greedy --max-new-tokens 10 2>&1 | FileCheck %s --check-prefix=ROOM
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3 | FileCheck %s --check-prefix=LONG
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --tokens 3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3 | FileCheck %s --check-prefix=LONG-GENERATE
+//
+// A weight with NaN values: a warning naming it (an error with --strict),
+// and generation refuses to sample from the NaN logits.
+// RUN: %python %S/Inputs/make_model.py nan-weight %t/nan
+// RUN: tptt-compile %t/nan -o %t/nan-exe 2>&1 | FileCheck %s --check-prefix=NAN-WARNING
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/nan-exe generate --tokens 3,4 --max-new-tokens 2 | FileCheck %s --check-prefix=NAN-GENERATE
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/nan -o %t/nan-strict --strict | FileCheck %s --check-prefix=NAN-STRICT
+// RUN: not ls %t/nan-strict
+// RUN: not %t/exe logits --tokens 3,4,5 > /dev/full 2> %t/full.err
+// RUN: FileCheck %s --check-prefix=FULL < %t/full.err
+//
 // External weights: beside the executable, or named with --weights.
 // RUN: tptt-compile %t/model -o %t/ext --external-weights 2> /dev/null
 // RUN: %t/ext logits --tokens 3,4,5 | FileCheck %s --check-prefix=LOGITS
@@ -83,3 +100,14 @@
 // NO-WEIGHTS-NEXT: status: 2
 // BAD-WEIGHTS: ext: error: {{.+}}config.json: corrupt safetensors header: {{.+}}
 // BAD-WEIGHTS-NEXT: status: 2
+// ROOM: warning: generate: max_position_embeddings (64) leaves room for 4 of the 10 new tokens asked for after a prompt of 60 tokens
+// LONG: error: logits: the prompt has 65 tokens, more than the model's max_position_embeddings (64)
+// LONG-NEXT: status: 2
+// LONG-GENERATE: error: generate: the prompt has 65 tokens, more than the model's max_position_embeddings (64)
+// LONG-GENERATE-NEXT: status: 2
+// FULL: error: cannot write the standard output (No space left on device)
+// NAN-WARNING: tptt-compile: warning: weight 'model.layers.1.mlp.down_proj.weight' has 3 values that are not finite (NaN or infinity); the logits they reach will not be finite (--strict makes this an error)
+// NAN-GENERATE: error: generate: the logits of sequence 0 for new token 0 are not finite (NaN or infinity): the weights are broken; nothing was sampled from them
+// NAN-GENERATE-NEXT: status: 2
+// NAN-STRICT: tptt-compile: error: weight 'model.layers.1.mlp.down_proj.weight' has 3 values that are not finite (NaN or infinity) (--strict)
+// NAN-STRICT-NEXT: status: 2

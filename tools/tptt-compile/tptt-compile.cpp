@@ -103,6 +103,11 @@ cl::opt<std::string> weightType(
              "f32 or bf16 (default: bf16 for --target cuda, else f32). The "
              "weights a training step updates stay f32"),
     cl::cat(category));
+cl::opt<bool> strict(
+    "strict",
+    cl::desc("Make a weight with NaN or infinite values an error rather than "
+             "a warning"),
+    cl::cat(category));
 // Parsed here, so that a bad value is an error like any other (cl's own
 // parser exits 1).
 cl::opt<std::string> numThreads("num-threads",
@@ -133,6 +138,9 @@ int main(int argc, char **argv) {
           &usageStream)) {
     llvm::StringRef first = llvm::StringRef(usageErrors).split('\n').first;
     first.consume_front("tptt-compile: ");
+    // A missing value is reported by the option itself, on its own line.
+    if (first.trim().empty())
+      std::exit(2);
     die(first.rtrim());
   }
   if (input.empty())
@@ -204,6 +212,7 @@ int main(int argc, char **argv) {
     model.weightType = weightType;
     model.externalWeights = externalWeights;
     model.sharedLibrary = emitStage == "shared-lib";
+    model.strict = strict;
     error = compileModel(session, model);
   }
   if (error)

@@ -417,6 +417,9 @@ int main(int argc, char **argv) {
           &usageStream)) {
     llvm::StringRef first = llvm::StringRef(usageErrors).split('\n').first;
     first.consume_front("tptt-run: ");
+    // A missing value is reported by the option itself, on its own line.
+    if (first.trim().empty())
+      return 2;
     return fail(first.rtrim());
   }
   Settings settings;

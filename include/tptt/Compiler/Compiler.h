@@ -143,6 +143,8 @@ struct ModelOptions {
   bool externalWeights = false;
   /// A shared library with the C API instead of an executable.
   bool sharedLibrary = false;
+  /// Weights that are not finite are an error (else a warning).
+  bool strict = false;
 };
 
 /// Compiles a model directory into an executable (or a shared library with

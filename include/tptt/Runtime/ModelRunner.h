@@ -134,6 +134,9 @@ struct GenerateResult {
   double prefillSeconds = 0, decodeSeconds = 0;
   /// Bytes of the decode caches at the end (0 without a decode step).
   size_t cacheBytes = 0;
+  /// Why generation stopped before its end, when it failed: logits that are
+  /// not finite (broken weights) are never sampled from. Empty otherwise.
+  std::string error;
 };
 
 /// Continues `prompts` as one left-padded batch: the prefill and decode

@@ -133,6 +133,8 @@ def main():
     elif kind == "dropout-one":
         config["tptt"]["lora_config"] = {"r": 2, "lora_alpha": 4, "lora_dropout": 1.0,
                                          "target_modules": ["q_proj"]}
+    elif kind == "nan-weight":
+        tensors["model.layers.1.mlp.down_proj.weight"][0, :3] = np.nan
     elif kind == "lora-typo":
         config["tptt"]["lora_config"] = {"r": 2, "lora_alpha": 4,
                                          "target_modules": ["q_proj", "q_porj"]}
