@@ -15,6 +15,7 @@
 #include "tptt/Model/ModelImporter.h"
 #include "tptt/Model/ModelSpec.h"
 #include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Tokenizer.h"
 
@@ -24,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -74,8 +76,12 @@ public:
     if (!llvm::sys::fs::exists(index))
       return fail(dir +
                   ": no model.safetensors or model.safetensors.index.json");
-    std::ifstream in(index);
-    json parsed = json::parse(in, nullptr, false);
+    std::string error;
+    std::optional<std::string> text = ::tptt::runtime::readRegularFile(
+        index, ::tptt::runtime::kMaxConfigBytes, error);
+    if (!text)
+      return fail(error);
+    json parsed = json::parse(*text, nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object() ||
         !parsed.contains("weight_map") || !parsed["weight_map"].is_object())
       return fail(index +
@@ -84,7 +90,15 @@ public:
     for (const auto &[name, shard] : parsed["weight_map"].items()) {
       if (!shard.is_string())
         return fail(index + ": weight_map['" + name + "'] is not a file name");
-      shardOf[name] = shard.get<std::string>();
+      // A shard is a file of the model directory: no path may lead out of
+      // it (an index from the internet could name /etc/passwd).
+      llvm::StringRef file = shard.get_ref<const std::string &>();
+      if (file.empty() || file.starts_with("/") || file == ".." ||
+          file.starts_with("../") || file.contains("/../") ||
+          file.ends_with("/.."))
+        return fail(index + ": the shard of '" + name + "' (" + quoted(shard) +
+                    ") is not a file inside " + dir);
+      shardOf[name] = file.str();
     }
     std::map<std::string, bool> opened;
     for (const auto &[name, shard] : shardOf)
@@ -160,10 +174,14 @@ public:
   /// Reads `dir` and checks every pair against the model's weights.
   llvm::Error open(const std::string &dir, const WeightFiles &model) {
     std::string configPath = dir + "/adapter_config.json";
-    std::ifstream in(configPath);
-    if (!in)
-      return fail(configPath + ": cannot open");
-    json config = json::parse(in, nullptr, false);
+    std::string error;
+    std::optional<std::string> text = ::tptt::runtime::readRegularFile(
+        configPath, ::tptt::runtime::kMaxConfigBytes, error);
+    if (!text)
+      return fail(error == configPath + ": " + std::strerror(ENOENT)
+                      ? configPath + ": cannot open"
+                      : error);
+    json config = json::parse(*text, nullptr, false);
     if (config.is_discarded() || !config.is_object())
       return fail(configPath + ": not a JSON object");
     double numbers[2];
@@ -200,7 +218,6 @@ public:
                   quoted(config["r"]));
     bool rslora = config.value("use_rslora", false) == true;
     scale = alpha / (rslora ? std::sqrt(rank) : rank);
-    std::string error;
     file = st::File::open(dir + "/adapter_model.safetensors", error);
     if (!file)
       return fail(error);
@@ -356,8 +373,12 @@ json buildManifest(const tmodel::ModelSpec &spec,
   m["weights"] = list;
   // What a trainer needs to write checkpoints a Hugging Face / PEFT tool
   // (and tptt-compile) reads back: the config, and what is trained.
-  std::ifstream configFile(model.directory + "/config.json");
-  m["config"] = json::parse(configFile, nullptr, /*allow_exceptions=*/false);
+  std::string error;
+  std::optional<std::string> config =
+      ::tptt::runtime::readRegularFile(model.directory + "/config.json",
+                                       ::tptt::runtime::kMaxConfigBytes, error);
+  m["config"] = json::parse(config.value_or(""), nullptr,
+                            /*allow_exceptions=*/false);
   if (!model.train.empty()) {
     json training = {{"trainable", model.train}};
     if (model.train == "lora") {
@@ -532,9 +553,11 @@ llvm::Error tptt::compiler::compileModel(Session &session,
                   std::to_string(tokenizer->vocabSize() - 1) +
                   ", past the model's vocab_size " +
                   std::to_string(spec->vocabSize));
-    std::ifstream in(tokenizerPath, std::ios::binary);
-    tokenizerText.assign(std::istreambuf_iterator<char>(in),
-                         std::istreambuf_iterator<char>());
+    std::optional<std::string> text = ::tptt::runtime::readRegularFile(
+        tokenizerPath, ::tptt::runtime::kMaxTokenizerBytes, error);
+    if (!text)
+      return fail(error);
+    tokenizerText = std::move(*text);
   }
 
   std::vector<tmodel::EntryPoint> entries;

@@ -6,11 +6,14 @@
 
 #include "tptt/Model/ModelSpec.h"
 #include "tptt/Model/SchemaValidator.h"
+#include "tptt/Runtime/Files.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -253,14 +256,15 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
 
 std::optional<ModelSpec> tptt::model::loadModelSpec(const std::string &path,
                                                     std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open";
+  std::optional<std::string> text =
+      runtime::readRegularFile(path, runtime::kMaxConfigBytes, error);
+  if (!text) {
+    // A missing file is the most common mistake: say it plainly.
+    if (error == path + ": " + std::strerror(ENOENT))
+      error = path + ": cannot open";
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::optional<ModelSpec> spec = parseModelSpec(text.str(), error);
+  std::optional<ModelSpec> spec = parseModelSpec(*text, error);
   if (!spec)
     error = path + ": " + error;
   return spec;

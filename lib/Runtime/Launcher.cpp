@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/CudaDriver.h"
+#include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Flags.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
@@ -266,9 +267,11 @@ int runLogits(Model &model, int argc, char **argv) {
 /// tokenizer, token ids ("1,2,3") otherwise.
 std::vector<std::vector<int64_t>> readPrompts(Model &model,
                                               const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
-    die("flag '--prompts': cannot open " + path);
+  std::string error;
+  std::optional<std::string> text = readRegularFile(path, kMaxTextBytes, error);
+  if (!text)
+    die("flag '--prompts': " + error);
+  std::istringstream in(*text);
   std::vector<std::vector<int64_t>> prompts;
   std::string line;
   while (std::getline(in, line))

@@ -173,7 +173,8 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
     error = path + ": " + message;
     return nullptr;
   };
-  int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
   if (fd < 0)
     return fail(std::strerror(errno));
   struct stat st;

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/Tokenizer.h"
+#include "tptt/Runtime/Files.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1157,18 +1158,11 @@ Tokenizer::~Tokenizer() = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string &path,
                                            std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open";
+  std::optional<std::string> text =
+      readRegularFile(path, kMaxTokenizerBytes, error);
+  if (!text)
     return nullptr;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    error = path + ": cannot read";
-    return nullptr;
-  }
-  return parse(text.str(), path, error);
+  return parse(*text, path, error);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::parse(std::string_view text,

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/Training.h"
+#include "tptt/Runtime/Files.h"
 
 #include <algorithm>
 #include <array>
@@ -188,6 +189,8 @@ TokenWindows::load(const std::vector<std::string> &files,
     return std::nullopt;
   }
   for (const std::string &path : files) {
+    if (!isRegularFile(path, error))
+      return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       error = path + ": " + std::strerror(errno);

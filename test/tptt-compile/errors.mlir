@@ -32,6 +32,14 @@
 // RUN: %python %S/Inputs/make_model.py overlap %t/overlap
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/overlap -o %t/out/exe | FileCheck %s --check-prefix=OVERLAP
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/nowhere -o %t/out/exe | FileCheck %s --check-prefix=NO-DIR
+// RUN: %python %S/Inputs/make_model.py config-dir %t/config-dir
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/config-dir -o %t/out/exe | FileCheck %s --check-prefix=CONFIG-DIR
+// RUN: %python %S/Inputs/make_model.py config-device %t/config-device
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/config-device -o %t/out/exe | FileCheck %s --check-prefix=CONFIG-DEVICE
+// RUN: %python %S/Inputs/make_model.py fifo-weights %t/fifo-weights
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/fifo-weights -o %t/out/exe | FileCheck %s --check-prefix=FIFO
+// RUN: %python %S/Inputs/make_model.py index-escape %t/index-escape
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/index-escape -o %t/out/exe | FileCheck %s --check-prefix=ESCAPE
 // RUN: %python %S/Inputs/make_model.py good %t/good
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good | FileCheck %s --check-prefix=NO-OUTPUT
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --emit=cubin | FileCheck %s --check-prefix=STAGE
@@ -79,6 +87,14 @@
 // OVERLAP-NEXT: status: 2
 // NO-DIR: tptt-compile: error: {{.+}}nowhere/config.json: cannot open
 // NO-DIR-NEXT: status: 2
+// CONFIG-DIR: tptt-compile: error: {{.+}}config-dir/config.json: is a directory, not a file
+// CONFIG-DIR-NEXT: status: 2
+// CONFIG-DEVICE: tptt-compile: error: {{.+}}config-device/config.json: not a regular file (a device, FIFO or socket)
+// CONFIG-DEVICE-NEXT: status: 2
+// FIFO: tptt-compile: error: {{.+}}fifo-weights/model.safetensors: not a regular file
+// FIFO-NEXT: status: 2
+// ESCAPE: tptt-compile: error: {{.+}}model.safetensors.index.json: the shard of 'model.norm.weight' ("../../../../etc/passwd") is not a file inside {{.+}}index-escape
+// ESCAPE-NEXT: status: 2
 // NO-OUTPUT: tptt-compile: error: give the executable's path with -o EXE
 // NO-OUTPUT-NEXT: status: 2
 // STAGE: tptt-compile: error: unknown --emit stage 'cubin' (tptt, autodiff, linalg, tiled, bufferized, loops, gpu, llvm, ptx, llvm-ir, exe, shared-lib)

@@ -33,6 +33,7 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/nan-exe generate --tokens 3,4 --max-new-tokens 2 | FileCheck %s --check-prefix=NAN-GENERATE
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/nan -o %t/nan-strict --strict | FileCheck %s --check-prefix=NAN-STRICT
 // RUN: not ls %t/nan-strict
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --prompts /dev/zero | FileCheck %s --check-prefix=PROMPTS-DEVICE
 // RUN: not %t/exe logits --tokens 3,4,5 > /dev/full 2> %t/full.err
 // RUN: FileCheck %s --check-prefix=FULL < %t/full.err
 //
@@ -111,3 +112,5 @@
 // NAN-GENERATE-NEXT: status: 2
 // NAN-STRICT: tptt-compile: error: weight 'model.layers.1.mlp.down_proj.weight' has 3 values that are not finite (NaN or infinity) (--strict)
 // NAN-STRICT-NEXT: status: 2
+// PROMPTS-DEVICE: error: flag '--prompts': /dev/zero: not a regular file (a device, FIFO or socket)
+// PROMPTS-DEVICE-NEXT: status: 2

@@ -144,7 +144,9 @@ def main():
         del tensors["model.layers.1.mlp.up_proj.weight"]
     elif kind == "wrong-shape":
         tensors["model.layers.0.self_attn.k_proj.weight"] = np.zeros((16, 16), np.float32)
-    elif kind != "good" and kind not in ("huge-header", "past-end", "overlap", "not-json"):
+    elif kind != "good" and kind not in ("huge-header", "past-end", "overlap", "not-json",
+                                         "config-dir", "config-device", "fifo-weights",
+                                         "index-escape"):
         raise SystemExit(f"unknown kind {kind}")
     if kind == "not-json":
         with open(os.path.join(directory, "config.json"), "w") as f:
@@ -163,6 +165,23 @@ def main():
                                 "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}, bytes(24))
     else:
         safetensors.save(weights_file, tensors)
+    # Files that are not what they claim to be.
+    config_file = os.path.join(directory, "config.json")
+    if kind == "config-dir":
+        os.remove(config_file)
+        os.makedirs(config_file)
+    elif kind == "config-device":
+        os.remove(config_file)
+        os.symlink("/dev/zero", config_file)
+    elif kind == "fifo-weights":
+        os.remove(weights_file)
+        os.mkfifo(weights_file)
+    elif kind == "index-escape":
+        os.rename(weights_file, os.path.join(directory, "shard-1.safetensors"))
+        weight_map = {name: "shard-1.safetensors" for name in tensors}
+        weight_map["model.norm.weight"] = "../../../../etc/passwd"
+        with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+            json.dump({"weight_map": weight_map}, f)
 
 
 main()
