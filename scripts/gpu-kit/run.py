@@ -1,0 +1,564 @@
+"""Runs the tptt device kit (scripts/gpu-kit.sh) and writes report.md and report.json.
+
+    python3 run.py --kit KIT --out REPORT_DIR [--device cuda|cpu] [--steps goldens,models,...]
+                   [--budget-s 460]
+
+run.sh starts it once it has found a GPU, with LD_LIBRARY_PATH holding KIT/lib. It unpacks
+KIT/payload.tar.xz (goldens/, models/, train/, bench/) into a scratch folder, then runs the steps,
+in this order, each within its own time cap and all within the budget:
+
+goldens    every golden case (goldens/*/cases.json) through tptt-run-module against its expected
+           outputs, to the tolerance cases.json gives (1e-5 in f32, 1e-10 in f64);
+models     every golden model's logits: the f32 executable and the recurrent-semantics one against
+           the reference library's logits (1e-4), the bf16 executable against its own CPU code
+           (1e-2: the GPU rounds activations to tf32 on the tensor cores);
+train      20 LoRA steps of tiny-llama on the GPU and on the CPU, losses compared (1e-3);
+sanitizer  compute-sanitizer memcheck on a small model and on an operator golden case, racecheck
+           on that case (the operator's cooperative kernel);
+bench      the operator benchmark modules (bench/benchmarks.json) with --benchmark 10, on inputs
+           generated here: median ms, TB/s of the bytes read and written once, % of HBM bandwidth;
+anchors    anchors.py: fla's Triton kernels and the tptt 0.12.1 operator at the same shapes.
+
+Relative error is max|got - expected| / max|expected| over a tensor. A failing step is recorded
+and the next one runs; the report is rewritten after every step, so a run stopped from outside
+leaves what it did. Exit status 0 when every check passed and no step failed, else 1.
+`--device cpu` runs goldens, models and train (and bench when named) on the CPU code of the same
+binaries, to try the kit where there is no GPU (the GPU-vs-CPU comparisons then compare the CPU
+with itself).
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import traceback
+
+import numpy as np
+
+import tptt_safetensors as safetensors
+
+# Seconds each step may take at most, in the order the steps run.
+STEP_CAPS = {"goldens": 120, "models": 60, "train": 60, "sanitizer": 60, "bench": 90, "anchors": 150}
+# HBM bandwidth (TB/s) by a substring of the GPU's name, first match wins.
+BANDWIDTHS = [("H200", 4.8, "H200 (HBM3e, 4.8 TB/s)"),
+              ("H100 PCIe", 2.0, "H100 PCIe (HBM2e, 2.0 TB/s)"),
+              ("H100", 3.35, "H100 SXM (HBM3, 3.35 TB/s)")]
+WORKERS = 8
+MODEL_TOLERANCE = 1e-4
+BF16_TOLERANCE = 1e-2
+TRAIN_TOLERANCE = 1e-3
+TRAIN_STEPS = 20
+# Flags of scripts/example.sh's fine-tuning, for 20 steps.
+TRAIN_FLAGS = ["--steps", str(TRAIN_STEPS), "--batch", "8", "--seq-len", "128", "--lr", "2e-3",
+               "--warmup", "4", "--mag-schedule", "gradual:0.01:0.5:30", "--seed", "42"]
+SANITIZER_ERROR_EXIT = 86
+
+
+def log(message):
+    print(f"run.py: {message}", file=sys.stderr, flush=True)
+
+
+class Result:
+    """A finished command: exit status, outputs, seconds, and whether it was stopped."""
+
+    def __init__(self, rc, stdout, stderr, seconds, timed_out):
+        self.rc, self.stdout, self.stderr = rc, stdout, stderr
+        self.seconds, self.timed_out = seconds, timed_out
+
+    def why(self, what):
+        """One line saying how `what` failed."""
+        if self.timed_out:
+            return f"{what} was stopped after {self.seconds:.0f} s"
+        lines = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return f"{what} exited {self.rc}: {lines[-1] if lines else '(no output)'}"
+
+
+def run(argv, timeout):
+    """Runs argv for at most `timeout` seconds (its whole process group is killed after)."""
+    start = time.monotonic()
+    with subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, errors="replace", start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=max(timeout, 1))
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            timed_out = True
+    return Result(proc.returncode, out, err, time.monotonic() - start, timed_out)
+
+
+def relative_error(got, expected):
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    if got.shape != expected.shape:
+        raise ValueError(f"shape {list(got.shape)} where {list(expected.shape)} was expected")
+    scale = np.max(np.abs(expected)) if expected.size else 0.0
+    diff = np.max(np.abs(got - expected)) if expected.size else 0.0
+    if not np.isfinite(diff):
+        return float("inf")
+    return float(diff / scale) if scale > 0 else float(diff)
+
+
+def fmt(value, spec):
+    return "—" if value is None else format(value, spec)
+
+
+def cell(text):
+    """`text` as one Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+class Report:
+    """The run's findings; write() renders report.json and report.md."""
+
+    def __init__(self, out, device, budget, kit_info):
+        self.out = out
+        self.lock = threading.Lock()
+        self.data = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"), "device": device, "budget_s": budget, "kit": kit_info,
+            "gpu": None, "steps": [], "checks": [], "benchmarks": []}
+
+    def check(self, step, name, compare, error, tolerance, passed, detail="", seconds=None):
+        with self.lock:
+            self.data["checks"].append({
+                "step": step, "name": name, "compare": compare, "max_error": error,
+                "tolerance": tolerance, "passed": bool(passed), "detail": detail,
+                "seconds": None if seconds is None else round(seconds, 2)})
+
+    def benchmark(self, name, impl, dtype, ms, nbytes, detail=""):
+        gpu = self.data["gpu"] or {}
+        tbs = nbytes / (ms * 1e-3) / 1e12 if ms else None
+        peak = gpu.get("bandwidth_tbs")
+        with self.lock:
+            self.data["benchmarks"].append({
+                "name": name, "impl": impl, "dtype": dtype, "ms": ms, "bytes": nbytes,
+                "tbs": tbs, "roofline_pct": 100 * tbs / peak if tbs and peak else None,
+                "detail": detail})
+
+    def step(self, name, status, seconds, error=""):
+        with self.lock:
+            self.data["steps"].append({"step": name, "status": status,
+                                       "seconds": round(seconds, 1), "error": error})
+
+    def ok(self):
+        return (all(c["passed"] for c in self.data["checks"])
+                and all(s["status"] != "failed" for s in self.data["steps"]))
+
+    def write(self):
+        with self.lock:
+            (self.out / "report.json").write_text(json.dumps(self.data, indent=1) + "\n")
+            (self.out / "report.md").write_text(self.markdown())
+
+    def markdown(self):
+        d = self.data
+        gpu, kit = d["gpu"] or {}, d["kit"]
+        lines = ["# tptt device kit report", ""]
+        if gpu.get("name"):
+            lines.append(f"GPU: **{gpu['name']}**, driver {gpu['driver']}, CUDA {gpu['cuda']}, "
+                         f"{gpu['memory']} (nvidia-smi); roofline: "
+                         f"{gpu['bandwidth_label'] or 'unknown GPU, no roofline'}.")
+        else:
+            lines.append(f"Device: {d['device']} (no GPU queried).")
+        lines.append(f"Kit built {kit.get('built', '?')} from commit {kit.get('commit', '?')} "
+                     f"({kit.get('changed_files', '?')} files changed); run started "
+                     f"{d['started']}, budget {d['budget_s']} s.")
+        lines += ["", "## Steps", "", "| step | status | seconds | checks passed | error |",
+                  "|---|---|---|---|---|"]
+        for s in d["steps"]:
+            mine = [c for c in d["checks"] if c["step"] == s["step"]]
+            passed = sum(c["passed"] for c in mine)
+            lines.append(f"| {s['step']} | {s['status']} | {s['seconds']} | "
+                         f"{passed}/{len(mine)} | {cell(s['error'])} |")
+        goldens = sorted((c for c in d["checks"] if c["step"] == "goldens"),
+                         key=lambda c: c["name"])
+        others = [c for c in d["checks"] if c["step"] != "goldens"]
+        lines += ["", "## Checks", "", "| step | check | compares | max error | tolerance | "
+                  "result | detail |", "|---|---|---|---|---|---|---|"]
+        for library in sorted({c["name"].split("/")[0] for c in goldens}):
+            cases = [c for c in goldens if c["name"].split("/")[0] == library]
+            worst = max(cases, key=lambda c: -1 if c["max_error"] is None else c["max_error"])
+            passed = sum(c["passed"] for c in cases)
+            lines.append(f"| goldens | {library}: {passed}/{len(cases)} passed | "
+                         f"{cases[0]['compare']} | {fmt(worst['max_error'], '.3g')} "
+                         f"({worst['name'].split('/')[1]}) | {cases[0]['tolerance']:g} | "
+                         f"{'PASS' if passed == len(cases) else 'FAIL'} | |")
+        for c in others:
+            lines.append(f"| {c['step']} | {c['name']} | {c['compare']} | "
+                         f"{fmt(c['max_error'], '.3g')} | {fmt(c['tolerance'], 'g')} | "
+                         f"{'PASS' if c['passed'] else 'FAIL'} | {cell(c['detail'])} |")
+        lines += ["", "## Benchmarks", "",
+                  "Median of 10 timed calls after warm-up (tptt: CUDA events in tptt-run-module; "
+                  "anchors: torch.cuda.Event); TB/s counts each input read and each output "
+                  "written once; the roofline is the HBM bandwidth above.", "",
+                  "| benchmark | implementation | dtype | ms | TB/s | % of roofline | note |",
+                  "|---|---|---|---|---|---|---|"]
+        for b in sorted(d["benchmarks"], key=lambda b: b["name"]):
+            lines.append(f"| {b['name']} | {b['impl']} | {b['dtype']} | {fmt(b['ms'], '.3f')} | "
+                         f"{fmt(b['tbs'], '.3f')} | {fmt(b['roofline_pct'], '.1f')} | "
+                         f"{cell(b['detail'])} |")
+        if goldens:
+            lines += ["", "## Every golden case", "", "| case | max error | tolerance | result | "
+                      "detail |", "|---|---|---|---|---|"]
+            for c in goldens:
+                lines.append(f"| {c['name']} | {fmt(c['max_error'], '.3g')} | "
+                             f"{c['tolerance']:g} | {'PASS' if c['passed'] else 'FAIL'} | "
+                             f"{cell(c['detail'])} |")
+        return "\n".join(lines) + "\n"
+
+
+class Kit:
+    """The kit's folders, the run's scratch folder, the device and the clock."""
+
+    def __init__(self, root, work, device, report, end):
+        self.root, self.work, self.device, self.report, self.end = root, work, device, report, end
+        self.runner = root / "bin" / "tptt-run-module"
+        # goldens/, models/, train/ and bench/, unpacked from payload.tar.xz.
+        self.payload = work / "payload"
+
+    def left(self, until):
+        return min(until, self.end) - time.monotonic()
+
+    def unpack(self):
+        start = time.monotonic()
+        with tarfile.open(self.root / "payload.tar.xz") as archive:
+            archive.extractall(self.work)
+        log(f"unpacked payload.tar.xz in {time.monotonic() - start:.1f} s")
+
+
+def gpu_info():
+    """Name, driver, CUDA version and memory from nvidia-smi, and the roofline bandwidth."""
+    query = run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                 "--format=csv,noheader"], 30)
+    if query.rc != 0:
+        raise RuntimeError(query.why("nvidia-smi --query-gpu"))
+    name, driver, memory = (x.strip() for x in query.stdout.splitlines()[0].split(","))
+    cuda = re.search(r"CUDA Version:\s*([0-9.]+)", run(["nvidia-smi"], 30).stdout)
+    match = next(((bw, label) for key, bw, label in BANDWIDTHS if key in name), (None, None))
+    return {"name": name, "driver": driver, "memory": memory,
+            "cuda": cuda.group(1) if cuda else "?", "bandwidth_tbs": match[0],
+            "bandwidth_label": match[1]}
+
+
+def parallel(jobs, workers):
+    """Runs the callables `jobs` on `workers` threads; returns their results in order."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def run_module_json(kit, argv, until, what):
+    """Runs tptt-run-module with --json; (report dict, None) or (None, why)."""
+    if kit.left(until) <= 1:
+        return None, "not run: the step's time ran out"
+    result = run([kit.runner, *argv, "--json"], min(120, kit.left(until)))
+    if result.timed_out or result.rc not in (0, 1):
+        return None, result.why(what)
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1]), None
+    except (json.JSONDecodeError, IndexError):
+        return None, f"{what} printed no JSON: {result.stdout.strip()[-200:]}"
+
+
+def step_goldens(kit, until):
+    libraries = sorted(kit.payload.glob("goldens/*/cases.json"))
+    if not libraries:
+        raise RuntimeError("no goldens/*/cases.json in the kit")
+    jobs = []
+    for listing_path in libraries:
+        listing = json.loads(listing_path.read_text())
+        folder = listing_path.parent
+        for case in listing["cases"]:
+            argv = [folder / listing["library"], "--function", case["function"],
+                    "--inputs", folder / case["inputs"], "--expected", folder / case["expected"],
+                    "--tolerance", repr(case["tolerance"]), "--device", kit.device]
+            if "mask" in case:
+                argv += ["--mask", case["mask"]]
+            jobs.append((f"{folder.name}/{case['name']}", case["tolerance"], argv))
+
+    def one(name, tolerance, argv):
+        start = time.monotonic()
+        report, why = run_module_json(kit, argv, until, "tptt-run-module")
+        kit.report.check("goldens", name, f"{kit.device} vs expected (tptt-run-module)",
+                         report and report.get("max_relative_error"), tolerance,
+                         bool(report and report.get("passed")), why or "",
+                         time.monotonic() - start)
+
+    parallel([lambda j=j: one(*j) for j in jobs], WORKERS)
+    log(f"goldens: {sum(c['passed'] for c in kit.report.data['checks'] if c['step'] == 'goldens')}"
+        f"/{len(jobs)} passed")
+
+
+def logits(kit, exe, tokens, device, until):
+    """The logits [S, vocab] of `exe` on `device`, or (None, why)."""
+    if kit.left(until) <= 1:
+        return None, "not run: the step's time ran out"
+    out = kit.work / "models" / f"{exe.parent.name}-{exe.name}-{device}.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = run([exe, "logits", "--tokens", tokens, "--out", out, "--device", device],
+                 min(120, kit.left(until)))
+    if result.rc != 0:
+        return None, result.why(f"{exe.name} logits --device {device}")
+    return safetensors.load(out)[0]["logits"], None
+
+
+def step_models(kit, until):
+    models = sorted(p for p in (kit.payload / "models").iterdir() if p.is_dir())
+    if not models:
+        raise RuntimeError("no models/* in the kit")
+    runs = {}
+    for model in models:
+        tokens = ",".join(str(t) for t in json.loads((model / "tokens.json").read_text()))
+        for exe, device in (("model-f32", kit.device), ("model-recurrent-f32", kit.device),
+                            ("model-bf16", kit.device), ("model-bf16", "cpu")):
+            runs[(model.name, exe, device)] = (model / exe, tokens, device)
+    results = dict(zip(runs, parallel(
+        [lambda a=a: logits(kit, *a, until) for a in runs.values()], WORKERS)))
+    for model in models:
+        expected = safetensors.load(model / "expected.safetensors")[0]
+        cpu_logits, cpu_why = results[(model.name, "model-bf16", "cpu")]
+        comparisons = [
+            ("model-f32", expected["logits"], None, "expected logits (config semantics)",
+             MODEL_TOLERANCE),
+            ("model-recurrent-f32", expected["logits_recurrent"], None,
+             "expected logits_recurrent", MODEL_TOLERANCE),
+            ("model-bf16", cpu_logits, cpu_why, "the same executable on the CPU", BF16_TOLERANCE)]
+        for exe, reference, reference_why, against, tolerance in comparisons:
+            got, why = results[(model.name, exe, kit.device)]
+            why, error, detail = why or reference_why, None, ""
+            if not why:
+                try:
+                    error = relative_error(got, reference)
+                except ValueError as err:
+                    why = str(err)
+            if exe == "model-bf16" and not why:
+                detail = f"vs expected f32 logits: {relative_error(got, expected['logits']):.3g}"
+            kit.report.check("models", f"{model.name} {exe}", f"{kit.device} logits vs {against}",
+                             error, tolerance, error is not None and error <= tolerance,
+                             why or detail)
+
+
+def losses(kit, exe, text, device, until):
+    """The training losses per step on `device` (metrics.csv), and the median tokens/s."""
+    save = kit.work / f"train-{device}"
+    result = run([exe, "train", "--data", text, *TRAIN_FLAGS, "--save", save,
+                  "--device", device], kit.left(until))
+    if result.rc != 0:
+        return None, None, result.why(f"{exe.name} train --device {device}")
+    rows = (save / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    values = [dict(zip(header, row.split(","))) for row in rows[1:]]
+    return ([float(v["loss"]) for v in values],
+            float(np.median([float(v["tokens_per_s"]) for v in values])), None)
+
+
+def step_train(kit, until):
+    exe = kit.payload / "train" / "tiny-llama-train"
+    text = next((kit.payload / "train").glob("text.*"))
+    # The CPU run of a GPU kit is the reference; a CPU-only run compares the CPU with itself.
+    devices = [kit.device, "cpu"] if kit.device != "cpu" else ["cpu"]
+    runs = dict(zip(devices, parallel(
+        [lambda d=d: losses(kit, exe, text, d, until) for d in devices], 2)))
+    gpu, gpu_rate, why = runs[kit.device]
+    cpu, cpu_rate, why_cpu = runs["cpu"]
+    why = why or why_cpu
+    error, detail = None, why or ""
+    if not why:
+        if len(gpu) != len(cpu) or len(gpu) != TRAIN_STEPS:
+            why = f"{len(gpu)} {kit.device} and {len(cpu)} CPU steps, not {TRAIN_STEPS}"
+        else:
+            a, b = np.array(gpu), np.array(cpu)
+            error = float(np.max(np.abs(a - b) / np.abs(b)))
+            detail = (f"max abs diff {np.max(np.abs(a - b)):.3g}; loss {b[0]:.4f} -> {b[-1]:.4f} "
+                      f"(CPU); tokens/s {gpu_rate:.0f} ({kit.device}) vs {cpu_rate:.0f} (CPU)")
+    kit.report.check("train", f"tiny-llama LoRA, {TRAIN_STEPS} steps",
+                     f"{kit.device} losses vs the CPU's (max relative difference per step)",
+                     error, TRAIN_TOLERANCE, error is not None and error <= TRAIN_TOLERANCE,
+                     why or detail)
+
+
+def sanitizer_summary(text):
+    """The error count of compute-sanitizer's summary (racecheck's, else the general one), or
+    None when it printed none."""
+    for pattern in (r"RACECHECK SUMMARY: \d+ hazards? displayed \((\d+) errors?",
+                    r"ERROR SUMMARY: (\d+) errors?"):
+        match = re.search(pattern, text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def step_sanitizer(kit, until):
+    sanitizer = shutil.which("compute-sanitizer") or "/usr/local/cuda/bin/compute-sanitizer"
+    if not os.access(sanitizer, os.X_OK):
+        raise RuntimeError("no compute-sanitizer on the PATH or in /usr/local/cuda/bin")
+    folder = kit.payload / "goldens" / "recurrent-f32"
+    listing = json.loads((folder / "cases.json").read_text())
+    operator = min((c for c in listing["cases"] if c["name"].startswith("recurrent_operator")),
+                   key=lambda c: (folder / c["inputs"]).stat().st_size)
+    case_argv = [kit.runner, folder / listing["library"], "--function", operator["function"],
+                 "--inputs", folder / operator["inputs"], "--expected",
+                 folder / operator["expected"], "--tolerance", repr(operator["tolerance"]),
+                 "--device", "cuda"]
+    model = sorted(p for p in (kit.payload / "models").iterdir() if p.is_dir())[0]
+    tokens = ",".join(str(t) for t in json.loads((model / "tokens.json").read_text()))
+    model_argv = [model / "model-f32", "logits", "--tokens", tokens, "--out",
+                  kit.work / "sanitizer-logits.safetensors", "--device", "cuda"]
+    for tool, what, argv in (("memcheck", f"{model.name} model-f32 logits", model_argv),
+                             ("memcheck", f"golden {operator['name']}", case_argv),
+                             ("racecheck", f"golden {operator['name']}", case_argv)):
+        if kit.left(until) <= 1:
+            kit.report.check("sanitizer", f"{tool}: {what}", f"{tool} errors", None, 0, False,
+                             "not run: the step's time ran out")
+            continue
+        result = run([sanitizer, "--tool", tool, "--error-exitcode", SANITIZER_ERROR_EXIT,
+                      "--print-limit", "20", *argv], kit.left(until))
+        errors = sanitizer_summary(result.stdout + result.stderr)
+        if result.timed_out or errors is None:
+            why = result.why(f"compute-sanitizer --tool {tool}")
+        elif result.rc not in (0, SANITIZER_ERROR_EXIT):
+            why = result.why(what)
+        else:
+            first = next((line for line in (result.stdout + result.stderr).splitlines()
+                          if "=========" in line and ("Invalid" in line or "hazard" in line
+                                                    or "Error" in line)), "")
+            why = first.replace("=========", "").strip()
+        kit.report.check("sanitizer", f"{tool}: {what}", f"{tool} errors", errors, 0,
+                         errors == 0 and result.rc == 0, why, result.seconds)
+
+
+def operator_inputs(shapes, seed):
+    """Random operator inputs: q and k rows of unit norm, β in [0.1, 0.9], α in [0.9, 1]."""
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for name, shape in sorted(shapes.items()):
+        if name == "beta":
+            x = rng.random(shape, dtype=np.float32) * np.float32(0.8) + np.float32(0.1)
+        elif name == "alpha":
+            x = rng.random(shape, dtype=np.float32) * np.float32(0.1) + np.float32(0.9)
+        else:
+            x = rng.standard_normal(shape, dtype=np.float32)
+            if name in ("q", "k"):
+                x /= np.linalg.norm(x, axis=-1, keepdims=True)
+        tensors[name] = x
+    return tensors
+
+
+def step_bench(kit, until):
+    index = json.loads((kit.payload / "bench" / "benchmarks.json").read_text())
+    # One input file per order, by name (each module binds the arguments it takes): the forward
+    # passes first, so that slow backward passes cannot crowd them out of the step's time.
+    inputs = {}
+    for order in sorted({b["order"] for b in index}):
+        shapes = {}
+        for b in index:
+            if b["order"] == order:
+                shapes.update({k: tuple(v) for k, v in b["arguments"].items()})
+        start = time.monotonic()
+        inputs[order] = kit.work / f"bench-n{order}.safetensors"
+        safetensors.save(inputs[order], operator_inputs(shapes, order))
+        log(f"bench: inputs for n={order} ({inputs[order].stat().st_size / 2**30:.2f} GiB) in "
+            f"{time.monotonic() - start:.1f} s")
+    for b in sorted(index, key=lambda b: (b["pass"], b["order"], b["gated"])):
+        name = f"operator {b['pass']} n={b['order']}{' gated' if b['gated'] else ''}"
+        nbytes = 4 * sum(int(np.prod(s)) for s in [*b["arguments"].values(),
+                                                  *b["results"].values()])
+        report, why = run_module_json(
+            kit, [kit.payload / "bench" / b["library"], "--function", b["function"],
+                  "--inputs", inputs[b["order"]], "--device", kit.device, "--benchmark", "10"],
+            until, f"tptt-run-module {b['library']}")
+        ms = report["benchmark"]["median_ms"] if report else None
+        kit.report.benchmark(name, "tptt", "f32", ms, nbytes, why or "")
+    for path in inputs.values():
+        path.unlink()
+
+
+def step_anchors(kit, until):
+    out = kit.work / "anchors.json"
+    result = run([sys.executable, kit.root / "anchors.py", "--kit", kit.root,
+                  "--shapes", kit.payload / "bench" / "benchmarks.json",
+                  "--work", kit.work / "anchors", "--out", out,
+                  "--budget-s", int(kit.left(until) - 10)], kit.left(until))
+    found = json.loads(out.read_text()) if out.exists() else {"records": []}
+    for r in found["records"]:
+        kit.report.benchmark(r["name"], r["impl"], r["dtype"], r.get("ms"), r.get("bytes", 0),
+                             r.get("error", ""))
+    if result.rc != 0:
+        raise RuntimeError(result.why("anchors.py"))
+
+
+STEPS = {"goldens": step_goldens, "models": step_models, "train": step_train,
+         "sanitizer": step_sanitizer, "bench": step_bench, "anchors": step_anchors}
+# The steps a CPU run (--device cpu) takes by default: the benchmark shapes are the GPU's (it runs
+# them when named), and the sanitizer and the anchors need a GPU.
+CPU_STEPS = ["goldens", "models", "train"]
+GPU_ONLY = {"sanitizer", "anchors"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kit", required=True, type=pathlib.Path)
+    parser.add_argument("--out", required=True, type=pathlib.Path)
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    parser.add_argument("--steps", help=f"comma-separated steps to run, of {', '.join(STEPS)} "
+                        f"(default: all; on the CPU {', '.join(CPU_STEPS)})")
+    parser.add_argument("--budget-s", type=float, default=460)
+    args = parser.parse_args()
+    steps = (args.steps.split(",") if args.steps
+             else CPU_STEPS if args.device == "cpu" else list(STEPS))
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        parser.error(f"unknown steps {unknown} (known: {', '.join(STEPS)})")
+    end = time.monotonic() + args.budget_s
+    kit_root = args.kit.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = Report(args.out, args.device, args.budget_s,
+                    json.loads((kit_root / "kit.json").read_text()))
+    if args.device == "cuda":
+        try:
+            report.data["gpu"] = gpu_info()
+            log(f"GPU: {report.data['gpu']['name']}, driver {report.data['gpu']['driver']}")
+        except (RuntimeError, ValueError, IndexError) as err:
+            report.step("gpu", "failed", 0, str(err))
+    report.write()
+    with tempfile.TemporaryDirectory(prefix="tptt-kit-") as work:
+        kit = Kit(kit_root, pathlib.Path(work), args.device, report, end)
+        try:
+            kit.unpack()
+        except (OSError, tarfile.TarError) as err:
+            report.step("unpack", "failed", 0, f"payload.tar.xz: {err}")
+            steps = []
+        for name in (s for s in STEPS if s in steps):
+            start = time.monotonic()
+            until = start + STEP_CAPS[name]
+            if args.device == "cpu" and name in GPU_ONLY:
+                report.step(name, "skipped", 0, "needs a GPU (--device cpu)")
+            elif kit.left(until) <= 5:
+                report.step(name, "skipped", 0, "the run's time budget ran out")
+            else:
+                log(f"{name} (at most {kit.left(until):.0f} s)")
+                try:
+                    STEPS[name](kit, until)
+                    report.step(name, "done", time.monotonic() - start)
+                except Exception as err:  # a step's failure is the report's, not the run's
+                    log(f"{name} failed: {err}")
+                    traceback.print_exc()
+                    report.step(name, "failed", time.monotonic() - start,
+                                f"{type(err).__name__}: {err}".splitlines()[0])
+            report.write()
+    log(f"wrote {args.out / 'report.md'} and report.json: "
+        f"{'every check passed' if report.ok() else 'some checks or steps failed'}")
+    return 0 if report.ok() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
