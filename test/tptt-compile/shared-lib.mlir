@@ -21,7 +21,7 @@
 // CHECK: logits: status 0, finite 1
 // CHECK: logits out of range: status 1 | token 1 is 999, outside the vocabulary [0, 24)
 // CHECK: generate: status 0, 5 tokens
-// CHECK: generate bad options: status 1 | tptt_model_generate: max_new_tokens, temperature and top_k must be >= 0, top_p and mag_weight at most 1
+// CHECK: generate bad options: status 1 | tptt_model_generate: max_new_tokens, temperature and top_k must be >= 0, top_p in [0, 1]
 // CHECK: encode: status 3 | this model has no tokenizer
 // NO-TRAIN: train_begin: status 5 | this model was compiled without training entry points; compile it with tptt-compile --train=lora|lora-minus|full
 // TRAIN: train_begin: status 0 |
