@@ -9,14 +9,17 @@
 # It compiles ahead of time, with --target cuda: every golden case of both
 # semantics in f32 and f64 (module libraries with their inputs and expected
 # outputs), every golden model (f32 and bf16 weights, and the recurrent
-# semantics), examples/tiny-llama with its LoRA training step, and the
-# operator benchmark modules; these go into payload.tar.xz (the libraries'
-# PTX and the executables' shared runtime compress 20-fold), which run.py
-# unpacks on the device. Beside it: tptt-run-module with the shared
-# libraries a bare machine lacks (lib/), the anchors (fla, tptt 0.12.1) and
-# the kit's driver (scripts/gpu-kit/). No binary of the kit links libMLIR
-# or libLLVM. The tools come from $TPTT_BUILD (default build/); about 25
-# minutes on two cores.
+# semantics; with its config.json and model.safetensors, for transformers'
+# own model on the device), examples/tiny-llama with its LoRA training step,
+# the operator and LiZA linear-branch benchmark modules, and a 1B-shaped
+# Llama with external weights (the executable alone: run.py writes random
+# weights there); these go into payload.tar.xz (the libraries' PTX and the
+# executables' shared runtime compress 20-fold), which run.py unpacks on the
+# device. Beside it: tptt-run-module with the shared libraries a bare
+# machine lacks (lib/), the anchors (fla, tptt 0.12.1) and the kit's driver
+# (scripts/gpu-kit/). No binary of the kit links libMLIR or libLLVM. The
+# tools come from $TPTT_BUILD (default build/); about 30 minutes on two
+# cores.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,10 +57,11 @@ out=$(cd "$out" && pwd)
 echo '{"status": "incomplete"}' > "$out/kit.json"
 payload=$out/payload
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+scratch=$(mktemp -d)
+trap 'rm -rf "$log" "$scratch"' EXIT
 
-say "the driver (run.sh, run.py, anchors.py, tptt_safetensors.py) and tptt-run-module"
-cp "$source/run.sh" "$source/run.py" "$source/anchors.py" "$out/"
+say "the driver (run.sh, run.py, anchors.py, hf_logits.py, tptt_safetensors.py) and tptt-run-module"
+cp "$source/run.sh" "$source/run.py" "$source/anchors.py" "$source/hf_logits.py" "$out/"
 cp "$root/python/tptt/safetensors.py" "$out/tptt_safetensors.py"
 chmod +x "$out/run.sh"
 mkdir -p "$out/bin" "$out/lib" "$payload"
@@ -85,7 +89,8 @@ for model_dir in "$shared"/goldens/models/*/; do
   model_dir=${model_dir%/}
   models=$payload/models/$(basename "$model_dir")
   mkdir -p "$models"
-  cp "$model_dir/tokens.json" "$model_dir/expected.safetensors" "$models/"
+  cp "$model_dir/tokens.json" "$model_dir/expected.safetensors" "$model_dir/config.json" \
+    "$model_dir/model.safetensors" "$models/"
   compile "$model_dir" "$models/model-f32" --weight-type f32
   compile "$model_dir" "$models/model-bf16" --weight-type bf16
   compile "$model_dir" "$models/model-recurrent-f32" --weight-type f32 --semantics recurrent
@@ -105,11 +110,25 @@ else
   cat "$root/README.md" "$root"/docs/*.md > "$payload/train/text.txt"
 fi
 
-say "benchmark modules: the recurrent operator at B=8, H=16, S=4096, d=128, chunk 64"
+say "benchmark modules: the recurrent operator at B=8, H=16, S=4096, d=128, chunk 64; the LiZA linear branch at B=1, S=4096, hidden 2048"
 /usr/bin/python3 "$source/bench_modules.py" "$payload/bench"
 for module in "$payload"/bench/*.mlir; do
   compile "$module" "${module%.mlir}.so"
 done
+
+# The 1B-shaped Llama: a model directory whose weights are a sparse file (a
+# header and a hole), compiled with --external-weights; the executable
+# travels without its weights file (3 GB of zeros): run.py writes random
+# weights in the executable's layout on the device. About 3 minutes and
+# 10 GB of memory.
+say "the 1B-shaped Llama (sparse weights; a few minutes)"
+/usr/bin/python3 "$source/llama1b.py" "$scratch/llama1b"
+mkdir -p "$payload/llama1b"
+compile "$scratch/llama1b" "$payload/llama1b/llama1b" --external-weights
+rm -f "$payload/llama1b/llama1b.weights.safetensors"
+rm -rf "$scratch/llama1b"
+"$payload/llama1b/llama1b" info > "$log" 2>&1 ||
+  fail "$payload/llama1b/llama1b info failed: $(tail -n 3 "$log")"
 
 say "anchors: fla-src.tar.gz, tptt-0.12.1-py3-none-any.whl"
 mkdir -p "$out/anchors"
@@ -142,7 +161,7 @@ elf_files "$out" | while IFS= read -r binary; do
 done
 
 say "composition before packing (bytes):"
-(cd "$out" && du -sb bin lib anchors payload/goldens/* payload/models payload/train payload/bench) |
+(cd "$out" && du -sb bin lib anchors payload/goldens/* payload/models payload/train payload/bench payload/llama1b) |
   sed 's/^/gpu-kit:   /' >&2
 say "packing payload/ into payload.tar.xz (xz -9e; a minute or two)"
 tar -C "$out" -cf - payload | xz -9e -T1 > "$out/payload.tar.xz"

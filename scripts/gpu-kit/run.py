@@ -7,24 +7,34 @@ run.sh starts it once it has found a GPU, with LD_LIBRARY_PATH holding KIT/lib. 
 KIT/payload.tar.xz (goldens/, models/, train/, bench/) into a scratch folder, then runs the steps,
 in this order, each within its own time cap and all within the budget:
 
-goldens    every golden case (goldens/*/cases.json) through tptt-run-module against its expected
-           outputs, to the tolerance cases.json gives (1e-5 in f32, 1e-10 in f64);
-models     every golden model's logits: the f32 executable and the recurrent-semantics one against
-           the reference library's logits (1e-4), the bf16 executable against its own CPU code
-           (1e-2: the GPU rounds activations to tf32 on the tensor cores);
-train      20 LoRA steps of tiny-llama on the GPU and on the CPU, losses compared (1e-3);
-sanitizer  compute-sanitizer memcheck on a small model and on an operator golden case, racecheck
-           on that case (the operator's cooperative kernel);
-bench      the operator benchmark modules (bench/benchmarks.json) with --benchmark 10, on inputs
-           generated here: median ms, TB/s of the bytes read and written once, % of HBM bandwidth;
-anchors    anchors.py: fla's Triton kernels and the tptt 0.12.1 operator at the same shapes.
+goldens       every golden case (goldens/*/cases.json) through tptt-run-module against its
+              expected outputs, to the tolerance cases.json gives (1e-5 in f32, 1e-10 in f64);
+models        every golden model's logits: the f32 executable and the recurrent-semantics one
+              against the reference library's logits (1e-4), the bf16 executable against its own
+              CPU code (1e-2: the GPU rounds activations to tf32 on the tensor cores);
+transformers  the Llama, Qwen2 and Mistral golden models: transformers' own model (hf_logits.py:
+              config.json without its tptt section, float32, eager attention, the same
+              model.safetensors) against the f32 executable at μ = 0, the base model (1e-4);
+train         20 LoRA steps of tiny-llama on the GPU and on the CPU, losses compared (1e-3);
+sanitizer     compute-sanitizer memcheck on a small model and on an operator golden case,
+              racecheck on that case (the operator's cooperative kernel);
+bench         the operator benchmark modules (bench/benchmarks.json) with --benchmark 10, on
+              inputs generated here: median ms, TB/s of the bytes read and written once, % of
+              HBM bandwidth;
+liza          the LiZA linear-branch module (bench/liza-linear.json: q/k/v projections with bf16
+              weights, delta rule, output projection) with --benchmark 10: ms, TFLOP/s of the
+              projections, % of the tensor cores' bf16 peak;
+llama1b       the 1B-shaped Llama (llama1b/llama1b, external weights) on random weights written
+              here in its layout: `generate` at batch 1 and 16, prefill and decode tokens/s, decode
+              as % of HBM bandwidth (the weights read per step), prefill as % of tensor-core peak;
+anchors       anchors.py: fla's Triton kernels and the tptt 0.12.1 operator at the same shapes.
 
 Relative error is max|got - expected| / max|expected| over a tensor. A failing step is recorded
 and the next one runs; the report is rewritten after every step, so a run stopped from outside
 leaves what it did. Exit status 0 when every check passed and no step failed, else 1.
-`--device cpu` runs goldens, models and train (and bench when named) on the CPU code of the same
-binaries, to try the kit where there is no GPU (the GPU-vs-CPU comparisons then compare the CPU
-with itself).
+`--device cpu` runs goldens, models and train (and transformers, bench, liza and llama1b when
+named) on the CPU code of the same binaries, to try the kit where there is no GPU (the GPU-vs-CPU
+comparisons then compare the CPU with itself).
 """
 
 import argparse
@@ -49,11 +59,15 @@ import numpy as np
 import tptt_safetensors as safetensors
 
 # Seconds each step may take at most, in the order the steps run.
-STEP_CAPS = {"goldens": 120, "models": 60, "train": 60, "sanitizer": 60, "bench": 90, "anchors": 150}
-# HBM bandwidth (TB/s) by a substring of the GPU's name, first match wins.
-BANDWIDTHS = [("H200", 4.8, "H200 (HBM3e, 4.8 TB/s)"),
-              ("H100 PCIe", 2.0, "H100 PCIe (HBM2e, 2.0 TB/s)"),
-              ("H100", 3.35, "H100 SXM (HBM3, 3.35 TB/s)")]
+STEP_CAPS = {"goldens": 110, "models": 50, "transformers": 60, "train": 50, "sanitizer": 50,
+             "bench": 80, "liza": 25, "llama1b": 100, "anchors": 150}
+# By a substring of the GPU's name, first match wins: HBM bandwidth (TB/s) and dense bf16
+# tensor-core peak (TFLOP/s, no sparsity) from NVIDIA's data sheets; the H200 is the H100's chip.
+BANDWIDTHS = [("H200", 4.8, 989.4, "H200 (HBM3e, 4.8 TB/s; bf16 tensor cores 989 TFLOP/s dense)"),
+              ("H100 PCIe", 2.0, 756.0,
+               "H100 PCIe (HBM2e, 2.0 TB/s; bf16 tensor cores 756 TFLOP/s dense)"),
+              ("H100", 3.35, 989.4,
+               "H100 SXM (HBM3, 3.35 TB/s; bf16 tensor cores 989 TFLOP/s dense)")]
 WORKERS = 8
 MODEL_TOLERANCE = 1e-4
 BF16_TOLERANCE = 1e-2
@@ -127,7 +141,7 @@ class Report:
         self.lock = threading.Lock()
         self.data = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"), "device": device, "budget_s": budget, "kit": kit_info,
-            "gpu": None, "steps": [], "checks": [], "benchmarks": []}
+            "gpu": None, "versions": {}, "steps": [], "checks": [], "benchmarks": []}
 
     def check(self, step, name, compare, error, tolerance, passed, detail="", seconds=None):
         with self.lock:
@@ -136,14 +150,19 @@ class Report:
                 "tolerance": tolerance, "passed": bool(passed), "detail": detail,
                 "seconds": None if seconds is None else round(seconds, 2)})
 
-    def benchmark(self, name, impl, dtype, ms, nbytes, detail=""):
+    def benchmark(self, name, impl, dtype, ms, nbytes, detail="", flops=None, roofline="hbm"):
+        """One timing: `nbytes` moved and `flops` done in `ms`; its roofline is the HBM bandwidth
+        ("hbm") or the tensor cores' peak ("tensor")."""
         gpu = self.data["gpu"] or {}
-        tbs = nbytes / (ms * 1e-3) / 1e12 if ms else None
-        peak = gpu.get("bandwidth_tbs")
+        tbs = nbytes / (ms * 1e-3) / 1e12 if ms and nbytes else None
+        tflops = flops / (ms * 1e-3) / 1e12 if ms and flops else None
+        rate, peak = ((tbs, gpu.get("bandwidth_tbs")) if roofline == "hbm"
+                      else (tflops, gpu.get("tensor_tflops")))
         with self.lock:
             self.data["benchmarks"].append({
                 "name": name, "impl": impl, "dtype": dtype, "ms": ms, "bytes": nbytes,
-                "tbs": tbs, "roofline_pct": 100 * tbs / peak if tbs and peak else None,
+                "tbs": tbs, "flops": flops, "tflops": tflops, "roofline": roofline,
+                "roofline_pct": 100 * rate / peak if rate and peak else None,
                 "detail": detail})
 
     def step(self, name, status, seconds, error=""):
@@ -170,6 +189,9 @@ class Report:
                          f"{gpu['bandwidth_label'] or 'unknown GPU, no roofline'}.")
         else:
             lines.append(f"Device: {d['device']} (no GPU queried).")
+        if d.get("versions"):
+            lines.append("Python side: " + ", ".join(f"{k} {v}" for k, v in
+                                                     sorted(d["versions"].items())) + ".")
         lines.append(f"Kit built {kit.get('built', '?')} from commit {kit.get('commit', '?')} "
                      f"({kit.get('changed_files', '?')} files changed); run started "
                      f"{d['started']}, budget {d['budget_s']} s.")
@@ -198,14 +220,20 @@ class Report:
                          f"{fmt(c['max_error'], '.3g')} | {fmt(c['tolerance'], 'g')} | "
                          f"{'PASS' if c['passed'] else 'FAIL'} | {cell(c['detail'])} |")
         lines += ["", "## Benchmarks", "",
-                  "Median of 10 timed calls after warm-up (tptt: CUDA events in tptt-run-module; "
-                  "anchors: torch.cuda.Event); TB/s counts each input read and each output "
-                  "written once; the roofline is the HBM bandwidth above.", "",
-                  "| benchmark | implementation | dtype | ms | TB/s | % of roofline | note |",
-                  "|---|---|---|---|---|---|---|"]
+                  "Operators: median of 10 timed calls after warm-up (tptt: CUDA events in "
+                  "tptt-run-module; anchors: torch.cuda.Event); TB/s counts each input read and "
+                  "each output written once. LiZA linear branch: TFLOP/s counts its four "
+                  "projections (2·M·N·K each). llama1b: the executable's own prefill and decode "
+                  "times (`generate`); decode ms is one step of the batch, its TB/s the weights "
+                  "read once per step; prefill TFLOP/s counts 2 · tokens · the weights of its "
+                  "matrix products. The roofline (hbm or tensor) is the GPU's above.", "",
+                  "| benchmark | implementation | dtype | ms | TB/s | TFLOP/s | % of roofline | "
+                  "note |", "|---|---|---|---|---|---|---|---|"]
         for b in sorted(d["benchmarks"], key=lambda b: b["name"]):
+            roofline = (f"{fmt(b['roofline_pct'], '.1f')} ({b.get('roofline', 'hbm')})"
+                        if b["roofline_pct"] is not None else "—")
             lines.append(f"| {b['name']} | {b['impl']} | {b['dtype']} | {fmt(b['ms'], '.3f')} | "
-                         f"{fmt(b['tbs'], '.3f')} | {fmt(b['roofline_pct'], '.1f')} | "
+                         f"{fmt(b['tbs'], '.3f')} | {fmt(b.get('tflops'), '.1f')} | {roofline} | "
                          f"{cell(b['detail'])} |")
         if goldens:
             lines += ["", "## Every golden case", "", "| case | max error | tolerance | result | "
@@ -244,10 +272,11 @@ def gpu_info():
         raise RuntimeError(query.why("nvidia-smi --query-gpu"))
     name, driver, memory = (x.strip() for x in query.stdout.splitlines()[0].split(","))
     cuda = re.search(r"CUDA Version:\s*([0-9.]+)", run(["nvidia-smi"], 30).stdout)
-    match = next(((bw, label) for key, bw, label in BANDWIDTHS if key in name), (None, None))
+    match = next(((bw, tc, label) for key, bw, tc, label in BANDWIDTHS if key in name),
+                 (None, None, None))
     return {"name": name, "driver": driver, "memory": memory,
             "cuda": cuda.group(1) if cuda else "?", "bandwidth_tbs": match[0],
-            "bandwidth_label": match[1]}
+            "tensor_tflops": match[1], "bandwidth_label": match[2]}
 
 
 def parallel(jobs, workers):
@@ -298,16 +327,20 @@ def step_goldens(kit, until):
         f"/{len(jobs)} passed")
 
 
-def logits(kit, exe, tokens, device, until):
-    """The logits [S, vocab] of `exe` on `device`, or (None, why)."""
+def logits(kit, exe, tokens, device, until, mu=None):
+    """The logits [S, vocab] of `exe` on `device` (at μ = `mu`, else the config's), or
+    (None, why)."""
     if kit.left(until) <= 1:
         return None, "not run: the step's time ran out"
-    out = kit.work / "models" / f"{exe.parent.name}-{exe.name}-{device}.safetensors"
+    tag = "" if mu is None else f"-mu{mu:g}"
+    out = kit.work / "models" / f"{exe.parent.name}-{exe.name}-{device}{tag}.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = run([exe, "logits", "--tokens", tokens, "--out", out, "--device", device],
+    flags = [] if mu is None else ["--mag-weight", f"{mu:g}"]
+    result = run([exe, "logits", "--tokens", tokens, *flags, "--out", out, "--device", device],
                  min(120, kit.left(until)))
     if result.rc != 0:
-        return None, result.why(f"{exe.name} logits --device {device}")
+        return None, result.why(f"{exe.name} logits{' ' if flags else ''}{' '.join(flags)} "
+                                f"--device {device}")
     return safetensors.load(out)[0]["logits"], None
 
 
@@ -345,6 +378,59 @@ def step_models(kit, until):
             kit.report.check("models", f"{model.name} {exe}", f"{kit.device} logits vs {against}",
                              error, tolerance, error is not None and error <= tolerance,
                              why or detail)
+
+
+HF_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM")
+
+
+def step_transformers(kit, until):
+    """Transformers' own model (hf_logits.py: the config without its tptt section, float32, eager
+    attention, the same model.safetensors) against the f32 executable at μ = 0 (the base model)."""
+    models = []
+    for model in sorted(p for p in (kit.payload / "models").iterdir() if p.is_dir()):
+        config = json.loads((model / "config.json").read_text())
+        if config.get("architectures", ["?"])[0] in HF_ARCHITECTURES:
+            models.append(model)
+    if not models:
+        raise RuntimeError(f"no golden model of {', '.join(HF_ARCHITECTURES)} in the kit")
+    out = kit.work / "hf"
+
+    def reference():
+        return run([sys.executable, kit.root / "hf_logits.py", "--kit", kit.root, "--out", out,
+                    "--device", kit.device, *models], kit.left(until))
+
+    jobs = [reference] + [
+        lambda m=m: logits(kit, m / "model-f32", ",".join(
+            str(t) for t in json.loads((m / "tokens.json").read_text())), kit.device, until,
+            mu=0.0) for m in models]
+    result, *ours = parallel(jobs, WORKERS)
+    found = json.loads((out / "hf.json").read_text()) if (out / "hf.json").exists() else {}
+    for key in ("torch", "transformers"):
+        if found.get(key):
+            kit.report.data["versions"][key] = found[key]
+    failed = found.get("error") or (result.why("hf_logits.py") if result.rc != 0 else "")
+    for model, (got, why) in zip(models, ours):
+        entry = found.get("models", {}).get(model.name)
+        error, detail = None, why or ""
+        if not why:
+            if entry is None:
+                why = failed or result.why("hf_logits.py") + " (no result for this model)"
+            elif entry["status"] != "ok":
+                why = f"transformers: {entry['detail']}"
+            else:
+                try:
+                    error = relative_error(
+                        got, safetensors.load(out / f"{model.name}.safetensors")[0]["logits"])
+                    detail = (f"transformers {found.get('transformers')}, torch "
+                              f"{found.get('torch')}: {entry['detail']}")
+                except (ValueError, OSError, KeyError) as err:
+                    why = f"transformers' logits: {err}"
+        kit.report.check("transformers", f"{model.name} model-f32 μ=0",
+                         f"{kit.device} logits at μ = 0 vs transformers' model (float32, eager)",
+                         error, MODEL_TOLERANCE, error is not None and error <= MODEL_TOLERANCE,
+                         why or detail)
+    if failed:
+        raise RuntimeError(failed)
 
 
 def losses(kit, exe, text, device, until):
@@ -482,6 +568,168 @@ def step_bench(kit, until):
         path.unlink()
 
 
+def step_liza(kit, until):
+    """The LiZA linear-branch module (bench/liza-linear.json): x in f32 and the projections'
+    weights in bf16, drawn here; median of 10 calls; TFLOP/s of its four projections."""
+    entry = json.loads((kit.payload / "bench" / "liza-linear.json").read_text())
+    rng = np.random.default_rng(7)
+    tensors, dtypes, nbytes = {}, {}, 0
+    for name, arg in sorted(entry["arguments"].items()):
+        shape = tuple(arg["shape"])
+        x = rng.standard_normal(shape, dtype=np.float32)
+        if arg["dtype"] == "bf16":
+            # Weights Wᵀ [in, out] of scale 1/√in, so that the activations keep unit scale.
+            x *= np.float32(1 / np.sqrt(shape[0]))
+            dtypes[name] = "BF16"
+        tensors[name] = x
+        nbytes += x.size * (2 if arg["dtype"] == "bf16" else 4)
+    nbytes += sum(4 * int(np.prod(r["shape"])) for r in entry["results"].values())
+    inputs = kit.work / "liza-linear.safetensors"
+    safetensors.save(inputs, tensors, dtypes=dtypes)
+    del tensors
+    report, why = run_module_json(
+        kit, [kit.payload / "bench" / entry["library"], "--function", entry["function"],
+              "--inputs", inputs, "--device", kit.device, "--benchmark", "10"],
+        until, f"tptt-run-module {entry['library']}")
+    inputs.unlink()
+    shape = entry["shape"]
+    kit.report.benchmark(
+        f"LiZA linear branch B={shape['batch']} S={shape['seq']} D={shape['hidden']} "
+        f"H={shape['heads']}x{shape['dim']}", "tptt", "f32 x, bf16 weights",
+        report["benchmark"]["median_ms"] if report else None, nbytes,
+        why or (f"q/k/v/o projections + {shape['operator_mode']} ({shape['semantics']}, chunk "
+                f"{shape['chunk']}); TFLOP/s counts the projections' "
+                f"{entry['projection_flops'] / 1e9:.1f} GFLOP only"),
+        flops=entry["projection_flops"], roofline="tensor")
+
+
+# The 1B-shaped Llama: prompt tokens per sequence, new tokens, batches.
+LLAMA_PROMPT, LLAMA_NEW_TOKENS, LLAMA_BATCHES = 128, 64, (1, 16)
+LLAMA_SPEED = re.compile(r"prefill: (\d+) tokens, ([0-9.]+) tokens/s; decode: (\d+) tokens, "
+                         r"([0-9.]+) tokens/s")
+WEIGHT_WIDTHS = {"bf16": 2, "f32": 4}
+
+
+def random_weights(path, weights, seed):
+    """Writes random weights for the manifest's `weights` to `path` in the executable's entry
+    layout (metadata tptt_layout = entry: the manifest's names, shapes and dtypes), streaming:
+    vectors (the norms) are 1, matrices N(0, 0.02²) drawn from a pool of 16M values, each tensor
+    from its own offset. Returns the bytes of each weight by name."""
+    rng = np.random.default_rng(seed)
+    pool32 = rng.standard_normal(1 << 24, dtype=np.float32) * np.float32(0.02)
+    bits = pool32.view(np.uint32)
+    pools = {"f32": np.concatenate([pool32, pool32]),
+             "bf16": np.concatenate([(bits >> 16).astype(np.uint16)] * 2)}
+    ones = {"f32": np.float32(1).view(np.uint32), "bf16": np.uint16(0x3F80)}
+    # Wider elements first, so that every tensor starts aligned to its element size.
+    order = sorted(weights, key=lambda w: -WEIGHT_WIDTHS[w["dtype"]])
+    header, offset, sizes = {"__metadata__": {"tptt_layout": "entry"}}, 0, {}
+    for w in order:
+        if w["dtype"] not in WEIGHT_WIDTHS:
+            raise RuntimeError(f"weight {w['name']}: dtype {w['dtype']} (not bf16 or f32)")
+        size = WEIGHT_WIDTHS[w["dtype"]] * int(np.prod(w["shape"]))
+        header[w["name"]] = {"dtype": w["dtype"].upper(), "shape": w["shape"],
+                             "data_offsets": [offset, offset + size]}
+        sizes[w["name"]] = size
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text)
+        for w in order:
+            count = int(np.prod(w["shape"]))
+            if len(w["shape"]) == 1:
+                f.write(np.full(count, ones[w["dtype"]]).tobytes())
+                continue
+            pool, half = pools[w["dtype"]], len(pools[w["dtype"]]) // 2
+            while count:
+                start = int(rng.integers(half))
+                take = min(count, half)
+                f.write(pool[start:start + take].tobytes())
+                count -= take
+    return sizes
+
+
+def step_llama1b(kit, until):
+    """The 1B-shaped Llama (llama1b/llama1b, external weights): random weights written here,
+    then `generate` at batch 1 and 16; prefill and decode tokens/s from its stderr."""
+    exe = kit.payload / "llama1b" / "llama1b"
+    info = run([exe, "info", "--json"], min(60, kit.left(until)))
+    if info.rc != 0:
+        raise RuntimeError(info.why(f"{exe.name} info --json"))
+    manifest = json.loads(info.stdout)
+    if manifest.get("tokenizer"):
+        raise RuntimeError(f"{exe.name} has a tokenizer: its --prompts would be read as text")
+    start = time.monotonic()
+    weights = kit.work / "llama1b.weights.safetensors"
+    try:
+        sizes = random_weights(weights, manifest["weights"], 11)
+        log(f"llama1b: {len(sizes)} random weights ({weights.stat().st_size / 2**30:.2f} GiB, "
+            f"{manifest['weight_type']}) in {time.monotonic() - start:.1f} s")
+        dtypes = {w["name"]: w["dtype"] for w in manifest["weights"]}
+        shapes = {w["name"]: w["shape"] for w in manifest["weights"]}
+        hidden, vocab = manifest["hidden_size"], manifest["vocab_size"]
+        embedding = "model.embed_tokens.weight"
+        # A decode step reads every weight once, except the embedding table when the output
+        # projection has its own (tied: a transposed copy), of which it reads B rows.
+        separate_head = embedding in sizes and "lm_head.weight" in sizes
+        step_bytes = sum(n for name, n in sizes.items()
+                         if not (separate_head and name == embedding))
+        # The matrix products of a token: every 2-D weight but the embedding table.
+        matmul_params = sum(int(np.prod(s)) for name, s in shapes.items()
+                            if len(s) == 2 and name != embedding)
+        # A short run first, so that the driver's cache holds the kernels compiled from the PTX
+        # (~/.nv/ComputeCache) when the timed runs load them.
+        warm = run([exe, "generate", "--tokens", "1,2,3,4", "--max-new-tokens", "2", "--weights",
+                    weights, "--device", kit.device], min(60, kit.left(until) / 3))
+        warm_note = (f"; after a warm-up run of {warm.seconds:.1f} s" if warm.rc == 0
+                     else f"; the warm-up run failed: {warm.why('generate')}")
+        log(f"llama1b: warm-up run {warm.seconds:.1f} s (exit {warm.rc})")
+        rng = np.random.default_rng(12)
+        eos = set(manifest.get("eos_token_ids", []))
+        for turn, batch in enumerate(LLAMA_BATCHES):
+            prompts = [[int(t) for t in rng.integers(0, vocab, LLAMA_PROMPT) if int(t) not in eos]
+                       for _ in range(batch)]
+            if batch == 1:
+                given = ["--tokens", ",".join(map(str, prompts[0]))]
+            else:
+                path = kit.work / f"llama1b-prompts-{batch}.txt"
+                path.write_text("".join(",".join(map(str, p)) + "\n" for p in prompts))
+                given = ["--prompts", path]
+            label = f"llama1b b={batch}"
+            if kit.left(until) <= 5:
+                for phase in ("prefill", "decode"):
+                    kit.report.benchmark(f"{label} {phase}", "tptt", dtypes[embedding], None, 0,
+                                         "not run: the step's time ran out")
+                continue
+            result = run([exe, "generate", *given, "--max-new-tokens", LLAMA_NEW_TOKENS,
+                          "--weights", weights, "--device", kit.device, "--seed", "0"],
+                         kit.left(until) / (len(LLAMA_BATCHES) - turn))
+            match = LLAMA_SPEED.search(result.stderr)
+            why = "" if result.rc == 0 and match else (
+                result.why(f"{exe.name} generate") if result.rc != 0 or result.timed_out
+                else f"{exe.name} generate printed no speeds: {result.stderr.strip()[-200:]}")
+            prompt_tokens, prefill_rate, decoded, decode_rate = (
+                (int(match[1]), float(match[2]), int(match[3]), float(match[4]))
+                if match and not why else (0, 0.0, 0, 0.0))
+            prefill_ms = 1e3 * prompt_tokens / prefill_rate if prefill_rate else None
+            step_ms = 1e3 * batch / decode_rate if decode_rate else None
+            kit.report.benchmark(
+                f"{label} prefill", "tptt", dtypes[embedding], prefill_ms, 0,
+                why or (f"{prefill_rate:.0f} tokens/s ({prompt_tokens} tokens, {batch}×"
+                        f"{LLAMA_PROMPT}); the first call: it includes the weights' first "
+                        f"upload{warm_note}"),
+                flops=2 * matmul_params * prompt_tokens, roofline="tensor")
+            kit.report.benchmark(
+                f"{label} decode", "tptt", dtypes[embedding], step_ms,
+                step_bytes + batch * hidden * WEIGHT_WIDTHS[dtypes[embedding]],
+                why or f"{decode_rate:.1f} tokens/s ({decoded} tokens; ms and TB/s per step of "
+                       f"{batch}, weights {step_bytes / 1e9:.2f} GB)",
+                flops=2 * matmul_params * batch, roofline="hbm")
+    finally:
+        weights.unlink(missing_ok=True)
+
+
 def step_anchors(kit, until):
     out = kit.work / "anchors.json"
     result = run([sys.executable, kit.root / "anchors.py", "--kit", kit.root,
@@ -496,8 +744,9 @@ def step_anchors(kit, until):
         raise RuntimeError(result.why("anchors.py"))
 
 
-STEPS = {"goldens": step_goldens, "models": step_models, "train": step_train,
-         "sanitizer": step_sanitizer, "bench": step_bench, "anchors": step_anchors}
+STEPS = {"goldens": step_goldens, "models": step_models, "transformers": step_transformers,
+         "train": step_train, "sanitizer": step_sanitizer, "bench": step_bench,
+         "liza": step_liza, "llama1b": step_llama1b, "anchors": step_anchors}
 # The steps a CPU run (--device cpu) takes by default: the benchmark shapes are the GPU's (it runs
 # them when named), and the sanitizer and the anchors need a GPU.
 CPU_STEPS = ["goldens", "models", "train"]

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs the tptt device kit on this GPU machine and writes REPORT_DIR/report.md
-# and REPORT_DIR/report.json (docs/gpu-kit.md): the golden cases, models and
-# LoRA training steps on the GPU against their references, compute-sanitizer,
-# the operator benchmarks and the anchors (fla, tptt 0.12.1) side by side,
-# in at most 8 minutes. Without a GPU it exits at once with one line.
+# and REPORT_DIR/report.json (docs/gpu-kit.md): the golden cases, models
+# (also against transformers' own) and LoRA training steps on the GPU against
+# their references, compute-sanitizer, the operator, LiZA linear-branch and
+# 1B-Llama benchmarks and the anchors (fla, tptt 0.12.1) side by side, in at
+# most 8 minutes. Without a GPU it exits at once with one line.
 #
 #   sh KIT/run.sh REPORT_DIR
 set -eu
