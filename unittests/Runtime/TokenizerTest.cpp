@@ -419,7 +419,11 @@ TEST_F(TokenizerFile, StreamsOnlyWholeCharacters) {
 TEST_F(TokenizerFile, ReportsBadFilesNamingTheField) {
   std::string error;
   EXPECT_FALSE(Tokenizer::load("/nonexistent/tokenizer.json", error));
-  EXPECT_EQ(error, "/nonexistent/tokenizer.json: cannot open");
+  EXPECT_EQ(error, "/nonexistent/tokenizer.json: No such file or directory");
+  EXPECT_FALSE(Tokenizer::load("/dev/zero", error));
+  EXPECT_EQ(error, "/dev/zero: not a regular file (a device, FIFO or socket)");
+  EXPECT_FALSE(Tokenizer::load("/tmp", error));
+  EXPECT_EQ(error, "/tmp: is a directory, not a file");
   EXPECT_EQ(loadError("corrupt", "{\"model\": "),
             "not valid JSON: parse error at line 1, column 11: syntax error "
             "while parsing value - unexpected end of input; expected '[', "
