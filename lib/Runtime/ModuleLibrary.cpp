@@ -73,14 +73,6 @@ json writeTensor(const TensorSignature &tensor) {
   return {{"name", tensor.name}, {"dtype", tensor.dtype}, {"shape", shape}};
 }
 
-std::string describeShape(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t d = 0; d < shape.size(); ++d)
-    text += (d ? ", " : "") +
-            (shape[d] == kDynamicSize ? "?" : std::to_string(shape[d]));
-  return text + "]";
-}
-
 /// Why `path` is not a whole shared library for this machine, or "" when
 /// it is one. dlopen maps a truncated library and the process dies of
 /// SIGBUS at the first touch past the end of the file: check that the ELF
@@ -123,6 +115,14 @@ std::string checkElf(const std::string &path) {
 }
 
 } // namespace
+
+std::string tptt::runtime::describeShape(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t d = 0; d < shape.size(); ++d)
+    text += (d ? ", " : "") +
+            (shape[d] == kDynamicSize ? "?" : std::to_string(shape[d]));
+  return text + "]";
+}
 
 bool TensorSignature::accepts(const std::vector<int64_t> &sizes) const {
   if (sizes.size() != shape.size())

@@ -50,13 +50,6 @@ constexpr const char *kUsage =
     "success, 1 when a result is outside\nthe tolerance of --expected, 2 on "
     "any error.";
 
-std::string describeShape(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t d = 0; d < shape.size(); ++d)
-    text += (d ? ", " : "") + std::to_string(shape[d]);
-  return text + "]";
-}
-
 /// Prints the manifest: devices, then each function's signature.
 void list(const ModuleManifest &manifest) {
   std::string devices;

@@ -31,6 +31,9 @@ namespace runtime {
 /// A dimension whose size the caller chooses (`?` in MLIR; null in JSON).
 constexpr int64_t kDynamicSize = -1;
 
+/// "[2, ?, 4]": the sizes of a shape, kDynamicSize as "?".
+std::string describeShape(const std::vector<int64_t> &shape);
+
 /// An argument or result of a compiled function: a ranked tensor.
 struct TensorSignature {
   std::string name;
