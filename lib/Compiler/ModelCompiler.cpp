@@ -16,6 +16,7 @@
 #include "tptt/Model/ModelSpec.h"
 #include "tptt/Runtime/Executable.h"
 #include "tptt/Runtime/Files.h"
+#include "tptt/Runtime/Json.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Tokenizer.h"
 
@@ -81,9 +82,12 @@ public:
         index, ::tptt::runtime::kMaxConfigBytes, error);
     if (!text)
       return fail(error);
-    json parsed = json::parse(*text, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object() ||
-        !parsed.contains("weight_map") || !parsed["weight_map"].is_object())
+    std::optional<json> document = ::tptt::runtime::parseJson(*text, error);
+    if (!document)
+      return fail(index + ": " + error);
+    json &parsed = *document;
+    if (!parsed.is_object() || !parsed.contains("weight_map") ||
+        !parsed["weight_map"].is_object())
       return fail(index +
                   ": not a safetensors index (needs an object 'weight_map')");
     std::map<std::string, std::string> shardOf;
@@ -117,6 +121,14 @@ public:
   const st::TensorView *find(const std::string &name) const {
     auto it = views.find(name);
     return it == views.end() ? nullptr : it->second;
+  }
+
+  /// The files opened.
+  std::vector<std::string> paths() const {
+    std::vector<std::string> result;
+    for (const auto &file : files)
+      result.push_back(file->path());
+    return result;
   }
 
 private:
@@ -181,9 +193,10 @@ public:
       return fail(error == configPath + ": " + std::strerror(ENOENT)
                       ? configPath + ": cannot open"
                       : error);
-    json config = json::parse(*text, nullptr, false);
-    if (config.is_discarded() || !config.is_object())
-      return fail(configPath + ": not a JSON object");
+    std::optional<json> document = ::tptt::runtime::parseJson(*text, error);
+    if (!document || !document->is_object())
+      return fail(configPath + ": " + (document ? "not a JSON object" : error));
+    json &config = *document;
     double numbers[2];
     const char *keys[2] = {"r", "lora_alpha"};
     for (int index = 0; index < 2; ++index) {
@@ -543,6 +556,23 @@ llvm::Error tptt::compiler::compileModel(Session &session,
   // rather than at the first prompt.
   std::string tokenizerText;
   std::string tokenizerPath = model.directory + "/tokenizer.json";
+  // Writing the output must never destroy an input (-o DIR/model.safetensors).
+  std::vector<std::string> inputs = files.paths();
+  for (const char *name : {"/config.json", "/model.safetensors.index.json"})
+    inputs.push_back(model.directory + name);
+  inputs.push_back(tokenizerPath);
+  if (!model.adapterDirectory.empty())
+    for (const char *name :
+         {"/adapter_config.json", "/adapter_model.safetensors"})
+      inputs.push_back(model.adapterDirectory + name);
+  for (const std::string &output :
+       {options.outputPath, options.outputPath + ".weights.safetensors"}) {
+    bool same = false;
+    for (const std::string &input : inputs)
+      if (!llvm::sys::fs::equivalent(output, input, same) && same)
+        return fail("-o " + options.outputPath + " would overwrite the input " +
+                    input + "; choose another output path");
+  }
   if (llvm::sys::fs::exists(tokenizerPath)) {
     std::unique_ptr<::tptt::runtime::Tokenizer> tokenizer =
         ::tptt::runtime::Tokenizer::load(tokenizerPath, error);

@@ -17,10 +17,13 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,17 +86,43 @@ std::string print(mlir::Operation *op) {
 class TemporaryFiles {
 public:
   ~TemporaryFiles() {
-    for (const std::string &path : paths)
+    for (const std::string &path : paths) {
       std::remove(path.c_str());
+      llvm::sys::DontRemoveFileOnSignal(path);
+    }
   }
+  /// `path`, removed at the end and on SIGINT/SIGTERM.
   std::string add(const std::string &path) {
     paths.push_back(path);
+    llvm::sys::RemoveFileOnSignal(path);
     return path;
   }
 
 private:
   std::vector<std::string> paths;
 };
+
+/// Removes the temporaries `output`.o.tmp.PID and `output`.tmp.PID that a
+/// killed compile (SIGKILL, which nothing can catch) left, those of
+/// processes that no longer run.
+void removeStaleTemporaries(const std::string &output) {
+  std::error_code ec;
+  llvm::StringRef parent = llvm::sys::path::parent_path(output);
+  std::string name = llvm::sys::path::filename(output).str();
+  for (llvm::sys::fs::directory_iterator it(parent.empty() ? "." : parent, ec),
+       end;
+       it != end && !ec; it.increment(ec)) {
+    llvm::StringRef file = llvm::sys::path::filename(it->path());
+    if (!file.consume_front(name) ||
+        !(file.consume_front(".o.tmp.") || file.consume_front(".tmp.")))
+      continue;
+    unsigned pid;
+    if (file.getAsInteger(10, pid) || pid == static_cast<unsigned>(getpid()))
+      continue;
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      llvm::sys::fs::remove(it->path());
+  }
+}
 
 } // namespace
 
@@ -316,6 +345,7 @@ Session::emit(Lowered &lowered,
 
   // The temporaries sit beside the output (the same file system, so that
   // the final rename is atomic) and are named after it, not after tptt.
+  removeStaleTemporaries(path);
   TemporaryFiles temporaries;
   std::string suffix = ".tmp." + std::to_string(getpid());
   std::string object = temporaries.add(path + ".o" + suffix);

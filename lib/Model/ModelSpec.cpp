@@ -7,6 +7,7 @@
 #include "tptt/Model/ModelSpec.h"
 #include "tptt/Model/SchemaValidator.h"
 #include "tptt/Runtime/Files.h"
+#include "tptt/Runtime/Json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 using json = nlohmann::json;
@@ -65,42 +67,269 @@ void read(const json &object, const char *key, std::optional<T> &out) {
     out = value->get<T>();
 }
 
+bool fail(std::string &error, const std::string &message) {
+  error = message;
+  return false;
+}
+
+/// The parameters each RoPE type reads (transformers'
+/// `_validate_<type>_rope_parameters`), besides rope_type and rope_theta.
+const std::map<std::string, std::set<std::string>> &ropeParameters() {
+  static const std::map<std::string, std::set<std::string>> parameters = {
+      {"default", {}},
+      {"linear", {"factor"}},
+      {"dynamic", {"factor"}},
+      {"yarn",
+       {"factor", "original_max_position_embeddings", "attention_factor",
+        "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "truncate"}},
+      {"llama3",
+       {"factor", "low_freq_factor", "high_freq_factor",
+        "original_max_position_embeddings"}},
+  };
+  return parameters;
+}
+
+/// Fills `spec.rope` from `rope_parameters` (transformers 5) or
+/// `rope_scaling` and `rope_theta` (transformers 4), standardized as
+/// transformers 5 does. Needs spec.maxPositions.
+bool parseRope(const json &config, const json &schema, ModelSpec &spec,
+               std::string &error) {
+  const json *parameters = field(config, "rope_parameters");
+  const json *object = field(config, "rope_scaling");
+  if (parameters && object)
+    return fail(error, "field 'rope_parameters': give rope_parameters "
+                       "(transformers 5) or rope_scaling (transformers 4), "
+                       "not both");
+  const json &ropeSchema = schema["properties"]["rope_scaling"];
+  std::string path = "rope_scaling";
+  if (parameters) {
+    path = "rope_parameters";
+    object = parameters;
+    bool perLayerType = !parameters->empty();
+    for (const auto &[key, value] : parameters->items())
+      perLayerType = perLayerType &&
+                     (key == "full_attention" || key == "sliding_attention");
+    if (perLayerType) {
+      // One object per layer type: these backbones have one RoPE for all
+      // layers, so the objects must agree.
+      std::string first;
+      for (const auto &[key, value] : parameters->items()) {
+        if (!value.is_object())
+          return fail(error,
+                      "field 'rope_parameters." + key + "': expected object");
+        if (first.empty()) {
+          first = key;
+        } else if (value != (*parameters)[first]) {
+          return fail(error, "field 'rope_parameters': the RoPE of " + key +
+                                 " layers differs from that of " + first +
+                                 " layers; " + spec.architecture +
+                                 " has one RoPE for all layers");
+        }
+      }
+      path += "." + first;
+      object = &(*parameters)[first];
+    }
+    if (!validateAgainstSchema(ropeSchema, *object, error, path))
+      return false;
+  }
+  RopeSpec &r = spec.rope;
+  read(config, "rope_theta", r.theta);
+  if (!object)
+    return true;
+  if (const json *theta = field(*object, "rope_theta")) {
+    if (field(config, "rope_theta") && *theta != config["rope_theta"])
+      return fail(error, "field '" + path + ".rope_theta': " + theta->dump() +
+                             " disagrees with rope_theta " +
+                             config["rope_theta"].dump());
+    r.theta = theta->get<double>();
+  }
+  r.type = object->value("type", std::string("default"));
+  if (const json *type = field(*object, "rope_type")) {
+    if (field(*object, "type") && *type != (*object)["type"])
+      return fail(error, "field '" + path + ".rope_type': " + type->dump() +
+                             " disagrees with type " +
+                             (*object)["type"].dump());
+    r.type = type->get<std::string>();
+  }
+  if (r.type == "longrope")
+    return fail(error, "field '" + path +
+                           ".rope_type': longrope is not supported (its "
+                           "frequencies switch from short_factor to "
+                           "long_factor when a sequence outgrows "
+                           "original_max_position_embeddings)");
+  const std::set<std::string> &known = ropeParameters().at(r.type);
+  for (const auto &[key, value] : object->items())
+    if (key != "rope_type" && key != "type" && key != "rope_theta" &&
+        key != "partial_rotary_factor" && !known.count(key))
+      return fail(error, "field '" + path + "." + key +
+                             "': is not a parameter of rope_type '" + r.type +
+                             "' (transformers ignores it too; remove it)");
+  auto require = [&](const char *key) {
+    if (field(*object, key))
+      return true;
+    return fail(error, "field '" + path + "." + key + "': rope_type '" +
+                           r.type + "' needs it");
+  };
+  r.originalMaxPositions = spec.maxPositions;
+  read(*object, "original_max_position_embeddings", r.originalMaxPositions);
+  read(config, "original_max_position_embeddings", r.originalMaxPositions);
+  if (r.type == "yarn" && !field(*object, "factor") &&
+      field(*object, "original_max_position_embeddings"))
+    r.factor = static_cast<double>(spec.maxPositions) /
+               static_cast<double>(r.originalMaxPositions);
+  else if (r.type != "default" && !require("factor"))
+    return false;
+  read(*object, "factor", r.factor);
+  if (r.type == "llama3") {
+    if (!require("low_freq_factor") || !require("high_freq_factor"))
+      return false;
+    read(*object, "low_freq_factor", r.lowFreqFactor);
+    read(*object, "high_freq_factor", r.highFreqFactor);
+    if (r.highFreqFactor <= r.lowFreqFactor)
+      return fail(error, "field '" + path +
+                             ".high_freq_factor': must be greater than "
+                             "low_freq_factor");
+  }
+  if (r.type == "yarn") {
+    read(*object, "attention_factor", r.attentionFactor);
+    read(*object, "beta_fast", r.betaFast);
+    read(*object, "beta_slow", r.betaSlow);
+    read(*object, "mscale", r.mscale);
+    read(*object, "mscale_all_dim", r.mscaleAllDim);
+    read(*object, "truncate", r.truncate);
+    if (r.betaFast < r.betaSlow)
+      return fail(error,
+                  "field '" + path + ".beta_fast': must be at least beta_slow");
+  }
+  return true;
+}
+
+/// Which layers the backbone's own sliding window applies to: Mistral all
+/// (when it has one), Qwen2 those of layer_types or, without it, those from
+/// max_window_layers on (with use_sliding_window), Llama none.
+bool parseWindows(const json &config, ModelSpec &spec, std::string &error) {
+  bool qwen2 = spec.architecture == "Qwen2ForCausalLM";
+  bool mistral = spec.architecture == "MistralForCausalLM";
+  spec.windowLayers.assign(spec.numLayers, false);
+  bool useWindow = mistral;
+  if (qwen2)
+    read(config, "use_sliding_window", useWindow);
+  if (useWindow)
+    read(config, "sliding_window", spec.slidingWindow);
+  if (spec.slidingWindow) {
+    // Hugging Face's default max_window_layers is 28.
+    int64_t first = 28;
+    if (qwen2)
+      read(config, "max_window_layers", first);
+    for (int64_t layer = mistral ? 0 : first; layer < spec.numLayers; ++layer)
+      spec.windowLayers[layer] = true;
+  }
+  const json *types = field(config, "layer_types");
+  if (!types)
+    return true;
+  if (static_cast<int64_t>(types->size()) != spec.numLayers)
+    return fail(error, "field 'layer_types': has " +
+                           std::to_string(types->size()) +
+                           " entries for num_hidden_layers = " +
+                           std::to_string(spec.numLayers));
+  for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
+    bool sliding = (*types)[layer] == "sliding_attention";
+    if (qwen2) {
+      spec.windowLayers[layer] = sliding;
+    } else if (sliding != spec.windowLayers[layer]) {
+      return fail(error, "field 'layer_types[" + std::to_string(layer) +
+                             "]': " + (*types)[layer].dump() + ", but " +
+                             spec.architecture +
+                             " ignores layer_types in transformers and "
+                             "computes layer " +
+                             std::to_string(layer) +
+                             (spec.windowLayers[layer] ? " with" : " without") +
+                             " sliding_window");
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 std::string_view tptt::model::modelSchema() { return kModelSchema; }
 
 std::optional<int64_t> ModelSpec::attentionWindow(int64_t layer) const {
   std::optional<int64_t> window =
-      layer >= firstWindowLayer ? slidingWindow : std::nullopt;
+      windowLayers[layer] ? slidingWindow : std::nullopt;
   if (lizaLayers[layer] && maxSelfAttnLength)
     window = window ? std::min(*window, *maxSelfAttnLength) : maxSelfAttnLength;
   return window;
 }
 
 std::vector<double> ModelSpec::ropeInverseFrequencies() const {
+  // transformers' modeling_rope_utils, rope type by rope type, in f64.
+  const RopeSpec &r = rope;
+  double dim = static_cast<double>(headDim);
   std::vector<double> frequencies;
-  for (int64_t i = 0; i < headDim / 2; ++i) {
-    double frequency =
-        1.0 / std::pow(ropeTheta, static_cast<double>(2 * i) / headDim);
-    if (ropeScaling) {
-      // Llama 3: long wavelengths slow down by `factor`, short ones stay,
-      // the band between is interpolated.
-      const Llama3RopeScaling &s = *ropeScaling;
+  for (int64_t i = 0; i < headDim / 2; ++i)
+    frequencies.push_back(1.0 / std::pow(r.theta, 2.0 * i / dim));
+  if (r.type == "linear") {
+    for (double &frequency : frequencies)
+      frequency /= r.factor;
+  } else if (r.type == "llama3") {
+    // Long wavelengths slow down by `factor`, short ones stay, the band
+    // between is interpolated.
+    double original = static_cast<double>(r.originalMaxPositions);
+    double lowWavelength = original / r.lowFreqFactor;
+    double highWavelength = original / r.highFreqFactor;
+    for (double &frequency : frequencies) {
       double wavelength = 2.0 * M_PI / frequency;
-      double lowWavelength = s.originalMaxPositions / s.lowFreqFactor;
-      double highWavelength = s.originalMaxPositions / s.highFreqFactor;
       if (wavelength > lowWavelength) {
-        frequency /= s.factor;
+        frequency /= r.factor;
       } else if (wavelength >= highWavelength) {
-        double smooth =
-            (s.originalMaxPositions / wavelength - s.lowFreqFactor) /
-            (s.highFreqFactor - s.lowFreqFactor);
-        frequency = (1.0 - smooth) * frequency / s.factor + smooth * frequency;
+        double smooth = (original / wavelength - r.lowFreqFactor) /
+                        (r.highFreqFactor - r.lowFreqFactor);
+        frequency = (1.0 - smooth) * frequency / r.factor + smooth * frequency;
       }
     }
-    frequencies.push_back(frequency);
+  } else if (r.type == "yarn") {
+    // Dimensions that rotate fewer than beta_slow times over the original
+    // context are interpolated (divided by `factor`), those that rotate more
+    // than beta_fast times kept, with a linear ramp between.
+    auto correctionDim = [&](double rotations) {
+      return dim *
+             std::log(static_cast<double>(r.originalMaxPositions) /
+                      (rotations * 2.0 * M_PI)) /
+             (2.0 * std::log(r.theta));
+    };
+    double low = correctionDim(r.betaFast), high = correctionDim(r.betaSlow);
+    if (r.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, dim - 1.0);
+    if (low == high)
+      high += 0.001;
+    for (size_t i = 0; i < frequencies.size(); ++i) {
+      double ramp =
+          std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);
+      double extrapolation = 1.0 - ramp;
+      frequencies[i] = frequencies[i] / r.factor * (1.0 - extrapolation) +
+                       frequencies[i] * extrapolation;
+    }
   }
   return frequencies;
+}
+
+double ModelSpec::ropeAttentionScaling() const {
+  if (rope.type != "yarn")
+    return 1.0;
+  if (rope.attentionFactor)
+    return *rope.attentionFactor;
+  auto mscale = [&](double scale) {
+    return rope.factor <= 1.0 ? 1.0 : 0.1 * scale * std::log(rope.factor) + 1.0;
+  };
+  if (rope.mscale && rope.mscaleAllDim && *rope.mscale != 0.0 &&
+      *rope.mscaleAllDim != 0.0)
+    return mscale(*rope.mscale) / mscale(*rope.mscaleAllDim);
+  return mscale(1.0);
 }
 
 int64_t ModelSpec::numLizaLayers() const {
@@ -109,11 +338,10 @@ int64_t ModelSpec::numLizaLayers() const {
 
 std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
                                                      std::string &error) {
-  json config = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded()) {
-    error = "not valid JSON";
+  std::optional<json> parsed = runtime::parseJson(text, error);
+  if (!parsed)
     return std::nullopt;
-  }
+  json &config = *parsed;
   json schema = json::parse(kModelSchema, nullptr, false);
   if (!validateAgainstSchema(schema, config, error))
     return std::nullopt;
@@ -146,47 +374,26 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
         std::to_string(spec.numHeads));
   read(config, "vocab_size", spec.vocabSize);
   read(config, "rms_norm_eps", spec.rmsNormEps);
-  read(config, "rope_theta", spec.ropeTheta);
-  if (const json *scaling = field(config, "rope_scaling")) {
-    std::string type = scaling->value("rope_type", scaling->value("type", ""));
-    if (type == "llama3") {
-      Llama3RopeScaling s;
-      read(*scaling, "factor", s.factor);
-      read(*scaling, "low_freq_factor", s.lowFreqFactor);
-      read(*scaling, "high_freq_factor", s.highFreqFactor);
-      read(*scaling, "original_max_position_embeddings",
-           s.originalMaxPositions);
-      if (s.highFreqFactor <= s.lowFreqFactor)
-        return fail("field 'rope_scaling.high_freq_factor': must be greater "
-                    "than low_freq_factor");
-      spec.ropeScaling = s;
-    } else if (type != "default") {
-      return fail("field 'rope_scaling': needs rope_type \"llama3\" or "
-                  "\"default\"");
-    }
-  }
   read(config, "max_position_embeddings", spec.maxPositions);
+  if (!parseRope(config, schema, spec, error))
+    return std::nullopt;
   read(config, "tie_word_embeddings", spec.tieWordEmbeddings);
   bool attentionBias = false;
   read(config, "attention_bias", attentionBias);
   bool qwen2 = spec.architecture == "Qwen2ForCausalLM";
   spec.qkvBias = attentionBias || qwen2;
   spec.oBias = attentionBias && !qwen2;
-  // Mistral always uses its sliding_window; Qwen2 only with
-  // use_sliding_window, and then on the layers from max_window_layers on
-  // (Hugging Face's default 28); Llama has none.
-  if (spec.architecture == "MistralForCausalLM") {
-    read(config, "sliding_window", spec.slidingWindow);
-  } else if (qwen2) {
-    bool useWindow = false;
-    read(config, "use_sliding_window", useWindow);
-    if (useWindow) {
-      read(config, "sliding_window", spec.slidingWindow);
-      spec.firstWindowLayer = 28;
-      read(config, "max_window_layers", spec.firstWindowLayer);
-    }
-  }
+  if (!parseWindows(config, spec, error))
+    return std::nullopt;
+  // transformers 5 writes `dtype`, 4 `torch_dtype`.
   read(config, "torch_dtype", spec.torchDtype);
+  if (const json *dtype = field(config, "dtype")) {
+    if (field(config, "torch_dtype") && *dtype != config["torch_dtype"])
+      return fail("field 'dtype': " + dtype->get<std::string>() +
+                  " disagrees with torch_dtype " +
+                  config["torch_dtype"].get<std::string>());
+    spec.torchDtype = dtype->get<std::string>();
+  }
   read(config, "bos_token_id", spec.bosTokenId);
   if (const json *eos = field(config, "eos_token_id")) {
     if (eos->is_array())

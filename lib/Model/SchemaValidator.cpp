@@ -168,6 +168,7 @@ private:
 
 bool tptt::model::validateAgainstSchema(const json &schema,
                                         const json &instance,
-                                        std::string &error) {
-  return Validator(error).check(schema, instance, "");
+                                        std::string &error,
+                                        const std::string &path) {
+  return Validator(error).check(schema, instance, path);
 }

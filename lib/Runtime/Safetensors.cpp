@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -211,13 +213,25 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
                 std::to_string(size - 8) + " after the length field");
   std::string_view text(reinterpret_cast<const char *>(bytes + 8),
                         static_cast<size_t>(headerBytes));
-  nlohmann::ordered_json header =
-      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object())
-    return fail("corrupt safetensors header: not a JSON object");
+  // The tensors keep the header's order (positional bindings rely on it).
+  std::vector<std::string> names;
+  std::string jsonError;
+  std::optional<nlohmann::json> parsed =
+      tptt::runtime::parseJson(text, jsonError, &names);
+  if (!parsed || !parsed->is_object())
+    return fail("corrupt safetensors header: " +
+                (parsed ? std::string("not a JSON object") : jsonError));
+  const nlohmann::json &header = *parsed;
+  if (names.size() != header.size()) {
+    std::sort(names.begin(), names.end());
+    return fail("corrupt safetensors header: the name " +
+                inQuotes(*std::adjacent_find(names.begin(), names.end())) +
+                " appears twice");
+  }
   const uint8_t *dataStart = bytes + 8 + headerBytes;
   size_t dataBytes = size - 8 - headerBytes;
-  for (auto &[name, entry] : header.items()) {
+  for (const std::string &name : names) {
+    const nlohmann::json &entry = header.at(name);
     if (name == "__metadata__") {
       if (!entry.is_object())
         return fail("corrupt safetensors header: __metadata__ is not an "
@@ -241,7 +255,7 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
                                      : std::nullopt;
     if (!dtype)
       return fail("corrupt safetensors header: " + where + "unknown dtype " +
-                  dtypeField.dump());
+                  tptt::runtime::quoteJson(dtypeField));
     TensorView view;
     view.name = name;
     view.dtype = *dtype;
@@ -283,6 +297,7 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
                   "shape need " + std::to_string(expected));
     view.data = dataStart + begin;
     view.bytes = static_cast<size_t>(end - begin);
+    file->byName.emplace(name, file->tensorList.size());
     file->tensorList.push_back(std::move(view));
   }
   // Tensors must not share bytes: a writer never produces that, so the
@@ -309,10 +324,8 @@ File::~File() {
 }
 
 const TensorView *File::find(std::string_view name) const {
-  for (const TensorView &view : tensorList)
-    if (view.name == name)
-      return &view;
-  return nullptr;
+  auto it = byName.find(name);
+  return it == byName.end() ? nullptr : &tensorList[it->second];
 }
 
 std::optional<std::string>
@@ -376,16 +389,52 @@ tptt::safetensors::encode(const std::vector<OwnedTensor> &tensors,
 bool tptt::safetensors::write(
     const std::string &path, const std::vector<OwnedTensor> &tensors,
     const std::map<std::string, std::string> &metadata, std::string &error) {
-  std::string temporary = path + ".tmp." + std::to_string(getpid());
+  // A symlink stays a symlink: the file it names is replaced. A device,
+  // FIFO or socket cannot be replaced and is written in place.
+  struct stat status;
+  bool exists = stat(path.c_str(), &status) == 0;
+  if (exists && S_ISDIR(status.st_mode)) {
+    error = path + ": is a directory, not a file";
+    return false;
+  }
+  bool inPlace = exists && !S_ISREG(status.st_mode);
+  std::string target = path;
+  for (int hops = 0;
+       !inPlace && hops < 40 && lstat(target.c_str(), &status) == 0 &&
+       S_ISLNK(status.st_mode);
+       ++hops) {
+    std::error_code ec;
+    std::filesystem::path link = std::filesystem::read_symlink(target, ec);
+    if (ec)
+      break;
+    target =
+        link.is_absolute()
+            ? link.string()
+            : (std::filesystem::path(target).parent_path() / link).string();
+  }
+  std::string temporary =
+      inPlace ? target : target + ".tmp." + std::to_string(getpid());
   auto fail = [&](const std::string &message) {
     error = path + ": " + message;
-    std::remove(temporary.c_str());
+    if (!inPlace)
+      std::remove(temporary.c_str());
     return false;
   };
   std::optional<std::string> bytes = encode(tensors, metadata, error);
   if (!bytes)
     return fail(error);
 
+  if (inPlace) {
+    FILE *out = std::fopen(target.c_str(), "wb");
+    if (!out)
+      return fail(std::string("cannot open: ") + std::strerror(errno));
+    bool ok =
+        std::fwrite(bytes->data(), 1, bytes->size(), out) == bytes->size();
+    ok = std::fflush(out) == 0 && ok;
+    if (std::fclose(out) != 0 || !ok)
+      return fail(std::string("cannot write: ") + std::strerror(errno));
+    return true;
+  }
   FILE *out = std::fopen(temporary.c_str(), "wb");
   if (!out)
     return fail(std::string("cannot create: ") + std::strerror(errno));
@@ -393,7 +442,7 @@ bool tptt::safetensors::write(
   ok = ok && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
   if (std::fclose(out) != 0 || !ok)
     return fail(std::string("cannot write: ") + std::strerror(errno));
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+  if (std::rename(temporary.c_str(), target.c_str()) != 0)
     return fail(std::string("cannot rename into place: ") +
                 std::strerror(errno));
   return true;

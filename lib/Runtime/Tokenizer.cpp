@@ -12,6 +12,7 @@
 
 #include "tptt/Runtime/Tokenizer.h"
 #include "tptt/Runtime/Files.h"
+#include "tptt/Runtime/Json.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1172,12 +1173,16 @@ std::unique_ptr<Tokenizer> Tokenizer::parse(std::string_view text,
     error = name + ": " + message;
     return nullptr;
   };
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) {
+  std::string jsonError;
+  std::optional<json> document = tptt::runtime::parseJson(text, jsonError);
+  if (!document) {
+    if (jsonError != "not valid JSON")
+      return fail(jsonError);
     JsonErrorFinder finder;
     json::sax_parse(text, &finder);
     return fail(finder.message);
   }
+  json &root = *document;
   if (!root.is_object())
     return fail("the top level is not a JSON object");
 

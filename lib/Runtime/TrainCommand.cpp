@@ -12,7 +12,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Flags.h"
+#include "tptt/Runtime/Json.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Trainer.h"
@@ -20,16 +22,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/file.h>
+#include <unistd.h>
 #include <vector>
 
 using json = nlohmann::json;
@@ -57,15 +63,6 @@ st::OwnedTensor owned(const std::string &name, const Tensor &tensor) {
   out.shape = tensor.shape;
   out.bytes = tensor.bytes;
   return out;
-}
-
-std::optional<std::string> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return std::nullopt;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 /// The F32 tensors of a safetensors file as trainer tensors. A checkpoint's
@@ -97,6 +94,71 @@ std::string encoded(const std::vector<st::OwnedTensor> &tensors) {
   return *bytes;
 }
 
+/// A checkpoint's trainer_state.json, checked field by field: it is read
+/// back from disk, where anything may have happened to it.
+struct TrainerState {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  std::string trainable;
+  json sampler;
+  double bestEval = INFINITY;
+  json schedules;
+  json hyperParameters;
+
+  static std::optional<TrainerState> parse(const std::string &text,
+                                           std::string &error) {
+    std::optional<json> state = parseJson(text, error);
+    if (!state)
+      return std::nullopt;
+    auto fail = [&](const std::string &message) -> std::optional<TrainerState> {
+      error = message;
+      return std::nullopt;
+    };
+    if (!state->is_object())
+      return fail("not a JSON object");
+    auto count = [&](const json &object, const std::string &key,
+                     int64_t &out) -> bool {
+      std::string name = key.substr(key.find('.') + 1);
+      auto it = object.find(name);
+      if (it == object.end() || !it->is_number_integer() ||
+          it->get<int64_t>() < 0) {
+        error = "field '" + key + "': needs a non-negative integer, got " +
+                (it == object.end() ? std::string("nothing") : quoteJson(*it));
+        return false;
+      }
+      out = it->get<int64_t>();
+      return true;
+    };
+    TrainerState result;
+    if (!count(*state, "step", result.step) ||
+        !count(*state, "epoch", result.epoch))
+      return std::nullopt;
+    auto trainable = state->find("trainable");
+    if (trainable == state->end() || !trainable->is_string())
+      return fail("field 'trainable': needs a string");
+    result.trainable = trainable->get<std::string>();
+    for (const char *key : {"sampler", "schedules", "hyper_parameters"}) {
+      auto it = state->find(key);
+      if (it == state->end() || !it->is_object())
+        return fail(std::string("field '") + key + "': needs an object");
+    }
+    result.sampler = (*state)["sampler"];
+    int64_t unused;
+    if (!count(result.sampler, "sampler.epoch", unused) ||
+        !count(result.sampler, "sampler.position", unused))
+      return std::nullopt;
+    result.schedules = (*state)["schedules"];
+    result.hyperParameters = (*state)["hyper_parameters"];
+    auto best = state->find("best_eval_loss");
+    if (best != state->end() && !best->is_null()) {
+      if (!best->is_number() || !std::isfinite(best->get<double>()))
+        return fail("field 'best_eval_loss': needs a finite number or null");
+      result.bestEval = best->get<double>();
+    }
+    return result;
+  }
+};
+
 /// Everything `EXE train` knows between steps.
 struct Run {
   ModelRunner *model = nullptr;
@@ -107,6 +169,8 @@ struct Run {
   int64_t epoch = 0;
   double bestEval = INFINITY;
   json schedules;
+  /// What a resumed run must share with the one it resumes.
+  json hyperParameters;
 };
 
 /// The files of a checkpoint: the trained tensors (a PEFT adapter, or a
@@ -165,7 +229,8 @@ std::vector<TrainingFile> checkpointFiles(const Run &run) {
                 {"sampler", run.sampler},
                 {"best_eval_loss",
                  std::isfinite(run.bestEval) ? json(run.bestEval) : json()},
-                {"schedules", run.schedules}};
+                {"schedules", run.schedules},
+                {"hyper_parameters", run.hyperParameters}};
   files.push_back({"trainer_state.json", state.dump(1) + "\n"});
   return files;
 }
@@ -287,44 +352,93 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
   run.trainer = trainer.get();
   run.trainable = info["training"]["trainable"].get<std::string>();
   run.lora = info["training"].value("lora", json::object());
-  run.schedules = {{"lr", lr->describe()}, {"mag", mag->describe()}};
+  run.schedules = {{"lr", lr->describe()},
+                   {"mag", mag->describe()},
+                   {"steps", steps},
+                   {"weight_decay", optimizer.weightDecay},
+                   {"max_grad_norm", optimizer.maxGradNorm}};
+  run.hyperParameters = {{"data", flags.text("data")},
+                         {"batch", batch},
+                         {"seq_len", seqLen},
+                         {"seed", seed}};
 
-  std::string saveDir = flags.text("save");
+  std::string saveDir =
+      flags.has("save") ? flags.text("save") : flags.text("resume");
+  if (!saveDir.empty()) {
+    // One train per run directory: a second would interleave its metrics
+    // and checkpoints with the first's. The lock goes with the process.
+    std::error_code ec;
+    std::filesystem::create_directories(saveDir, ec);
+    if (ec)
+      die("train: " + saveDir + ": " + ec.message());
+    int lock = ::open((saveDir + "/.lock").c_str(),
+                      O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0)
+      die("train: " + saveDir + "/.lock: " + std::strerror(errno));
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0)
+      die("train: " + saveDir + " is in use by another train (it holds " +
+          saveDir + "/.lock)");
+    // A save that was killed leaves its copies beside the directory.
+    auto stepOf = [](const std::string &copy) -> std::optional<int64_t> {
+      std::string error;
+      std::optional<std::string> text =
+          readRegularFile(copy + "/trainer_state.json", kMaxConfigBytes, error);
+      std::optional<TrainerState> state =
+          text ? TrainerState::parse(*text, error) : std::nullopt;
+      return state ? std::optional<int64_t>(state->step) : std::nullopt;
+    };
+    for (const char *name : {"/checkpoint", "/best"})
+      if (std::string note = recoverSavedDirectory(saveDir + name, stepOf);
+          !note.empty())
+        std::fprintf(stderr, "%s train: %s\n", programName.c_str(),
+                     note.c_str());
+  }
   if (flags.has("resume")) {
     // The run directory of an earlier --save: its latest checkpoint.
     std::string runDir = flags.text("resume");
     std::string dir = runDir + "/checkpoint";
+    std::string statePath = dir + "/trainer_state.json";
     std::optional<std::string> stateText =
-        readFile(dir + "/trainer_state.json");
-    json state = stateText ? json::parse(*stateText, nullptr, false) : json();
-    if (!state.is_object() || !state.contains("step"))
-      die("train: --resume: " + dir +
-          "/trainer_state.json is missing or "
-          "not a trainer state");
-    if (state["trainable"] != run.trainable)
-      die("train: --resume: the checkpoint trained '" +
-          state["trainable"].get<std::string>() + "', this model trains '" +
-          run.trainable + "'");
+        readRegularFile(statePath, kMaxConfigBytes, error);
+    if (!stateText)
+      die("train: --resume: " + error);
+    std::optional<TrainerState> state = TrainerState::parse(*stateText, error);
+    if (!state)
+      die("train: --resume: " + statePath + ": " + error);
+    if (state->trainable != run.trainable)
+      die("train: --resume: the checkpoint trained '" + state->trainable +
+          "', this model trains '" + run.trainable + "'");
+    // A resumed run reads the same data in the same batches, or it is not
+    // the run it claims to continue; schedules may change (training
+    // longer), and are announced.
+    for (const auto &[key, value] : run.hyperParameters.items())
+      if (state->hyperParameters.value(key, json()) != value)
+        die("train: --resume: the checkpoint's run has " + key + " = " +
+            quoteJson(state->hyperParameters.value(key, json())) +
+            ", this one " + quoteJson(value) +
+            "; resume with the same flags, or --save a new run");
+    for (const auto &[key, value] : run.schedules.items())
+      if (state->schedules.value(key, json()) != value)
+        std::fprintf(stderr,
+                     "%s: warning: train: --resume: %s changes from %s to "
+                     "%s for the steps after %lld\n",
+                     programName.c_str(), key.c_str(),
+                     quoteJson(state->schedules.value(key, json())).c_str(),
+                     quoteJson(value).c_str(),
+                     static_cast<long long>(state->step));
     std::string tensors = run.trainable == "lora" ? "/adapter_model.safetensors"
                                                   : "/model.safetensors";
     if (!trainer->restore(readTensors(dir + tensors),
                           readTensors(dir + "/optimizer.safetensors"),
-                          state["step"].get<int64_t>(), error) ||
-        !sampler->restore(state["sampler"], error))
+                          state->step, error) ||
+        !sampler->restore(state->sampler, error))
       die("train: --resume " + dir + ": " + error);
-    run.epoch = state["epoch"].get<int64_t>();
-    if (state["best_eval_loss"].is_number())
-      run.bestEval = state["best_eval_loss"].get<double>();
-    if (saveDir.empty())
-      saveDir = runDir;
+    run.epoch = state->epoch;
+    run.bestEval = state->bestEval;
   }
 
   std::optional<MetricsLog> metrics;
   if (!saveDir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(saveDir, ec);
-    if (ec)
-      die("train: --save " + saveDir + ": " + ec.message());
     metrics =
         MetricsLog::open(saveDir + "/metrics.csv", trainer->steps(), error);
     if (!metrics)

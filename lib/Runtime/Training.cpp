@@ -6,6 +6,7 @@
 
 #include "tptt/Runtime/Training.h"
 #include "tptt/Runtime/Files.h"
+#include "tptt/Runtime/Json.h"
 
 #include <algorithm>
 #include <array>
@@ -211,13 +212,13 @@ TokenWindows::load(const std::vector<std::string> &files,
       if (line.find_first_not_of(" \t\r") == std::string::npos)
         continue;
       std::string where = path + ":" + std::to_string(number);
-      json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (record.is_discarded() || !record.is_object()) {
-        error = where + ": not a JSON object";
+      std::optional<json> record = parseJson(line, error);
+      if (!record || !record->is_object()) {
+        error = where + ": " + (record ? "not a JSON object" : error);
         return std::nullopt;
       }
-      auto text = record.find("text");
-      if (text == record.end() || !text->is_string()) {
+      auto text = record->find("text");
+      if (text == record->end() || !text->is_string()) {
         error = where + ": no string field \"text\"";
         return std::nullopt;
       }
@@ -318,8 +319,9 @@ json BatchSampler::state() const {
 }
 
 bool BatchSampler::restore(const json &state, std::string &error) {
-  if (!state.is_object() || !state["epoch"].is_number_integer() ||
-      !state["position"].is_number_integer() || state["seed"] != seed) {
+  if (!state.is_object() || !state.value("epoch", json()).is_number_integer() ||
+      !state.value("position", json()).is_number_integer() ||
+      state.value("seed", json()) != seed) {
     error = "the checkpoint's data position does not fit this run (same "
             "--seed, --data, --batch and --seq-len are needed)";
     return false;
@@ -336,7 +338,8 @@ bool BatchSampler::restore(const json &state, std::string &error) {
 
 namespace {
 
-/// Writes and syncs one file; false with `error` naming it.
+/// Writes and syncs one file; false with `error` naming it, and no file
+/// left behind.
 bool writeSynced(const std::string &path, const std::string &bytes,
                  std::string &error) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -344,18 +347,39 @@ bool writeSynced(const std::string &path, const std::string &bytes,
     error = path + ": " + std::strerror(errno);
     return false;
   }
+  auto fail = [&] {
+    error = path + ": " + std::strerror(errno);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return false;
+  };
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      error = path + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
+    if (n < 0)
+      return fail();
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if (::fsync(fd) != 0)
+    return fail();
+  if (::close(fd) != 0) {
     error = path + ": " + std::strerror(errno);
+    ::unlink(path.c_str());
+    return false;
+  }
+  return true;
+}
+
+/// Replaces `path` by a file of `bytes` through a synced temporary: a
+/// reader sees the old or the new file, and a failure leaves no temporary.
+bool replaceFile(const std::string &path, const std::string &bytes,
+                 std::string &error) {
+  std::string temporary = path + ".tmp";
+  if (!writeSynced(temporary, bytes, error))
+    return false;
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = path + ": " + std::strerror(errno);
+    ::unlink(temporary.c_str());
     return false;
   }
   return true;
@@ -415,6 +439,46 @@ bool saveDirectoryAtomically(const std::string &dir,
   if (replacing)
     fs::remove_all(old, ec);
   return true;
+}
+
+std::string recoverSavedDirectory(
+    const std::string &dir,
+    const std::function<std::optional<int64_t>(const std::string &)> &stepOf) {
+  namespace fs = std::filesystem;
+  fs::path target(dir);
+  fs::path parent =
+      target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::string name = target.filename().string();
+  std::vector<fs::path> copies;
+  std::error_code ec;
+  for (const fs::directory_entry &entry : fs::directory_iterator(parent, ec)) {
+    std::string sibling = entry.path().filename().string();
+    if (sibling.rfind(name + ".tmp-", 0) == 0 ||
+        sibling.rfind(name + ".old-", 0) == 0)
+      copies.push_back(entry.path());
+  }
+  std::string note;
+  if (!copies.empty() && !fs::exists(target, ec)) {
+    std::optional<int64_t> newest;
+    fs::path chosen;
+    for (const fs::path &copy : copies)
+      if (std::optional<int64_t> step = stepOf(copy.string());
+          step && (!newest || *step > *newest)) {
+        newest = step;
+        chosen = copy;
+      }
+    if (newest) {
+      fs::rename(chosen, target, ec);
+      if (!ec)
+        note = "recovered " + dir + " (step " + std::to_string(*newest) +
+               ") from an interrupted save";
+    }
+  }
+  for (const fs::path &copy : copies)
+    if (fs::exists(copy, ec))
+      fs::remove_all(copy, ec);
+  syncDirectory(parent);
+  return note;
 }
 
 std::string peftAdapterConfig(int64_t rank, double alpha, double dropout,
@@ -493,14 +557,7 @@ bool MetricsLog::write(std::string &error) const {
             format("%.6g", row.gradNorm) + "," +
             format("%.1f", row.tokensPerSecond) + "," +
             format("%.2f", row.elapsedSeconds) + "\n";
-  std::string temporary = path + ".tmp";
-  if (!writeSynced(temporary, text, error))
-    return false;
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    error = path + ": " + std::strerror(errno);
-    return false;
-  }
-  return true;
+  return replaceFile(path, text, error);
 }
 
 //===----------------------------------------------------------------------===//
@@ -719,14 +776,7 @@ bool writeLossCurvePng(const std::string &path,
   canvas.text(width - 150, top + 25, "eval", axis);
   canvas.text(width / 2 - 30, height - 18, "step", axis);
 
-  std::string temporary = path + ".tmp";
-  if (!writeSynced(temporary, canvas.png(), error))
-    return false;
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    error = path + ": " + std::strerror(errno);
-    return false;
-  }
-  return true;
+  return replaceFile(path, canvas.png(), error);
 }
 
 //===----------------------------------------------------------------------===//

@@ -56,6 +56,16 @@ MODELS = {
                              tptt={"operator_mode": "delta_rule_gelu", "max_chunk_size": 3}),
     "explicit-order3-bf16": dict(arch="LlamaForCausalLM", dtype="BF16",
                                  tptt={"order": 3, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt"}),
+    # transformers 5's config.json: rope_parameters (yarn with its attention factor), dtype.
+    "llama-v5-yarn": dict(arch="LlamaForCausalLM", v5=True, tptt={"operator_mode": "delta_rule"},
+                          rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}),
+    # layer_types (layer 1 full although max_window_layers is 0); linear RoPE given per layer type.
+    "qwen2-v5-layer-types": dict(arch="Qwen2ForCausalLM", layers=3, v5=True, sliding_window=4, use_sliding_window=True,
+                                 max_window_layers=0,
+                                 layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                 rope_parameters={kind: {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
+                                                  for kind in ("full_attention", "sliding_attention")},
+                                 tptt={"operator_mode": "delta_product"}),
     # head_dim 16 ≠ hidden/heads = 12; the config's own semantics is tptt-0.12.
     "qwen2-window-head-dim": dict(arch="Qwen2ForCausalLM", hidden=48, heads=4, kv_heads=2, head_dim=16,
                                   sliding_window=6, use_sliding_window=True, max_window_layers=1,
@@ -76,6 +86,10 @@ FEATURES = [
     ("llama3-mixed-layers", lambda c: c.update(attention_bias=False), "o-bias"),
     ("gelu-f16-sharded", lambda c: c["tptt"].update(operator_mode="delta_rule"), "phi"),
     ("qwen2-window-head-dim", lambda c: c.update(use_sliding_window=False), "use_sliding_window"),
+    ("llama-v5-yarn", lambda c: c["rope_parameters"].update(rope_type="default"), "yarn-rope"),
+    ("llama-v5-yarn", lambda c: c["rope_parameters"].update(attention_factor=1.0), "yarn-attention-factor"),
+    ("qwen2-v5-layer-types", lambda c: c.update(layer_types=None), "layer_types"),
+    ("qwen2-v5-layer-types", lambda c: c.update(rope_parameters=None), "linear-rope"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")
@@ -119,7 +133,9 @@ def test_reference_reproduces_the_golden_models(case):
 
 @pytest.mark.parametrize("name,edit,feature", FEATURES, ids=[f"{n}-{f}" for n, _, f in FEATURES])
 def test_each_feature_under_test_changes_the_reference_logits(name, edit, feature):
-    config = random_model.make_config(**{k: v for k, v in MODELS[name].items() if k != "shards"})
+    config = random_model.make_config(**{k: v for k, v in MODELS[name].items() if k not in ("shards", "v5")})
+    if MODELS[name].get("v5"):
+        config = random_model.transformers5(config)
     weights = random_model.random_weights(config, seed=1)
     tokens = tokens_of(LENGTHS[1], config["vocab_size"], seed=2)
     edited = json.loads(json.dumps(config))

@@ -125,14 +125,29 @@ def save_weights(directory, tensors, dtype="F32", shards=1):
     (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
 
 
+def transformers5(config):
+    """``config`` as transformers 5 writes it: ``rope_theta`` and ``rope_scaling`` merged into
+    ``rope_parameters`` (unless the config has its own), ``dtype`` for ``torch_dtype``."""
+    config = dict(config)
+    theta = config.pop("rope_theta", 10000.0)
+    if "rope_parameters" not in config:
+        rope = {"rope_type": "default", **(config.pop("rope_scaling", None) or {})}
+        config["rope_parameters"] = {**rope, "rope_theta": theta}
+    config["dtype"] = config.pop("torch_dtype")
+    return config
+
+
 def write(directory, arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, heads=4, kv_heads=2,
-          head_dim=None, vocab=64, tptt=None, seed=0, dtype="F32", shards=1, **extra):
+          head_dim=None, vocab=64, tptt=None, seed=0, dtype="F32", shards=1, v5=False, **extra):
     """Writes the model directory and returns its config dict (see `make_config`; ``dtype`` is
-    F32, BF16 or F16, ``shards`` the number of weight files)."""
+    F32, BF16 or F16, ``shards`` the number of weight files; ``v5`` writes the config as
+    transformers 5 does, see `transformers5`)."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = make_config(arch, hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, tptt,
                          dtype, **extra)
+    if v5:
+        config = transformers5(config)
     (directory / "config.json").write_text(json.dumps(config, indent=1))
     save_weights(directory, random_weights(config, seed), dtype, shards)
     return config

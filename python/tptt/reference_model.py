@@ -2,9 +2,11 @@
 
 A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM) as
 Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections (Qwen2: q/k/v biases;
-Llama/Mistral with ``attention_bias``: biases on q/k/v/o), rotate-half RoPE (``rope_theta``,
-llama3 ``rope_scaling``), causal softmax attention with GQA and a sliding window (Mistral's
-``sliding_window``; Qwen2's only with ``use_sliding_window``, from layer ``max_window_layers``), o_proj, SwiGLU MLP; final norm;
+Llama/Mistral with ``attention_bias``: biases on q/k/v/o), rotate-half RoPE (transformers 5's
+``rope_parameters`` or ``rope_theta`` with ``rope_scaling``: default, linear, dynamic, yarn,
+llama3), causal softmax attention with GQA and a sliding window (Mistral's ``sliding_window``;
+Qwen2's only with ``use_sliding_window``, on its ``layer_types`` or from layer
+``max_window_layers``), o_proj, SwiGLU MLP; final norm;
 lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
@@ -52,23 +54,93 @@ def recurrent_config(tptt):
             for name, default in EXPLICIT_DEFAULTS.items()}
 
 
+def rope_parameters(config):
+    """The RoPE parameters as transformers 5 standardizes them: ``rope_parameters`` (one object, or
+    one per layer type, all equal here) or transformers 4's ``rope_scaling``, with ``rope_theta``
+    and ``original_max_position_embeddings`` (the top-level one first) filled in."""
+    params = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    if params and set(params) <= {"full_attention", "sliding_attention"}:
+        params = next(iter(params.values()))
+    params = dict(params)
+    params.setdefault("rope_type", params.get("type", "default"))
+    params.setdefault("rope_theta", config.get("rope_theta", 10000.0))
+    if params["rope_type"] in ("llama3", "yarn"):
+        original = config.get("original_max_position_embeddings")
+        if original is not None:
+            params["original_max_position_embeddings"] = original
+        params.setdefault("original_max_position_embeddings", config.get("max_position_embeddings", 2048))
+    return params
+
+
 def inverse_frequencies(config, head_dim):
-    """RoPE inverse frequencies θ^(−2i/d), i < d/2, with llama3 ``rope_scaling`` when configured:
-    wavelengths above original/low_freq_factor are slowed by ``factor``, those below
-    original/high_freq_factor kept, those between interpolated (Hugging Face's
-    ``_compute_llama3_parameters``)."""
-    theta = config.get("rope_theta", 10000.0)
+    """RoPE inverse frequencies θ^(−2i/d), i < d/2, and the factor cos/sin are scaled by, per
+    transformers' ``modeling_rope_utils`` (``_compute_<rope_type>_parameters``):
+
+    - ``linear``: divided by ``factor``;
+    - ``dynamic``: unchanged below max_position_embeddings (it rescales θ only beyond);
+    - ``llama3``: wavelengths above original/low_freq_factor divided by ``factor``, those below
+      original/high_freq_factor kept, those between interpolated;
+    - ``yarn``: a linear ramp over the dimensions, between the correction dimensions of
+      ``beta_fast`` and ``beta_slow`` rotations (floored/ceiled with ``truncate``), from kept to
+      divided by ``factor`` (``max_position_embeddings / original`` when only the latter is
+      given); cos/sin scaled by ``attention_factor``, else 0.1·mscale·ln(factor) + 1 (the ratio
+      for ``mscale`` / ``mscale_all_dim``)."""
+    params = rope_parameters(config)
+    kind, theta = params["rope_type"], params["rope_theta"]
     freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
-    scaling = config.get("rope_scaling") or {}
-    if scaling.get("rope_type", scaling.get("type")) != "llama3":
-        return freq
-    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
-    original = scaling["original_max_position_embeddings"]
-    wavelength = 2 * math.pi / freq
-    smooth = (original / wavelength - low) / (high - low)
-    scaled = np.where(wavelength > original / low, freq / factor, freq)
-    middle = (wavelength <= original / low) & (wavelength >= original / high)
-    return np.where(middle, (1 - smooth) * freq / factor + smooth * freq, scaled)
+    if kind in ("default", "dynamic"):
+        return freq, 1.0
+    if kind == "linear":
+        return freq / params["factor"], 1.0
+    original = params["original_max_position_embeddings"]
+    if kind == "llama3":
+        factor, low, high = params["factor"], params["low_freq_factor"], params["high_freq_factor"]
+        wavelength = 2 * math.pi / freq
+        smooth = (original / wavelength - low) / (high - low)
+        scaled = np.where(wavelength > original / low, freq / factor, freq)
+        middle = (wavelength <= original / low) & (wavelength >= original / high)
+        return np.where(middle, (1 - smooth) * freq / factor + smooth * freq, scaled), 1.0
+    assert kind == "yarn", kind
+    factor = params.get("factor") or config["max_position_embeddings"] / original
+
+    def mscale(scale):
+        return 1.0 if factor <= 1 else 0.1 * scale * math.log(factor) + 1.0
+
+    attention = params.get("attention_factor")
+    if attention is None:
+        if params.get("mscale") and params.get("mscale_all_dim"):
+            attention = mscale(params["mscale"]) / mscale(params["mscale_all_dim"])
+        else:
+            attention = mscale(1.0)
+
+    def correction_dim(rotations):
+        return head_dim * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+    low, high = correction_dim(params.get("beta_fast") or 32), correction_dim(params.get("beta_slow") or 1)
+    if params.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, head_dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = np.clip((np.arange(head_dim // 2) - low) / (high - low), 0, 1)
+    extrapolation = 1 - ramp
+    return freq / factor * (1 - extrapolation) + freq * extrapolation, attention
+
+
+def backbone_windows(config):
+    """The backbone's own softmax window of each layer (None: none): Mistral's ``sliding_window``
+    on every layer; Qwen2's only with ``use_sliding_window``, on the ``sliding_attention`` layers
+    of ``layer_types`` or, without it, from layer ``max_window_layers`` (Hugging Face's default
+    28) on; Llama never."""
+    arch, count = config["architectures"][0], config["num_hidden_layers"]
+    if arch == "MistralForCausalLM":
+        return [config.get("sliding_window")] * count
+    if arch != "Qwen2ForCausalLM" or not config.get("use_sliding_window", False):
+        return [None] * count
+    window = config.get("sliding_window")
+    types = config.get("layer_types") or ["sliding_attention" if i >= config.get("max_window_layers", 28)
+                                          else "full_attention" for i in range(count)]
+    return [window if kind == "sliding_attention" else None for kind in types]
 
 
 def rms_norm(x, weight, eps):
@@ -76,25 +148,26 @@ def rms_norm(x, weight, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
 
 
-def rope(x, positions, freq):
+def rope(x, positions, freq, scaling=1.0):
     """x [B, G, S, d] rotated at ``positions`` [B, S], rotate-half convention: x·cos + (−x₂, x₁)·sin
-    with the angles p·freq repeated over the two halves of d."""
+    with the angles p·freq repeated over the two halves of d, cos and sin scaled by ``scaling``."""
     angle = positions[:, :, None].astype(np.float64) * freq[None, None, :]
-    cos = np.concatenate([np.cos(angle)] * 2, axis=-1)[:, None]
-    sin = np.concatenate([np.sin(angle)] * 2, axis=-1)[:, None]
+    cos = scaling * np.concatenate([np.cos(angle)] * 2, axis=-1)[:, None]
+    sin = scaling * np.concatenate([np.sin(angle)] * 2, axis=-1)[:, None]
     half = x.shape[-1] // 2
     rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
     return x * cos + rotated * sin
 
 
-def softmax_attention(q, k, v, positions, freq, heads, kv_heads, window, mask):
-    """Causal GQA attention of q [B, S, H·d] over k, v [B, S, H_kv·d] after RoPE, scale 1/√d;
+def softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, mask):
+    """Causal GQA attention of q [B, S, H·d] over k, v [B, S, H_kv·d] after RoPE (``rope_tables``:
+    the inverse frequencies and the cos/sin scale), scale 1/√d;
     query t sees the keys in (t − window, t] (all of [0, t] when ``window`` is None) that ``mask``
     keeps, and KV head ⌊h/g⌋ serves query head h. Returns [B, S, H·d]; a row without keys is 0."""
     b, s, _ = q.shape
     d = q.shape[-1] // heads
-    qh = rope(q.reshape(b, s, heads, d).transpose(0, 2, 1, 3), positions, freq)
-    kh = rope(k.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3), positions, freq)
+    qh = rope(q.reshape(b, s, heads, d).transpose(0, 2, 1, 3), positions, *rope_tables)
+    kh = rope(k.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3), positions, *rope_tables)
     vh = v.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3)
     kh, vh = np.repeat(kh, heads // kv_heads, axis=1), np.repeat(vh, heads // kv_heads, axis=1)
     scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d)
@@ -145,18 +218,13 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     eps = config["rms_norm_eps"]
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
-    # Mistral always uses its window; Qwen2 only with use_sliding_window, from layer
-    # max_window_layers (Hugging Face's default 28) on; Llama never.
-    qwen2_window = arch == "Qwen2ForCausalLM" and config.get("use_sliding_window", False)
-    use_window = arch == "MistralForCausalLM" or qwen2_window
-    backbone_window = config.get("sliding_window") if use_window else None
-    first_window_layer = config.get("max_window_layers", 28) if qwen2_window else 0
+    backbone_window = backbone_windows(config)
     semantics = semantics or tptt.get("semantics", "recurrent")
     mu = tptt.get("mag_weight", 0.5) if mag_weight is None else mag_weight
     layers = range(config["num_hidden_layers"])
     liza_layers = set(layers if tptt.get("layers") is None else tptt["layers"]) if liza else set()
     liza_window = tptt.get("max_self_attn_length")
-    freq = inverse_frequencies(config, head_dim)
+    rope_tables = inverse_frequencies(config, head_dim)
     positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
     linear_options = {
         "recurrent_config": recurrent_config(tptt), "num_heads": heads, "num_kv_heads": kv_heads,
@@ -171,10 +239,10 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         params = attention_params(w, layer, qkv_bias, o_bias)
         q, k, v = (h @ params[f"{n}_proj.weight"].T + params[f"{n}_proj.bias"] for n in "qkv")
-        windows = [backbone_window if layer >= first_window_layer else None,
+        windows = [backbone_window[layer],
                    liza_window if layer in liza_layers else None]
         window = min((n for n in windows if n), default=None)
-        soft = softmax_attention(q, k, v, positions, freq, heads, kv_heads, window, mask)
+        soft = softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, mask)
         attn = soft @ params["out_proj.weight"].T + params["out_proj.bias"]
         if layer in liza_layers:
             lin = R.linear_attention(h, params, **linear_options)

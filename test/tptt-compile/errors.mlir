@@ -53,6 +53,9 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good %t/good -o %t/out/exe | FileCheck %s --check-prefix=POSITIONAL
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o | FileCheck %s --check-prefix=NO-VALUE
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --num-threads=99999999999 | FileCheck %s --check-prefix=THREADS
+// RUN: cp %t/good/model.safetensors %t/good-weights
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/good/model.safetensors | FileCheck %s --check-prefix=OVERWRITE
+// RUN: cmp %t/good-weights %t/good/model.safetensors
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
 
 // STRING: tptt-compile: error: {{.+}}string-size/config.json: field 'hidden_size': expected integer, got "16"
@@ -107,6 +110,8 @@
 // FORMAT-NEXT: status: 2
 // PTX-FATBIN: tptt-compile: error: --emit=ptx needs --gpu-format isa (a fat binary is not text)
 // PTX-FATBIN-NEXT: status: 2
+// OVERWRITE: tptt-compile: error: -o {{.+}}good/model.safetensors would overwrite the input {{.+}}good/model.safetensors; choose another output path
+// OVERWRITE-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2
 // TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda, cuda-on-cpu)

@@ -2,7 +2,10 @@
 // its errors (one message naming the flag, exit status 2).
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: %python %S/Inputs/make_model.py good %t/model
+// The temporaries of a killed compile (no process 4194304 can run) go.
+// RUN: touch %t/exe.o.tmp.4194304 %t/exe.tmp.4194304 %t/exe.tmp.notapid
 // RUN: tptt-compile %t/model -o %t/exe --dump-dir %t/dump 2>&1 | FileCheck %s --check-prefix=PROGRESS
+// RUN: ls %t | FileCheck %s --check-prefix=STALE
 // RUN: ls %t/dump | FileCheck %s --check-prefix=DUMP
 // RUN: %t/exe info | FileCheck %s --check-prefix=INFO
 // RUN: %t/exe logits --tokens 3,4,5 | FileCheck %s --check-prefix=LOGITS
@@ -35,6 +38,13 @@
 // RUN: not ls %t/nan-strict
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --prompts /dev/zero | FileCheck %s --check-prefix=PROMPTS-DEVICE
 // RUN: not %t/exe logits --tokens 3,4,5 > /dev/full 2> %t/full.err
+// An output that is a symlink keeps being one; a pipe is written in place.
+// RUN: ln -sf %t/target.safetensors %t/link.safetensors
+// RUN: %t/exe logits --tokens 3,4,5 --out %t/link.safetensors
+// RUN: test -L %t/link.safetensors
+// RUN: test -f %t/target.safetensors
+// RUN: %t/exe logits --tokens 3,4,5 --out /dev/stdout | %python -c "import sys; print('PIPE', sys.stdin.buffer.read()[8:10])" | FileCheck %s --check-prefix=PIPE
+// RUN: test -L /dev/stdout
 // RUN: FileCheck %s --check-prefix=FULL < %t/full.err
 //
 // External weights: beside the executable, or named with --weights.
@@ -45,6 +55,9 @@
 // RUN: %t/ext logits --tokens 3,4,5 --weights %t/moved.safetensors | FileCheck %s --check-prefix=LOGITS
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/ext logits --tokens 3 --weights %t/model/config.json | FileCheck %s --check-prefix=BAD-WEIGHTS
 
+// PIPE: PIPE b'{"'
+// STALE-NOT: exe.{{(o.)?}}tmp.4194304
+// STALE: exe.tmp.notapid
 // PROGRESS: tptt-compile: stage tptt
 // PROGRESS: tptt-compile: stage llvm
 // PROGRESS: tptt-compile: wrote {{.+}}exe

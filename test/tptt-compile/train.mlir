@@ -30,6 +30,24 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 2 --seq-len 16 --schedule constant --resume %t/resumed --weights %t/nan/model.safetensors | FileCheck %s --check-prefix=NAN
 // RUN: grep '"step": 8' %t/resumed/checkpoint/trainer_state.json
 
+// Resuming checks the trainer state field by field, refuses other data or
+// batches, announces changed schedules; one train at a time per run directory.
+// RUN: cp -r %t/resumed %t/corrupt
+// RUN: echo '{"step": -5, "epoch": 0}' > %t/corrupt/checkpoint/trainer_state.json
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 2 --seq-len 16 --schedule constant --resume %t/corrupt | FileCheck %s --check-prefix=STATE
+// RUN: echo '{"step": 8, "epoch": 0, "trainable": ["lora"]}' > %t/corrupt/checkpoint/trainer_state.json
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 2 --seq-len 16 --schedule constant --resume %t/corrupt | FileCheck %s --check-prefix=STATE-TYPE
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 4 --seq-len 16 --schedule constant --resume %t/resumed | FileCheck %s --check-prefix=BATCH
+// RUN: flock %t/resumed/.lock %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 2 --seq-len 16 --schedule constant --resume %t/resumed | FileCheck %s --check-prefix=LOCKED
+// RUN: cp -r %t/resumed %t/longer
+// RUN: %t/exe train --data %t/train.txt --steps 9 --batch 2 --seq-len 16 --schedule constant --lr 1e-3 --resume %t/longer 2>&1 | FileCheck %s --check-prefix=CHANGED
+// RUN: grep '"step": 9' %t/longer/checkpoint/trainer_state.json
+
+// A kill at any rename or fsync of a resumed run, a checkpoint save included,
+// leaves a run that --resume finishes bit-identically.
+// RUN: mkdir -p %t/kills
+// RUN: %python %S/Inputs/kill_checkpoint.py %t/exe %t/train.txt %t/kills | FileCheck %s --check-prefix=KILLS
+
 // RUN: tptt-compile %t/model --adapter %t/run/checkpoint -o %t/tuned 2> /dev/null
 // RUN: %t/tuned info | FileCheck %s --check-prefix=TUNED
 
@@ -56,4 +74,15 @@
 // NAN-FIRST: status: 2
 // NAN: error: train: the loss is {{-?nan}} at step 9; stopping; the last good checkpoint (step 8) is {{.+}}resumed/checkpoint
 // NAN: status: 2
+// STATE: error: train: --resume: {{.+}}corrupt/checkpoint/trainer_state.json: field 'step': needs a non-negative integer, got -5
+// STATE: status: 2
+// STATE-TYPE: error: train: --resume: {{.+}}trainer_state.json: field 'trainable': needs a string
+// STATE-TYPE: status: 2
+// BATCH: error: train: --resume: the checkpoint's run has batch = 2, this one 4; resume with the same flags, or --save a new run
+// BATCH: status: 2
+// LOCKED: error: train: {{.+}}resumed is in use by another train (it holds {{.+}}resumed/.lock)
+// LOCKED: status: 2
+// CHANGED: warning: train: --resume: lr changes from "constant 0.0005" to "constant 0.001" for the steps after 8
+// CHANGED: warning: train: --resume: steps changes from 8 to 9 for the steps after 8
+// KILLS: killed {{[1-9][0-9]*}} runs at a rename or an fsync; each resumed to the uninterrupted checkpoint
 // TUNED: adapter:         {{.+}}run/checkpoint (2 LoRA pairs, merged)

@@ -50,7 +50,7 @@
 // DTYPE-NEXT: status: 2
 // TRUNCATED: tptt-run: error: {{.+}}truncated.safetensors: corrupt safetensors header: it claims 1000 bytes but the file has 2 after the length field
 // TRUNCATED-NEXT: status: 2
-// JSON: tptt-run: error: {{.+}}json.safetensors: corrupt safetensors header: not a JSON object
+// JSON: tptt-run: error: {{.+}}json.safetensors: corrupt safetensors header: not valid JSON
 // JSON-NEXT: status: 2
 // OFFSETS: tptt-run: error: {{.+}}offsets.safetensors: corrupt safetensors header: tensor 'input': data_offsets [0, 4000) are outside the 24 data bytes
 // OFFSETS-NEXT: status: 2
@@ -84,7 +84,7 @@
 // TARGET-NEXT: status: 2
 // NO-GPU: tptt-run: error: --target cuda: no CUDA driver: cannot load libcuda.so.1
 // NO-GPU-NEXT: status: 2
-// WRITE: tptt-run: error: {{.+}}out.safetensors: cannot rename into place: Is a directory
+// WRITE: tptt-run: error: {{.+}}out.safetensors: is a directory, not a file
 // WRITE-NEXT: status: 2
 // WRITE-LEFT: out.safetensors
 // WRITE-LEFT-NOT: {{.}}

@@ -158,7 +158,13 @@ TEST_F(TrainingTest, DataErrorsNameTheFileAndLine) {
   EXPECT_EQ(error, bad + ":2: no string field \"text\"");
   std::string broken = write("broken.jsonl", "{\"text\": \n");
   EXPECT_FALSE(TokenWindows::load({broken}, *tokenizer, -1, -1, 2, error));
-  EXPECT_EQ(error, broken + ":1: not a JSON object");
+  EXPECT_EQ(error, broken + ":1: not valid JSON");
+  std::string deep = write("deep.jsonl", std::string(100000, '[') + "\n");
+  EXPECT_FALSE(TokenWindows::load({deep}, *tokenizer, -1, -1, 2, error));
+  EXPECT_EQ(error, deep + ":1: JSON nested deeper than 64 levels");
+  std::string list = write("list.jsonl", "[1]\n");
+  EXPECT_FALSE(TokenWindows::load({list}, *tokenizer, -1, -1, 2, error));
+  EXPECT_EQ(error, list + ":1: not a JSON object");
   std::string small = write("small.txt", "ab");
   EXPECT_FALSE(TokenWindows::load({small}, *tokenizer, -1, -1, 8, error));
   EXPECT_EQ(error, "the text has 2 tokens, fewer than one window of 9 "

@@ -21,12 +21,31 @@
 namespace tptt {
 namespace model {
 
-/// Llama 3 RoPE frequency scaling.
-struct Llama3RopeScaling {
-  double factor = 8.0;
+/// The rotary embedding: Hugging Face's `rope_parameters` (transformers 5)
+/// or `rope_scaling` with `rope_theta` (transformers 4), standardized as
+/// transformers does. The types are those whose frequencies are fixed for
+/// positions below max_position_embeddings: `default`, `linear`, `dynamic`
+/// (which changes only beyond max_position_embeddings, where no compiled
+/// model goes), `yarn` and `llama3`.
+struct RopeSpec {
+  std::string type = "default";
+  double theta = 10000.0;
+  /// linear, dynamic, yarn, llama3: the context extension factor.
+  double factor = 1.0;
+  /// llama3.
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
-  int64_t originalMaxPositions = 8192;
+  /// llama3, yarn: the pretraining context (max_position_embeddings unless
+  /// given).
+  int64_t originalMaxPositions = 0;
+  /// yarn: the cos/sin scale (from factor, mscale and mscale_all_dim unless
+  /// given), the ramp's rotation bounds and whether they are rounded.
+  std::optional<double> attentionFactor;
+  double betaFast = 32.0;
+  double betaSlow = 1.0;
+  std::optional<double> mscale;
+  std::optional<double> mscaleAllDim;
+  bool truncate = true;
 };
 
 /// The LoRA configuration of the seeds (PEFT field names).
@@ -50,8 +69,7 @@ struct ModelSpec {
   int64_t headDim = 0;
   int64_t vocabSize = 0;
   double rmsNormEps = 1e-6;
-  double ropeTheta = 10000.0;
-  std::optional<Llama3RopeScaling> ropeScaling;
+  RopeSpec rope;
   int64_t maxPositions = 2048;
   bool tieWordEmbeddings = false;
   /// Biases on the q/k/v projections, and on o_proj.
@@ -60,9 +78,9 @@ struct ModelSpec {
   /// The backbone's own softmax window (Mistral, Qwen2 with
   /// use_sliding_window).
   std::optional<int64_t> slidingWindow;
-  /// The first layer the backbone's window applies to (Qwen2's
-  /// max_window_layers).
-  int64_t firstWindowLayer = 0;
+  /// Whether the backbone's window applies to layer i (Qwen2's layer_types
+  /// or max_window_layers).
+  std::vector<bool> windowLayers;
   std::string torchDtype = "float32";
   std::optional<int64_t> bosTokenId;
   std::vector<int64_t> eosTokenIds;
@@ -91,6 +109,9 @@ struct ModelSpec {
   std::optional<int64_t> attentionWindow(int64_t layer) const;
   /// The RoPE inverse frequencies (head_dim / 2 of them), scaled.
   std::vector<double> ropeInverseFrequencies() const;
+  /// The factor Hugging Face multiplies cos and sin by (yarn's attention
+  /// factor; 1 for the other types).
+  double ropeAttentionScaling() const;
   /// Number of LiZA layers.
   int64_t numLizaLayers() const;
 };

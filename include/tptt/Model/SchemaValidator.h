@@ -24,9 +24,11 @@ namespace model {
 
 /// Checks `instance` against `schema`. On the first violation returns false
 /// and sets `error` to "field 'a.b': <what is wrong>" ("the document" for
-/// the root).
+/// the root), the field's path starting at `path` (the instance's own place
+/// in a larger document, if any).
 bool validateAgainstSchema(const nlohmann::json &schema,
-                           const nlohmann::json &instance, std::string &error);
+                           const nlohmann::json &instance, std::string &error,
+                           const std::string &path = "");
 
 } // namespace model
 } // namespace tptt

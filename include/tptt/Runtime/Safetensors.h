@@ -73,6 +73,8 @@ private:
   void *mapping = nullptr;
   size_t mappingSize = 0;
   std::vector<TensorView> tensorList;
+  /// tensorList's index of each name.
+  std::map<std::string, size_t, std::less<>> byName;
   std::map<std::string, std::string> meta;
 };
 

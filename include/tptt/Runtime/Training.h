@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -138,12 +139,22 @@ struct TrainingFile {
   std::string bytes;
 };
 
-/// Writes `files` into a fresh sibling of `dir`, syncs them, then replaces
-/// `dir` by it: a crash at any point leaves either the old or the new
-/// directory, never a half-written one.
+/// Writes `files` (the last one marks the copy complete) into a fresh
+/// sibling `dir`.tmp-PID, syncs them, renames `dir` to `dir`.old-PID, the
+/// new copy to `dir`, and removes the old one: a kill at any point leaves a
+/// complete `dir`, or complete siblings that `recoverSavedDirectory` puts
+/// back.
 bool saveDirectoryAtomically(const std::string &dir,
                              const std::vector<TrainingFile> &files,
                              std::string &error);
+
+/// Repairs `dir` after a save into it was killed. Where `dir` is missing,
+/// the newest complete sibling copy (`stepOf` gives a copy's step, nothing
+/// for an incomplete one) becomes `dir`; the other `.tmp-`/`.old-` siblings
+/// are removed. Returns what it did, for the user ("" when nothing).
+std::string recoverSavedDirectory(
+    const std::string &dir,
+    const std::function<std::optional<int64_t>(const std::string &)> &stepOf);
 
 /// A PEFT LoRA adapter_config.json.
 std::string peftAdapterConfig(int64_t rank, double alpha, double dropout,

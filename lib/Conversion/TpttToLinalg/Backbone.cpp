@@ -346,7 +346,8 @@ struct LowerDropout : public OpRewritePattern<DropoutOp> {
   }
 };
 
-/// cos/sin of positions[b, s] · inv_freq[c mod d/2], in f64, rounded once.
+/// s · cos/sin of positions[b, s] · inv_freq[c mod d/2], in f64, rounded
+/// once.
 struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -361,6 +362,7 @@ struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
     // read per channel.
     SmallVector<double> frequencies(op.getInvFreq());
     frequencies.append(op.getInvFreq().begin(), op.getInvFreq().end());
+    double scaling = op.getAttentionScaling().convertToDouble();
     auto tableType = RankedTensorType::get({headDim}, rewriter.getF64Type());
     Value table = arith::ConstantOp::create(
         rewriter, loc,
@@ -382,10 +384,16 @@ struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
           Value position =
               arith::SIToFPOp::create(nb, nloc, nb.getF64Type(), args[0]);
           Value angle = arith::MulFOp::create(nb, nloc, position, args[1]);
-          Value c = castFloat(nb, nloc, math::CosOp::create(nb, nloc, angle),
-                              elementType);
-          Value s = castFloat(nb, nloc, math::SinOp::create(nb, nloc, angle),
-                              elementType);
+          Value c = math::CosOp::create(nb, nloc, angle);
+          Value s = math::SinOp::create(nb, nloc, angle);
+          if (scaling != 1.0) {
+            Value factor = arith::ConstantOp::create(
+                nb, nloc, nb.getF64FloatAttr(scaling));
+            c = arith::MulFOp::create(nb, nloc, c, factor);
+            s = arith::MulFOp::create(nb, nloc, s, factor);
+          }
+          c = castFloat(nb, nloc, c, elementType);
+          s = castFloat(nb, nloc, s, elementType);
           linalg::YieldOp::create(nb, nloc, ValueRange{c, s});
         });
     SmallVector<Value> results;

@@ -314,7 +314,8 @@ private:
     auto table = activation(spec.headDim);
     auto tables =
         RopeTablesOp::create(b, loc, TypeRange{table, table}, positions,
-                             spec.ropeInverseFrequencies());
+                             spec.ropeInverseFrequencies(),
+                             llvm::APFloat(spec.ropeAttentionScaling()));
     cos = tables.getCos();
     sin = tables.getSin();
     for (int64_t layer = 0; layer < spec.numLayers; ++layer) {

@@ -128,3 +128,18 @@ func.func @rope_tables(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4x
   %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.1>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
 }
+
+// -----
+
+// yarn's attention factor scales both tables in f64, before the rounding.
+// CHECK-LABEL: func @rope_tables_scaled
+// CHECK-DAG:     %[[S:.+]] = arith.constant 1.250000e+00 : f64
+// CHECK-DAG:     %[[COS:.+]] = math.cos
+// CHECK-DAG:     %[[SIN:.+]] = math.sin
+// CHECK:         arith.mulf %[[COS]], %[[S]] : f64
+// CHECK:         arith.mulf %[[SIN]], %[[S]] : f64
+// CHECK:         arith.truncf
+func.func @rope_tables_scaled(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.1>, attention_scaling = 1.25 : f64} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}

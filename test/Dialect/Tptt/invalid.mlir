@@ -806,6 +806,14 @@ func.func @rope_tables$frequencies(%p: tensor<?x?xi64>) {
 
 // -----
 
+func.func @rope_tables$scaling(%p: tensor<?x?xi64>) {
+  // expected-error @+1 {{needs a finite, positive attention_scaling, got 0}}
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5>, attention_scaling = 0.0 : f64} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}
+
+// -----
+
 func.func @delta_product_grad$semantics(%e: tensor<?x4x?x1x4xf32>, %do: tensor<?x4x?x4xf32>, %m: tensor<?x?xi1>) {
   // expected-error @+1 {{'mask' is not allowed with tptt-0.12 semantics}}
   %0:4 = tptt.delta_product_grad %e, %e, %e, %e mask %m, %do semantics = "tptt-0.12" chunk_size = 4 : (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x?xi1>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>)

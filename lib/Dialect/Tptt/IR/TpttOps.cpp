@@ -16,6 +16,8 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::tptt;
 
@@ -635,6 +637,10 @@ LogicalResult RopeTablesOp::verify() {
     return emitOpError() << "needs d/2 inverse frequencies for an even head "
                             "dimension d = "
                          << headDim << ", got " << getInvFreq().size();
+  double scaling = getAttentionScaling().convertToDouble();
+  if (!std::isfinite(scaling) || scaling <= 0.0)
+    return emitOpError() << "needs a finite, positive attention_scaling, got "
+                         << scaling;
   return checkSameElementType(*this, {{"cos", getCos()}, {"sin", getSin()}});
 }
 

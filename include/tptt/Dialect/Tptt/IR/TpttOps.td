@@ -649,12 +649,14 @@ def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
   let description = [{
     The rotate-half RoPE tables for the token `positions` [B, S] (i64),
     from the d/2 inverse frequencies `inv_freq` (θ-derived, with any
-    frequency scaling such as llama3's already applied by the importer):
+    frequency scaling such as llama3's or yarn's already applied by the
+    importer) and the `attention_scaling` s (yarn's attention factor, 1
+    otherwise):
 
         angle[b, s, c] = positions[b, s] · inv_freq[c mod d/2]
-        cos = cos(angle),  sin = sin(angle)        (each [B, S, d])
+        cos = s · cos(angle),  sin = s · sin(angle)        (each [B, S, d])
 
-    The angle is computed in f64 and rounded once to the result type.
+    The tables are computed in f64 and rounded once to the result type.
 
     ```mlir
     %cos, %sin = tptt.rope_tables %pos {inv_freq = array<f64: 1.0, 0.1>}
@@ -662,7 +664,8 @@ def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
     ```
   }];
   let arguments = (ins Tptt_TokenTensor:$positions,
-                       DenseF64ArrayAttr:$inv_freq);
+                       DenseF64ArrayAttr:$inv_freq,
+                       DefaultValuedAttr<F64Attr, "1.0">:$attention_scaling);
   let results = (outs Tptt_FloatTensor:$cos, Tptt_FloatTensor:$sin);
   let assemblyFormat = [{
     $positions attr-dict `:` functional-type(operands, results)
