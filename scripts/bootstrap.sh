@@ -10,13 +10,14 @@ TPTT_BUILD=${TPTT_BUILD:-$TPTT_ROOT/build}
 # LLVM/MLIR 22 from Debian (and its OpenMP runtime for the parallel loops),
 # the build tools, GoogleTest, clang-format 22 for the format check,
 # Debian's numpy/pytest for the Python reference, and clang with its
-# libFuzzer runtime for the parser fuzzers, strace for the tests that kill
-# a training run at each of its renames and fsyncs. Callers may add packages in
-# TPTT_EXTRA_PACKAGES (the benchmarks add PyTorch).
+# libFuzzer runtime for the parser fuzzers, libpng for the loss curve, and
+# strace for the test that kills a training run at each rename and fsync.
+# Callers may add packages in TPTT_EXTRA_PACKAGES (the benchmarks add
+# PyTorch).
 TPTT_PACKAGES="cmake ninja-build g++ git llvm-22-dev libmlir-22-dev mlir-22-tools
 llvm-22-tools libomp-22-dev clang-format-22 nlohmann-json3-dev libgtest-dev
 python3-numpy python3-pytest python3-jsonschema clang libclang-rt-14-dev libpcre2-dev
-strace ${TPTT_EXTRA_PACKAGES:-}"
+libpng-dev strace ${TPTT_EXTRA_PACKAGES:-}"
 
 missing=""
 for pkg in $TPTT_PACKAGES; do

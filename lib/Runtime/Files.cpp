@@ -7,6 +7,7 @@
 #include "tptt/Runtime/Files.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -69,4 +70,49 @@ tptt::runtime::readRegularFile(const std::string &path, uint64_t maxBytes,
     return std::nullopt;
   }
   return text;
+}
+
+bool tptt::runtime::writeFileSynced(const std::string &path,
+                                    const std::string &bytes,
+                                    std::string &error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  auto fail = [&] {
+    error = path + ": " + std::strerror(errno);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return false;
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0)
+      return fail();
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0)
+    return fail();
+  if (::close(fd) != 0) {
+    error = path + ": " + std::strerror(errno);
+    ::unlink(path.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool tptt::runtime::replaceFileAtomically(const std::string &path,
+                                          const std::string &bytes,
+                                          std::string &error) {
+  std::string temporary = path + ".tmp";
+  if (!writeFileSynced(temporary, bytes, error))
+    return false;
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = path + ": " + std::strerror(errno);
+    ::unlink(temporary.c_str());
+    return false;
+  }
+  return true;
 }

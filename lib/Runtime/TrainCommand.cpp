@@ -11,14 +11,17 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tptt/Runtime/Checkpoint.h"
 #include "tptt/Runtime/Executable.h"
 #include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Flags.h"
 #include "tptt/Runtime/Json.h"
+#include "tptt/Runtime/Metrics.h"
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Schedules.h"
+#include "tptt/Runtime/TrainData.h"
 #include "tptt/Runtime/Trainer.h"
-#include "tptt/Runtime/Training.h"
 
 #include <nlohmann/json.hpp>
 
@@ -94,71 +97,6 @@ std::string encoded(const std::vector<st::OwnedTensor> &tensors) {
   return *bytes;
 }
 
-/// A checkpoint's trainer_state.json, checked field by field: it is read
-/// back from disk, where anything may have happened to it.
-struct TrainerState {
-  int64_t step = 0;
-  int64_t epoch = 0;
-  std::string trainable;
-  json sampler;
-  double bestEval = INFINITY;
-  json schedules;
-  json hyperParameters;
-
-  static std::optional<TrainerState> parse(const std::string &text,
-                                           std::string &error) {
-    std::optional<json> state = parseJson(text, error);
-    if (!state)
-      return std::nullopt;
-    auto fail = [&](const std::string &message) -> std::optional<TrainerState> {
-      error = message;
-      return std::nullopt;
-    };
-    if (!state->is_object())
-      return fail("not a JSON object");
-    auto count = [&](const json &object, const std::string &key,
-                     int64_t &out) -> bool {
-      std::string name = key.substr(key.find('.') + 1);
-      auto it = object.find(name);
-      if (it == object.end() || !it->is_number_integer() ||
-          it->get<int64_t>() < 0) {
-        error = "field '" + key + "': needs a non-negative integer, got " +
-                (it == object.end() ? std::string("nothing") : quoteJson(*it));
-        return false;
-      }
-      out = it->get<int64_t>();
-      return true;
-    };
-    TrainerState result;
-    if (!count(*state, "step", result.step) ||
-        !count(*state, "epoch", result.epoch))
-      return std::nullopt;
-    auto trainable = state->find("trainable");
-    if (trainable == state->end() || !trainable->is_string())
-      return fail("field 'trainable': needs a string");
-    result.trainable = trainable->get<std::string>();
-    for (const char *key : {"sampler", "schedules", "hyper_parameters"}) {
-      auto it = state->find(key);
-      if (it == state->end() || !it->is_object())
-        return fail(std::string("field '") + key + "': needs an object");
-    }
-    result.sampler = (*state)["sampler"];
-    int64_t unused;
-    if (!count(result.sampler, "sampler.epoch", unused) ||
-        !count(result.sampler, "sampler.position", unused))
-      return std::nullopt;
-    result.schedules = (*state)["schedules"];
-    result.hyperParameters = (*state)["hyper_parameters"];
-    auto best = state->find("best_eval_loss");
-    if (best != state->end() && !best->is_null()) {
-      if (!best->is_number() || !std::isfinite(best->get<double>()))
-        return fail("field 'best_eval_loss': needs a finite number or null");
-      result.bestEval = best->get<double>();
-    }
-    return result;
-  }
-};
-
 /// Everything `EXE train` knows between steps.
 struct Run {
   ModelRunner *model = nullptr;
@@ -223,15 +161,15 @@ std::vector<TrainingFile> checkpointFiles(const Run &run) {
   for (const auto &[name, tensor] : run.trainer->optimizerState())
     moments.push_back(owned(name, tensor));
   files.push_back({"optimizer.safetensors", encoded(moments)});
-  json state = {{"step", run.trainer->steps()},
-                {"epoch", run.epoch},
-                {"trainable", run.trainable},
-                {"sampler", run.sampler},
-                {"best_eval_loss",
-                 std::isfinite(run.bestEval) ? json(run.bestEval) : json()},
-                {"schedules", run.schedules},
-                {"hyper_parameters", run.hyperParameters}};
-  files.push_back({"trainer_state.json", state.dump(1) + "\n"});
+  TrainerState state;
+  state.step = run.trainer->steps();
+  state.epoch = run.epoch;
+  state.trainable = run.trainable;
+  state.sampler = run.sampler;
+  state.bestEval = run.bestEval;
+  state.schedules = run.schedules;
+  state.hyperParameters = run.hyperParameters;
+  files.push_back({"trainer_state.json", state.toJson()});
   return files;
 }
 

@@ -34,6 +34,16 @@ bool isRegularFile(const std::string &path, std::string &error);
 std::optional<std::string>
 readRegularFile(const std::string &path, uint64_t maxBytes, std::string &error);
 
+/// Writes `bytes` to `path` and syncs it; false with `error` ("PATH: ...")
+/// and no file left behind otherwise.
+bool writeFileSynced(const std::string &path, const std::string &bytes,
+                     std::string &error);
+
+/// Replaces `path` by a file of `bytes` through a synced `path`.tmp: a
+/// reader sees the old or the new file, and a failure leaves no temporary.
+bool replaceFileAtomically(const std::string &path, const std::string &bytes,
+                           std::string &error);
+
 } // namespace runtime
 } // namespace tptt
 

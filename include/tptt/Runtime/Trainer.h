@@ -14,7 +14,7 @@
 #define TPTT_RUNTIME_TRAINER_H
 
 #include "tptt/Runtime/ModelRunner.h"
-#include "tptt/Runtime/Training.h"
+#include "tptt/Runtime/TrainData.h"
 
 #include <memory>
 #include <optional>
