@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int64_t layer = 0; layer < spec->numLayers; ++layer)
       (void)spec->attentionWindow(layer);
     (void)spec->ropeInverseFrequencies();
+    (void)spec->ropeAttentionScaling();
   } else if (error.empty()) {
     __builtin_trap();
   }
