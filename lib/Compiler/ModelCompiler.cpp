@@ -45,15 +45,6 @@ llvm::Error fail(const std::string &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-/// A JSON value for a message, cut short: a hostile file's value may be
-/// huge or deeply nested.
-std::string quoted(const json &value) {
-  if (value.is_structured())
-    return value.is_object() ? "an object" : "an array";
-  std::string text = value.dump();
-  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
-}
-
 const char *targetName(mlir::tptt::TpttTarget target) {
   switch (target) {
   case mlir::tptt::TpttTarget::CPU:
@@ -100,7 +91,8 @@ public:
       if (file.empty() || file.starts_with("/") || file == ".." ||
           file.starts_with("../") || file.contains("/../") ||
           file.ends_with("/.."))
-        return fail(index + ": the shard of '" + name + "' (" + quoted(shard) +
+        return fail(index + ": the shard of '" + name + "' (" +
+                    ::tptt::runtime::quoteJson(shard) +
                     ") is not a file inside " + dir);
       shardOf[name] = file.str();
     }
@@ -212,11 +204,13 @@ public:
     // than merged wrongly.
     if (auto type = config.find("peft_type");
         type != config.end() && *type != "LORA")
-      return fail(configPath + ": field 'peft_type' is " + quoted(*type) +
+      return fail(configPath + ": field 'peft_type' is " +
+                  ::tptt::runtime::quoteJson(*type) +
                   "; only LORA adapters can be merged");
     for (const char *flag : {"use_dora", "fan_in_fan_out"})
       if (auto it = config.find(flag); it != config.end() && *it != false)
-        return fail(configPath + ": field '" + flag + "' is " + quoted(*it) +
+        return fail(configPath + ": field '" + flag + "' is " +
+                    ::tptt::runtime::quoteJson(*it) +
                     "; only plain LoRA (W + scale * B A) can be merged");
     for (const char *patterns : {"rank_pattern", "alpha_pattern"})
       if (auto it = config.find(patterns); it != config.end() &&
@@ -228,7 +222,7 @@ public:
                     "PEFT (merge_and_unload) instead");
     if (rank != std::floor(rank))
       return fail(configPath + ": field 'r' must be an integer, not " +
-                  quoted(config["r"]));
+                  ::tptt::runtime::quoteJson(config["r"]));
     bool rslora = config.value("use_rslora", false) == true;
     scale = alpha / (rslora ? std::sqrt(rank) : rank);
     file = st::File::open(dir + "/adapter_model.safetensors", error);
