@@ -114,22 +114,22 @@ TEST_F(SafetensorsTest, RejectsCorruptHeadersNamingFileAndTensor) {
 TEST_F(SafetensorsTest, DeeplyNestedHeaderIsOneErrorNotACrash) {
   // 300 000 nested arrays as a dtype used to overflow the stack when the
   // message printed them.
-  std::string deep = std::string(300000, '[') + std::string(300000, ']');
   std::string error;
-  EXPECT_FALSE(File::open(raw("deep.safetensors",
-                              "{\"w\":{\"dtype\":" + deep +
-                                  ",\"shape\":[1],\"data_offsets\":[0,4]}}",
-                              4),
-                          error));
+  // A header whose one tensor has `dtype` as its dtype.
+  auto openWithDtype = [&](const std::string &name, const std::string &dtype) {
+    return File::open(raw(name,
+                          "{\"w\":{\"dtype\":" + dtype +
+                              ",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                          4),
+                      error);
+  };
+  std::string deep = std::string(300000, '[') + std::string(300000, ']');
+  EXPECT_FALSE(openWithDtype("deep.safetensors", deep));
   EXPECT_NE(error.find("JSON nested deeper than 64 levels"), std::string::npos)
       << error;
   // A long value is quoted briefly.
-  std::string wide = "\"" + std::string(100000, 'x') + "\"";
-  EXPECT_FALSE(File::open(raw("wide.safetensors",
-                              "{\"w\":{\"dtype\":" + wide +
-                                  ",\"shape\":[1],\"data_offsets\":[0,4]}}",
-                              4),
-                          error));
+  EXPECT_FALSE(openWithDtype("wide.safetensors",
+                             "\"" + std::string(100000, 'x') + "\""));
   EXPECT_NE(error.find("tensor 'w': unknown dtype \"xxxx"), std::string::npos)
       << error;
   EXPECT_LT(error.size(), 200u) << error;
