@@ -14,6 +14,7 @@
 #include "tptt/Dialect/Tptt/Transforms/LizaBuilders.h"
 #include "tptt/Model/ModelImporter.h"
 #include "tptt/Model/ModelSpec.h"
+#include "tptt/Runtime/Checkpoint.h"
 #include "tptt/Runtime/Executable.h"
 #include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Json.h"
@@ -172,7 +173,7 @@ json describe(const std::vector<tmodel::EntryValue> &values) {
 }
 
 /// A PEFT LoRA adapter, merged into the weights it targets:
-/// W' = W + scale · B A, scale = lora_alpha / r (or / √r with use_rslora).
+/// W' = W + scale · B A (Runtime/Checkpoint.h, LoraMergeConfig).
 class LoraAdapter {
 public:
   /// Reads `dir` and checks every pair against the model's weights.
@@ -185,46 +186,12 @@ public:
       return fail(error == configPath + ": " + std::strerror(ENOENT)
                       ? configPath + ": cannot open"
                       : error);
-    std::optional<json> document = ::tptt::runtime::parseJson(*text, error);
-    if (!document || !document->is_object())
-      return fail(configPath + ": " + (document ? "not a JSON object" : error));
-    json &config = *document;
-    double numbers[2];
-    const char *keys[2] = {"r", "lora_alpha"};
-    for (int index = 0; index < 2; ++index) {
-      auto it = config.find(keys[index]);
-      if (it == config.end() || !it->is_number() ||
-          it->template get<double>() <= 0)
-        return fail(configPath + ": field '" + keys[index] +
-                    "' must be a positive number");
-      numbers[index] = it->template get<double>();
-    }
-    double rank = numbers[0], alpha = numbers[1];
-    // What would change the update and is not merged here is refused rather
-    // than merged wrongly.
-    if (auto type = config.find("peft_type");
-        type != config.end() && *type != "LORA")
-      return fail(configPath + ": field 'peft_type' is " +
-                  ::tptt::runtime::quoteJson(*type) +
-                  "; only LORA adapters can be merged");
-    for (const char *flag : {"use_dora", "fan_in_fan_out"})
-      if (auto it = config.find(flag); it != config.end() && *it != false)
-        return fail(configPath + ": field '" + flag + "' is " +
-                    ::tptt::runtime::quoteJson(*it) +
-                    "; only plain LoRA (W + scale * B A) can be merged");
-    for (const char *patterns : {"rank_pattern", "alpha_pattern"})
-      if (auto it = config.find(patterns); it != config.end() &&
-                                           !it->is_null() &&
-                                           !(it->is_object() && it->empty()))
-        return fail(configPath + ": field '" + patterns +
-                    "' gives some modules their own rank or alpha, which "
-                    "this compiler does not merge; merge the adapter with "
-                    "PEFT (merge_and_unload) instead");
-    if (rank != std::floor(rank))
-      return fail(configPath + ": field 'r' must be an integer, not " +
-                  ::tptt::runtime::quoteJson(config["r"]));
-    bool rslora = config.value("use_rslora", false) == true;
-    scale = alpha / (rslora ? std::sqrt(rank) : rank);
+    std::optional<::tptt::runtime::LoraMergeConfig> config =
+        ::tptt::runtime::LoraMergeConfig::parse(*text, configPath, error);
+    if (!config)
+      return fail(error);
+    int64_t rank = config->rank;
+    scale = config->scale();
     file = st::File::open(dir + "/adapter_model.safetensors", error);
     if (!file)
       return fail(error);
@@ -255,10 +222,10 @@ public:
                     "' do not fit its weight " + json(base->shape).dump());
       // The scale is lora_alpha / r: tensors of another rank would be merged
       // with the wrong one.
-      if (pair.a->shape[0] != static_cast<int64_t>(rank))
+      if (pair.a->shape[0] != rank)
         return fail(file->path() + ": '" + module + "' has rank " +
                     std::to_string(pair.a->shape[0]) + ", but " + configPath +
-                    " says r = " + std::to_string(static_cast<int64_t>(rank)));
+                    " says r = " + std::to_string(rank));
     }
     return llvm::Error::success();
   }

@@ -6,6 +6,7 @@
 
 #include "tptt/Compiler/Compiler.h"
 #include "tptt/InitAll.h"
+#include "tptt/Runtime/Executable.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -147,8 +148,10 @@ llvm::Error tptt::compiler::validate(const CompileOptions &options) {
                    "text)");
   if (emit.empty() && options.outputPath.empty())
     return failure("give the output's path with -o");
-  if (options.numThreads < 0)
-    return failure("--num-threads must be 0 (all cores) or positive");
+  if (options.numThreads < 0 ||
+      options.numThreads > ::tptt::runtime::kMaxThreads)
+    return failure("--num-threads must be 0 (all cores) or an integer up to " +
+                   std::to_string(::tptt::runtime::kMaxThreads));
   return llvm::Error::success();
 }
 

@@ -133,6 +133,58 @@ std::string peftAdapterConfig(int64_t rank, double alpha, double dropout,
   return config.dump(2) + "\n";
 }
 
+std::optional<LoraMergeConfig> LoraMergeConfig::parse(const std::string &text,
+                                                      const std::string &path,
+                                                      std::string &error) {
+  auto fail = [&](const std::string &message) {
+    error = path + ": " + message;
+    return std::nullopt;
+  };
+  std::optional<json> document = parseJson(text, error);
+  if (!document || !document->is_object())
+    return fail(document ? "not a JSON object" : error);
+  const json &config = *document;
+  if (auto type = config.find("peft_type");
+      type != config.end() && *type != "LORA")
+    return fail("field 'peft_type' is " + quoteJson(*type) +
+                "; only LORA adapters can be merged");
+  for (const char *flag : {"use_dora", "fan_in_fan_out"})
+    if (auto it = config.find(flag); it != config.end() && *it != false)
+      return fail(std::string("field '") + flag + "' is " + quoteJson(*it) +
+                  "; only plain LoRA (W + scale * B A) can be merged");
+  for (const char *patterns : {"rank_pattern", "alpha_pattern"})
+    if (auto it = config.find(patterns); it != config.end() && !it->is_null() &&
+                                         !(it->is_object() && it->empty()))
+      return fail(std::string("field '") + patterns +
+                  "' gives some modules their own rank or alpha, which "
+                  "this compiler does not merge; merge the adapter with "
+                  "PEFT (merge_and_unload) instead");
+  // A rank is a tensor dimension; an alpha a finite positive number.
+  constexpr double kMaxRank = 1 << 30;
+  auto rank = config.find("r");
+  if (rank == config.end() || !rank->is_number() ||
+      !(rank->get<double>() >= 1 && rank->get<double>() <= kMaxRank) ||
+      rank->get<double>() != std::floor(rank->get<double>()))
+    return fail(
+        "field 'r' must be an integer from 1 to 2^30" +
+        std::string(rank == config.end() ? "" : ", not " + quoteJson(*rank)));
+  auto alpha = config.find("lora_alpha");
+  if (alpha == config.end() || !alpha->is_number() ||
+      !(alpha->get<double>() > 0) || !std::isfinite(alpha->get<double>()))
+    return fail(
+        "field 'lora_alpha' must be a positive number" +
+        std::string(alpha == config.end() ? "" : ", not " + quoteJson(*alpha)));
+  auto rslora = config.find("use_rslora");
+  if (rslora != config.end() && !rslora->is_boolean() && !rslora->is_null())
+    return fail("field 'use_rslora' must be true or false, not " +
+                quoteJson(*rslora));
+  LoraMergeConfig merge;
+  merge.rank = static_cast<int64_t>(rank->get<double>());
+  merge.alpha = alpha->get<double>();
+  merge.rslora = rslora != config.end() && *rslora == true;
+  return merge;
+}
+
 std::optional<TrainerState> TrainerState::parse(const std::string &text,
                                                 std::string &error) {
   std::optional<json> state = parseJson(text, error);

@@ -7,6 +7,7 @@
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/CudaDriver.h"
 #include "tptt/Runtime/Executable.h"
+#include "tptt/Runtime/Text.h"
 
 #include <algorithm>
 #include <chrono>
@@ -210,9 +211,32 @@ private:
   std::vector<int64_t> counts;
 };
 
+/// Whether OMP_NUM_THREADS, which the OpenMP runtime reads at the first
+/// parallel region, is absent or a list of thread counts it can honour:
+/// libomp aborts (after reserving gigabytes) on 99999999999.
+bool checkThreadEnvironment(std::string &error) {
+  const char *value = std::getenv("OMP_NUM_THREADS");
+  if (!value)
+    return true;
+  for (const std::string &field : splitText(value, ',')) {
+    std::optional<double> count = parseNumber(field);
+    if (!count || *count != std::floor(*count) || *count < 1 ||
+        *count > kMaxThreads) {
+      error = "OMP_NUM_THREADS must be a thread count from 1 to " +
+              std::to_string(kMaxThreads) +
+              " (or a comma-separated list of them), not '" +
+              std::string(value).substr(0, 64) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 std::unique_ptr<ModelRunner> ModelRunner::open(std::string &error) {
+  if (!checkThreadEnvironment(error))
+    return nullptr;
   json parsed = json::parse(tptt_manifest, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object() ||
       !parsed.contains("vocab_size")) {

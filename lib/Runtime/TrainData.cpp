@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <istream>
 #include <random>
 #include <sstream>
 
@@ -17,6 +18,36 @@ using json = nlohmann::json;
 
 namespace tptt {
 namespace runtime {
+
+bool forEachJsonLinesText(
+    std::istream &in, const std::string &name,
+    const std::function<bool(const std::string &, const std::string &)> &add,
+    std::string &error) {
+  int64_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = name + ":" + std::to_string(number);
+    std::optional<json> record = parseJson(line, error);
+    if (!record || !record->is_object()) {
+      error = where + ": " + (record ? "not a JSON object" : error);
+      return false;
+    }
+    auto text = record->find("text");
+    if (text == record->end() || !text->is_string()) {
+      error = where + ": no string field \"text\"";
+      return false;
+    }
+    if (!add(text->get<std::string>(), where))
+      return false;
+  }
+  if (in.bad()) {
+    error = name + ": read error";
+    return false;
+  }
+  return true;
+}
 
 std::optional<TokenWindows>
 TokenWindows::load(const std::vector<std::string> &files,
@@ -59,25 +90,8 @@ TokenWindows::load(const std::vector<std::string> &files,
         return std::nullopt;
       continue;
     }
-    int64_t number = 0;
-    for (std::string line; std::getline(in, line);) {
-      ++number;
-      if (line.find_first_not_of(" \t\r") == std::string::npos)
-        continue;
-      std::string where = path + ":" + std::to_string(number);
-      std::optional<json> record = parseJson(line, error);
-      if (!record || !record->is_object()) {
-        error = where + ": " + (record ? "not a JSON object" : error);
-        return std::nullopt;
-      }
-      auto text = record->find("text");
-      if (text == record->end() || !text->is_string()) {
-        error = where + ": no string field \"text\"";
-        return std::nullopt;
-      }
-      if (!add(text->get<std::string>(), where))
-        return std::nullopt;
-    }
+    if (!forEachJsonLinesText(in, path, add, error))
+      return std::nullopt;
   }
   for (int64_t start = 0;
        start + length + 1 <= static_cast<int64_t>(windows.stream.size());

@@ -38,6 +38,9 @@
 // RUN: not ls %t/nan-strict
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe generate --prompts /dev/zero | FileCheck %s --check-prefix=PROMPTS-DEVICE
 // RUN: not %t/exe logits --tokens 3,4,5 > /dev/full 2> %t/full.err
+// A thread count libomp would abort on (after reserving gigabytes) is refused.
+// RUN: env OMP_NUM_THREADS=99999999999 %python %S/../tptt-run/Inputs/status.py %t/exe logits --tokens 3 | FileCheck %s --check-prefix=OMP
+// RUN: env OMP_NUM_THREADS=2,1 %t/exe logits --tokens 3,4,5 | FileCheck %s --check-prefix=LOGITS
 // An output that is a symlink keeps being one; a pipe is written in place.
 // RUN: ln -sf %t/target.safetensors %t/link.safetensors
 // RUN: %t/exe logits --tokens 3,4,5 --out %t/link.safetensors
@@ -120,6 +123,8 @@
 // LONG-GENERATE: error: generate: the prompt has 65 tokens, more than the model's max_position_embeddings (64)
 // LONG-GENERATE-NEXT: status: 2
 // FULL: error: cannot write the standard output (No space left on device)
+// OMP: exe: error: OMP_NUM_THREADS must be a thread count from 1 to 4096 (or a comma-separated list of them), not '99999999999'
+// OMP-NEXT: status: 2
 // NAN-WARNING: tptt-compile: warning: weight 'model.layers.1.mlp.down_proj.weight' has 3 values that are not finite (NaN or infinity); the logits they reach will not be finite (--strict makes this an error)
 // NAN-GENERATE: error: generate: the logits of sequence 0 for new token 0 are not finite (NaN or infinity): the weights are broken; nothing was sampled from them
 // NAN-GENERATE-NEXT: status: 2

@@ -30,6 +30,7 @@
 // RUN: echo "func.func @f(%%x: tensor<2x3xf32>) -> tensor<2x3xf32> { %%t = tptt.tril_inverse %%x : tensor<2x3xf32> return %%t : tensor<2x3xf32> }" > %t.invalid.mlir
 // RUN: %python %S/Inputs/status.py tptt-run %t.invalid.mlir | FileCheck %s --check-prefix=INVALID
 // RUN: %python %S/Inputs/status.py tptt-run %s --num-threads=many | FileCheck %s --check-prefix=THREADS
+// RUN: %python %S/Inputs/status.py tptt-run %s --num-threads=5000 | FileCheck %s --check-prefix=THREADS-MANY
 // RUN: %python %S/Inputs/status.py tptt-run %s --bogus | FileCheck %s --check-prefix=OPTION
 // RUN: %python %S/Inputs/status.py tptt-run %s --target tpu | FileCheck %s --check-prefix=TARGET
 // RUN: %if !cuda-device %{ %python %S/Inputs/status.py tptt-run %s --target cuda | FileCheck %s --check-prefix=NO-GPU %}
@@ -76,8 +77,10 @@
 // SYNTAX-NEXT: status: 2
 // INVALID: tptt-run: error: {{.+}}invalid.mlir:1:{{[0-9]+}}: 'tptt.tril_inverse' op 'input' must be square in its last two dimensions, got 2x3
 // INVALID-NEXT: status: 2
-// THREADS: tptt-run: error: --num-threads must be 0 (all cores) or a positive integer, not 'many'
+// THREADS: tptt-run: error: --num-threads must be 0 (all cores) or an integer up to 4096, not 'many'
 // THREADS-NEXT: status: 2
+// THREADS-MANY: tptt-run: error: --num-threads must be 0 (all cores) or an integer up to 4096, not '5000'
+// THREADS-MANY-NEXT: status: 2
 // OPTION: tptt-run: error: Unknown command line argument '--bogus'.
 // OPTION-NEXT: status: 2
 // TARGET: tptt-run: error: --target must be cpu, cuda or cuda-on-cpu, not 'tpu'

@@ -17,6 +17,7 @@
 
 #include "tptt/Compiler/Compiler.h"
 #include "tptt/InitAll.h"
+#include "tptt/Runtime/Executable.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -161,9 +162,9 @@ int main(int argc, char **argv) {
                                             : mlir::tptt::TpttGpuFormat::Isa;
   options.cudaToolkit = cudaToolkit;
   if (!llvm::to_integer(numThreads.getValue(), options.numThreads) ||
-      options.numThreads < 0 || options.numThreads > 4096)
-    die("--num-threads must be 0 (all cores) or an integer up to 4096, not '" +
-        numThreads + "'");
+      options.numThreads < 0 || options.numThreads > tptt::runtime::kMaxThreads)
+    die("--num-threads must be 0 (all cores) or an integer up to " +
+        llvm::Twine(tptt::runtime::kMaxThreads) + ", not '" + numThreads + "'");
   // A path that is not there is a model directory unless it names a module.
   bool isModule =
       llvm::StringRef(input).ends_with(".mlir") ||

@@ -25,6 +25,7 @@
 #include "tptt/InitAll.h"
 #include "tptt/Pipelines/Pipelines.h"
 #include "tptt/Runtime/CudaDriver.h"
+#include "tptt/Runtime/Executable.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -424,9 +425,10 @@ int main(int argc, char **argv) {
   }
   Settings settings;
   if (!llvm::to_integer(numThreadsText, settings.numThreads) ||
-      settings.numThreads < 0)
-    return fail("--num-threads must be 0 (all cores) or a positive integer, "
-                "not '" +
+      settings.numThreads < 0 ||
+      settings.numThreads > ::tptt::runtime::kMaxThreads)
+    return fail("--num-threads must be 0 (all cores) or an integer up to " +
+                std::to_string(::tptt::runtime::kMaxThreads) + ", not '" +
                 numThreadsText + "'");
   if (!llvm::to_integer(repeatText, settings.repeat))
     return fail("--repeat must be a non-negative integer, not '" + repeatText +

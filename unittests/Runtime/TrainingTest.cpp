@@ -231,6 +231,39 @@ TEST_F(TrainingTest, PeftAdapterConfig) {
   EXPECT_EQ(config["r"], 8);
   EXPECT_EQ(config["lora_alpha"], 16.0);
   EXPECT_EQ(config["target_modules"][1], "v_proj");
+  std::string error;
+  std::optional<LoraMergeConfig> merge = LoraMergeConfig::parse(
+      peftAdapterConfig(8, 16, 0.05, {"q_proj"}, "base"), "a.json", error);
+  ASSERT_TRUE(merge) << error;
+  EXPECT_EQ(merge->rank, 8);
+  EXPECT_EQ(merge->scale(), 2.0);
+}
+
+TEST_F(TrainingTest, LoraMergeConfigRefusesWhatAPlainMergeDoesNot) {
+  auto parse = [](const std::string &text) {
+    std::string error;
+    std::optional<LoraMergeConfig> config =
+        LoraMergeConfig::parse(text, "a.json", error);
+    return config ? "scale " + std::to_string(config->scale()) : error;
+  };
+  EXPECT_EQ(parse(R"({"r": 4, "lora_alpha": 8, "use_rslora": true})"),
+            "scale 4.000000");
+  // A rank that does not fit an integer used to be converted anyway
+  // (undefined behaviour); a non-boolean use_rslora was read as false.
+  EXPECT_EQ(parse(R"({"r": 1e300, "lora_alpha": 8})"),
+            "a.json: field 'r' must be an integer from 1 to 2^30, not 1e+300");
+  EXPECT_EQ(parse(R"({"r": 2.5, "lora_alpha": 8})"),
+            "a.json: field 'r' must be an integer from 1 to 2^30, not 2.5");
+  EXPECT_EQ(parse(R"({"lora_alpha": 8})"),
+            "a.json: field 'r' must be an integer from 1 to 2^30");
+  EXPECT_EQ(parse(R"({"r": 4, "lora_alpha": -1})"),
+            "a.json: field 'lora_alpha' must be a positive number, not -1");
+  EXPECT_EQ(parse(R"({"r": 4, "lora_alpha": 8, "use_rslora": "yes"})"),
+            "a.json: field 'use_rslora' must be true or false, not \"yes\"");
+  EXPECT_EQ(parse(R"({"r": 4, "lora_alpha": 8, "fan_in_fan_out": true})"),
+            "a.json: field 'fan_in_fan_out' is true; only plain LoRA (W + "
+            "scale * B A) can be merged");
+  EXPECT_EQ(parse("[1]"), "a.json: not a JSON object");
 }
 
 TEST_F(TrainingTest, MetricsResumeDropsLaterRows) {

@@ -69,6 +69,28 @@ std::string peftAdapterConfig(int64_t rank, double alpha, double dropout,
                               const std::vector<std::string> &targets,
                               const std::string &baseModel);
 
+/// What a PEFT adapter_config.json says about merging its adapter into the
+/// weights: W' = W + scale · B A.
+struct LoraMergeConfig {
+  int64_t rank = 0;
+  double alpha = 0;
+  bool rslora = false;
+
+  /// lora_alpha / r, or lora_alpha / √r with use_rslora.
+  double scale() const {
+    return alpha / (rslora ? std::sqrt(static_cast<double>(rank))
+                           : static_cast<double>(rank));
+  }
+
+  /// Checks the contents `text` of the adapter_config.json at `path`:
+  /// anything that would change the update and that a plain merge does not
+  /// do (another PEFT type, DoRA, fan_in_fan_out, per-module ranks or
+  /// alphas) is refused rather than merged wrongly. On failure `error`
+  /// names the file and the field.
+  static std::optional<LoraMergeConfig>
+  parse(const std::string &text, const std::string &path, std::string &error);
+};
+
 } // namespace runtime
 } // namespace tptt
 

@@ -63,6 +63,9 @@ constexpr char kWeightsMagic[8] = {'T', 'P', 'T', 'T', 'W', 'G', 'T', '1'};
 constexpr uint64_t kWeightsTrailerBytes = 16;
 /// The embedded data starts at a multiple of this.
 constexpr uint64_t kWeightsAlignment = 64;
+/// The most OpenMP threads compiled code is asked to use (--num-threads,
+/// OMP_NUM_THREADS).
+constexpr int64_t kMaxThreads = 4096;
 
 } // namespace runtime
 } // namespace tptt

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace tptt {
@@ -53,15 +54,29 @@ public:
     known[name] = {false, help};
   }
 
+  /// Reads `argv`, printing the help and exiting at `--help`; a usage
+  /// error is one message and exit status 2.
   void parse(int argc, char **argv) {
+    std::string error;
+    if (!tryParse(argc, argv, error))
+      die(error);
+    if (helpAsked) {
+      printHelp();
+      std::exit(0);
+    }
+  }
+
+  /// `parse` without exiting: false with `error` set on a usage error;
+  /// reading stops at `--help` (`helpAsked`).
+  bool tryParse(int argc, char **argv, std::string &error) {
     for (int i = 0; i < argc; ++i) {
       std::string arg = argv[i];
       if (arg == "--help" || arg == "-h") {
-        printHelp();
-        std::exit(0);
+        helpAsked = true;
+        return true;
       }
       if (arg.rfind("--", 0) != 0)
-        die(where() + "unexpected argument '" + arg + "' (see --help)");
+        return fail(error, "unexpected argument '" + arg + "' (see --help)");
       std::string name = arg.substr(2), text;
       bool inline_ = false;
       if (size_t eq = name.find('='); eq != std::string::npos) {
@@ -71,16 +86,17 @@ public:
       }
       auto it = known.find(name);
       if (it == known.end())
-        die(where() + "unknown flag '--" + name + "' (see --help)");
+        return fail(error, "unknown flag '--" + name + "' (see --help)");
       if (it->second.takesValue && !inline_) {
         if (i + 1 >= argc)
-          die(where() + "flag '--" + name + "' needs a value");
+          return fail(error, "flag '--" + name + "' needs a value");
         text = argv[++i];
       } else if (!it->second.takesValue && inline_) {
-        die(where() + "flag '--" + name + "' takes no value");
+        return fail(error, "flag '--" + name + "' takes no value");
       }
       values[name] = text;
     }
+    return true;
   }
 
   bool has(const std::string &name) const { return values.count(name); }
@@ -90,35 +106,69 @@ public:
     return it == values.end() ? fallback : it->second;
   }
 
+  /// The number `--name` gives, in [low, high]; `fallback` without it.
   double number(const std::string &name, double fallback, double low,
                 double high) const {
+    std::string error;
+    std::optional<double> v = tryNumber(name, fallback, low, high, error);
+    if (!v)
+      die(error);
+    return *v;
+  }
+
+  /// The integer `--name` gives, in [low, high]; `fallback` without it.
+  int64_t integer(const std::string &name, int64_t fallback, int64_t low,
+                  int64_t high) const {
+    std::string error;
+    std::optional<int64_t> v = tryInteger(name, fallback, low, high, error);
+    if (!v)
+      die(error);
+    return *v;
+  }
+
+  /// `number` without exiting: nothing, with `error` set, on a bad value.
+  std::optional<double> tryNumber(const std::string &name, double fallback,
+                                  double low, double high,
+                                  std::string &error) const {
     if (!has(name))
       return fallback;
     const std::string &t = values.at(name);
     char *end = nullptr;
     double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || *end || !std::isfinite(v) || v < low || v > high)
-      die(where() + "flag '--" + name + "' must be a number in [" +
-          format(low) + ", " + format(high) + "], not '" + t + "'");
+    if (t.empty() || *end || !std::isfinite(v) || v < low || v > high) {
+      fail(error, "flag '--" + name + "' must be a number in [" + format(low) +
+                      ", " + format(high) + "], not '" + t + "'");
+      return std::nullopt;
+    }
     return v;
   }
 
-  int64_t integer(const std::string &name, int64_t fallback, int64_t low,
-                  int64_t high) const {
+  /// `integer` without exiting: nothing, with `error` set, on a bad value.
+  std::optional<int64_t> tryInteger(const std::string &name, int64_t fallback,
+                                    int64_t low, int64_t high,
+                                    std::string &error) const {
     if (!has(name))
       return fallback;
     const std::string &t = values.at(name);
     char *end = nullptr;
     errno = 0;
     long long v = std::strtoll(t.c_str(), &end, 10);
-    if (t.empty() || *end || errno || v < low || v > high)
-      die(where() + "flag '--" + name + "' must be an integer in [" +
-          std::to_string(low) + ", " + std::to_string(high) + "], not '" + t +
-          "'");
+    if (t.empty() || *end || errno || v < low || v > high) {
+      fail(error, "flag '--" + name + "' must be an integer in [" +
+                      std::to_string(low) + ", " + std::to_string(high) +
+                      "], not '" + t + "'");
+      return std::nullopt;
+    }
     return v;
   }
 
 private:
+  /// Sets `error` to `message` after the subcommand's name; false.
+  bool fail(std::string &error, const std::string &message) const {
+    error = where() + message;
+    return false;
+  }
+
   /// What messages start with: the subcommand, if any.
   std::string where() const { return command.empty() ? "" : command + ": "; }
 
@@ -144,6 +194,7 @@ private:
   std::string command, usage;
   std::map<std::string, Flag> known;
   std::map<std::string, std::string> values;
+  bool helpAsked = false;
 };
 
 /// `EXE train` (TrainCommand.cpp) on the model compiled into `selfPath`.

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,15 @@ struct TrainBatch {
   /// 1 for real tokens, 0 for padding.
   std::vector<uint8_t> mask;
 };
+
+/// Calls `add(text, "NAME:LINE")` with the "text" field of each record of
+/// JSON Lines `in` (blank lines skipped) until it returns false. False with
+/// `error` naming the line of a record that is not an object with a string
+/// "text", or when `add` fails (its error).
+bool forEachJsonLinesText(
+    std::istream &in, const std::string &name,
+    const std::function<bool(const std::string &, const std::string &)> &add,
+    std::string &error);
 
 /// Training text as windows of L + 1 tokens: the documents (one per line of
 /// a .jsonl file, its "text" field; a whole file otherwise), each encoded
