@@ -302,21 +302,19 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
 
   std::string saveDir =
       flags.has("save") ? flags.text("save") : flags.text("resume");
-  if (!saveDir.empty()) {
-    // One train per run directory: a second would interleave its metrics
-    // and checkpoints with the first's. The lock goes with the process.
-    std::error_code ec;
-    std::filesystem::create_directories(saveDir, ec);
-    if (ec)
-      die("train: " + saveDir + ": " + ec.message());
-    int lock = ::open((saveDir + "/.lock").c_str(),
-                      O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // One train per run directory: a second would interleave its metrics and
+  // checkpoints with the first's, or replace the checkpoint being resumed
+  // from. The locks go with the process. A save that was killed leaves its
+  // copies beside the directory: the newest complete one is recovered, in
+  // the run resumed from as in the one saved to.
+  auto claimRunDirectory = [](const std::string &dir) {
+    int lock =
+        ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock < 0)
-      die("train: " + saveDir + "/.lock: " + std::strerror(errno));
+      die("train: " + dir + "/.lock: " + std::strerror(errno));
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0)
-      die("train: " + saveDir + " is in use by another train (it holds " +
-          saveDir + "/.lock)");
-    // A save that was killed leaves its copies beside the directory.
+      die("train: " + dir + " is in use by another train (it holds " + dir +
+          "/.lock)");
     auto stepOf = [](const std::string &copy) -> std::optional<int64_t> {
       std::string error;
       std::optional<std::string> text =
@@ -326,11 +324,23 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
       return state ? std::optional<int64_t>(state->step) : std::nullopt;
     };
     for (const char *name : {"/checkpoint", "/best"})
-      if (std::string note = recoverSavedDirectory(saveDir + name, stepOf);
+      if (std::string note = recoverSavedDirectory(dir + name, stepOf);
           !note.empty())
         std::fprintf(stderr, "%s train: %s\n", programName.c_str(),
                      note.c_str());
+  };
+  if (!saveDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(saveDir, ec);
+    if (ec)
+      die("train: " + saveDir + ": " + ec.message());
+    claimRunDirectory(saveDir);
   }
+  std::error_code ec;
+  if (std::string resumeDir = flags.text("resume");
+      !resumeDir.empty() && std::filesystem::is_directory(resumeDir, ec) &&
+      !std::filesystem::equivalent(resumeDir, saveDir, ec))
+    claimRunDirectory(resumeDir);
   if (flags.has("resume")) {
     // The run directory of an earlier --save: its latest checkpoint.
     std::string runDir = flags.text("resume");

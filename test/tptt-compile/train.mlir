@@ -84,5 +84,5 @@
 // LOCKED: status: 2
 // CHANGED: warning: train: --resume: lr changes from "constant 0.0005" to "constant 0.001" for the steps after 8
 // CHANGED: warning: train: --resume: steps changes from 8 to 9 for the steps after 8
-// KILLS: killed {{[1-9][0-9]*}} runs at a rename or an fsync; each resumed to the uninterrupted checkpoint
+// KILLS: killed {{[1-9][0-9]*}} runs at a rename or an fsync; each resumed to the uninterrupted checkpoint; {{[1-9][0-9]*}} left no checkpoint/ and were repaired
 // TUNED: adapter:         {{.+}}run/checkpoint (2 LoRA pairs, merged)
