@@ -10,7 +10,8 @@ TPTT_BUILD=${TPTT_BUILD:-$TPTT_ROOT/build}
 # LLVM/MLIR 22 from Debian (and its OpenMP runtime for the parallel loops),
 # the build tools, GoogleTest, clang-format 22 for the format check,
 # Debian's numpy/pytest for the Python reference, and clang with its
-# libFuzzer runtime for the parser fuzzers, libpng for the loss curve, and
+# libFuzzer and sanitizer runtimes for the parser fuzzers and the sanitizer
+# build (scripts/sanitize.sh), libpng for the loss curve, and
 # strace for the test that kills a training run at each rename and fsync.
 # Callers may add packages in TPTT_EXTRA_PACKAGES (the benchmarks add
 # PyTorch).
