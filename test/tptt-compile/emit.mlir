@@ -5,6 +5,25 @@
 // RUN: tptt-compile %t --emit=tptt 2> /dev/null | FileCheck %s --check-prefix=TPTT
 // RUN: tptt-compile %t --emit=tptt --semantics tptt-0.12 2> /dev/null | FileCheck %s --check-prefix=REFERENCE
 // RUN: tptt-compile %t --emit=llvm-ir 2> /dev/null | FileCheck %s --check-prefix=IR
+// Every op carries the location of its Hugging Face module, so that a
+// diagnostic names the layer; the layers are merged all the same.
+// RUN: tptt-compile %t --emit=tptt --mlir-print-debuginfo --mlir-print-local-scope 2> /dev/null | FileCheck %s --check-prefix=LOC
+
+// LOC-LABEL: func.func @tptt_logits(
+// LOC:         tptt.embedding {{.+}} loc("model.embed_tokens")
+// LOC:         tptt.rope_tables {{.+}} loc("model.rotary_emb")
+// LOC:         call @layer_0({{.+}} loc("model.layers.0")
+// LOC:         call @layer_0({{.+}} loc("model.layers.1")
+// LOC:         tptt.rms_norm {{.+}} loc("model.norm")
+// LOC:         tptt.linear {{.+}} loc("lm_head")
+// LOC-NOT:     func.func private @layer_1
+// LOC:       func.func private @layer_0(
+// LOC:         tptt.rms_norm {{.+}} loc("model.layers.0.input_layernorm")
+// LOC:         tptt.linear {{.+}} loc("model.layers.0.self_attn.q_proj")
+// LOC:         tptt.liza_attention {{.+}} loc("model.layers.0.self_attn")
+// LOC:         tptt.rms_norm {{.+}} loc("model.layers.0.post_attention_layernorm")
+// LOC:         tptt.swiglu {{.+}} loc("model.layers.0.mlp.act_fn")
+// LOC:         tptt.linear {{.+}} loc("model.layers.0.mlp.down_proj")
 
 // TPTT-LABEL: func.func @tptt_logits(
 // TPTT-SAME:     %{{.+}}: tensor<?x?xi64> {tptt.name = "tokens"}

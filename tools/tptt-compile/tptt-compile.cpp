@@ -19,6 +19,7 @@
 #include "tptt/InitAll.h"
 #include "tptt/Runtime/Executable.h"
 
+#include "mlir/IR/AsmState.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -76,7 +77,8 @@ cl::opt<std::string> emitStage(
              "ptx (--target cuda: every kernel module's PTX), llvm-ir; or "
              "build exe (a model's default) or shared-lib (for a model, the "
              "C API of Runtime/tptt.h; for a module, its library, the "
-             "default: Runtime/ModuleLibrary.h)"),
+             "default: Runtime/ModuleLibrary.h). With --mlir-print-debuginfo "
+             "every op names the Hugging Face module it comes from"),
     cl::cat(category));
 cl::opt<std::string> trainMode(
     "train",
@@ -126,6 +128,8 @@ cl::opt<std::string> numThreads("num-threads",
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::tptt::registerAllTpttPasses();
+  // --mlir-print-debuginfo shows the Hugging Face module of every op.
+  mlir::registerAsmPrinterCLOptions();
   cl::HideUnrelatedOptions(category);
   // Usage errors follow the tool's contract too: one line, status 2.
   std::string usageErrors;

@@ -96,7 +96,8 @@ public:
                const WeightShapeLookup &lookup, std::string &error,
                WeightLayout layout, const TrainingOptions *training = nullptr)
       : b(module.getContext()), module(module), spec(spec), lookup(lookup),
-        error(error), layout(layout), training(training) {}
+        error(error), layout(layout), training(training),
+        here(b.getUnknownLoc()) {}
 
   /// @tptt_loss: the full-sequence forward (with the LoRA adapters being
   /// trained) and the mean cross-entropy of `labels` (the next token of
@@ -118,8 +119,8 @@ public:
     Value logits = forward(tokens, positions);
     if (!logits)
       return std::nullopt;
-    Value loss = CrossEntropyOp::create(b, b.getUnknownLoc(), tensor({}, f32()),
-                                        logits, labels);
+    Value loss =
+        CrossEntropyOp::create(b, here, tensor({}, f32()), logits, labels);
     return finish({{"loss", loss}});
   }
 
@@ -151,7 +152,7 @@ public:
     windowMask =
         argument("window_mask", "input", tensor({kDynamic, window}, i1()));
     mu = argument("mag_weight", "input", tensor({}, f32()));
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     position = tensor::CollapseShapeOp::create(
         b, loc, tensor({kDynamic}, i64()), positions,
         SmallVector<ReassociationIndices>{{0, 1}});
@@ -159,6 +160,22 @@ public:
   }
 
 private:
+  /// Until it goes out of scope, the ops built carry the location of the
+  /// Hugging Face module `name` (e.g. model.layers.3.self_attn), so that a
+  /// diagnostic names the layer.
+  class ModuleScope {
+  public:
+    ModuleScope(EntryBuilder &builder, const std::string &name)
+        : builder(builder), saved(builder.here) {
+      builder.here = NameLoc::get(builder.b.getStringAttr(name));
+    }
+    ~ModuleScope() { builder.here = saved; }
+
+  private:
+    EntryBuilder &builder;
+    Location saved;
+  };
+
   Type f32() { return b.getF32Type(); }
   Type i64() { return b.getI64Type(); }
   Type i1() { return b.getI1Type(); }
@@ -175,8 +192,7 @@ private:
   }
 
   void begin(StringRef name) {
-    function = func::FuncOp::create(b.getUnknownLoc(), name,
-                                    b.getFunctionType({}, {}));
+    function = func::FuncOp::create(here, name, b.getFunctionType({}, {}));
     module.push_back(function);
     entry = function.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -188,11 +204,11 @@ private:
   Value argument(const std::string &name, const std::string &kind,
                  RankedTensorType type) {
     signature.arguments.push_back(describe(name, kind, type));
-    Value value = entry->addArgument(type, b.getUnknownLoc());
+    Value value = entry->addArgument(type, here);
     if (!layerBlock)
       return value;
     layerOperands->push_back(value);
-    return layerBlock->addArgument(type, b.getUnknownLoc());
+    return layerBlock->addArgument(type, here);
   }
 
   /// Returns the logits and the caches the layers produced (none for
@@ -215,7 +231,7 @@ private:
       signature.results.push_back(
           describe(name, "result", cast<RankedTensorType>(value.getType())));
     }
-    func::ReturnOp::create(b, b.getUnknownLoc(), values);
+    func::ReturnOp::create(b, here, values);
     function.setType(b.getFunctionType(entry->getArgumentTypes(), types));
     for (auto [index, argument] : llvm::enumerate(signature.arguments))
       function.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
@@ -260,8 +276,7 @@ private:
     auto type = cast<RankedTensorType>(w.getType());
     if (type.getElementType().isF32())
       return w;
-    return arith::ExtFOp::create(b, b.getUnknownLoc(),
-                                 tensor(type.getShape(), f32()), w);
+    return arith::ExtFOp::create(b, here, tensor(type.getShape(), f32()), w);
   }
 
   /// The LoRA matrices of the projection `prefix` (e.g.
@@ -304,20 +319,25 @@ private:
   }
 
   Value forward(Value tokens, Value positions) {
-    Location loc = b.getUnknownLoc();
     int64_t hidden = spec.hiddenSize, vocab = spec.vocabSize;
     Value embedTable = weight("model.embed_tokens.weight", {vocab, hidden});
     if (!embedTable)
       return Value();
-    Value x =
-        EmbeddingOp::create(b, loc, activation(hidden), tokens, embedTable);
-    auto table = activation(spec.headDim);
-    auto tables =
-        RopeTablesOp::create(b, loc, TypeRange{table, table}, positions,
-                             spec.ropeInverseFrequencies(),
-                             llvm::APFloat(spec.ropeAttentionScaling()));
-    cos = tables.getCos();
-    sin = tables.getSin();
+    Value x;
+    {
+      ModuleScope scope(*this, "model.embed_tokens");
+      x = EmbeddingOp::create(b, here, activation(hidden), tokens, embedTable);
+    }
+    {
+      ModuleScope scope(*this, "model.rotary_emb");
+      auto table = activation(spec.headDim);
+      auto tables =
+          RopeTablesOp::create(b, here, TypeRange{table, table}, positions,
+                               spec.ropeInverseFrequencies(),
+                               llvm::APFloat(spec.ropeAttentionScaling()));
+      cos = tables.getCos();
+      sin = tables.getSin();
+    }
     for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
       x = decoderLayer(layer, x);
       if (!x)
@@ -327,12 +347,13 @@ private:
     // A tied head reads the embedding table, transposed for the product:
     // stored once more that way for inference, transposed in the graph when
     // the table is trained (so that both uses update one tensor).
+    ModuleScope scope(*this, "lm_head");
     Value head;
     if (spec.tieWordEmbeddings &&
         trainsWeight(spec, training, "model.embed_tokens.weight")) {
       Value init = tensor::EmptyOp::create(
-          b, loc, ArrayRef<int64_t>{hidden, vocab}, f32());
-      head = linalg::TransposeOp::create(b, loc, embedTable, init,
+          b, here, ArrayRef<int64_t>{hidden, vocab}, f32());
+      head = linalg::TransposeOp::create(b, here, embedTable, init,
                                          ArrayRef<int64_t>{1, 0})
                  .getResult()[0];
     } else {
@@ -342,10 +363,11 @@ private:
     }
     if (!norm || !head)
       return Value();
-    x = RmsNormOp::create(b, loc, x.getType(), x, norm,
+    x = RmsNormOp::create(b, NameLoc::get(b.getStringAttr("model.norm")),
+                          x.getType(), x, norm,
                           b.getF64FloatAttr(spec.rmsNormEps));
     auto logits = tensor({kDynamic, decoding ? 1 : kDynamic, vocab}, f32());
-    return LinearOp::create(b, loc, logits, x, head, Value(), b.getUnitAttr());
+    return LinearOp::create(b, here, logits, x, head, Value(), b.getUnitAttr());
   }
 
   /// y = x Wᵀ (+ b) for the projection `prefix`.{weight,bias}.
@@ -355,8 +377,9 @@ private:
     Value bv = w && bias ? weight(prefix + ".bias", {out}) : Value();
     if (!w || (bias && !bv))
       return Value();
-    Value y = LinearOp::create(b, b.getUnknownLoc(), activation(out), x, w, bv,
-                               b.getUnitAttr());
+    ModuleScope scope(*this, prefix);
+    Value y =
+        LinearOp::create(b, here, activation(out), x, w, bv, b.getUnitAttr());
     return withAdapter(x, y, loraAdapter(prefix, out, in));
   }
 
@@ -366,7 +389,7 @@ private:
                     std::optional<std::pair<Value, Value>> lora) {
     if (!lora)
       return y;
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     if (dropoutSeed)
       x = DropoutOp::create(b, loc, x, dropoutSeed, dropoutRate,
                             dropoutSites++);
@@ -395,7 +418,7 @@ private:
 
   /// `rows` with `row` (size 1 along `dim`) appended along `dim`.
   Value appendRow(Value rows, Value row, int64_t dim) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     auto type = cast<RankedTensorType>(rows.getType());
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
     SmallVector<int64_t> shape(type.getShape());
@@ -423,7 +446,7 @@ private:
 
   /// The last `count` rows of `rows` along dimension 1 (static sizes).
   Value lastRows(Value rows, int64_t count) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     auto type = cast<RankedTensorType>(rows.getType());
     SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
     offsets[1] = b.getIndexAttr(type.getDimSize(1) - count);
@@ -439,7 +462,7 @@ private:
 
   /// [B, 1, G·d] → [B, G, 1, d] (reshapes only: the token axis has size 1).
   Value tokenHeads(Value x, int64_t groups) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, tensor({kDynamic, groups * spec.headDim}, f32()), x,
         SmallVector<ReassociationIndices>{{0}, {1, 2}});
@@ -452,7 +475,7 @@ private:
   /// the cache (returned as results), q attends over all of them.
   Value decodeAttention(int64_t layer, Value q, Value k, Value v, Value wo,
                         Value bo, IntegerAttr windowAttr) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     std::string p = "layers." + std::to_string(layer) + ".";
     int64_t kvHeads = spec.numKvHeads, headDim = spec.headDim;
     auto cacheType = tensor({kDynamic, kvHeads, kDynamic, headDim}, f32());
@@ -483,7 +506,7 @@ private:
   /// The linear branch of one decode step, after o_proj.
   Value decodeLinear(int64_t layer, Value q, Value k, Value v, Value wo,
                      Value bo) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     std::string p = "layers." + std::to_string(layer) + ".";
     int64_t kvWidth = spec.numKvHeads * spec.headDim, headDim = spec.headDim;
     Value state =
@@ -508,7 +531,8 @@ private:
   /// caches it asks for become arguments of both the entry point and the
   /// layer function.
   Value decoderLayer(int64_t layer, Value x) {
-    Location loc = b.getUnknownLoc();
+    ModuleScope scope(*this, "model.layers." + std::to_string(layer));
+    Location loc = here;
     std::string name = (decoding     ? "decode_layer_"
                         : prefilling ? "prefill_layer_"
                         : training   ? "train_layer_"
@@ -572,7 +596,7 @@ private:
   /// raw k/v rows of the last W − 1 tokens.
   Value prefillAttention(int64_t layer, Value q, Value k, Value v, Value wo,
                          Value bo, IntegerAttr windowAttr, bool liza) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     std::string p = "layers." + std::to_string(layer) + ".";
     Value keys, values;
     Value merged =
@@ -601,7 +625,7 @@ private:
   /// rows before the sequence are zero (a decode step's window mask never
   /// reads them).
   Value lastRowsOf(Value rows, int64_t count) {
-    Location loc = b.getUnknownLoc();
+    Location loc = here;
     auto type = cast<RankedTensorType>(rows.getType());
     Type elementType = type.getElementType();
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
@@ -633,7 +657,6 @@ private:
   }
 
   Value layerBody(int64_t layer, Value x) {
-    Location loc = b.getUnknownLoc();
     std::string p = "model.layers." + std::to_string(layer) + ".";
     int64_t hidden = spec.hiddenSize, headDim = spec.headDim;
     int64_t qWidth = spec.numHeads * headDim,
@@ -641,8 +664,9 @@ private:
     Value ln1 = weight(p + "input_layernorm.weight", {hidden});
     if (!ln1)
       return Value();
-    Value h = RmsNormOp::create(b, loc, x.getType(), x, ln1,
-                                b.getF64FloatAttr(spec.rmsNormEps));
+    Value h = RmsNormOp::create(
+        b, NameLoc::get(b.getStringAttr(p + "input_layernorm")), x.getType(), x,
+        ln1, b.getF64FloatAttr(spec.rmsNormEps));
     Value q =
         projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
     Value k =
@@ -658,6 +682,7 @@ private:
                                 : Value();
     if (!wo || (spec.oBias && !bo))
       return Value();
+    std::optional<ModuleScope> scope(std::in_place, *this, p + "self_attn");
     // Both branches share o_proj. Without dropout its adapter joins the
     // weight itself, Woᵀ + (lora_alpha / r) · Aᵀ Bᵀ; with dropout each
     // branch's input draws its own mask, as two calls of a PEFT layer do.
@@ -666,13 +691,13 @@ private:
     if (oAdapter && !dropoutSeed) {
       wo = widened(wo);
       Value delta =
-          LinearOp::create(b, loc, wo.getType(), oAdapter->first,
+          LinearOp::create(b, here, wo.getType(), oAdapter->first,
                            oAdapter->second, Value(), UnitAttr(), loraScale());
-      wo = arith::AddFOp::create(b, loc, wo, delta);
+      wo = arith::AddFOp::create(b, here, wo, delta);
       oAdapter.reset();
     }
     auto outputProjection = [&](Value merged) {
-      Value y = LinearOp::create(b, loc, x.getType(), merged, wo, bo,
+      Value y = LinearOp::create(b, here, x.getType(), merged, wo, bo,
                                  b.getUnitAttr());
       return withAdapter(merged, y, oAdapter);
     };
@@ -686,7 +711,7 @@ private:
       if (liza) {
         Value lin = decodeLinear(layer, q, k, v, wo, bo);
         attn =
-            MagMixOp::create(b, loc, attn.getType(), attn, lin, mu,
+            MagMixOp::create(b, here, attn.getType(), attn, lin, mu,
                              spec.crossGate ? b.getUnitAttr() : UnitAttr(),
                              spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
                              b.getF64FloatAttr(1e-5));
@@ -695,45 +720,48 @@ private:
       attn = prefillAttention(layer, q, k, v, wo, bo, windowAttr, liza);
     } else if (liza && oAdapter) {
       Value soft = outputProjection(
-          buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
+          buildSoftmaxBranch(b, here, q, k, v, cos, sin, spec.numHeads,
                              spec.numKvHeads, mask, windowAttr));
       Value lin = outputProjection(
-          buildLinearBranch(b, loc, branchOptions(), q, k, v, mask));
-      attn = MagMixOp::create(b, loc, x.getType(), soft, lin, mu,
+          buildLinearBranch(b, here, branchOptions(), q, k, v, mask));
+      attn = MagMixOp::create(b, here, x.getType(), soft, lin, mu,
                               spec.crossGate ? b.getUnitAttr() : UnitAttr(),
                               spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
                               b.getF64FloatAttr(1e-5));
     } else if (liza) {
       LinearBranchOptions o = branchOptions();
       attn = LizaAttentionOp::create(
-          b, loc, x.getType(), q, k, v, cos, sin, mu, wo, bo, mask, o.numHeads,
+          b, here, x.getType(), q, k, v, cos, sin, mu, wo, bo, mask, o.numHeads,
           o.numKvHeads, o.order, o.trick, o.alphaGate, o.betaGate, o.nonlinear,
           o.chunkSize, o.semantics, spec.crossGate, spec.baseScaleAttn,
           o.bidirectional, windowAttr, TypeAttr::get(o.linearType),
           /*transposed_o_weight=*/true);
     } else {
-      attn = outputProjection(buildSoftmaxBranch(b, loc, q, k, v, cos, sin,
+      attn = outputProjection(buildSoftmaxBranch(b, here, q, k, v, cos, sin,
                                                  spec.numHeads, spec.numKvHeads,
                                                  mask, windowAttr));
     }
-    x = arith::AddFOp::create(b, loc, x, attn);
+    x = arith::AddFOp::create(b, here, x, attn);
+    scope.reset();
 
     Value ln2 = weight(p + "post_attention_layernorm.weight", {hidden});
     if (!ln2)
       return Value();
-    h = RmsNormOp::create(b, loc, x.getType(), x, ln2,
-                          b.getF64FloatAttr(spec.rmsNormEps));
+    h = RmsNormOp::create(
+        b, NameLoc::get(b.getStringAttr(p + "post_attention_layernorm")),
+        x.getType(), x, ln2, b.getF64FloatAttr(spec.rmsNormEps));
     int64_t inter = spec.intermediateSize;
     Value gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
     Value up =
         gate ? projection(p + "mlp.up_proj", h, inter, hidden, false) : Value();
     if (!up)
       return Value();
-    Value act = SwigluOp::create(b, loc, gate, up);
+    Value act = SwigluOp::create(
+        b, NameLoc::get(b.getStringAttr(p + "mlp.act_fn")), gate, up);
     Value down = projection(p + "mlp.down_proj", act, hidden, inter, false);
     if (!down)
       return Value();
-    return arith::AddFOp::create(b, loc, x, down);
+    return arith::AddFOp::create(b, here, x, down);
   }
 
   OpBuilder b;
@@ -760,6 +788,8 @@ private:
   Value dropoutSeed, dropoutRate;
   int64_t dropoutSites = 0;
   std::vector<std::pair<std::string, Value>> cacheResults;
+  /// The location of the ops being built (see ModuleScope).
+  Location here;
 };
 
 /// Widens every use of a bf16 weight to f32 with an arith.extf of its own,
@@ -797,12 +827,14 @@ void mergeIdenticalLayers(ModuleOp module) {
   for (func::FuncOp function : module.getOps<func::FuncOp>()) {
     if (!function.isPrivate())
       continue;
-    // The body printed without the function's own name.
+    // The body printed without the function's own name, nor the locations
+    // (which name the layer), whatever the printing options are.
     std::string text;
     llvm::raw_string_ostream os(text);
     std::string name = function.getSymName().str();
     function.setSymName("layer");
-    function->print(os, OpPrintingFlags().useLocalScope());
+    function->print(os,
+                    OpPrintingFlags().useLocalScope().enableDebugInfo(false));
     function.setSymName(name);
     auto [it, inserted] = kept.try_emplace(text, function);
     if (inserted)
@@ -825,7 +857,7 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
                           const EntryPoint &lossEntry) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
-  Location loc = b.getUnknownLoc();
+  Location loc = NameLoc::get(b.getStringAttr("optimizer"));
   auto scalar = RankedTensorType::get({}, b.getF32Type());
   EntryPoint entry{kTrainStepEntry, lossEntry.arguments, {}};
   SmallVector<Type> inputs(loss.getArgumentTypes());
