@@ -2,7 +2,7 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-// The model contract (ARCHITECTURE.md, "The model contract"): a Hugging
+// The model contract (docs/user-guide.md, "tptt-compile", Input): a Hugging
 // Face config.json with a `tptt` object, validated against
 // tptt-model.schema.json and then for consistency (head sizes, layer
 // indices). Plain C++, no MLIR, so the runtime and the fuzzers can use it.
