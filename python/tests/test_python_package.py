@@ -91,6 +91,14 @@ def test_card_names_the_variant_and_reports_metrics(tmp_path):
     assert "# liza_lora_cross_causal_alpha-c_beta-k_order-2_linear_trick-rot_" in text
     assert "| LoRA | r = 4, alpha = 8, dropout = 0.0, on q_proj, k_proj, v_proj, o_proj |" in text
     assert "From `metrics.csv` (2 rows); last row:" in text and "| eval_loss | 3.4 |" in text
+    assert "datasets:" not in text
+    # The reference template's variables.
+    assert cli("card", out, "--model-id", "Titans-Tiny", "--dataset", "yahma/alpaca-cleaned",
+               "--dataset", "moby-dick", "--hardware", "2 CPU cores").returncode == 0
+    text = (out / "README.md").read_text()
+    assert "datasets:\n- yahma/alpaca-cleaned\n- moby-dick\n---" in text
+    assert "# Titans-Tiny\n" in text and "Variant: `liza_lora_cross_causal_" in text
+    assert "Trained on yahma/alpaca-cleaned, moby-dick with 2 CPU cores." in text
 
 
 @needs_compiler

@@ -43,6 +43,10 @@ def main(argv=None):
 
     k = commands.add_parser("card", help="write MODEL_DIR/README.md, a model card")
     k.add_argument("model_dir")
+    k.add_argument("--model-id", help="the card's title (default: the variant's name)")
+    k.add_argument("--dataset", action="append", default=[], dest="datasets",
+                   help="a dataset it was trained on (repeatable)")
+    k.add_argument("--hardware", help="what it was trained on, e.g. '1x H100'")
 
     m = commands.add_parser("compile", help="tptt-compile a model directory")
     m.add_argument("model_dir")
@@ -58,7 +62,9 @@ def main(argv=None):
             convert.convert(args.hf_dir, args.out_dir, copy=args.copy, **options)
             print(f"wrote {args.out_dir}")
         elif args.command == "card":
-            print(f"wrote {card_module.write_card(args.model_dir)}")
+            path = card_module.write_card(args.model_dir, model_id=args.model_id, datasets=args.datasets,
+                                          hardware=args.hardware)
+            print(f"wrote {path}")
         else:
             path = compiler.compile(args.model_dir, args.output, semantics=args.semantics,
                                     shared_library=not args.executable)

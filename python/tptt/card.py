@@ -2,7 +2,9 @@
 
 In the spirit of the reference library's template (shared/seeds/003): base model, LiZA operator,
 Memory-as-Gate, LoRA, training data and metrics (from a run's ``metrics.csv`` when the directory
-has one), the variant name in the reference library's scheme, and how to run it compiled.
+has one), the variant name in the reference library's scheme, and how to run it compiled. The
+template's variables are options: ``model_id`` (the title; default the variant name), ``dataset``
+(the front matter's ``datasets``, one or more) and the hardware it was trained on.
 """
 
 import csv
@@ -33,7 +35,7 @@ def read_metrics(path):
     return (rows[-1], len(rows)) if rows else None
 
 
-def card(model_dir, date=None):
+def card(model_dir, date=None, model_id=None, datasets=(), hardware=None):
     """The card's markdown text."""
     model_dir = pathlib.Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
@@ -47,8 +49,12 @@ def card(model_dir, date=None):
     layers = tptt.get("layers")
     lines = [
         "---", "language: en", "license: apache-2.0", "tags:", "  - tptt", "  - liza", "  - peft",
-        "pipeline_tag: text-generation", f"base_model: {base}", "---", "",
-        f"# {name}", "",
+        "pipeline_tag: text-generation", f"base_model: {base}"]
+    if datasets:
+        lines += ["datasets:"] + [f"- {dataset}" for dataset in datasets]
+    lines += [
+        "---", "",
+        f"# {model_id or name}", "",
         f"Titanesque version of `{base}` ({config['architectures'][0]}): its attention layers carry LiZA, "
         "a linear-attention memory mixed with the softmax attention by a Memory-as-Gate weight "
         "([TPTT](https://arxiv.org/abs/2506.17671)), compiled with tptt.", "",
@@ -70,6 +76,11 @@ def card(model_dir, date=None):
     ]
     metrics = read_metrics(model_dir / "metrics.csv")
     lines += ["## Training", ""]
+    if model_id:
+        lines += [f"Variant: `{name}`.", ""]
+    if datasets or hardware:
+        lines += [f"Trained{' on ' + ', '.join(datasets) if datasets else ''}"
+                  f"{' with ' + hardware if hardware else ''}.", ""]
     if metrics:
         last, rows = metrics
         lines += [f"From `metrics.csv` ({rows} rows); last row:", "", "| metric | value |", "|---|---|"]
@@ -86,7 +97,7 @@ def card(model_dir, date=None):
     return "\n".join(lines)
 
 
-def write_card(model_dir, date=None):
+def write_card(model_dir, date=None, model_id=None, datasets=(), hardware=None):
     path = pathlib.Path(model_dir) / "README.md"
-    path.write_text(card(model_dir, date))
+    path.write_text(card(model_dir, date, model_id, datasets, hardware))
     return path
