@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tptt/Model/SchemaValidator.h"
+#include "tptt/Runtime/Json.h"
 
 #include <cmath>
 #include <set>
@@ -37,13 +38,6 @@ bool hasType(const json &value, const std::string &type) {
   if (type == "object")
     return value.is_object();
   return false;
-}
-
-std::string describe(const json &value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60)
-    text = text.substr(0, 57) + "...";
-  return text;
 }
 
 std::string joinPath(const std::string &path, const std::string &key) {
@@ -88,44 +82,52 @@ public:
         names += (names.empty() ? "" : " or ") + type.get<std::string>();
       }
       if (!any)
-        return fail(path, "expected " + names + ", got " + describe(value));
+        return fail(path, "expected " + names + ", got " +
+                              ::tptt::runtime::quoteJson(value));
     }
     if (auto it = schema.find("enum"); it != schema.end()) {
       bool found = false;
       std::string choices;
       for (const json &choice : *it) {
         found = found || choice == value;
-        choices += (choices.empty() ? "" : ", ") + describe(choice);
+        choices +=
+            (choices.empty() ? "" : ", ") + ::tptt::runtime::quoteJson(choice);
       }
       if (!found)
-        return fail(path, describe(value) + " is not one of " + choices);
+        return fail(path, ::tptt::runtime::quoteJson(value) +
+                              " is not one of " + choices);
     }
     if (value.is_number()) {
       double number = value.get<double>();
       if (auto it = schema.find("minimum");
           it != schema.end() && number < it->get<double>())
-        return fail(path, "must be at least " + describe(*it) + ", got " +
-                              describe(value));
+        return fail(path, "must be at least " +
+                              ::tptt::runtime::quoteJson(*it) + ", got " +
+                              ::tptt::runtime::quoteJson(value));
       if (auto it = schema.find("maximum");
           it != schema.end() && number > it->get<double>())
-        return fail(path, "must be at most " + describe(*it) + ", got " +
-                              describe(value));
+        return fail(path, "must be at most " + ::tptt::runtime::quoteJson(*it) +
+                              ", got " + ::tptt::runtime::quoteJson(value));
       if (auto it = schema.find("exclusiveMinimum");
           it != schema.end() && number <= it->get<double>())
-        return fail(path, "must be greater than " + describe(*it) + ", got " +
-                              describe(value));
+        return fail(path, "must be greater than " +
+                              ::tptt::runtime::quoteJson(*it) + ", got " +
+                              ::tptt::runtime::quoteJson(value));
       if (auto it = schema.find("exclusiveMaximum");
           it != schema.end() && number >= it->get<double>())
-        return fail(path, "must be less than " + describe(*it) + ", got " +
-                              describe(value));
+        return fail(path, "must be less than " +
+                              ::tptt::runtime::quoteJson(*it) + ", got " +
+                              ::tptt::runtime::quoteJson(value));
     }
     if (value.is_array()) {
       if (auto it = schema.find("minItems");
           it != schema.end() && value.size() < it->get<size_t>())
-        return fail(path, "needs at least " + describe(*it) + " item(s)");
+        return fail(path, "needs at least " + ::tptt::runtime::quoteJson(*it) +
+                              " item(s)");
       if (auto it = schema.find("maxItems");
           it != schema.end() && value.size() > it->get<size_t>())
-        return fail(path, "allows at most " + describe(*it) + " item(s)");
+        return fail(path, "allows at most " + ::tptt::runtime::quoteJson(*it) +
+                              " item(s)");
       if (auto it = schema.find("items"); it != schema.end())
         for (size_t i = 0; i < value.size(); ++i)
           if (!check(*it, value[i], path + "[" + std::to_string(i) + "]"))
