@@ -186,8 +186,12 @@ json BatchSampler::state() const {
 }
 
 bool BatchSampler::restore(const json &state, std::string &error) {
+  // The position is read back from disk: past the windows it would index
+  // outside the order (or overflow with the batch added).
+  json at = state.is_object() ? state.value("position", json()) : json();
   if (!state.is_object() || !state.value("epoch", json()).is_number_integer() ||
-      !state.value("position", json()).is_number_integer() ||
+      state["epoch"].get<int64_t>() < 0 || !at.is_number_integer() ||
+      at.get<int64_t>() < 0 || at.get<int64_t>() > windows->size() ||
       state.value("seed", json()) != seed) {
     error = "the checkpoint's data position does not fit this run (same "
             "--seed, --data, --batch and --seq-len are needed)";

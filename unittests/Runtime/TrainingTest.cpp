@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <limits>
 #include <png.h>
 #include <sstream>
 #include <unistd.h>
@@ -203,6 +204,13 @@ TEST_F(TrainingTest, SamplerIsDeterministicAndResumes) {
   EXPECT_EQ(resumed->epoch(), 2);
   auto other = BatchSampler::create(*windows, 3, 8, error);
   EXPECT_FALSE(other->restore(second->state(), error));
+  // A position past the windows (an edited checkpoint) is refused, not
+  // indexed or overflowed.
+  nlohmann::json far = second->state();
+  far["position"] = std::numeric_limits<int64_t>::max();
+  EXPECT_FALSE(resumed->restore(far, error));
+  far["position"] = -3;
+  EXPECT_FALSE(resumed->restore(far, error));
   EXPECT_FALSE(BatchSampler::create(*windows, 11, 7, error));
 }
 
