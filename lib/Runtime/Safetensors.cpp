@@ -207,7 +207,12 @@ std::unique_ptr<File> File::open(const std::string &path, std::string &error,
   const auto *bytes = static_cast<const uint8_t *>(mapping) + offset;
   uint64_t headerBytes;
   std::memcpy(&headerBytes, bytes, sizeof(headerBytes));
-  if (headerBytes > kMaxHeaderBytes || headerBytes > size - 8)
+  if (headerBytes > kMaxHeaderBytes)
+    return fail("corrupt safetensors header: it claims " +
+                std::to_string(headerBytes) + " bytes, over the limit of " +
+                std::to_string(kMaxHeaderBytes >> 20) +
+                " MiB that safetensors files respect");
+  if (headerBytes > size - 8)
     return fail("corrupt safetensors header: it claims " +
                 std::to_string(headerBytes) + " bytes but the file has " +
                 std::to_string(size - 8) + " after the length field");

@@ -20,6 +20,7 @@
 #include "tptt/Runtime/ModelRunner.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Schedules.h"
+#include "tptt/Runtime/Text.h"
 #include "tptt/Runtime/TrainData.h"
 #include "tptt/Runtime/Trainer.h"
 
@@ -442,8 +443,12 @@ int tptt::launcher::runTrain(ModelRunner &model, const std::string &selfPath,
             .count();
     if (!std::isfinite(result.loss) || !std::isfinite(result.gradNorm)) {
       progress.finish();
-      die("train: the loss is " + std::to_string(result.loss) + " at step " +
-          std::to_string(step) + "; stopping" +
+      die("train: " +
+          (std::isfinite(result.loss)
+               ? "the gradient norm is " + formatNumber("%g", result.gradNorm) +
+                     " (the loss " + formatNumber("%.6g", result.loss) + ")"
+               : "the loss is " + formatNumber("%g", result.loss)) +
+          " at step " + std::to_string(step) + "; stopping" +
           (saveDir.empty() || lastGood == 0
                ? std::string()
                : "; the last good checkpoint (step " +

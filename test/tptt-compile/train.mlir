@@ -28,6 +28,8 @@
 // keeps the last good checkpoint.
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 4 --batch 2 --seq-len 16 --weights %t/nan/model.safetensors | FileCheck %s --check-prefix=NAN-FIRST
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 12 --batch 2 --seq-len 16 --schedule constant --resume %t/resumed --weights %t/nan/model.safetensors | FileCheck %s --check-prefix=NAN
+// A finite loss with an overflowing gradient norm names the norm.
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --steps 4 --batch 2 --seq-len 16 --weights %t/steep/model.safetensors | FileCheck %s --check-prefix=STEEP
 // RUN: grep '"step": 8' %t/resumed/checkpoint/trainer_state.json
 
 // Resuming checks the trainer state field by field, refuses other data or
@@ -74,6 +76,8 @@
 // NAN-FIRST: status: 2
 // NAN: error: train: the loss is {{-?nan}} at step 9; stopping; the last good checkpoint (step 8) is {{.+}}resumed/checkpoint
 // NAN: status: 2
+// STEEP: error: train: the gradient norm is inf (the loss {{[0-9.]+}}e+20) at step 1; stopping{{$}}
+// STEEP: status: 2
 // STATE: error: train: --resume: {{.+}}corrupt/checkpoint/trainer_state.json: field 'step': needs a non-negative integer, got -5
 // STATE: status: 2
 // STATE-TYPE: error: train: --resume: {{.+}}trainer_state.json: field 'trainable': needs a string

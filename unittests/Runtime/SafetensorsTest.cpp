@@ -85,6 +85,12 @@ TEST_F(SafetensorsTest, RejectsCorruptHeadersNamingFileAndTensor) {
   std::string shortFile = raw("short.safetensors", "", 0, /*claimed=*/1000);
   EXPECT_FALSE(File::open(shortFile, error));
   EXPECT_NE(error.find("claims 1000 bytes"), std::string::npos) << error;
+  // Over the cap, the message names the cap, not the file's size.
+  std::string huge = raw("huge.safetensors", "", 0, /*claimed=*/200u << 20);
+  EXPECT_FALSE(File::open(huge, error));
+  EXPECT_NE(error.find("claims 209715200 bytes, over the limit of 100 MiB"),
+            std::string::npos)
+      << error;
 
   std::string json = raw("json.safetensors", "{\"x\": [1,", 0);
   EXPECT_FALSE(File::open(json, error));

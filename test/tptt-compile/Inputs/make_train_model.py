@@ -27,6 +27,11 @@ with open(out / "eval.jsonl", "w") as f:
         f.write(json.dumps({"text": sentence * 3}) + "\n")
 # The same weights with a NaN in the final norm: any forward gives a NaN loss.
 tensors = random_model.random_weights(json.loads((out / "model" / "config.json").read_text()))
+steep = {name: tensor.copy() for name, tensor in tensors.items()}
 tensors["model.norm.weight"][0] = float("nan")
 (out / "nan").mkdir(exist_ok=True)
 random_model.save_weights(out / "nan", tensors)
+# A final norm of 1e20: the loss stays finite, the gradients' squares overflow.
+steep["model.norm.weight"] *= 1e20
+(out / "steep").mkdir(exist_ok=True)
+random_model.save_weights(out / "steep", steep)
