@@ -148,6 +148,14 @@ llvm::Error tptt::compiler::validate(const CompileOptions &options) {
                    "text)");
   if (emit.empty() && options.outputPath.empty())
     return failure("give the output's path with -o");
+  // Found out now, not after the whole pipeline has run.
+  if (!options.outputPath.empty()) {
+    std::string directory =
+        llvm::sys::path::parent_path(options.outputPath).str();
+    if (!directory.empty() && !llvm::sys::fs::is_directory(directory))
+      return failure(options.outputPath + ": the directory " + directory +
+                     " does not exist");
+  }
   if (options.numThreads < 0 ||
       options.numThreads > ::tptt::runtime::kMaxThreads)
     return failure("--num-threads must be 0 (all cores) or an integer up to " +
@@ -352,13 +360,20 @@ Session::emit(Lowered &lowered,
   TemporaryFiles temporaries;
   std::string suffix = ".tmp." + std::to_string(getpid());
   std::string object = temporaries.add(path + ".o" + suffix);
+  std::string binary = temporaries.add(path + suffix);
+  // Messages name the output, not the temporaries it is built in.
+  auto failureAtOutput = [&](std::string message) {
+    for (const std::string &temporary : {object, binary})
+      for (size_t at; (at = message.find(temporary)) != std::string::npos;)
+        message.replace(at, temporary.size(), path);
+    return failure(message);
+  };
   progress("object");
   if (!target::writeObject(*llvmModule, object, error))
-    return failure(error);
+    return failureAtOutput(error);
   progress("link");
-  std::string binary = temporaries.add(path + suffix);
   if (!target::linkBinary(object, binary, link, error))
-    return failure(error);
+    return failureAtOutput(error);
   if (prepare)
     if (llvm::Error error = prepare(binary))
       return error;

@@ -55,6 +55,9 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --num-threads=99999999999 | FileCheck %s --check-prefix=THREADS
 // RUN: cp %t/good/model.safetensors %t/good-weights
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/good/model.safetensors | FileCheck %s --check-prefix=OVERWRITE
+// An output directory that does not exist is found before the pipeline runs,
+// and named rather than the temporary object file.
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/nowhere/exe | FileCheck %s --check-prefix=OUT-DIR
 // RUN: cmp %t/good-weights %t/good/model.safetensors
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
 
@@ -82,7 +85,7 @@
 // MISSING-NEXT: status: 2
 // SHAPE: tptt-compile: error: {{.+}}wrong-shape: weight 'model.layers.0.self_attn.k_proj.weight' has shape [16, 16], but the config needs [8, 16]
 // SHAPE-NEXT: status: 2
-// HUGE: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: it claims 1152921504606846976 bytes but the file has 2 after the length field
+// HUGE: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: it claims 1152921504606846976 bytes, over the limit of 100 MiB that safetensors files respect
 // HUGE-NEXT: status: 2
 // PAST: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: tensor 'model.norm.weight': data_offsets [0, 64) are outside the 8 data bytes
 // PAST-NEXT: status: 2
@@ -112,6 +115,9 @@
 // PTX-FATBIN-NEXT: status: 2
 // OVERWRITE: tptt-compile: error: -o {{.+}}good/model.safetensors would overwrite the input {{.+}}good/model.safetensors; choose another output path
 // OVERWRITE-NEXT: status: 2
+// OUT-DIR-NOT: stage
+// OUT-DIR: tptt-compile: error: {{.+}}nowhere/exe: the directory {{.+}}nowhere does not exist
+// OUT-DIR-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
 // SEMANTICS-NEXT: status: 2
 // TARGET: tptt-compile: error: unknown --target 'tpu' (cpu, cuda, cuda-on-cpu)
