@@ -9,6 +9,7 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/train.txt --mag-schedule gradual:0.1 | FileCheck %s --check-prefix=BAD-MAG
 // RUN: echo '{"txt": 1}' > %t/bad.jsonl
 // RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data %t/bad.jsonl | FileCheck %s --check-prefix=BAD-DATA
+// RUN: %python %S/../tptt-run/Inputs/status.py %t/exe train --data /dev/zero | FileCheck %s --check-prefix=DATA-DEVICE
 
 // Eval loss before (a step at learning rate 0) and after 40 steps.
 // RUN: %t/exe train --data %t/train.txt --eval-data %t/eval.jsonl --steps 1 --lr 0 --batch 4 --seq-len 32 --save %t/before 2> /dev/null
@@ -59,6 +60,8 @@
 // BAD-MAG: status: 2
 // BAD-DATA: error: train: --data: {{.+}}bad.jsonl:1: no string field "text"
 // BAD-DATA: status: 2
+// DATA-DEVICE: error: train: --data: /dev/zero: not a regular file (a device, FIFO or socket)
+// DATA-DEVICE-NEXT: status: 2
 // LOSS: LOWER
 // LOG: exe train: lora, 4 trained tensors
 // LOG: exe train: LoRA dropout 0.1 on the adapters' inputs
