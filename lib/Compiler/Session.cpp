@@ -148,14 +148,6 @@ llvm::Error tptt::compiler::validate(const CompileOptions &options) {
                    "text)");
   if (emit.empty() && options.outputPath.empty())
     return failure("give the output's path with -o");
-  // Found out now, not after the whole pipeline has run.
-  if (!options.outputPath.empty()) {
-    std::string directory =
-        llvm::sys::path::parent_path(options.outputPath).str();
-    if (!directory.empty() && !llvm::sys::fs::is_directory(directory))
-      return failure(options.outputPath + ": the directory " + directory +
-                     " does not exist");
-  }
   if (options.numThreads < 0 ||
       options.numThreads > ::tptt::runtime::kMaxThreads)
     return failure("--num-threads must be 0 (all cores) or an integer up to " +
@@ -354,6 +346,10 @@ Session::emit(Lowered &lowered,
       return writeText(options.outputPath, text);
   }
 
+  // Named as the output, not as the temporary object file beside it.
+  std::string directory = llvm::sys::path::parent_path(path).str();
+  if (!directory.empty() && !llvm::sys::fs::is_directory(directory))
+    return failure(path + ": the directory " + directory + " does not exist");
   // The temporaries sit beside the output (the same file system, so that
   // the final rename is atomic) and are named after it, not after tptt.
   removeStaleTemporaries(path);

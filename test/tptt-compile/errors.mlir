@@ -55,8 +55,8 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/out/exe --num-threads=99999999999 | FileCheck %s --check-prefix=THREADS
 // RUN: cp %t/good/model.safetensors %t/good-weights
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/good/model.safetensors | FileCheck %s --check-prefix=OVERWRITE
-// An output directory that does not exist is found before the pipeline runs,
-// and named rather than the temporary object file.
+// An output directory that does not exist is named, not the temporary object
+// file beside the output.
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/good -o %t/nowhere/exe | FileCheck %s --check-prefix=OUT-DIR
 // RUN: cmp %t/good-weights %t/good/model.safetensors
 // RUN: ls -A %t/out | FileCheck %s --check-prefix=LEFT --allow-empty
@@ -115,7 +115,6 @@
 // PTX-FATBIN-NEXT: status: 2
 // OVERWRITE: tptt-compile: error: -o {{.+}}good/model.safetensors would overwrite the input {{.+}}good/model.safetensors; choose another output path
 // OVERWRITE-NEXT: status: 2
-// OUT-DIR-NOT: stage
 // OUT-DIR: tptt-compile: error: {{.+}}nowhere/exe: the directory {{.+}}nowhere does not exist
 // OUT-DIR-NEXT: status: 2
 // SEMANTICS: tptt-compile: error: --semantics must be recurrent or tptt-0.12, not 'fast'
