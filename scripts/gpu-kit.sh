@@ -8,9 +8,9 @@
 #
 # It compiles ahead of time, with --target cuda: every golden case of both
 # semantics in f32 and f64 (module libraries with their inputs and expected
-# outputs), every golden model (f32 and bf16 weights, and the recurrent
-# semantics; with its config.json and model.safetensors, for transformers'
-# own model on the device), examples/tiny-llama with its LoRA training step,
+# outputs), every golden model and a random Qwen3 (f32 and bf16 weights, and
+# the recurrent semantics; with its config.json and model.safetensors, for
+# transformers' own model on the device), examples/tiny-llama with its LoRA training step,
 # the operator and LiZA linear-branch benchmark modules, and a 1B-shaped
 # Llama with external weights (the executable alone: run.py writes random
 # weights there); these go into payload.tar.xz (the libraries' PTX and the
@@ -85,7 +85,11 @@ compile() { # INPUT OUTPUT FLAGS...: tptt-compile INPUT --target cuda FLAGS -o O
   "$build/bin/tptt-compile" "$input" --target cuda "$@" -o "$output" 2> "$log" ||
     fail "tptt-compile $input $flags -o $output failed: $(tail -n 3 "$log")"
 }
-for model_dir in "$shared"/goldens/models/*/; do
+# Besides the golden models, random-weight ones of the backbones those lack
+# (Qwen3), with their expected logits from python/tptt/reference_model.py.
+PYTHONPATH=$root/python /usr/bin/python3 "$source/random_models.py" "$scratch/models" ||
+  fail "scripts/gpu-kit/random_models.py failed"
+for model_dir in "$shared"/goldens/models/*/ "$scratch"/models/*/; do
   model_dir=${model_dir%/}
   models=$payload/models/$(basename "$model_dir")
   mkdir -p "$models"

@@ -49,7 +49,7 @@ PYTHONPATH=$root/python /usr/bin/python3 \
 runtime=$san/runtime
 "$cxx" -fsanitize=address,undefined -o "$work/sanitized" "$work/model.o" \
   "$runtime/libTpttLauncher.a" "$runtime/libTpttModelRunner.a" \
-  "$runtime/libTpttRuntime.a" "$runtime/libTpttHostAbi.a" -lpcre2-8 -lpng16 \
+  "$san/interface/libTpttInterface.a" "$runtime/libTpttRuntime.a" "$runtime/libTpttHostAbi.a" -lpcre2-8 -lpng16 \
   -L"$llvm/lib" -Wl,-rpath,"$llvm/lib" -lomp -lm -lpthread -ldl
 
 weights=$work/plain.weights.safetensors

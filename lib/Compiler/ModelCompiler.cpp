@@ -38,6 +38,7 @@
 using json = nlohmann::json;
 namespace st = ::tptt::safetensors;
 namespace tmodel = ::tptt::model;
+namespace iface = ::tptt::interface;
 using namespace tptt::compiler;
 
 namespace {
@@ -141,35 +142,17 @@ private:
 };
 
 /// The weights the entry points take, each once, in first-use order.
-std::vector<tmodel::EntryValue>
-uniqueWeights(const std::vector<tmodel::EntryPoint> &entries) {
-  std::vector<tmodel::EntryValue> weights;
+std::vector<iface::EntryValue>
+uniqueWeights(const std::vector<iface::EntryPoint> &entries) {
+  std::vector<iface::EntryValue> weights;
   std::map<std::string, bool> seen;
-  for (const tmodel::EntryPoint &entry : entries)
-    for (const tmodel::EntryValue &argument : entry.arguments)
-      if (argument.kind == "weight" && !seen[argument.name]) {
+  for (const iface::EntryPoint &entry : entries)
+    for (const iface::EntryValue &argument : entry.arguments)
+      if (argument.role == iface::Role::Weight && !seen[argument.name]) {
         seen[argument.name] = true;
         weights.push_back(argument);
       }
   return weights;
-}
-
-json describe(const std::vector<tmodel::EntryValue> &values) {
-  json list = json::array();
-  for (const tmodel::EntryValue &value : values) {
-    json item = {{"name", value.name},
-                 {"kind", value.kind},
-                 {"shape", value.shape},
-                 {"dtype", value.dtype}};
-    if (value.kind == "adapter" || value.kind == "optimizer")
-      item["source"] = value.source;
-    if (value.kind == "adapter")
-      item["transposed"] = value.transposed;
-    if (value.trainable)
-      item["trainable"] = true;
-    list.push_back(item);
-  }
-  return list;
 }
 
 /// A PEFT LoRA adapter, merged into the weights it targets:
@@ -282,101 +265,83 @@ private:
   double scale = 1.0;
 };
 
-json buildManifest(const tmodel::ModelSpec &spec,
-                   const std::vector<tmodel::EntryPoint> &entries,
-                   const std::vector<tmodel::EntryValue> &weights,
-                   const std::string &weightsLocation,
-                   const CompileOptions &options, const ModelOptions &model) {
-  json m;
-  m["architecture"] = spec.architecture;
-  m["num_layers"] = spec.numLayers;
-  m["hidden_size"] = spec.hiddenSize;
-  m["num_heads"] = spec.numHeads;
-  m["num_kv_heads"] = spec.numKvHeads;
-  m["head_dim"] = spec.headDim;
-  m["vocab_size"] = spec.vocabSize;
-  m["max_position_embeddings"] = spec.maxPositions;
-  json layers = json::array();
+/// The interface of the model compiled from `spec`: its summary, and the
+/// entry points and weights of its imported IR.
+iface::ModelInterface describeModel(const tmodel::ModelSpec &spec,
+                                    std::vector<iface::EntryPoint> entries,
+                                    const std::string &weightsLocation,
+                                    const CompileOptions &options,
+                                    const ModelOptions &model,
+                                    iface::WeightType weightType,
+                                    const tmodel::TrainingOptions *training) {
+  iface::ModelInterface m;
+  m.architecture = spec.architecture;
+  m.numLayers = spec.numLayers;
+  m.hiddenSize = spec.hiddenSize;
+  m.numHeads = spec.numHeads;
+  m.numKvHeads = spec.numKvHeads;
+  m.headDim = spec.headDim;
+  m.vocabSize = spec.vocabSize;
+  m.maxPositions = spec.maxPositions;
   for (int64_t i = 0; i < spec.numLayers; ++i)
     if (spec.lizaLayers[i])
-      layers.push_back(i);
-  m["liza_layers"] = layers;
-  m["operator_mode"] = spec.operatorMode;
-  m["order"] = spec.order;
-  m["alpha_gate"] = spec.alphaGate;
-  m["beta_gate"] = spec.betaGate;
-  m["linear"] = spec.linear;
-  m["trick"] = spec.trick;
-  m["semantics"] = spec.semantics;
-  m["mag_weight"] = spec.magWeight;
-  m["cross_gate"] = spec.crossGate;
-  m["base_scale_attn"] = spec.baseScaleAttn;
-  m["max_chunk_size"] = spec.maxChunkSize;
-  m["max_self_attn_length"] =
-      spec.maxSelfAttnLength ? json(*spec.maxSelfAttnLength) : json(nullptr);
-  m["bos_token_id"] = spec.bosTokenId ? json(*spec.bosTokenId) : json(nullptr);
-  m["eos_token_ids"] = spec.eosTokenIds;
-  m["target"] = targetName(options.target);
+      m.lizaLayers.push_back(i);
+  m.operatorMode = spec.operatorMode;
+  m.order = spec.order;
+  m.alphaGate = spec.alphaGate;
+  m.betaGate = spec.betaGate;
+  m.linear = spec.linear;
+  m.trick = spec.trick;
+  m.semantics = spec.semantics;
+  m.magWeight = spec.magWeight;
+  m.crossGate = spec.crossGate;
+  m.baseScaleAttn = spec.baseScaleAttn;
+  m.maxChunkSize = spec.maxChunkSize;
+  m.maxSelfAttnLength = spec.maxSelfAttnLength;
+  m.bosTokenId = spec.bosTokenId;
+  m.eosTokenIds = spec.eosTokenIds;
+  m.target = targetName(options.target);
   if (options.target == mlir::tptt::TpttTarget::CUDA)
-    m["cuda"] = {
-        {"chip", options.chip},
-        {"ptx_features", options.ptxFeatures},
-        {"gpu_format", options.gpuFormat == mlir::tptt::TpttGpuFormat::Fatbin
-                           ? "fatbin"
-                           : "isa"}};
-  m["weights_location"] = weightsLocation;
-  m["weight_type"] = model.weightType;
-  int64_t parameters = 0;
-  json list = json::array();
+    m.cuda = iface::CudaCode{
+        options.chip, options.ptxFeatures,
+        options.gpuFormat == mlir::tptt::TpttGpuFormat::Fatbin ? "fatbin"
+                                                               : "isa"};
+  m.weightsLocation = weightsLocation;
+  m.weightType = weightType;
+  m.weights = uniqueWeights(entries);
   std::map<std::string, bool> counted;
-  for (const tmodel::EntryValue &weight : weights) {
+  for (const iface::EntryValue &weight : m.weights) {
     int64_t count = 1;
     for (int64_t dim : weight.shape)
       count *= dim;
     // A tied head is the embedding table again: count it once.
     if (!counted[weight.source])
-      parameters += count;
+      m.parameters += count;
     counted[weight.source] = true;
-    list.push_back({{"name", weight.name},
-                    {"shape", weight.shape},
-                    {"dtype", weight.dtype},
-                    {"source", weight.source},
-                    {"transposed", weight.transposed}});
   }
-  m["parameters"] = parameters;
-  m["weights"] = list;
   // What a trainer needs to write checkpoints a Hugging Face / PEFT tool
   // (and tptt-compile) reads back: the config, and what is trained.
   std::string error;
   std::optional<std::string> config =
       ::tptt::runtime::readRegularFile(model.directory + "/config.json",
                                        ::tptt::runtime::kMaxConfigBytes, error);
-  m["config"] = json::parse(config.value_or(""), nullptr,
-                            /*allow_exceptions=*/false);
-  if (!model.train.empty()) {
-    json training = {{"trainable", model.train}};
-    if (model.train == "lora") {
-      tmodel::LoraSpec lora = spec.lora.value_or(tmodel::LoraSpec());
-      training["lora"] = {{"r", lora.rank},
-                          {"lora_alpha", lora.alpha},
-                          {"lora_dropout", lora.dropout},
-                          {"target_modules", lora.targetModules}};
-    }
-    m["training"] = training;
+  m.config = json::parse(config.value_or(""), nullptr,
+                         /*allow_exceptions=*/false);
+  if (training) {
+    iface::Training &trained = m.training.emplace();
+    trained.trainable = training->trainable;
+    if (training->trainable == iface::Trainable::Lora)
+      trained.lora = training->lora;
   }
-  json entryList = json::object();
-  for (const tmodel::EntryPoint &entry : entries)
-    entryList[entry.name] = {{"arguments", describe(entry.arguments)},
-                             {"results", describe(entry.results)}};
-  m["entries"] = entryList;
-  m["window_rows"] = mlir::tptt::linearStepWindow(spec.order);
+  m.entries = std::move(entries);
+  m.windowRows = mlir::tptt::linearStepWindow(spec.order);
   // With every layer windowed, decode keeps only the widest window of keys.
   int64_t cacheRows = 0;
   for (int64_t layer = 0; layer < spec.numLayers && cacheRows >= 0; ++layer) {
     std::optional<int64_t> window = spec.attentionWindow(layer);
     cacheRows = window ? std::max(cacheRows, *window) : -1;
   }
-  m["cache_rows"] = cacheRows;
+  m.cacheRows = cacheRows;
   return m;
 }
 
@@ -475,22 +440,22 @@ llvm::Error tptt::compiler::compileModel(Session &session,
                                          const ModelOptions &given) {
   const CompileOptions &options = session.getOptions();
   ModelOptions model = given;
-  if (model.weightType.empty())
-    model.weightType =
-        options.target == mlir::tptt::TpttTarget::CUDA ? "bf16" : "f32";
-  if (model.weightType != "f32" && model.weightType != "bf16")
+  std::optional<iface::WeightType> weightType =
+      model.weightType.empty() ? (options.target == mlir::tptt::TpttTarget::CUDA
+                                      ? iface::WeightType::BF16
+                                      : iface::WeightType::F32)
+                               : iface::weightTypeNamed(model.weightType);
+  if (!weightType)
     return fail("--weight-type must be f32 or bf16, not '" + model.weightType +
                 "'");
   std::optional<tmodel::TrainingOptions> training;
   if (!model.train.empty()) {
-    training.emplace();
-    if (model.train == "lora-minus")
-      training->trainable = tmodel::Trainable::LoraMinus;
-    else if (model.train == "full")
-      training->trainable = tmodel::Trainable::Full;
-    else if (model.train != "lora")
+    std::optional<iface::Trainable> trainable =
+        iface::trainableNamed(model.train);
+    if (!trainable)
       return fail("--train must be lora, lora-minus or full, not '" +
                   model.train + "'");
+    training.emplace().trainable = *trainable;
   }
 
   std::string error;
@@ -551,7 +516,6 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     tokenizerText = std::move(*text);
   }
 
-  std::vector<tmodel::EntryPoint> entries;
   auto lookup =
       [&](const std::string &name) -> std::optional<std::vector<int64_t>> {
     if (const st::TensorView *view = files.find(name))
@@ -559,16 +523,15 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     return std::nullopt;
   };
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      tmodel::importModel(session.getContext(), *spec, lookup, entries, error,
-                          training ? &*training : nullptr,
-                          model.weightType == "bf16" ? tmodel::WeightType::BF16
-                                                     : tmodel::WeightType::F32);
+      tmodel::importModel(session.getContext(), *spec, lookup, error,
+                          training ? &*training : nullptr, *weightType);
   if (!module)
     return fail(model.directory + ": " + error);
+  std::vector<iface::EntryPoint> entries = tmodel::entryPoints(*module);
 
   std::vector<std::string> entryNames;
-  for (const tmodel::EntryPoint &entry : entries)
-    entryNames.push_back(entry.name);
+  for (const iface::EntryPoint &entry : entries)
+    entryNames.push_back(iface::entryName(entry.entry));
   llvm::Expected<Session::Lowered> lowered =
       session.lower(std::move(module), entryNames);
   if (!lowered)
@@ -581,15 +544,14 @@ llvm::Error tptt::compiler::compileModel(Session &session,
       model.externalWeights
           ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
           : "embedded";
-  std::vector<tmodel::EntryValue> weights = uniqueWeights(entries);
-  json manifest =
-      buildManifest(*spec, entries, weights, location, options, model);
-  manifest["adapter"] =
-      model.adapterDirectory.empty()
-          ? json(nullptr)
-          : json(model.adapterDirectory + " (" +
-                 std::to_string(adapter.size()) + " LoRA pairs, merged)");
-  manifest["tokenizer"] = !tokenizerText.empty();
+  iface::ModelInterface manifest =
+      describeModel(*spec, std::move(entries), location, options, model,
+                    *weightType, training ? &*training : nullptr);
+  if (!model.adapterDirectory.empty())
+    manifest.adapter = model.adapterDirectory + " (" +
+                       std::to_string(adapter.size()) + " LoRA pairs, merged)";
+  manifest.tokenizer = !tokenizerText.empty();
+  const std::vector<iface::EntryValue> &weights = manifest.weights;
 
   // The weights go into the linked binary (or beside it) before it is moved
   // into place.
@@ -602,7 +564,10 @@ llvm::Error tptt::compiler::compileModel(Session &session,
       return tensors.takeError();
     std::string blob = binary + ".weights";
     std::string error;
-    if (!st::write(blob, *tensors, {{"tptt_layout", "entry"}}, error))
+    if (!st::write(blob, *tensors,
+                   {{::tptt::runtime::kWeightsLayoutKey,
+                     ::tptt::runtime::kEntryLayout}},
+                   error))
       return fail(error);
     if (model.externalWeights) {
       std::string weightsPath = outputPath + ".weights.safetensors";
@@ -616,10 +581,11 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     std::remove(blob.c_str());
     return appended;
   };
-  return session.emit(*lowered,
-                      {{"tptt_manifest", manifest.dump()},
-                       {"tptt_tokenizer_json", tokenizerText}},
-                      model.sharedLibrary ? target::LinkKind::ModelLibrary
-                                          : target::LinkKind::Executable,
-                      outputPath, addWeights);
+  return session.emit(
+      *lowered,
+      {{::tptt::runtime::kManifestSymbol, manifest.toJson().dump()},
+       {::tptt::runtime::kTokenizerSymbol, tokenizerText}},
+      model.sharedLibrary ? target::LinkKind::ModelLibrary
+                          : target::LinkKind::Executable,
+      outputPath, addWeights);
 }

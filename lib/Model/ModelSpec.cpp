@@ -204,24 +204,67 @@ bool parseRope(const json &config, const json &schema, ModelSpec &spec,
   return true;
 }
 
-/// Which layers the backbone's own sliding window applies to: Mistral all
-/// (when it has one), Qwen2 those of layer_types or, without it, those from
-/// max_window_layers on (with use_sliding_window), Llama none.
-bool parseWindows(const json &config, ModelSpec &spec, std::string &error) {
-  bool qwen2 = spec.architecture == "Qwen2ForCausalLM";
-  bool mistral = spec.architecture == "MistralForCausalLM";
+/// Where a backbone's own sliding window applies.
+enum class WindowRule {
+  /// Nowhere (Llama).
+  None,
+  /// On every layer, when the config has sliding_window (Mistral).
+  EveryLayer,
+  /// With use_sliding_window, on the sliding_attention layers of
+  /// layer_types or, without it, from max_window_layers on (Qwen2, Qwen3).
+  Configured,
+};
+
+/// What tells the Llama-family backbones apart, as transformers' modeling
+/// code has them: one row per architecture.
+struct Backbone {
+  const char *architecture;
+  /// q/k/v biases whatever attention_bias says (Qwen2); otherwise
+  /// attention_bias puts them on q/k/v.
+  bool qkvBias;
+  /// Whether attention_bias also puts a bias on o_proj.
+  bool oBias;
+  WindowRule window;
+  /// q_norm and k_norm: an RMSNorm of each head of q and k before RoPE.
+  bool qkNorm;
+  /// The head_dim when the config has none; 0: hidden_size /
+  /// num_attention_heads.
+  int64_t defaultHeadDim;
+};
+
+constexpr Backbone kBackbones[] = {
+    {"LlamaForCausalLM", false, true, WindowRule::None, false, 0},
+    {"MistralForCausalLM", false, true, WindowRule::EveryLayer, false, 0},
+    {"Qwen2ForCausalLM", true, false, WindowRule::Configured, false, 0},
+    {"Qwen3ForCausalLM", false, true, WindowRule::Configured, true, 128},
+};
+
+const Backbone &backboneOf(const std::string &architecture) {
+  for (const Backbone &backbone : kBackbones)
+    if (architecture == backbone.architecture)
+      return backbone;
+  // The schema admits only the architectures above.
+  return kBackbones[0];
+}
+
+/// Which layers the backbone's own sliding window applies to (see
+/// WindowRule).
+bool parseWindows(const json &config, const Backbone &backbone, ModelSpec &spec,
+                  std::string &error) {
+  bool configured = backbone.window == WindowRule::Configured;
   spec.windowLayers.assign(spec.numLayers, false);
-  bool useWindow = mistral;
-  if (qwen2)
+  bool useWindow = backbone.window == WindowRule::EveryLayer;
+  if (configured)
     read(config, "use_sliding_window", useWindow);
   if (useWindow)
     read(config, "sliding_window", spec.slidingWindow);
   if (spec.slidingWindow) {
     // Hugging Face's default max_window_layers is 28.
     int64_t first = 28;
-    if (qwen2)
+    if (configured)
       read(config, "max_window_layers", first);
-    for (int64_t layer = mistral ? 0 : first; layer < spec.numLayers; ++layer)
+    for (int64_t layer = configured ? first : 0; layer < spec.numLayers;
+         ++layer)
       spec.windowLayers[layer] = true;
   }
   const json *types = field(config, "layer_types");
@@ -234,7 +277,7 @@ bool parseWindows(const json &config, ModelSpec &spec, std::string &error) {
                            std::to_string(spec.numLayers));
   for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
     bool sliding = (*types)[layer] == "sliding_attention";
-    if (qwen2) {
+    if (configured) {
       spec.windowLayers[layer] = sliding;
     } else if (sliding != spec.windowLayers[layer]) {
       return fail(error, "field 'layer_types[" + std::to_string(layer) +
@@ -352,17 +395,20 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
 
   ModelSpec spec;
   spec.architecture = config["architectures"][0].get<std::string>();
+  const Backbone &backbone = backboneOf(spec.architecture);
   read(config, "hidden_size", spec.hiddenSize);
   read(config, "intermediate_size", spec.intermediateSize);
   read(config, "num_hidden_layers", spec.numLayers);
   read(config, "num_attention_heads", spec.numHeads);
   spec.numKvHeads = spec.numHeads;
   read(config, "num_key_value_heads", spec.numKvHeads);
-  if (spec.hiddenSize % spec.numHeads != 0 && !field(config, "head_dim"))
+  if (spec.hiddenSize % spec.numHeads != 0 && !field(config, "head_dim") &&
+      !backbone.defaultHeadDim)
     return fail("field 'hidden_size': " + std::to_string(spec.hiddenSize) +
                 " is not divisible by num_attention_heads = " +
                 std::to_string(spec.numHeads) + " (give head_dim)");
-  spec.headDim = spec.hiddenSize / spec.numHeads;
+  spec.headDim = backbone.defaultHeadDim ? backbone.defaultHeadDim
+                                         : spec.hiddenSize / spec.numHeads;
   read(config, "head_dim", spec.headDim);
   if (spec.headDim % 2 != 0)
     return fail("field 'head_dim': RoPE needs an even head dimension, got " +
@@ -380,10 +426,10 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   read(config, "tie_word_embeddings", spec.tieWordEmbeddings);
   bool attentionBias = false;
   read(config, "attention_bias", attentionBias);
-  bool qwen2 = spec.architecture == "Qwen2ForCausalLM";
-  spec.qkvBias = attentionBias || qwen2;
-  spec.oBias = attentionBias && !qwen2;
-  if (!parseWindows(config, spec, error))
+  spec.qkvBias = attentionBias || backbone.qkvBias;
+  spec.oBias = attentionBias && backbone.oBias;
+  spec.qkNorm = backbone.qkNorm;
+  if (!parseWindows(config, backbone, spec, error))
     return std::nullopt;
   // transformers 5 writes `dtype`, 4 `torch_dtype`.
   read(config, "torch_dtype", spec.torchDtype);

@@ -110,7 +110,7 @@ std::optional<float> resolveMu(tptt_model *model, float mu, const char *call) {
                     std::to_string(mu));
     return std::nullopt;
   }
-  return mu < 0 ? model->runner->info()["mag_weight"].get<float>() : mu;
+  return mu < 0 ? static_cast<float>(model->runner->manifest().magWeight) : mu;
 }
 
 } // namespace
@@ -128,7 +128,7 @@ tptt_model *tptt_model_open(const char *weightsPath, char *error,
     copyError(message, error, errorSize);
     return nullptr;
   }
-  model->info = model->runner->info().dump();
+  model->info = model->runner->manifest().toJson().dump();
   copyError("", error, errorSize);
   return model.release();
 }

@@ -18,8 +18,6 @@
 #include "tptt/Runtime/Sampler.h"
 #include "tptt/Runtime/Tokenizer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -36,7 +34,6 @@
 #include <unistd.h>
 #include <vector>
 
-using json = nlohmann::json;
 namespace st = tptt::safetensors;
 using namespace tptt::runtime;
 
@@ -88,7 +85,9 @@ public:
       die(error);
   }
   ModelRunner &get() { return *runner; }
-  const json &info() const { return runner->info(); }
+  const tptt::interface::ModelInterface &manifest() const {
+    return runner->manifest();
+  }
   int64_t vocabSize() const { return runner->vocabSize(); }
   const Tokenizer *tokenizer() {
     std::string error;
@@ -125,56 +124,43 @@ int runInfo(Model &model, int argc, char **argv) {
   Flags flags("info", programName + " info: what this executable computes");
   flags.toggle("json", "print the whole manifest as JSON");
   flags.parse(argc, argv);
-  const json &m = model.info();
+  const tptt::interface::ModelInterface &m = model.manifest();
   if (flags.has("json")) {
-    std::printf("%s\n", m.dump(2).c_str());
+    std::printf("%s\n", m.toJson().dump(2).c_str());
     return 0;
   }
   std::string layers;
-  for (const json &layer : m["liza_layers"])
-    layers +=
-        (layers.empty() ? "" : ",") + std::to_string(layer.get<int64_t>());
-  std::printf("architecture:    %s\n",
-              m["architecture"].get<std::string>().c_str());
-  std::printf("parameters:      %lld\n",
-              static_cast<long long>(m["parameters"].get<int64_t>()));
-  std::printf("layers:          %lld (hidden %lld, %lld heads, %lld kv heads, "
-              "head_dim %lld, vocab %lld)\n",
-              static_cast<long long>(m["num_layers"].get<int64_t>()),
-              static_cast<long long>(m["hidden_size"].get<int64_t>()),
-              static_cast<long long>(m["num_heads"].get<int64_t>()),
-              static_cast<long long>(m["num_kv_heads"].get<int64_t>()),
-              static_cast<long long>(m["head_dim"].get<int64_t>()),
-              static_cast<long long>(m["vocab_size"].get<int64_t>()));
+  for (int64_t layer : m.lizaLayers)
+    layers += (layers.empty() ? "" : ",") + std::to_string(layer);
+  std::printf("architecture:    %s\n", m.architecture.c_str());
+  std::printf("parameters:      %lld\n", static_cast<long long>(m.parameters));
+  std::printf(
+      "layers:          %lld (hidden %lld, %lld heads, %lld kv heads, "
+      "head_dim %lld, vocab %lld)\n",
+      static_cast<long long>(m.numLayers), static_cast<long long>(m.hiddenSize),
+      static_cast<long long>(m.numHeads), static_cast<long long>(m.numKvHeads),
+      static_cast<long long>(m.headDim), static_cast<long long>(m.vocabSize));
   std::printf("liza layers:     %s\n",
               layers.empty() ? "none" : layers.c_str());
   std::printf("operator mode:   %s (order %lld, alpha_gate %s, beta_gate %s, "
               "%s, trick %s)\n",
-              m["operator_mode"].get<std::string>().c_str(),
-              static_cast<long long>(m["order"].get<int64_t>()),
-              m["alpha_gate"].get<std::string>().c_str(),
-              m["beta_gate"].get<std::string>().c_str(),
-              m["linear"].get<bool>() ? "linear" : "nonlinear",
-              m["trick"].get<std::string>().c_str());
-  std::printf("semantics:       %s\n",
-              m["semantics"].get<std::string>().c_str());
-  std::printf("mag_weight:      %g\n", m["mag_weight"].get<double>());
-  std::string target = m["target"].get<std::string>();
-  if (m.contains("cuda"))
-    target += " (" + m["cuda"]["chip"].get<std::string>() + ", " +
-              m["cuda"]["ptx_features"].get<std::string>() + ", " +
-              m["cuda"]["gpu_format"].get<std::string>() +
-              "; and the CPU with --device cpu)";
+              m.operatorMode.c_str(), static_cast<long long>(m.order),
+              m.alphaGate.c_str(), m.betaGate.c_str(),
+              m.linear ? "linear" : "nonlinear", m.trick.c_str());
+  std::printf("semantics:       %s\n", m.semantics.c_str());
+  std::printf("mag_weight:      %g\n", m.magWeight);
+  std::string target = m.target;
+  if (m.cuda)
+    target += " (" + m.cuda->chip + ", " + m.cuda->ptxFeatures + ", " +
+              m.cuda->gpuFormat + "; and the CPU with --device cpu)";
   std::printf("target:          %s\n", target.c_str());
   std::printf("cuda device:     %s\n", cuda::describeDevice(0).c_str());
-  if (m.contains("adapter") && m["adapter"].is_string())
-    std::printf("adapter:         %s\n",
-                m["adapter"].get<std::string>().c_str());
+  if (m.adapter)
+    std::printf("adapter:         %s\n", m.adapter->c_str());
   std::printf("tokenizer:       %s\n",
-              m.value("tokenizer", false) ? "yes (tokenizer.json)" : "none");
-  std::printf("weights:         %s, %s\n",
-              m["weights_location"].get<std::string>().c_str(),
-              m["weight_type"].get<std::string>().c_str());
+              m.tokenizer ? "yes (tokenizer.json)" : "none");
+  std::printf("weights:         %s, %s\n", m.weightsLocation.c_str(),
+              tptt::interface::weightTypeName(m.weightType));
   return 0;
 }
 
@@ -188,8 +174,8 @@ void addCommonFlags(Flags &flags) {
 }
 
 float magWeight(const Flags &flags, const Model &model) {
-  return static_cast<float>(flags.number(
-      "mag-weight", model.info()["mag_weight"].get<double>(), 0.0, 1.0));
+  return static_cast<float>(
+      flags.number("mag-weight", model.manifest().magWeight, 0.0, 1.0));
 }
 
 /// The ids of the text `text` (with the tokenizer's BOS template), for the
@@ -215,7 +201,7 @@ std::vector<int64_t> encodePrompt(Model &model, const std::string &text,
 /// model's positions (max_position_embeddings): the model was not trained
 /// on them, and a decode cache holds no more.
 void checkPositions(Model &model, size_t length, const std::string &command) {
-  int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
+  int64_t maxPositions = model.manifest().maxPositions;
   if (static_cast<int64_t>(length) > maxPositions)
     die(command + ": the prompt has " + std::to_string(length) +
         " tokens, more than the model's max_position_embeddings (" +
@@ -321,7 +307,7 @@ int runGenerate(Model &model, int argc, char **argv) {
   const Tokenizer *tokenizer =
       flags.has("tokens") ? nullptr : model.tokenizer();
   size_t printed = 0;
-  int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
+  int64_t maxPositions = model.manifest().maxPositions;
   SamplingOptions sampling;
   int64_t newTokens = flags.integer("max-new-tokens", 32, 0, maxPositions);
   sampling.temperature = flags.number("temperature", 1.0, 0.0, 1e6);

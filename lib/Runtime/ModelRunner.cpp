@@ -20,7 +20,13 @@
 
 using json = nlohmann::json;
 namespace st = tptt::safetensors;
+namespace value = tptt::interface::value;
 using namespace tptt::runtime;
+using tptt::interface::CacheKind;
+using tptt::interface::Entry;
+using tptt::interface::EntryPoint;
+using tptt::interface::EntryValue;
+using tptt::interface::Role;
 
 using PackedFunction = void (*)(void **);
 
@@ -44,26 +50,27 @@ std::optional<uint64_t> embeddedWeightsOffset(const std::string &path) {
 
 /// The compiled entry point `entry` for `device` (null when the binary has
 /// none).
-PackedFunction packedEntry(const std::string &entry, Device device) {
+PackedFunction packedEntry(Entry entry, Device device) {
   bool gpu = device == Device::CUDA;
-  if (entry == "tptt_logits")
+  switch (entry) {
+  case Entry::Logits:
     return gpu ? tptt_logits_cuda_packed : tptt_logits_packed;
-  if (entry == "tptt_prefill")
+  case Entry::Prefill:
     return gpu ? tptt_prefill_cuda_packed : tptt_prefill_packed;
-  if (entry == "tptt_decode_step")
+  case Entry::DecodeStep:
     return gpu ? tptt_decode_step_cuda_packed : tptt_decode_step_packed;
-  if (entry == "tptt_loss")
+  case Entry::Loss:
     return gpu ? tptt_loss_cuda_packed : tptt_loss_packed;
-  return gpu ? tptt_train_step_cuda_packed : tptt_train_step_packed;
+  case Entry::TrainStep:
+    return gpu ? tptt_train_step_cuda_packed : tptt_train_step_packed;
+  }
+  return nullptr;
 }
 
 /// Whether the cache `name` holds softmax keys or values ([B, Hkv, T, d]).
 bool isKeyValueCache(const std::string &name) {
-  auto endsWith = [&](const char *suffix) {
-    size_t n = std::strlen(suffix);
-    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
-  };
-  return endsWith(".k") || endsWith(".v");
+  std::optional<CacheKind> kind = tptt::interface::cacheKindOf(name);
+  return kind == CacheKind::Keys || kind == CacheKind::Values;
 }
 
 /// The decode state of a batch of sequences for @tptt_decode_step: the
@@ -72,20 +79,19 @@ bool isKeyValueCache(const std::string &name) {
 class DecodeState {
 public:
   DecodeState(ModelRunner &model, int64_t batch) : model(model), batch(batch) {
-    const json &m = model.info();
-    window = m["window_rows"].get<int64_t>();
-    cacheRows = m.value("cache_rows", int64_t(-1));
-    for (const json &argument : m["entries"]["tptt_decode_step"]["arguments"]) {
-      if (argument["kind"] != "cache")
+    const tptt::interface::ModelInterface &m = model.manifest();
+    window = m.windowRows;
+    cacheRows = m.cacheRows;
+    for (const EntryValue &argument :
+         m.entryPoint(Entry::DecodeStep)->arguments) {
+      if (argument.role != Role::Cache)
         continue;
-      std::vector<int64_t> shape =
-          argument["shape"].get<std::vector<int64_t>>();
+      std::vector<int64_t> shape = argument.shape;
       shape[0] = batch;
       for (int64_t &size : shape)
         if (size < 0)
           size = 0;
-      caches[argument["name"].get<std::string>()] =
-          Tensor::zeros(shape, argument["dtype"].get<std::string>());
+      caches[argument.name] = Tensor::zeros(shape, argument.dtype);
     }
     counts.assign(batch, 0);
   }
@@ -107,13 +113,13 @@ public:
       }
       counts[b] = prompts[b].size();
     }
-    TensorMap out = model.forward("tptt_prefill", tokens, keyMask, batch,
+    TensorMap out = model.forward(Entry::Prefill, tokens, keyMask, batch,
                                   length, mu, cacheNames());
     for (auto &[name, cache] : caches)
       cache = std::move(out.at(name));
     cropCaches();
     int64_t vocab = model.vocabSize();
-    const float *all = out.at("logits").as<float>();
+    const float *all = out.at(value::kLogits).as<float>();
     std::vector<float> last(batch * vocab);
     for (int64_t b = 0; b < batch; ++b)
       std::memcpy(last.data() + b * vocab, all + ((b + 1) * length - 1) * vocab,
@@ -126,12 +132,12 @@ public:
   std::vector<float> step(const std::vector<int64_t> &tokens, float mu) {
     int64_t keys = keyMask.size() / std::max<int64_t>(batch, 1) + 1;
     TensorMap given;
-    Tensor &t = given["tokens"] = Tensor::zeros({batch, 1}, "i64");
-    Tensor &p = given["positions"] = Tensor::zeros({batch, 1}, "i64");
-    Tensor &k = given["key_mask"] = Tensor::zeros({batch, keys}, "i1");
-    Tensor &w = given["window_mask"] = Tensor::zeros({batch, window}, "i1");
-    given["mag_weight"] = Tensor::zeros({}, "f32");
-    *given["mag_weight"].as<float>() = mu;
+    Tensor &t = given[value::kTokens] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &p = given[value::kPositions] = Tensor::zeros({batch, 1}, "i64");
+    Tensor &k = given[value::kKeyMask] = Tensor::zeros({batch, keys}, "i1");
+    Tensor &w = given[value::kWindowMask] =
+        Tensor::zeros({batch, window}, "i1");
+    given[value::kMagWeight] = Tensor::scalar(mu);
     std::vector<uint8_t> nextMask(batch * keys);
     for (int64_t b = 0; b < batch; ++b) {
       t.as<int64_t>()[b] = tokens[b];
@@ -145,14 +151,14 @@ public:
     }
     std::memcpy(k.bytes.data(), nextMask.data(), nextMask.size());
     TensorMap out =
-        model.call("tptt_decode_step", {&given, &caches}, cacheNames());
+        model.call(Entry::DecodeStep, {&given, &caches}, cacheNames());
     for (auto &[name, cache] : caches)
       cache = std::move(out.at(name));
     keyMask = std::move(nextMask);
     for (int64_t b = 0; b < batch; ++b)
       ++counts[b];
     cropCaches();
-    Tensor &logits = out.at("logits");
+    Tensor &logits = out.at(value::kLogits);
     return std::vector<float>(logits.as<float>(),
                               logits.as<float>() + logits.count());
   }
@@ -238,14 +244,17 @@ std::unique_ptr<ModelRunner> ModelRunner::open(std::string &error) {
   if (!checkThreadEnvironment(error))
     return nullptr;
   json parsed = json::parse(tptt_manifest, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object() ||
-      !parsed.contains("vocab_size")) {
-    error = "the embedded manifest is corrupt";
+  std::optional<tptt::interface::ModelInterface> model =
+      parsed.is_discarded()
+          ? std::nullopt
+          : tptt::interface::ModelInterface::fromJson(parsed, error);
+  if (!model) {
+    error = "the embedded manifest is corrupt" +
+            (error.empty() ? std::string() : ": " + error);
     return nullptr;
   }
   std::unique_ptr<ModelRunner> runner(new ModelRunner());
-  runner->manifest = std::move(parsed);
-  runner->vocab = runner->manifest["vocab_size"].get<int64_t>();
+  runner->model = std::move(*model);
   return runner;
 }
 
@@ -255,17 +264,16 @@ ModelRunner::~ModelRunner() {
 }
 
 bool ModelRunner::hasDecodeStep() const {
-  return packedEntry("tptt_decode_step", current) &&
-         packedEntry("tptt_prefill", current) &&
-         manifest["entries"].contains("tptt_decode_step") &&
-         manifest["entries"].contains("tptt_prefill");
+  return packedEntry(Entry::DecodeStep, current) &&
+         packedEntry(Entry::Prefill, current) &&
+         model.entryPoint(Entry::DecodeStep) &&
+         model.entryPoint(Entry::Prefill);
 }
 
 bool ModelRunner::hasTraining() const {
-  return packedEntry("tptt_loss", current) &&
-         packedEntry("tptt_train_step", current) &&
-         manifest["entries"].contains("tptt_train_step") &&
-         manifest["entries"].contains("tptt_loss");
+  return packedEntry(Entry::Loss, current) &&
+         packedEntry(Entry::TrainStep, current) &&
+         model.entryPoint(Entry::Loss) && model.entryPoint(Entry::TrainStep);
 }
 
 bool ModelRunner::hasCuda() const { return tptt_logits_cuda_packed; }
@@ -343,13 +351,12 @@ bool ModelRunner::loadWeights(const std::string &path,
   };
   // The weights tptt-compile writes are in the entry points' layout;
   // any other file holds the model's own tensors (Hugging Face layout).
-  bool entryLayout = file->metadata().count("tptt_layout") &&
-                     file->metadata().at("tptt_layout") == "entry";
-  for (const json &weight : manifest["weights"]) {
-    std::string name = weight["name"].get<std::string>();
-    std::string source = weight["source"].get<std::string>();
-    bool transposed = weight["transposed"].get<bool>() && !entryLayout;
-    auto shape = weight["shape"].get<std::vector<int64_t>>();
+  bool entryLayout = file->metadata().count(kWeightsLayoutKey) &&
+                     file->metadata().at(kWeightsLayoutKey) == kEntryLayout;
+  for (const EntryValue &weight : model.weights) {
+    const std::string &name = weight.name, &source = weight.source;
+    bool transposed = weight.transposed && !entryLayout;
+    const std::vector<int64_t> &shape = weight.shape;
     std::vector<int64_t> stored = shape;
     if (transposed)
       std::swap(stored[0], stored[1]);
@@ -361,7 +368,7 @@ bool ModelRunner::loadWeights(const std::string &path,
       return fail("weight '" + lookup + "' has shape " +
                   json(view->shape).dump() + ", the model needs " +
                   json(stored).dump());
-    std::string dtype = weight["dtype"].get<std::string>();
+    const std::string &dtype = weight.dtype;
     bool bf16 = dtype == "bf16";
     st::DType wanted = bf16 ? st::DType::BF16 : st::DType::F32;
     size_t width = Tensor::width(dtype);
@@ -393,11 +400,11 @@ bool ModelRunner::loadWeights(const std::string &path,
   return true;
 }
 
-TensorMap ModelRunner::call(const std::string &entry,
+TensorMap ModelRunner::call(Entry entry,
                             std::initializer_list<const TensorMap *> givenMaps,
                             const std::set<std::string> &keep) {
   PackedFunction function = packedEntry(entry, current);
-  const json &signature = manifest["entries"][entry];
+  const EntryPoint &signature = *model.entryPoint(entry);
   std::vector<std::vector<int64_t>> descriptors;
   // The buffers passed in, which a result may alias (and then does not
   // own), with the owner of each resident one; on the GPU the other given
@@ -406,15 +413,15 @@ TensorMap ModelRunner::call(const std::string &entry,
   std::map<int64_t, std::shared_ptr<uint8_t>> residentInputs;
   std::vector<void *> staged;
   bool gpu = current == Device::CUDA;
-  for (const json &argument : signature["arguments"]) {
-    std::string name = argument["name"].get<std::string>();
+  for (const EntryValue &argument : signature.arguments) {
+    const std::string &name = argument.name;
     // A given tensor overrides a weight of the same name (the trainer's
     // current values of the weights it trains).
     const Tensor *value = nullptr;
     for (const TensorMap *given : givenMaps)
       if (auto it = given->find(name); it != given->end())
         value = &it->second;
-    if (!value && argument["kind"] == "weight") {
+    if (!value && argument.role == Role::Weight) {
       const LoadedWeight &loaded = weightData.at(name);
       const void *buffer = gpu ? deviceWeight(name) : loaded.data;
       descriptors.push_back(rowMajorDescriptor(buffer, loaded.shape));
@@ -424,7 +431,7 @@ TensorMap ModelRunner::call(const std::string &entry,
     if (!value) {
       // The callers pass every input the manifest lists: a bug otherwise.
       std::fprintf(stderr, "internal error: no value for argument '%s' of %s\n",
-                   name.c_str(), entry.c_str());
+                   name.c_str(), tptt::interface::entryName(entry));
       std::abort();
     }
     const void *buffer = value->data();
@@ -437,8 +444,8 @@ TensorMap ModelRunner::call(const std::string &entry,
     inputs.insert(reinterpret_cast<int64_t>(buffer));
   }
   size_t resultWords = 0;
-  for (const json &result : signature["results"])
-    resultWords += 3 + 2 * result["shape"].size();
+  for (const EntryValue &result : signature.results)
+    resultWords += 3 + 2 * result.shape.size();
   std::vector<int64_t> results(resultWords, 0);
   std::vector<void *> args = {results.data()};
   for (auto &d : descriptors)
@@ -461,13 +468,13 @@ TensorMap ModelRunner::call(const std::string &entry,
   TensorMap out;
   std::set<int64_t> owned;
   size_t at = 0;
-  for (const json &result : signature["results"]) {
-    size_t rank = result["shape"].size();
+  for (const EntryValue &result : signature.results) {
+    size_t rank = result.shape.size();
     const int64_t *words = results.data() + at;
     at += 3 + 2 * rank;
-    std::string name = result["name"].get<std::string>();
+    const std::string &name = result.name;
     Tensor t{std::vector<int64_t>(words + 3, words + 3 + rank),
-             result["dtype"].get<std::string>(),
+             result.dtype,
              {},
              nullptr};
     size_t width = Tensor::width(t.dtype);
@@ -510,24 +517,22 @@ std::vector<float> ModelRunner::logits(const std::vector<int64_t> &tokens,
                                        const std::vector<uint8_t> &mask,
                                        int64_t batch, int64_t length,
                                        float mu) {
-  Tensor out = std::move(
-      forward("tptt_logits", tokens, mask, batch, length, mu).at("logits"));
+  Tensor out = std::move(forward(Entry::Logits, tokens, mask, batch, length, mu)
+                             .at(value::kLogits));
   return std::vector<float>(out.as<float>(), out.as<float>() + out.count());
 }
 
-/// Calls the full-sequence entry `entry` (tptt_logits or tptt_prefill) on
-/// a left-padded batch and returns its results.
-TensorMap ModelRunner::forward(const std::string &entry,
-                               const std::vector<int64_t> &tokens,
+/// Calls the full-sequence entry `entry` (Logits or Prefill) on a
+/// left-padded batch and returns its results.
+TensorMap ModelRunner::forward(Entry entry, const std::vector<int64_t> &tokens,
                                const std::vector<uint8_t> &mask, int64_t batch,
                                int64_t length, float mu,
                                const std::set<std::string> &keep) {
   TensorMap given;
-  Tensor &t = given["tokens"] = Tensor::zeros({batch, length}, "i64");
-  Tensor &p = given["positions"] = Tensor::zeros({batch, length}, "i64");
-  Tensor &m = given["mask"] = Tensor::zeros({batch, length}, "i1");
-  given["mag_weight"] = Tensor::zeros({}, "f32");
-  *given["mag_weight"].as<float>() = mu;
+  Tensor &t = given[value::kTokens] = Tensor::zeros({batch, length}, "i64");
+  Tensor &p = given[value::kPositions] = Tensor::zeros({batch, length}, "i64");
+  Tensor &m = given[value::kMask] = Tensor::zeros({batch, length}, "i1");
+  given[value::kMagWeight] = Tensor::scalar(mu);
   // Positions count real tokens only, so a left-padded row sees the same
   // RoPE angles as when it is alone.
   for (int64_t b = 0; b < batch; ++b)
@@ -546,10 +551,8 @@ GenerateResult tptt::runtime::generate(
     const GenerateOptions &options,
     const std::function<void(int64_t, const GenerateResult &)> &onToken) {
   int64_t vocab = model.vocabSize();
-  int64_t maxPositions = model.info()["max_position_embeddings"].get<int64_t>();
-  std::vector<int64_t> eos;
-  for (const json &id : model.info()["eos_token_ids"])
-    eos.push_back(id.get<int64_t>());
+  int64_t maxPositions = model.manifest().maxPositions;
+  const std::vector<int64_t> &eos = model.manifest().eosTokenIds;
   auto batch = static_cast<int64_t>(prompts.size());
   GenerateResult result;
   result.tokens.resize(batch);

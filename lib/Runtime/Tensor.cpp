@@ -39,6 +39,18 @@ Tensor Tensor::zeros(std::vector<int64_t> shape, std::string dtype) {
   return t;
 }
 
+Tensor Tensor::scalar(float value) {
+  Tensor tensor = zeros({}, "f32");
+  *tensor.as<float>() = value;
+  return tensor;
+}
+
+Tensor Tensor::scalar(int64_t value) {
+  Tensor tensor = zeros({}, "i64");
+  *tensor.as<int64_t>() = value;
+  return tensor;
+}
+
 double Tensor::at(int64_t index) const {
   return st::loadAsDouble(*safetensorsDtype(dtype),
                           data() + index * width(dtype));

@@ -12,7 +12,12 @@
 #include <map>
 #include <random>
 
-using json = nlohmann::json;
+namespace value = tptt::interface::value;
+using tptt::interface::Entry;
+using tptt::interface::EntryValue;
+using tptt::interface::firstMomentName;
+using tptt::interface::Role;
+using tptt::interface::secondMomentName;
 
 namespace tptt {
 namespace runtime {
@@ -41,21 +46,21 @@ std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
   // A uniform double in [0, 1) from the raw 64-bit output, so that the draw
   // does not depend on the standard library's distributions.
   auto uniform = [&] { return (rng() >> 11) * 0x1.0p-53; };
-  const json &arguments =
-      model.info()["entries"]["tptt_train_step"]["arguments"];
-  for (const json &argument : arguments) {
-    if (argument["name"] == "dropout_rate")
-      trainer->dropoutRate =
-          model.info()["training"]["lora"]["lora_dropout"].get<double>();
-    if (!argument.value("trainable", false))
+  const tptt::interface::ModelInterface &manifest = model.manifest();
+  for (const EntryValue &argument :
+       manifest.entryPoint(Entry::TrainStep)->arguments) {
+    if (argument.name == value::kDropoutRate && manifest.training &&
+        manifest.training->lora)
+      trainer->dropoutRate = manifest.training->lora->dropout;
+    if (!argument.trainable)
       continue;
     TrainedTensor tensor;
-    tensor.name = argument["name"].get<std::string>();
-    tensor.kind = argument["kind"].get<std::string>();
-    auto shape = argument["shape"].get<std::vector<int64_t>>();
-    if (tensor.kind == "adapter") {
-      tensor.source = argument["source"].get<std::string>();
-      tensor.transposed = argument["transposed"].get<bool>();
+    tensor.name = argument.name;
+    tensor.role = argument.role;
+    const std::vector<int64_t> &shape = argument.shape;
+    if (tensor.role == Role::Adapter) {
+      tensor.source = argument.source;
+      tensor.transposed = argument.transposed;
       tensor.value = Tensor::zeros(shape, "f32");
       // lora_A is stored transposed, [in, r]: fan_in is its first size.
       if (tensor.name.find(".lora_A.") != std::string::npos) {
@@ -71,11 +76,10 @@ std::unique_ptr<Trainer> Trainer::create(ModelRunner &model,
         return nullptr;
       }
       tensor.value = std::move(*value);
-      for (const json &weight : model.info()["weights"])
-        if (weight["name"] == tensor.name) {
-          tensor.source = weight["source"].get<std::string>();
-          tensor.transposed = weight["transposed"].get<bool>();
-        }
+      if (const EntryValue *weight = manifest.weight(tensor.name)) {
+        tensor.source = weight->source;
+        tensor.transposed = weight->transposed;
+      }
     }
     tensor.m = Tensor::zeros(shape, "f32");
     tensor.v = Tensor::zeros(shape, "f32");
@@ -88,10 +92,10 @@ TensorMap Trainer::inputs(const TrainBatch &batch, float mu,
                           bool training) const {
   TensorMap given;
   std::vector<int64_t> shape = {batch.batch, batch.length};
-  Tensor &tokens = given["tokens"] = Tensor::zeros(shape, "i64");
-  Tensor &positions = given["positions"] = Tensor::zeros(shape, "i64");
-  Tensor &mask = given["mask"] = Tensor::zeros(shape, "i1");
-  Tensor &labels = given["labels"] = Tensor::zeros(shape, "i64");
+  Tensor &tokens = given[value::kTokens] = Tensor::zeros(shape, "i64");
+  Tensor &positions = given[value::kPositions] = Tensor::zeros(shape, "i64");
+  Tensor &mask = given[value::kMask] = Tensor::zeros(shape, "i1");
+  Tensor &labels = given[value::kLabels] = Tensor::zeros(shape, "i64");
   std::memcpy(tokens.bytes.data(), batch.tokens.data(), tokens.bytes.size());
   std::memcpy(labels.bytes.data(), batch.labels.data(), labels.bytes.size());
   std::memcpy(mask.bytes.data(), batch.mask.data(), mask.bytes.size());
@@ -103,18 +107,16 @@ TensorMap Trainer::inputs(const TrainBatch &batch, float mu,
       positions.as<int64_t>()[at] = batch.mask[at] ? next++ : 0;
     }
   }
-  Tensor &weight = given["mag_weight"] = Tensor::zeros({}, "f32");
-  *weight.as<float>() = mu;
+  given[value::kMagWeight] = Tensor::scalar(mu);
   for (const TrainedTensor &tensor : trained)
     given[tensor.name] = tensor.value;
   if (dropoutRate) {
     // The masks of step t are a function of (seed, t), so that a resumed
     // run draws the ones an uninterrupted run would; evaluation has none.
-    Tensor &rate = given["dropout_rate"] = Tensor::zeros({}, "f32");
-    *rate.as<float>() = training ? static_cast<float>(*dropoutRate) : 0.0f;
-    Tensor &stepSeed = given["dropout_seed"] = Tensor::zeros({}, "i64");
-    *stepSeed.as<int64_t>() =
-        static_cast<int64_t>(std::mt19937_64(seed ^ (stepCount + 1))());
+    given[value::kDropoutRate] =
+        Tensor::scalar(training ? static_cast<float>(*dropoutRate) : 0.0f);
+    given[value::kDropoutSeed] = Tensor::scalar(
+        static_cast<int64_t>(std::mt19937_64(seed ^ (stepCount + 1))()));
   }
   return given;
 }
@@ -123,7 +125,7 @@ Trainer::StepResult Trainer::step(const TrainBatch &batch, double lr,
                                   float mu) {
   TensorMap given = inputs(batch, mu, /*training=*/true);
   int64_t t = stepCount + 1;
-  Tensor &hyper = given["optimizer.hyper"] = Tensor::zeros({7}, "f32");
+  Tensor &hyper = given[value::kOptimizerHyper] = Tensor::zeros({7}, "f32");
   float *h = hyper.as<float>();
   h[0] = static_cast<float>(lr);
   h[1] = static_cast<float>(options.beta1);
@@ -132,35 +134,34 @@ Trainer::StepResult Trainer::step(const TrainBatch &batch, double lr,
   h[4] = static_cast<float>(options.weightDecay);
   h[5] = static_cast<float>(1.0 - std::pow(options.beta1, t));
   h[6] = static_cast<float>(1.0 - std::pow(options.beta2, t));
-  Tensor &clip = given["max_grad_norm"] = Tensor::zeros({}, "f32");
-  *clip.as<float>() = options.maxGradNorm > 0
-                          ? static_cast<float>(options.maxGradNorm)
-                          : std::numeric_limits<float>::infinity();
+  given[value::kMaxGradNorm] = Tensor::scalar(
+      options.maxGradNorm > 0 ? static_cast<float>(options.maxGradNorm)
+                              : std::numeric_limits<float>::infinity());
   for (TrainedTensor &tensor : trained) {
-    given["adam.m." + tensor.name] = std::move(tensor.m);
-    given["adam.v." + tensor.name] = std::move(tensor.v);
+    given[firstMomentName(tensor.name)] = std::move(tensor.m);
+    given[secondMomentName(tensor.name)] = std::move(tensor.v);
   }
-  TensorMap out = model.call("tptt_train_step", {&given});
+  TensorMap out = model.call(Entry::TrainStep, {&given});
   for (TrainedTensor &tensor : trained) {
     tensor.value = std::move(out[tensor.name]);
-    tensor.m = std::move(out["adam.m." + tensor.name]);
-    tensor.v = std::move(out["adam.v." + tensor.name]);
+    tensor.m = std::move(out[firstMomentName(tensor.name)]);
+    tensor.v = std::move(out[secondMomentName(tensor.name)]);
   }
   stepCount = t;
-  return {*out["loss"].as<float>(), *out["grad_norm"].as<float>()};
+  return {*out[value::kLoss].as<float>(), *out[value::kGradNorm].as<float>()};
 }
 
 double Trainer::loss(const TrainBatch &batch, float mu) {
   TensorMap given = inputs(batch, mu, /*training=*/false);
-  TensorMap out = model.call("tptt_loss", {&given});
-  return *out["loss"].as<float>();
+  TensorMap out = model.call(Entry::Loss, {&given});
+  return *out[value::kLoss].as<float>();
 }
 
 std::vector<std::pair<std::string, Tensor>>
-Trainer::savedTensors(const std::string &kind) const {
+Trainer::savedTensors(Role role) const {
   std::vector<std::pair<std::string, Tensor>> saved;
   for (const TrainedTensor &tensor : trained)
-    if (tensor.kind == kind)
+    if (tensor.role == role)
       saved.emplace_back(tensor.source, tensor.transposed
                                             ? transposed(tensor.value)
                                             : tensor.value);
@@ -170,8 +171,8 @@ Trainer::savedTensors(const std::string &kind) const {
 std::vector<std::pair<std::string, Tensor>> Trainer::optimizerState() const {
   std::vector<std::pair<std::string, Tensor>> state;
   for (const TrainedTensor &tensor : trained) {
-    state.emplace_back("adam.m." + tensor.name, tensor.m);
-    state.emplace_back("adam.v." + tensor.name, tensor.v);
+    state.emplace_back(firstMomentName(tensor.name), tensor.m);
+    state.emplace_back(secondMomentName(tensor.name), tensor.v);
   }
   return state;
 }
@@ -206,9 +207,10 @@ bool Trainer::restore(
     std::vector<int64_t> shape = tensor.value.shape;
     if (!take(savedByName, tensor.source, shape, tensor.transposed,
               tensor.value) ||
-        !take(optimizerByName, "adam.m." + tensor.name, shape, false,
+        !take(optimizerByName, firstMomentName(tensor.name), shape, false,
               tensor.m) ||
-        !take(optimizerByName, "adam.v." + tensor.name, shape, false, tensor.v))
+        !take(optimizerByName, secondMomentName(tensor.name), shape, false,
+              tensor.v))
       return false;
   }
   stepCount = steps;

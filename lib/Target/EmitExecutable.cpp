@@ -179,14 +179,15 @@ bool tptt::target::linkBinary(const std::string &objectPath,
   // no runtime at all (its loader has one).
   switch (kind) {
   case LinkKind::Executable:
-    args.append({TPTT_LAUNCHER_LIB, TPTT_MODEL_RUNNER_LIB, TPTT_RUNTIME_LIB,
-                 TPTT_HOST_ABI_LIB, TPTT_PCRE2_LIB, TPTT_PNG_LIB});
+    args.append({TPTT_LAUNCHER_LIB, TPTT_MODEL_RUNNER_LIB, TPTT_INTERFACE_LIB,
+                 TPTT_RUNTIME_LIB, TPTT_HOST_ABI_LIB, TPTT_PCRE2_LIB,
+                 TPTT_PNG_LIB});
     break;
   case LinkKind::ModelLibrary:
     args.append({"-shared", "-Wl,--whole-archive", TPTT_C_API_LIB,
                  "-Wl,--no-whole-archive", TPTT_MODEL_RUNNER_LIB,
-                 TPTT_RUNTIME_LIB, TPTT_HOST_ABI_LIB, TPTT_PCRE2_LIB,
-                 TPTT_PNG_LIB});
+                 TPTT_INTERFACE_LIB, TPTT_RUNTIME_LIB, TPTT_HOST_ABI_LIB,
+                 TPTT_PCRE2_LIB, TPTT_PNG_LIB});
     break;
   case LinkKind::ModuleLibrary:
     args.push_back("-shared");

@@ -71,6 +71,10 @@ MODELS = {
                                   sliding_window=6, use_sliding_window=True, max_window_layers=1,
                                   tptt={"operator_mode": "gated_delta_product", "linear_precision": "float64",
                                         "semantics": "tptt-0.12"}),
+    # q_norm and k_norm on the softmax branch only; layer 1 without LiZA; a Qwen3 window.
+    "qwen3-qk-norm": dict(arch="Qwen3ForCausalLM", layers=3, heads=4, kv_heads=2, head_dim=12, sliding_window=5,
+                          use_sliding_window=True, max_window_layers=2,
+                          tptt={"operator_mode": "delta_product", "layers": [0, 2]}),
 }
 
 # (model, config edit, the feature it removes): each edit must change the reference logits, so that
@@ -90,6 +94,8 @@ FEATURES = [
     ("llama-v5-yarn", lambda c: c["rope_parameters"].update(attention_factor=1.0), "yarn-attention-factor"),
     ("qwen2-v5-layer-types", lambda c: c.update(layer_types=None), "layer_types"),
     ("qwen2-v5-layer-types", lambda c: c.update(rope_parameters=None), "linear-rope"),
+    ("qwen3-qk-norm", lambda c: c.update(architectures=["LlamaForCausalLM"], use_sliding_window=False), "qk-norm"),
+    ("qwen3-qk-norm", lambda c: c.update(use_sliding_window=False), "qwen3-window"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")

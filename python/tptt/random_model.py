@@ -8,7 +8,7 @@
 writes ``config.json`` (Hugging Face fields plus the ``tptt`` object of
 include/tptt/Model/tptt-model.schema.json) and the weights under their Hugging Face names —
 ``model.safetensors``, or ``shards`` files with ``model.safetensors.index.json`` — of a small
-decoder (LlamaForCausalLM, Qwen2ForCausalLM or MistralForCausalLM), deterministically from
+decoder (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or MistralForCausalLM), deterministically from
 ``seed``. The ``tptt`` dict gives the TpttConfig fields (operator_mode or the explicit
 order/alpha_gate/beta_gate/linear/trick, semantics, mag_weight, cross_gate, base_scale_attn,
 layers, max_self_attn_length, max_chunk_size, ...); keyword arguments beyond the sizes add or
@@ -27,9 +27,11 @@ import numpy as np
 
 from . import safetensors
 
-ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM")
+ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM")
 DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 EXPLICIT_FIELDS = ("order", "alpha_gate", "beta_gate", "linear", "trick")
+# The backbones with an RMSNorm of each q and k head (q_norm, k_norm).
+QK_NORM = ("Qwen3ForCausalLM",)
 
 
 def llama3_rope_scaling(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original=16):
@@ -93,6 +95,9 @@ def random_weights(config, seed=0):
             tensors[p + f"self_attn.{name}_proj.weight"] = matrix(n, hidden)
             if qkv_bias:
                 tensors[p + f"self_attn.{name}_proj.bias"] = vector(n)
+        if arch in QK_NORM:
+            tensors[p + "self_attn.q_norm.weight"] = vector(head_dim, 1.0)
+            tensors[p + "self_attn.k_norm.weight"] = vector(head_dim, 1.0)
         tensors[p + "self_attn.o_proj.weight"] = matrix(hidden, heads * head_dim)
         if o_bias:
             tensors[p + "self_attn.o_proj.bias"] = vector(hidden)

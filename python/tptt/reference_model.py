@@ -1,17 +1,18 @@
 """Numpy reference forward of a whole TPTT model (float64), independent of the compiler.
 
-A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM) as
-Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections (Qwen2: q/k/v biases;
-Llama/Mistral with ``attention_bias``: biases on q/k/v/o), rotate-half RoPE (transformers 5's
+A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+MistralForCausalLM) as Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections
+(Qwen2: q/k/v biases; Llama/Mistral/Qwen3 with ``attention_bias``: biases on q/k/v/o; Qwen3: an
+RMSNorm of each q and k head, ``q_norm``/``k_norm``, before RoPE), rotate-half RoPE (transformers 5's
 ``rope_parameters`` or ``rope_theta`` with ``rope_scaling``: default, linear, dynamic, yarn,
 llama3), causal softmax attention with GQA and a sliding window (Mistral's ``sliding_window``;
-Qwen2's only with ``use_sliding_window``, on its ``layer_types`` or from layer
+Qwen2's and Qwen3's only with ``use_sliding_window``, on its ``layer_types`` or from layer
 ``max_window_layers``), o_proj, SwiGLU MLP; final norm;
 lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
 the linear branch is `tptt.reference.linear_attention` on the same normed input and the layer's
-own q/k/v/o projections, and `tptt.reference.mag_mix` mixes the two with μ = ``mag_weight``.
+own q/k/v/o projections (the raw ones: Qwen3's q/k norms belong to the softmax branch alone), and `tptt.reference.mag_mix` mixes the two with μ = ``mag_weight``.
 
     logits = forward(config, weights, tokens)            # config: the config.json dict
     logits = forward_directory("model_dir", tokens)      # reads config.json + safetensors
@@ -129,13 +130,13 @@ def inverse_frequencies(config, head_dim):
 
 def backbone_windows(config):
     """The backbone's own softmax window of each layer (None: none): Mistral's ``sliding_window``
-    on every layer; Qwen2's only with ``use_sliding_window``, on the ``sliding_attention`` layers
+    on every layer; Qwen2's and Qwen3's only with ``use_sliding_window``, on the ``sliding_attention`` layers
     of ``layer_types`` or, without it, from layer ``max_window_layers`` (Hugging Face's default
     28) on; Llama never."""
     arch, count = config["architectures"][0], config["num_hidden_layers"]
     if arch == "MistralForCausalLM":
         return [config.get("sliding_window")] * count
-    if arch != "Qwen2ForCausalLM" or not config.get("use_sliding_window", False):
+    if arch not in ("Qwen2ForCausalLM", "Qwen3ForCausalLM") or not config.get("use_sliding_window", False):
         return [None] * count
     window = config.get("sliding_window")
     types = config.get("layer_types") or ["sliding_attention" if i >= config.get("max_window_layers", 28)
@@ -214,7 +215,7 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     arch = config["architectures"][0]
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
-    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    head_dim = config.get("head_dim") or (128 if arch == "Qwen3ForCausalLM" else config["hidden_size"] // heads)
     eps = config["rms_norm_eps"]
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
@@ -239,10 +240,16 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         params = attention_params(w, layer, qkv_bias, o_bias)
         q, k, v = (h @ params[f"{n}_proj.weight"].T + params[f"{n}_proj.bias"] for n in "qkv")
+        q_soft, k_soft = q, k
+        if arch == "Qwen3ForCausalLM":
+            def head_norm(x, name):
+                split = x.reshape(*x.shape[:-1], -1, head_dim)
+                return rms_norm(split, w[p + f"self_attn.{name}.weight"], eps).reshape(x.shape)
+            q_soft, k_soft = head_norm(q, "q_norm"), head_norm(k, "k_norm")
         windows = [backbone_window[layer],
                    liza_window if layer in liza_layers else None]
         window = min((n for n in windows if n), default=None)
-        soft = softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, mask)
+        soft = softmax_attention(q_soft, k_soft, v, positions, rope_tables, heads, kv_heads, window, mask)
         attn = soft @ params["out_proj.weight"].T + params["out_proj.bias"]
         if layer in liza_layers:
             lin = R.linear_attention(h, params, **linear_options)

@@ -4,14 +4,19 @@
 // LiZA layers' attention projections (LoRA−), and LoRA adapters on a LiZA
 // model with the decay gate, order 2, the rdt trick, the nonlinear mode and
 // the cross gate; LoRA with dropout (fixed masks) on a model with one LiZA
-// layer and one softmax layer. The batch has a left-padded row.
+// layer and one softmax layer; every parameter of a Qwen3 model with LiZA (its
+// q/k norms, which only the softmax branch reads). The batch has a
+// left-padded row.
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --tptt '{"layers": []}' %t.full | FileCheck %s --check-prefix=FULL
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora-minus --tptt '{"operator_mode": "delta_rule"}' --eps 5e-4 %t.minus | FileCheck %s --check-prefix=MINUS
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora --tptt '{"order": 2, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt", "linear": false, "cross_gate": true}' %t.lora | FileCheck %s --check-prefix=LORA
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora --eps 2.5e-4 --tptt '{"lora_config": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.25, "target_modules": ["q_proj", "v_proj", "o_proj", "down_proj"]}, "layers": [1]}' %t.dropout | FileCheck %s --check-prefix=DROPOUT
+
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --arch Qwen3ForCausalLM --tptt '{"operator_mode": "delta_rule"}' %t.qwen3 | FileCheck %s --check-prefix=QWEN3
 
 // FULL: ok full: 21 tensors
 // MINUS: ok lora-minus: 8 tensors
 // LORA: ok lora: 16 tensors
 // DROPOUT: dropout: loss {{[0-9.]+}} at rate 0.25, {{[0-9.]+}} at 0
 // DROPOUT: ok lora: 16 tensors
+// QWEN3: ok full: 25 tensors

@@ -26,8 +26,11 @@
 // LOC:         tptt.linear {{.+}} loc("model.layers.0.mlp.down_proj")
 
 // TPTT-LABEL: func.func @tptt_logits(
-// TPTT-SAME:     %{{.+}}: tensor<?x?xi64> {tptt.name = "tokens"}
-// TPTT-SAME:     {tptt.name = "model.embed_tokens.weight"}
+// Every argument states its role in the interface (the manifest is read
+// from these attributes); projections are stored transposed.
+// TPTT-SAME:     %{{.+}}: tensor<?x?xi64> {tptt.name = "tokens", tptt.role = "input"}
+// TPTT-SAME:     {tptt.name = "model.embed_tokens.weight", tptt.role = "weight"}
+// TPTT-SAME:     tensor<16x16xf32> {tptt.name = "model.layers.0.self_attn.q_proj.weight", tptt.role = "weight", tptt.transposed}
 // TPTT:         tptt.embedding
 // TPTT:         tptt.rope_tables
 // Both layers are one function, called with each layer's weights.
@@ -43,8 +46,8 @@
 // TPTT-LABEL: func.func @tptt_prefill(
 // TPTT:         -> (tensor<?x?x24xf32> {tptt.name = "logits"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.k"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.v"}, tensor<?x2x8x8xf32> {tptt.name = "layers.0.state"}
 // TPTT-LABEL: func.func @tptt_decode_step(
-// TPTT-SAME:     {tptt.name = "layers.0.k"}
-// TPTT-SAME:     {tptt.name = "layers.0.state"}
+// TPTT-SAME:     {tptt.name = "layers.0.k", tptt.role = "cache"}
+// TPTT-SAME:     {tptt.name = "layers.0.state", tptt.role = "cache"}
 // TPTT:         tptt.attention
 // TPTT:         tptt.delta_product_step
 // TPTT:         tptt.mag_mix

@@ -25,6 +25,12 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/missing-weight -o %t/out/exe | FileCheck %s --check-prefix=MISSING
 // RUN: %python %S/Inputs/make_model.py wrong-shape %t/wrong-shape
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/wrong-shape -o %t/out/exe | FileCheck %s --check-prefix=SHAPE
+// Qwen3 reads q_norm and k_norm, and its head_dim defaults to 128 as in
+// transformers (not hidden_size / num_attention_heads).
+// RUN: %python %S/Inputs/make_model.py qwen3-no-norms %t/qwen3-no-norms
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/qwen3-no-norms -o %t/out/exe | FileCheck %s --check-prefix=QWEN3-NORMS
+// RUN: %python %S/Inputs/make_model.py qwen3-head-dim %t/qwen3-head-dim
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/qwen3-head-dim -o %t/out/exe | FileCheck %s --check-prefix=QWEN3-HEAD-DIM
 // RUN: %python %S/Inputs/make_model.py huge-header %t/huge-header
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/huge-header -o %t/out/exe | FileCheck %s --check-prefix=HUGE
 // RUN: %python %S/Inputs/make_model.py past-end %t/past-end
@@ -67,7 +73,7 @@
 // REQUIRED-NEXT: status: 2
 // MODE: tptt-compile: error: {{.+}}config.json: field 'tptt.operator_mode': "delta_magic" is not one of "delta_rule", {{.+}}
 // MODE-NEXT: status: 2
-// ARCH: tptt-compile: error: {{.+}}config.json: field 'architectures[0]': "GPT2LMHeadModel" is not one of "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"
+// ARCH: tptt-compile: error: {{.+}}config.json: field 'architectures[0]': "GPT2LMHeadModel" is not one of "LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM"
 // ARCH-NEXT: status: 2
 // HEADS: tptt-compile: error: {{.+}}config.json: field 'num_key_value_heads': 3 does not divide num_attention_heads = 4
 // HEADS-NEXT: status: 2
@@ -84,6 +90,8 @@
 // MISSING: tptt-compile: error: {{.+}}missing-weight: missing weight 'model.layers.1.mlp.up_proj.weight' (expected shape [32, 16])
 // MISSING-NEXT: status: 2
 // SHAPE: tptt-compile: error: {{.+}}wrong-shape: weight 'model.layers.0.self_attn.k_proj.weight' has shape [16, 16], but the config needs [8, 16]
+// QWEN3-NORMS: tptt-compile: error: {{.+}}qwen3-no-norms: missing weight 'model.layers.0.self_attn.q_norm.weight' (expected shape [8])
+// QWEN3-HEAD-DIM: tptt-compile: error: {{.+}}qwen3-head-dim: weight 'model.layers.0.self_attn.q_proj.weight' has shape [16, 16], but the config needs [256, 16]
 // SHAPE-NEXT: status: 2
 // HUGE: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: it claims 1152921504606846976 bytes, over the limit of 100 MiB that safetensors files respect
 // HUGE-NEXT: status: 2

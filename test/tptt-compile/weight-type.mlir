@@ -25,8 +25,8 @@
 // RUN: %t/trained train --data %t/train/train.txt --steps 3 --batch 2 --seq-len 8 --resume %t/run 2>&1 | FileCheck %s --check-prefix=RESUMED
 
 // TPTT-LABEL: func.func @tptt_logits(
-// TPTT-SAME:     tensor<24x16xbf16> {tptt.name = "model.embed_tokens.weight"}
-// TPTT-SAME:     tensor<16x24xbf16> {tptt.name = "lm_head.weight"}
+// TPTT-SAME:     tensor<24x16xbf16> {tptt.name = "model.embed_tokens.weight", tptt.role = "weight"}
+// TPTT-SAME:     tensor<16x24xbf16> {tptt.name = "lm_head.weight", tptt.role = "weight", tptt.transposed}
 // TPTT-SAME:     -> (tensor<?x?x24xf32> {tptt.name = "logits"})
 // TPTT:         tptt.embedding %{{.+}} : (tensor<?x?xi64>, tensor<24x16xbf16>) -> tensor<?x?x16xf32>
 // TPTT:         %[[HEAD:.+]] = arith.extf %{{.+}} : tensor<16x24xbf16> to tensor<16x24xf32>
@@ -44,8 +44,8 @@
 // LoRA− trains the attention projections of the LiZA layers: those are f32
 // in every entry point, the others bf16.
 // TRAINED-LABEL: func.func @tptt_logits(
-// TRAINED-SAME:     tensor<16x16xf32> {tptt.name = "model.layers.0.self_attn.q_proj.weight"}
-// TRAINED-SAME:     tensor<16x32xbf16> {tptt.name = "model.layers.0.mlp.gate_proj.weight"}
+// TRAINED-SAME:     tensor<16x16xf32> {tptt.name = "model.layers.0.self_attn.q_proj.weight", tptt.role = "weight", tptt.transposed}
+// TRAINED-SAME:     tensor<16x32xbf16> {tptt.name = "model.layers.0.mlp.gate_proj.weight", tptt.role = "weight", tptt.transposed}
 
 // INFO: weights:         embedded, bf16
 // SAME: logits: same

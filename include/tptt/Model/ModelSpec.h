@@ -12,6 +12,8 @@
 #ifndef TPTT_MODEL_MODELSPEC_H
 #define TPTT_MODEL_MODELSPEC_H
 
+#include "tptt/Interface/ModelInterface.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,13 +51,7 @@ struct RopeSpec {
 };
 
 /// The LoRA configuration of the seeds (PEFT field names).
-struct LoraSpec {
-  int64_t rank = 8;
-  double alpha = 16.0;
-  double dropout = 0.0;
-  std::vector<std::string> targetModules = {"q_proj", "k_proj", "v_proj",
-                                            "o_proj"};
-};
+using LoraSpec = ::tptt::interface::LoraTraining;
 
 /// Everything tptt-compile needs to know about a model.
 struct ModelSpec {
@@ -75,6 +71,11 @@ struct ModelSpec {
   /// Biases on the q/k/v projections, and on o_proj.
   bool qkvBias = false;
   bool oBias = false;
+  /// An RMSNorm (q_norm, k_norm: weights [head_dim], rms_norm_eps) of each
+  /// head of q and k before RoPE, in the softmax attention only (Qwen3);
+  /// LiZA's linear branch reads the raw projections, as the reference
+  /// library does.
+  bool qkNorm = false;
   /// The backbone's own softmax window (Mistral, Qwen2 with
   /// use_sliding_window).
   std::optional<int64_t> slidingWindow;

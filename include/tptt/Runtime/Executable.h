@@ -57,6 +57,16 @@ __attribute__((weak)) void tptt_train_step_cuda_packed(void **args);
 namespace tptt {
 namespace runtime {
 
+/// The symbols of tptt_manifest and tptt_tokenizer_json above, which
+/// tptt-compile defines.
+constexpr const char kManifestSymbol[] = "tptt_manifest";
+constexpr const char kTokenizerSymbol[] = "tptt_tokenizer_json";
+/// The safetensors metadata that marks weights written by tptt-compile: in
+/// the entry points' layout (projections transposed, each in its argument's
+/// dtype), looked up by argument name.
+constexpr const char kWeightsLayoutKey[] = "tptt_layout";
+constexpr const char kEntryLayout[] = "entry";
+
 /// The last 16 bytes of an executable with embedded weights: the offset of
 /// the safetensors data (little-endian u64), then this magic.
 constexpr char kWeightsMagic[8] = {'T', 'P', 'T', 'T', 'W', 'G', 'T', '1'};

@@ -13,12 +13,11 @@
 #ifndef TPTT_RUNTIME_MODELRUNNER_H
 #define TPTT_RUNTIME_MODELRUNNER_H
 
+#include "tptt/Interface/ModelInterface.h"
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Sampler.h"
 #include "tptt/Runtime/Tensor.h"
 #include "tptt/Runtime/Tokenizer.h"
-
-#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <map>
@@ -39,7 +38,8 @@ public:
 
   ~ModelRunner();
 
-  const nlohmann::json &info() const { return manifest; }
+  /// What the model is and the signatures of its entry points.
+  const interface::ModelInterface &manifest() const { return model; }
   /// Whether the binary has the entry points compiled for the GPU
   /// (tptt-compile --target cuda).
   bool hasCuda() const;
@@ -48,7 +48,7 @@ public:
   /// for another name, or when the binary has no code for the device or
   /// there is no usable GPU.
   bool setDevice(const std::string &name, std::string &error);
-  int64_t vocabSize() const { return vocab; }
+  int64_t vocabSize() const { return model.vocabSize; }
   /// Whether the model has the prefill and decode-step entry points
   /// (`recurrent` semantics).
   bool hasDecodeStep() const;
@@ -74,15 +74,14 @@ public:
   /// named in `keep` stay where the entry point wrote them (Tensor::
   /// resident), so that passing them to the next call copies nothing: the
   /// decode caches stay on the GPU between tokens.
-  TensorMap call(const std::string &entry,
+  TensorMap call(interface::Entry entry,
                  std::initializer_list<const TensorMap *> given,
                  const std::set<std::string> &keep = {});
 
-  /// Calls a full-sequence entry (tptt_logits or tptt_prefill) on a
-  /// left-padded batch: `tokens` and `mask` [B, S] row-major; keeps the
-  /// results named in `keep` (see call).
-  TensorMap forward(const std::string &entry,
-                    const std::vector<int64_t> &tokens,
+  /// Calls a full-sequence entry (Logits or Prefill) on a left-padded
+  /// batch: `tokens` and `mask` [B, S] row-major; keeps the results named
+  /// in `keep` (see call).
+  TensorMap forward(interface::Entry entry, const std::vector<int64_t> &tokens,
                     const std::vector<uint8_t> &mask, int64_t batch,
                     int64_t length, float mu,
                     const std::set<std::string> &keep = {});
@@ -99,8 +98,7 @@ private:
 
   Device current = Device::CPU;
   std::map<std::string, void *> deviceWeights;
-  nlohmann::json manifest;
-  int64_t vocab = 0;
+  interface::ModelInterface model;
   bool tokenizerLoaded = false;
   std::unique_ptr<Tokenizer> tokenizerInstance;
   std::unique_ptr<safetensors::File> file;

@@ -42,6 +42,9 @@ struct Tensor {
   int64_t count() const;
   size_t byteSize() const { return count() * width(dtype); }
   static Tensor zeros(std::vector<int64_t> shape, std::string dtype);
+  /// A rank-0 tensor holding `value` (f32, i64).
+  static Tensor scalar(float value);
+  static Tensor scalar(int64_t value);
   uint8_t *data() { return resident ? resident.get() : bytes.data(); }
   const uint8_t *data() const {
     return resident ? resident.get() : bytes.data();

@@ -36,8 +36,8 @@ struct OptimizerOptions {
 struct TrainedTensor {
   /// The entry argument (a PEFT name for adapters, else the weight's).
   std::string name;
-  /// "adapter" or "weight".
-  std::string kind;
+  /// Adapter or Weight.
+  interface::Role role = interface::Role::Adapter;
   /// The name it is saved under (PEFT or Hugging Face).
   std::string source;
   /// Whether the saved layout is the transpose of `value`'s.
@@ -66,10 +66,10 @@ public:
   /// Steps taken so far.
   int64_t steps() const { return stepCount; }
   const std::vector<TrainedTensor> &tensors() const { return trained; }
-  /// Trained tensors of `kind` by saved name, in the saved layout.
+  /// Trained tensors of `role` by saved name, in the saved layout.
   std::vector<std::pair<std::string, Tensor>>
-  savedTensors(const std::string &kind) const;
-  /// The AdamW moments by entry name ("adam.m.<name>", "adam.v.<name>").
+  savedTensors(interface::Role role) const;
+  /// The AdamW moments by entry name (interface::firstMomentName, …).
   std::vector<std::pair<std::string, Tensor>> optimizerState() const;
   /// Continues a run: trained tensors from `saved` (by saved name and
   /// layout, as savedTensors() wrote them), moments from `optimizer`.

@@ -2,11 +2,11 @@
 //
 // Part of the tptt project: an MLIR compiler for TPTT models.
 //
-// The decoder of a Llama-family model (Llama, Qwen2, Mistral) in graph-level
-// tptt ops, with tptt.liza_attention on the LiZA layers (SEMANTICS.md, "Per
-// layer") and the base model's softmax attention on the others; and its
-// one-token decode step with explicit caches; for training, the mean
-// next-token loss (with LoRA adapters when they are what is trained) and a
+// The decoder of a Llama-family model (Llama, Qwen2, Qwen3, Mistral) in
+// graph-level tptt ops, with tptt.liza_attention on the LiZA layers
+// (SEMANTICS.md, "Per layer") and the base model's softmax attention on the
+// others; and its one-token decode step with explicit caches; for training, the
+// mean next-token loss (with LoRA adapters when they are what is trained) and a
 // training step that differentiates it and applies AdamW.
 //
 //===----------------------------------------------------------------------===//
@@ -29,6 +29,7 @@
 using namespace mlir;
 using namespace mlir::tptt;
 using namespace ::tptt::model;
+using namespace ::tptt::interface;
 
 namespace {
 
@@ -53,12 +54,44 @@ std::string dtypeOf(Type type) {
   return "f32";
 }
 
-EntryValue describe(const std::string &name, const std::string &kind,
-                    RankedTensorType type) {
+EntryValue describe(const std::string &name, Role role, RankedTensorType type) {
   std::vector<int64_t> shape;
   for (int64_t size : type.getShape())
     shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
-  return {name, kind, shape, dtypeOf(type.getElementType())};
+  EntryValue value;
+  value.name = name;
+  value.role = role;
+  value.shape = shape;
+  value.dtype = dtypeOf(type.getElementType());
+  return value;
+}
+
+// The attributes that state an entry point's interface on its arguments
+// and results (read back by entryPoints).
+constexpr const char kNameAttr[] = "tptt.name";
+constexpr const char kRoleAttr[] = "tptt.role";
+constexpr const char kSourceAttr[] = "tptt.source";
+constexpr const char kTransposedAttr[] = "tptt.transposed";
+constexpr const char kTrainableAttr[] = "tptt.trainable";
+
+/// Gives the arguments and results of `function` the attributes that
+/// describe them: a name, and for arguments their role, the tensor they
+/// hold (when not their name), whether it is transposed and trained.
+void annotateSignature(func::FuncOp function, const EntryPoint &signature) {
+  Builder b(function.getContext());
+  for (auto [index, argument] : llvm::enumerate(signature.arguments)) {
+    function.setArgAttr(index, kNameAttr, b.getStringAttr(argument.name));
+    function.setArgAttr(index, kRoleAttr,
+                        b.getStringAttr(roleName(argument.role)));
+    if (!argument.source.empty() && argument.source != argument.name)
+      function.setArgAttr(index, kSourceAttr, b.getStringAttr(argument.source));
+    if (argument.transposed)
+      function.setArgAttr(index, kTransposedAttr, b.getUnitAttr());
+    if (argument.trainable)
+      function.setArgAttr(index, kTrainableAttr, b.getUnitAttr());
+  }
+  for (auto [index, result] : llvm::enumerate(signature.results))
+    function.setResultAttr(index, kNameAttr, b.getStringAttr(result.name));
 }
 
 /// Whether the training step of `training` (none: no training) updates the
@@ -103,25 +136,23 @@ public:
   /// trained) and the mean cross-entropy of `labels` (the next token of
   /// each position; −100 where nothing is predicted).
   std::optional<EntryPoint> buildLoss() {
-    begin(kLossEntry);
-    Value tokens =
-        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
+    begin(Entry::Loss);
+    Value tokens = input(value::kTokens, tensor({kDynamic, kDynamic}, i64()));
     Value positions =
-        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
-    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
-    Value labels =
-        argument("labels", "input", tensor({kDynamic, kDynamic}, i64()));
-    mu = argument("mag_weight", "input", tensor({}, f32()));
+        input(value::kPositions, tensor({kDynamic, kDynamic}, i64()));
+    mask = input(value::kMask, tensor({kDynamic, kDynamic}, i1()));
+    Value labels = input(value::kLabels, tensor({kDynamic, kDynamic}, i64()));
+    mu = input(value::kMagWeight, tensor({}, f32()));
     if (training->trainable == Trainable::Lora && training->lora.dropout > 0) {
-      dropoutSeed = argument("dropout_seed", "input", tensor({}, i64()));
-      dropoutRate = argument("dropout_rate", "input", tensor({}, f32()));
+      dropoutSeed = input(value::kDropoutSeed, tensor({}, i64()));
+      dropoutRate = input(value::kDropoutRate, tensor({}, f32()));
     }
     Value logits = forward(tokens, positions);
     if (!logits)
       return std::nullopt;
     Value loss =
         CrossEntropyOp::create(b, here, tensor({}, f32()), logits, labels);
-    return finish({{"loss", loss}});
+    return finish({{value::kLoss, loss}});
   }
 
   /// @tptt_logits, the full-sequence forward; with `withCaches`
@@ -129,13 +160,12 @@ public:
   /// from.
   std::optional<EntryPoint> buildFullSequence(bool withCaches) {
     prefilling = withCaches;
-    begin(withCaches ? kPrefillEntry : kLogitsEntry);
-    Value tokens =
-        argument("tokens", "input", tensor({kDynamic, kDynamic}, i64()));
+    begin(withCaches ? Entry::Prefill : Entry::Logits);
+    Value tokens = input(value::kTokens, tensor({kDynamic, kDynamic}, i64()));
     Value positions =
-        argument("positions", "input", tensor({kDynamic, kDynamic}, i64()));
-    mask = argument("mask", "input", tensor({kDynamic, kDynamic}, i1()));
-    mu = argument("mag_weight", "input", tensor({}, f32()));
+        input(value::kPositions, tensor({kDynamic, kDynamic}, i64()));
+    mask = input(value::kMask, tensor({kDynamic, kDynamic}, i1()));
+    mu = input(value::kMagWeight, tensor({}, f32()));
     window = linearStepWindow(spec.order);
     return finishWithCaches(forward(tokens, positions));
   }
@@ -143,15 +173,13 @@ public:
   /// @tptt_decode_step: one token per sequence on top of the caches.
   std::optional<EntryPoint> buildDecodeStep() {
     decoding = true;
-    begin(kDecodeStepEntry);
-    Value tokens = argument("tokens", "input", tensor({kDynamic, 1}, i64()));
-    Value positions =
-        argument("positions", "input", tensor({kDynamic, 1}, i64()));
-    mask = argument("key_mask", "input", tensor({kDynamic, kDynamic}, i1()));
+    begin(Entry::DecodeStep);
+    Value tokens = input(value::kTokens, tensor({kDynamic, 1}, i64()));
+    Value positions = input(value::kPositions, tensor({kDynamic, 1}, i64()));
+    mask = input(value::kKeyMask, tensor({kDynamic, kDynamic}, i1()));
     window = linearStepWindow(spec.order);
-    windowMask =
-        argument("window_mask", "input", tensor({kDynamic, window}, i1()));
-    mu = argument("mag_weight", "input", tensor({}, f32()));
+    windowMask = input(value::kWindowMask, tensor({kDynamic, window}, i1()));
+    mu = input(value::kMagWeight, tensor({}, f32()));
     Location loc = here;
     position = tensor::CollapseShapeOp::create(
         b, loc, tensor({kDynamic}, i64()), positions,
@@ -191,19 +219,19 @@ private:
                                              : FloatType(b.getF32Type());
   }
 
-  void begin(StringRef name) {
-    function = func::FuncOp::create(here, name, b.getFunctionType({}, {}));
+  void begin(Entry which) {
+    function =
+        func::FuncOp::create(here, entryName(which), b.getFunctionType({}, {}));
     module.push_back(function);
     entry = function.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    signature = EntryPoint{name.str(), {}, {}};
+    signature = EntryPoint{which, {}, {}};
   }
 
   /// A new argument of the entry point; inside a layer also one of the
   /// layer function, which receives it through the call.
-  Value argument(const std::string &name, const std::string &kind,
-                 RankedTensorType type) {
-    signature.arguments.push_back(describe(name, kind, type));
+  Value argument(const std::string &name, Role role, RankedTensorType type) {
+    signature.arguments.push_back(describe(name, role, type));
     Value value = entry->addArgument(type, here);
     if (!layerBlock)
       return value;
@@ -216,7 +244,8 @@ private:
   std::optional<EntryPoint> finishWithCaches(Value logits) {
     if (!logits)
       return std::nullopt;
-    std::vector<std::pair<std::string, Value>> results = {{"logits", logits}};
+    std::vector<std::pair<std::string, Value>> results = {
+        {value::kLogits, logits}};
     results.insert(results.end(), cacheResults.begin(), cacheResults.end());
     return finish(results);
   }
@@ -228,15 +257,12 @@ private:
     for (const auto &[name, value] : results) {
       values.push_back(value);
       types.push_back(value.getType());
-      signature.results.push_back(
-          describe(name, "result", cast<RankedTensorType>(value.getType())));
+      signature.results.push_back(describe(
+          name, Role::Result, cast<RankedTensorType>(value.getType())));
     }
     func::ReturnOp::create(b, here, values);
     function.setType(b.getFunctionType(entry->getArgumentTypes(), types));
-    for (auto [index, argument] : llvm::enumerate(signature.arguments))
-      function.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
-    for (auto [index, result] : llvm::enumerate(signature.results))
-      function.setResultAttr(index, "tptt.name", b.getStringAttr(result.name));
+    annotateSignature(function, signature);
     return signature;
   }
 
@@ -264,7 +290,7 @@ private:
     Type elementType = layout.type == WeightType::BF16 && !trained
                            ? Type(b.getBF16Type())
                            : f32();
-    Value value = argument(name, "weight", tensor(shape, elementType));
+    Value value = argument(name, Role::Weight, tensor(shape, elementType));
     signature.arguments.back().source = source;
     signature.arguments.back().transposed = transposed;
     signature.arguments.back().trainable = trainsWeight(spec, training, source);
@@ -294,7 +320,7 @@ private:
     std::string name = "base_model.model." + prefix;
     auto adapterArgument = [&](const std::string &suffix, RankedTensorType type,
                                bool transposed) {
-      Value value = argument(name + suffix, "adapter", type);
+      Value value = argument(name + suffix, Role::Adapter, type);
       signature.arguments.back().source = name + suffix;
       signature.arguments.back().transposed = transposed;
       signature.arguments.back().trainable = true;
@@ -313,9 +339,18 @@ private:
                              static_cast<double>(training->lora.rank));
   }
 
-  /// A cache argument and, once computed, its new value as a result.
-  Value cache(const std::string &name, RankedTensorType type) {
-    return argument(name, "cache", type);
+  /// An input given per call.
+  Value input(const char *name, RankedTensorType type) {
+    return argument(name, Role::Input, type);
+  }
+
+  /// The cache `kind` of layer `layer` as an argument (its new value is a
+  /// result, see cacheResult).
+  Value cache(int64_t layer, CacheKind kind, RankedTensorType type) {
+    return argument(cacheName(layer, kind), Role::Cache, type);
+  }
+  void cacheResult(int64_t layer, CacheKind kind, Value value) {
+    cacheResults.push_back({cacheName(layer, kind), value});
   }
 
   Value forward(Value tokens, Value positions) {
@@ -381,6 +416,26 @@ private:
     Value y =
         LinearOp::create(b, here, activation(out), x, w, bv, b.getUnitAttr());
     return withAdapter(x, y, loraAdapter(prefix, out, in));
+  }
+
+  /// The RMSNorm `prefix` (q_norm or k_norm, weight [head_dim]) of each of
+  /// the `heads` heads of `x` [B, S, heads·d] (Qwen3).
+  Value headNorm(const std::string &prefix, Value x, int64_t heads) {
+    int64_t headDim = spec.headDim;
+    Value w = weight(prefix + ".weight", {headDim});
+    if (!w)
+      return Value();
+    ModuleScope scope(*this, prefix);
+    auto type = cast<RankedTensorType>(x.getType());
+    auto split =
+        tensor({type.getDimSize(0), type.getDimSize(1), heads, headDim},
+               type.getElementType());
+    SmallVector<ReassociationIndices> groups = {{0}, {1}, {2, 3}};
+    Value perHead =
+        tensor::ExpandShapeOp::create(b, here, split, x, groups).getResult();
+    Value normed = RmsNormOp::create(b, here, split, perHead, w,
+                                     b.getF64FloatAttr(spec.rmsNormEps));
+    return tensor::CollapseShapeOp::create(b, here, type, normed, groups);
   }
 
   /// y + (lora_alpha / r) · (dropout(x) Aᵀ) Bᵀ: the output `y` of a
@@ -476,11 +531,10 @@ private:
   Value decodeAttention(int64_t layer, Value q, Value k, Value v, Value wo,
                         Value bo, IntegerAttr windowAttr) {
     Location loc = here;
-    std::string p = "layers." + std::to_string(layer) + ".";
     int64_t kvHeads = spec.numKvHeads, headDim = spec.headDim;
     auto cacheType = tensor({kDynamic, kvHeads, kDynamic, headDim}, f32());
-    Value kCache = cache(p + "k", cacheType);
-    Value vCache = cache(p + "v", cacheType);
+    Value kCache = cache(layer, CacheKind::Keys, cacheType);
+    Value vCache = cache(layer, CacheKind::Values, cacheType);
     Value qHeads = tokenHeads(q, spec.numHeads);
     Value kHeads = tokenHeads(k, kvHeads);
     Value qRot = RopeOp::create(b, loc, qHeads.getType(), qHeads, cos, sin);
@@ -489,8 +543,8 @@ private:
     Value values = appendRow(vCache, tokenHeads(v, kvHeads), 2);
     keys = tensor::CastOp::create(b, loc, cacheType, keys);
     values = tensor::CastOp::create(b, loc, cacheType, values);
-    cacheResults.push_back({p + "k", keys});
-    cacheResults.push_back({p + "v", values});
+    cacheResult(layer, CacheKind::Keys, keys);
+    cacheResult(layer, CacheKind::Values, values);
     Value attn = AttentionOp::create(b, loc, qRot.getType(), qRot, keys, values,
                                      mask, windowAttr, FloatAttr());
     Value flat = tensor::CollapseShapeOp::create(
@@ -507,21 +561,20 @@ private:
   Value decodeLinear(int64_t layer, Value q, Value k, Value v, Value wo,
                      Value bo) {
     Location loc = here;
-    std::string p = "layers." + std::to_string(layer) + ".";
     int64_t kvWidth = spec.numKvHeads * spec.headDim, headDim = spec.headDim;
-    Value state =
-        cache(p + "state", tensor({kDynamic, spec.numHeads, headDim, headDim},
-                                  linearType()));
+    Value state = cache(
+        layer, CacheKind::State,
+        tensor({kDynamic, spec.numHeads, headDim, headDim}, linearType()));
     auto rowsType = tensor({kDynamic, window - 1, kvWidth}, f32());
-    Value kRows = cache(p + "k_window", rowsType);
-    Value vRows = cache(p + "v_window", rowsType);
+    Value kRows = cache(layer, CacheKind::KeyWindow, rowsType);
+    Value vRows = cache(layer, CacheKind::ValueWindow, rowsType);
     Value kWindow = appendRow(kRows, k, 1);
     Value vWindow = appendRow(vRows, v, 1);
     LinearStep step = buildLinearStep(b, loc, branchOptions(), q, kWindow,
                                       vWindow, windowMask, state, position);
-    cacheResults.push_back({p + "state", step.state});
-    cacheResults.push_back({p + "k_window", lastRows(kWindow, window - 1)});
-    cacheResults.push_back({p + "v_window", lastRows(vWindow, window - 1)});
+    cacheResult(layer, CacheKind::State, step.state);
+    cacheResult(layer, CacheKind::KeyWindow, lastRows(kWindow, window - 1));
+    cacheResult(layer, CacheKind::ValueWindow, lastRows(vWindow, window - 1));
     return LinearOp::create(b, loc, activation(spec.hiddenSize), step.merged,
                             wo, bo, b.getUnitAttr());
   }
@@ -594,16 +647,18 @@ private:
   /// the caches a decode step continues from as results — the keys after
   /// RoPE and the values, and on LiZA layers the final linear state and the
   /// raw k/v rows of the last W − 1 tokens.
-  Value prefillAttention(int64_t layer, Value q, Value k, Value v, Value wo,
-                         Value bo, IntegerAttr windowAttr, bool liza) {
+  /// `qSoft` and `kSoft` are what the softmax branch reads (q and k after
+  /// q_norm and k_norm, when the backbone has them).
+  Value prefillAttention(int64_t layer, Value q, Value k, Value v, Value qSoft,
+                         Value kSoft, Value wo, Value bo,
+                         IntegerAttr windowAttr, bool liza) {
     Location loc = here;
-    std::string p = "layers." + std::to_string(layer) + ".";
     Value keys, values;
     Value merged =
-        buildSoftmaxBranch(b, loc, q, k, v, cos, sin, spec.numHeads,
+        buildSoftmaxBranch(b, loc, qSoft, kSoft, v, cos, sin, spec.numHeads,
                            spec.numKvHeads, mask, windowAttr, &keys, &values);
-    cacheResults.push_back({p + "k", keys});
-    cacheResults.push_back({p + "v", values});
+    cacheResult(layer, CacheKind::Keys, keys);
+    cacheResult(layer, CacheKind::Values, values);
     auto out = activation(spec.hiddenSize);
     Value soft = LinearOp::create(b, loc, out, merged, wo, bo, b.getUnitAttr());
     if (!liza)
@@ -612,9 +667,9 @@ private:
     Value lin =
         buildLinearBranch(b, loc, branchOptions(), q, k, v, mask, &state);
     lin = LinearOp::create(b, loc, out, lin, wo, bo, b.getUnitAttr());
-    cacheResults.push_back({p + "state", state});
-    cacheResults.push_back({p + "k_window", lastRowsOf(k, window - 1)});
-    cacheResults.push_back({p + "v_window", lastRowsOf(v, window - 1)});
+    cacheResult(layer, CacheKind::State, state);
+    cacheResult(layer, CacheKind::KeyWindow, lastRowsOf(k, window - 1));
+    cacheResult(layer, CacheKind::ValueWindow, lastRowsOf(v, window - 1));
     return MagMixOp::create(b, loc, out, soft, lin, mu,
                             spec.crossGate ? b.getUnitAttr() : UnitAttr(),
                             spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
@@ -675,9 +730,17 @@ private:
     Value v =
         k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden, spec.qkvBias)
           : Value();
-    Value wo = v ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth},
-                          /*transposed=*/true)
-                 : Value();
+    // The softmax attention reads q and k after q_norm and k_norm (Qwen3);
+    // LiZA's linear branch the raw projections.
+    Value qSoft = q, kSoft = k;
+    if (v && spec.qkNorm) {
+      qSoft = headNorm(p + "self_attn.q_norm", q, spec.numHeads);
+      kSoft = qSoft ? headNorm(p + "self_attn.k_norm", k, spec.numKvHeads)
+                    : Value();
+    }
+    Value wo = kSoft ? weight(p + "self_attn.o_proj.weight", {hidden, qWidth},
+                              /*transposed=*/true)
+                     : Value();
     Value bo = wo && spec.oBias ? weight(p + "self_attn.o_proj.bias", {hidden})
                                 : Value();
     if (!wo || (spec.oBias && !bo))
@@ -707,7 +770,7 @@ private:
     bool liza = spec.lizaLayers[layer];
     Value attn;
     if (decoding) {
-      attn = decodeAttention(layer, q, k, v, wo, bo, windowAttr);
+      attn = decodeAttention(layer, qSoft, kSoft, v, wo, bo, windowAttr);
       if (liza) {
         Value lin = decodeLinear(layer, q, k, v, wo, bo);
         attn =
@@ -717,10 +780,14 @@ private:
                              b.getF64FloatAttr(1e-5));
       }
     } else if (prefilling) {
-      attn = prefillAttention(layer, q, k, v, wo, bo, windowAttr, liza);
-    } else if (liza && oAdapter) {
+      attn = prefillAttention(layer, q, k, v, qSoft, kSoft, wo, bo, windowAttr,
+                              liza);
+    } else if (liza && (oAdapter || spec.qkNorm)) {
+      // tptt.liza_attention reads one q and k in both branches: with q/k
+      // norms, or an o_proj adapter with dropout, the branches are built
+      // apart.
       Value soft = outputProjection(
-          buildSoftmaxBranch(b, here, q, k, v, cos, sin, spec.numHeads,
+          buildSoftmaxBranch(b, here, qSoft, kSoft, v, cos, sin, spec.numHeads,
                              spec.numKvHeads, mask, windowAttr));
       Value lin = outputProjection(
           buildLinearBranch(b, here, branchOptions(), q, k, v, mask));
@@ -729,17 +796,14 @@ private:
                               spec.baseScaleAttn ? b.getUnitAttr() : UnitAttr(),
                               b.getF64FloatAttr(1e-5));
     } else if (liza) {
-      LinearBranchOptions o = branchOptions();
-      attn = LizaAttentionOp::create(
-          b, here, x.getType(), q, k, v, cos, sin, mu, wo, bo, mask, o.numHeads,
-          o.numKvHeads, o.order, o.trick, o.alphaGate, o.betaGate, o.nonlinear,
-          o.chunkSize, o.semantics, spec.crossGate, spec.baseScaleAttn,
-          o.bidirectional, windowAttr, TypeAttr::get(o.linearType),
-          /*transposed_o_weight=*/true);
+      attn = buildLizaAttention(b, here, x.getType(), branchOptions(), q, k, v,
+                                cos, sin, mu, wo, bo, mask, spec.crossGate,
+                                spec.baseScaleAttn, windowAttr,
+                                /*transposedOWeight=*/true);
     } else {
-      attn = outputProjection(buildSoftmaxBranch(b, here, q, k, v, cos, sin,
-                                                 spec.numHeads, spec.numKvHeads,
-                                                 mask, windowAttr));
+      attn = outputProjection(
+          buildSoftmaxBranch(b, here, qSoft, kSoft, v, cos, sin, spec.numHeads,
+                             spec.numKvHeads, mask, windowAttr));
     }
     x = arith::AddFOp::create(b, here, x, attn);
     scope.reset();
@@ -859,7 +923,7 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
   OpBuilder b(ctx);
   Location loc = NameLoc::get(b.getStringAttr("optimizer"));
   auto scalar = RankedTensorType::get({}, b.getF32Type());
-  EntryPoint entry{kTrainStepEntry, lossEntry.arguments, {}};
+  EntryPoint entry{Entry::TrainStep, lossEntry.arguments, {}};
   SmallVector<Type> inputs(loss.getArgumentTypes());
   SmallVector<int64_t> wrt;
   for (auto [index, argument] : llvm::enumerate(lossEntry.arguments))
@@ -870,19 +934,19 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
     inputs.push_back(type);
   };
   auto hyperType = RankedTensorType::get({7}, b.getF32Type());
-  addInput(describe("optimizer.hyper", "input", hyperType), hyperType);
-  addInput(describe("max_grad_norm", "input", scalar), scalar);
-  for (const char *moment : {"adam.m.", "adam.v."})
+  addInput(describe(value::kOptimizerHyper, Role::Input, hyperType), hyperType);
+  addInput(describe(value::kMaxGradNorm, Role::Input, scalar), scalar);
+  for (auto moment : {firstMomentName, secondMomentName})
     for (int64_t index : wrt) {
       const EntryValue &param = lossEntry.arguments[index];
-      EntryValue value = describe(moment + param.name, "optimizer",
+      EntryValue value = describe(moment(param.name), Role::Optimizer,
                                   cast<RankedTensorType>(inputs[index]));
       value.source = param.name;
       addInput(value, inputs[index]);
     }
 
-  auto fn =
-      func::FuncOp::create(loc, kTrainStepEntry, b.getFunctionType(inputs, {}));
+  auto fn = func::FuncOp::create(loc, entryName(Entry::TrainStep),
+                                 b.getFunctionType(inputs, {}));
   module.push_back(fn);
   Block *body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
@@ -911,7 +975,7 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
   Value clip = arith::MinimumFOp::create(b, loc, constant(1.0), ratio);
 
   std::vector<std::pair<std::string, Value>> results = {
-      {"loss", valueAndGrad.getResult(0)}, {"grad_norm", norm}};
+      {value::kLoss, valueAndGrad.getResult(0)}, {value::kGradNorm, norm}};
   SmallVector<Value> newMoments(2 * count);
   for (auto [i, index] : llvm::enumerate(wrt)) {
     Value param = body->getArgument(index);
@@ -932,14 +996,11 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
   for (const auto &[name, value] : results) {
     values.push_back(value);
     entry.results.push_back(
-        describe(name, "result", cast<RankedTensorType>(value.getType())));
+        describe(name, Role::Result, cast<RankedTensorType>(value.getType())));
   }
   func::ReturnOp::create(b, loc, values);
   fn.setType(b.getFunctionType(inputs, ValueRange(values).getTypes()));
-  for (auto [index, argument] : llvm::enumerate(entry.arguments))
-    fn.setArgAttr(index, "tptt.name", b.getStringAttr(argument.name));
-  for (auto [index, result] : llvm::enumerate(entry.results))
-    fn.setResultAttr(index, "tptt.name", b.getStringAttr(result.name));
+  annotateSignature(fn, entry);
   return entry;
 }
 
@@ -950,7 +1011,6 @@ namespace model {
 
 OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                                   const WeightShapeLookup &lookup,
-                                  std::vector<EntryPoint> &entries,
                                   std::string &error,
                                   const TrainingOptions *training,
                                   WeightType weights) {
@@ -959,24 +1019,14 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
                       tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&context));
   WeightLayout layout{weights, training};
-  std::optional<EntryPoint> logits =
-      EntryBuilder(*module, spec, lookup, error, layout)
-          .buildFullSequence(false);
-  if (!logits)
+  if (!EntryBuilder(*module, spec, lookup, error, layout)
+           .buildFullSequence(false))
     return nullptr;
-  entries.push_back(*logits);
   if (spec.semantics == "recurrent" && !spec.bidirectional) {
-    std::optional<EntryPoint> prefill =
-        EntryBuilder(*module, spec, lookup, error, layout)
-            .buildFullSequence(true);
-    std::optional<EntryPoint> step =
-        prefill ? EntryBuilder(*module, spec, lookup, error, layout)
-                      .buildDecodeStep()
-                : std::nullopt;
-    if (!step)
+    if (!EntryBuilder(*module, spec, lookup, error, layout)
+             .buildFullSequence(true) ||
+        !EntryBuilder(*module, spec, lookup, error, layout).buildDecodeStep())
       return nullptr;
-    entries.push_back(*prefill);
-    entries.push_back(*step);
   }
   if (training) {
     std::optional<EntryPoint> loss =
@@ -984,9 +1034,9 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
             .buildLoss();
     if (!loss)
       return nullptr;
-    entries.push_back(*loss);
-    auto lossFunction = module->lookupSymbol<func::FuncOp>(kLossEntry);
-    entries.push_back(buildTrainStep(*module, lossFunction, *loss));
+    auto lossFunction =
+        module->lookupSymbol<func::FuncOp>(entryName(Entry::Loss));
+    buildTrainStep(*module, lossFunction, *loss);
   }
   widenWeightUses(*module);
   mergeIdenticalLayers(*module);
@@ -995,6 +1045,40 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context, const ModelSpec &spec,
     return nullptr;
   }
   return module;
+}
+
+std::vector<EntryPoint> entryPoints(ModuleOp module) {
+  std::vector<EntryPoint> entries;
+  auto text = [](DictionaryAttr attrs, StringRef name) -> std::string {
+    auto value = attrs ? attrs.getAs<StringAttr>(name) : StringAttr();
+    return value ? value.str() : std::string();
+  };
+  for (Entry which : kEntries) {
+    auto function = module.lookupSymbol<func::FuncOp>(entryName(which));
+    if (!function)
+      continue;
+    EntryPoint &point = entries.emplace_back();
+    point.entry = which;
+    for (auto [index, type] : llvm::enumerate(function.getArgumentTypes())) {
+      DictionaryAttr attrs = function.getArgAttrDict(index);
+      EntryValue value =
+          describe(text(attrs, kNameAttr),
+                   roleNamed(text(attrs, kRoleAttr)).value_or(Role::Input),
+                   cast<RankedTensorType>(type));
+      value.source = text(attrs, kSourceAttr);
+      if (value.source.empty() &&
+          (value.role == Role::Weight || value.role == Role::Adapter))
+        value.source = value.name;
+      value.transposed = attrs && attrs.get(kTransposedAttr);
+      value.trainable = attrs && attrs.get(kTrainableAttr);
+      point.arguments.push_back(std::move(value));
+    }
+    for (auto [index, type] : llvm::enumerate(function.getResultTypes()))
+      point.results.push_back(
+          describe(text(function.getResultAttrDict(index), kNameAttr),
+                   Role::Result, cast<RankedTensorType>(type)));
+  }
+  return entries;
 }
 
 } // namespace model

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 from tptt import random_model, safetensors
 
-ARG = re.compile(r'%arg\d+: tensor<([0-9x?]*?)x?([a-z]+\d+)>\s*\{tptt\.name = "([^"]+)"\}')
+ARG = re.compile(r'%arg\d+: tensor<([0-9x?]*?)x?([a-z]+\d+)>\s*\{tptt\.name = "([^"]+)"[^}]*\}')
 
 
 def signature(text, function):

@@ -144,6 +144,11 @@ def main():
         del tensors["model.layers.1.mlp.up_proj.weight"]
     elif kind == "wrong-shape":
         tensors["model.layers.0.self_attn.k_proj.weight"] = np.zeros((16, 16), np.float32)
+    elif kind == "qwen3-no-norms":
+        config["architectures"] = ["Qwen3ForCausalLM"]
+    elif kind == "qwen3-head-dim":
+        config["architectures"] = ["Qwen3ForCausalLM"]
+        del config["head_dim"]
     elif kind != "good" and kind not in ("huge-header", "past-end", "overlap", "not-json",
                                          "config-dir", "config-device", "fifo-weights",
                                          "index-escape"):

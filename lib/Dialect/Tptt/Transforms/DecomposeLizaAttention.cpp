@@ -39,18 +39,7 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
     int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
     Value mask = op.getMask();
 
-    LinearBranchOptions branch;
-    branch.numHeads = heads;
-    branch.numKvHeads = kvHeads;
-    branch.order = op.getOrder();
-    branch.trick = op.getTrick();
-    branch.alphaGate = op.getAlphaGate();
-    branch.betaGate = op.getBetaGate();
-    branch.nonlinear = op.getNonlinear();
-    branch.chunkSize = op.getChunkSize();
-    branch.semantics = op.getSemantics();
-    branch.bidirectional = op.getBidirectional();
-    branch.linearType = op.getLinearElementType();
+    LinearBranchOptions branch = LinearBranchOptions::of(op);
     Value merged = buildLinearBranch(rewriter, loc, branch, op.getQ(),
                                      op.getK(), op.getV(), mask);
     UnitAttr transposed = op.getTransposedOWeightAttr();

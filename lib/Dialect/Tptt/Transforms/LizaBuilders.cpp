@@ -120,6 +120,35 @@ Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 
 } // namespace
 
+LinearBranchOptions LinearBranchOptions::of(LizaAttentionOp op) {
+  LinearBranchOptions options;
+  options.numHeads = op.getNumHeads();
+  options.numKvHeads = op.getNumKvHeads();
+  options.order = op.getOrder();
+  options.trick = op.getTrick();
+  options.alphaGate = op.getAlphaGate();
+  options.betaGate = op.getBetaGate();
+  options.nonlinear = op.getNonlinear();
+  options.chunkSize = op.getChunkSize();
+  options.semantics = op.getSemantics();
+  options.bidirectional = op.getBidirectional();
+  options.linearType = op.getLinearElementType();
+  return options;
+}
+
+LizaAttentionOp mlir::tptt::buildLizaAttention(
+    OpBuilder &b, Location loc, Type type, const LinearBranchOptions &options,
+    Value q, Value k, Value v, Value cos, Value sin, Value mu, Value oWeight,
+    Value oBias, Value mask, bool crossGate, bool baseScaleAttn,
+    IntegerAttr window, bool transposedOWeight) {
+  return LizaAttentionOp::create(
+      b, loc, type, q, k, v, cos, sin, mu, oWeight, oBias, mask,
+      options.numHeads, options.numKvHeads, options.order, options.trick,
+      options.alphaGate, options.betaGate, options.nonlinear, options.chunkSize,
+      options.semantics, crossGate, baseScaleAttn, options.bidirectional,
+      window, TypeAttr::get(options.linearType), transposedOWeight);
+}
+
 Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
                                     const LinearBranchOptions &options, Value q,
                                     Value k, Value v, Value mask,

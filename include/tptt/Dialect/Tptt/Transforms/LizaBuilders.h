@@ -32,7 +32,23 @@ struct LinearBranchOptions {
   bool bidirectional = false;
   /// The precision of gates, features, state and output before the RMS step.
   FloatType linearType;
+
+  /// The linear branch of a tptt.liza_attention.
+  static LinearBranchOptions of(LizaAttentionOp op);
 };
+
+/// A tptt.liza_attention whose linear branch is `options`, on the
+/// projected q/k/v with the layer's RoPE tables, μ, o_proj (`oWeight`
+/// [out, in], or [in, out] with `transposedOWeight`; `oBias` and `mask` may
+/// be null) and softmax `window` (may be null): the op that
+/// LinearBranchOptions::of reads back.
+LizaAttentionOp buildLizaAttention(OpBuilder &b, Location loc, Type type,
+                                   const LinearBranchOptions &options, Value q,
+                                   Value k, Value v, Value cos, Value sin,
+                                   Value mu, Value oWeight, Value oBias,
+                                   Value mask, bool crossGate,
+                                   bool baseScaleAttn, IntegerAttr window,
+                                   bool transposedOWeight);
 
 /// Builds the linear branch on the projected `q` [B, S, H·d], `k`, `v`
 /// [B, S, Hkv·d]: gates, feature map, virtual tokens, the operator (both

@@ -1,0 +1,43 @@
+"""Random-weight models of the backbones the reference library's golden models lack, laid out as
+those are, for the kit's model and transformers checks.
+
+    random_models.py OUT_DIR
+
+writes OUT_DIR/random-<name>/ with config.json and model.safetensors (tptt.random_model),
+tokens.json, and expected.safetensors whose ``logits`` (the config's semantics) and
+``logits_recurrent`` come from tptt.reference_model, the numpy forward of float64.
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from tptt import random_model, safetensors
+from tptt import reference_model as M
+
+# name -> random_model.write options.
+MODELS = {
+    # q_norm/k_norm, a window on layer 2, LiZA on layers 0 and 2.
+    "qwen3": dict(arch="Qwen3ForCausalLM", layers=3, heads=4, kv_heads=2, head_dim=16, vocab=128,
+                  sliding_window=6, use_sliding_window=True, max_window_layers=2,
+                  tptt={"operator_mode": "delta_product", "layers": [0, 2], "semantics": "tptt-0.12"}),
+}
+TOKENS = 24
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    for seed, (name, options) in enumerate(MODELS.items()):
+        directory = out / f"random-{name}"
+        config = random_model.write(directory, seed=seed, **options)
+        tokens = [int(t) for t in np.random.default_rng(seed).integers(0, config["vocab_size"], TOKENS)]
+        (directory / "tokens.json").write_text(json.dumps(tokens))
+        weights = M.load_weights(directory)
+        expected = {"logits": M.forward(config, weights, tokens),
+                    "logits_recurrent": M.forward(config, weights, tokens, semantics="recurrent")}
+        safetensors.save(str(directory / "expected.safetensors"), expected)
+
+
+if __name__ == "__main__":
+    main()
