@@ -917,8 +917,8 @@ void mergeIdenticalLayers(ModuleOp module) {
 /// clipping norm (+inf: none) and both AdamW moments of every trainable
 /// tensor. Returns the loss, the gradient's global norm (before clipping),
 /// and the new trainable tensors and moments.
-EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
-                          const EntryPoint &lossEntry) {
+void buildTrainStep(ModuleOp module, func::FuncOp loss,
+                    const EntryPoint &lossEntry) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   Location loc = NameLoc::get(b.getStringAttr("optimizer"));
@@ -1001,7 +1001,6 @@ EntryPoint buildTrainStep(ModuleOp module, func::FuncOp loss,
   func::ReturnOp::create(b, loc, values);
   fn.setType(b.getFunctionType(inputs, ValueRange(values).getTypes()));
   annotateSignature(fn, entry);
-  return entry;
 }
 
 } // namespace
