@@ -89,121 +89,6 @@ const std::map<std::string, std::set<std::string>> &ropeParameters() {
   return parameters;
 }
 
-/// Fills `spec.rope` from `rope_parameters` (transformers 5) or
-/// `rope_scaling` and `rope_theta` (transformers 4), standardized as
-/// transformers 5 does. Needs spec.maxPositions.
-bool parseRope(const json &config, const json &schema, ModelSpec &spec,
-               std::string &error) {
-  const json *parameters = field(config, "rope_parameters");
-  const json *object = field(config, "rope_scaling");
-  if (parameters && object)
-    return fail(error, "field 'rope_parameters': give rope_parameters "
-                       "(transformers 5) or rope_scaling (transformers 4), "
-                       "not both");
-  const json &ropeSchema = schema["properties"]["rope_scaling"];
-  std::string path = "rope_scaling";
-  if (parameters) {
-    path = "rope_parameters";
-    object = parameters;
-    bool perLayerType = !parameters->empty();
-    for (const auto &[key, value] : parameters->items())
-      perLayerType = perLayerType &&
-                     (key == "full_attention" || key == "sliding_attention");
-    if (perLayerType) {
-      // One object per layer type: these backbones have one RoPE for all
-      // layers, so the objects must agree.
-      std::string first;
-      for (const auto &[key, value] : parameters->items()) {
-        if (!value.is_object())
-          return fail(error,
-                      "field 'rope_parameters." + key + "': expected object");
-        if (first.empty()) {
-          first = key;
-        } else if (value != (*parameters)[first]) {
-          return fail(error, "field 'rope_parameters': the RoPE of " + key +
-                                 " layers differs from that of " + first +
-                                 " layers; " + spec.architecture +
-                                 " has one RoPE for all layers");
-        }
-      }
-      path += "." + first;
-      object = &(*parameters)[first];
-    }
-    if (!validateAgainstSchema(ropeSchema, *object, error, path))
-      return false;
-  }
-  RopeSpec &r = spec.rope;
-  read(config, "rope_theta", r.theta);
-  if (!object)
-    return true;
-  if (const json *theta = field(*object, "rope_theta")) {
-    if (field(config, "rope_theta") && *theta != config["rope_theta"])
-      return fail(error, "field '" + path + ".rope_theta': " + theta->dump() +
-                             " disagrees with rope_theta " +
-                             config["rope_theta"].dump());
-    r.theta = theta->get<double>();
-  }
-  r.type = object->value("type", std::string("default"));
-  if (const json *type = field(*object, "rope_type")) {
-    if (field(*object, "type") && *type != (*object)["type"])
-      return fail(error, "field '" + path + ".rope_type': " + type->dump() +
-                             " disagrees with type " +
-                             (*object)["type"].dump());
-    r.type = type->get<std::string>();
-  }
-  if (r.type == "longrope")
-    return fail(error, "field '" + path +
-                           ".rope_type': longrope is not supported (its "
-                           "frequencies switch from short_factor to "
-                           "long_factor when a sequence outgrows "
-                           "original_max_position_embeddings)");
-  const std::set<std::string> &known = ropeParameters().at(r.type);
-  for (const auto &[key, value] : object->items())
-    if (key != "rope_type" && key != "type" && key != "rope_theta" &&
-        key != "partial_rotary_factor" && !known.count(key))
-      return fail(error, "field '" + path + "." + key +
-                             "': is not a parameter of rope_type '" + r.type +
-                             "' (transformers ignores it too; remove it)");
-  auto require = [&](const char *key) {
-    if (field(*object, key))
-      return true;
-    return fail(error, "field '" + path + "." + key + "': rope_type '" +
-                           r.type + "' needs it");
-  };
-  r.originalMaxPositions = spec.maxPositions;
-  read(*object, "original_max_position_embeddings", r.originalMaxPositions);
-  read(config, "original_max_position_embeddings", r.originalMaxPositions);
-  if (r.type == "yarn" && !field(*object, "factor") &&
-      field(*object, "original_max_position_embeddings"))
-    r.factor = static_cast<double>(spec.maxPositions) /
-               static_cast<double>(r.originalMaxPositions);
-  else if (r.type != "default" && !require("factor"))
-    return false;
-  read(*object, "factor", r.factor);
-  if (r.type == "llama3") {
-    if (!require("low_freq_factor") || !require("high_freq_factor"))
-      return false;
-    read(*object, "low_freq_factor", r.lowFreqFactor);
-    read(*object, "high_freq_factor", r.highFreqFactor);
-    if (r.highFreqFactor <= r.lowFreqFactor)
-      return fail(error, "field '" + path +
-                             ".high_freq_factor': must be greater than "
-                             "low_freq_factor");
-  }
-  if (r.type == "yarn") {
-    read(*object, "attention_factor", r.attentionFactor);
-    read(*object, "beta_fast", r.betaFast);
-    read(*object, "beta_slow", r.betaSlow);
-    read(*object, "mscale", r.mscale);
-    read(*object, "mscale_all_dim", r.mscaleAllDim);
-    read(*object, "truncate", r.truncate);
-    if (r.betaFast < r.betaSlow)
-      return fail(error,
-                  "field '" + path + ".beta_fast': must be at least beta_slow");
-  }
-  return true;
-}
-
 /// Where a backbone's own sliding window applies.
 enum class WindowRule {
   /// Nowhere (Llama).
@@ -213,7 +98,43 @@ enum class WindowRule {
   /// With use_sliding_window, on the sliding_attention layers of
   /// layer_types or, without it, from max_window_layers on (Qwen2, Qwen3).
   Configured,
+  /// On the sliding_attention layers of layer_types or, without it, on all
+  /// but every sliding_window_pattern-th layer (Gemma 3; sliding_window
+  /// defaults to 4096 and the pattern to 6, as in transformers).
+  Pattern,
 };
+
+/// How a backbone's decoder layer departs from Llama's.
+struct Decoder {
+  /// RMSNorm weights stored as w − 1 (Gemma: every norm computes with
+  /// 1 + w).
+  double normWeightOffset;
+  /// Norms after the attention and around the MLP (Gemma).
+  bool sandwichNorms;
+  /// Embedding rows scaled by √hidden_size (Gemma).
+  bool scaledEmbedding;
+  /// The config field that names the MLP's activation, and its default.
+  const char *activationField;
+  const char *defaultActivation;
+  /// Whether the attention scale is query_pre_attn_scalar^−½ (default 256)
+  /// rather than head_dim^−½.
+  bool queryPreAttnScalar;
+  /// Whether the sliding layers have a RoPE of their own
+  /// (rope_local_base_freq, default 10000).
+  bool localRope;
+  double defaultRopeTheta;
+  bool defaultTiedEmbeddings;
+  /// Whether the config's final_logit_softcapping is read (Gemma; not
+  /// supported). transformers' Gemma 3 stores attn_logit_softcapping but
+  /// never applies it.
+  bool softCapping;
+};
+
+constexpr Decoder kLlamaDecoder = {0.0,   false, false,   "hidden_act", "silu",
+                                   false, false, 10000.0, false,        false};
+constexpr Decoder kGemma3Decoder = {
+    1.0,   true, true, "hidden_activation", "gelu_pytorch_tanh", true, true,
+    1.0e6, true, true};
 
 /// What tells the Llama-family backbones apart, as transformers' modeling
 /// code has them: one row per architecture.
@@ -230,13 +151,20 @@ struct Backbone {
   /// The head_dim when the config has none; 0: hidden_size /
   /// num_attention_heads.
   int64_t defaultHeadDim;
+  Decoder decoder;
 };
 
 constexpr Backbone kBackbones[] = {
-    {"LlamaForCausalLM", false, true, WindowRule::None, false, 0},
-    {"MistralForCausalLM", false, true, WindowRule::EveryLayer, false, 0},
-    {"Qwen2ForCausalLM", true, false, WindowRule::Configured, false, 0},
-    {"Qwen3ForCausalLM", false, true, WindowRule::Configured, true, 128},
+    {"LlamaForCausalLM", false, true, WindowRule::None, false, 0,
+     kLlamaDecoder},
+    {"MistralForCausalLM", false, true, WindowRule::EveryLayer, false, 0,
+     kLlamaDecoder},
+    {"Qwen2ForCausalLM", true, false, WindowRule::Configured, false, 0,
+     kLlamaDecoder},
+    {"Qwen3ForCausalLM", false, true, WindowRule::Configured, true, 128,
+     kLlamaDecoder},
+    {"Gemma3ForCausalLM", false, true, WindowRule::Pattern, true, 256,
+     kGemma3Decoder},
 };
 
 const Backbone &backboneOf(const std::string &architecture) {
@@ -247,18 +175,183 @@ const Backbone &backboneOf(const std::string &architecture) {
   return kBackbones[0];
 }
 
+/// Reads the RoPE object `object` (at `path`: rope_scaling, rope_parameters
+/// or one of its per-layer-type objects) into `r`; `thetaField` is the
+/// top-level field its rope_theta must agree with. Needs spec.maxPositions.
+bool parseRopeObject(const json &config, const json &object,
+                     const std::string &path, const char *thetaField,
+                     const ModelSpec &spec, RopeSpec &r, std::string &error) {
+  if (const json *theta = field(object, "rope_theta")) {
+    if (field(config, thetaField) && *theta != config[thetaField])
+      return fail(error, "field '" + path + ".rope_theta': " + theta->dump() +
+                             " disagrees with " + thetaField + " " +
+                             config[thetaField].dump());
+    r.theta = theta->get<double>();
+  }
+  r.type = object.value("type", std::string("default"));
+  if (const json *type = field(object, "rope_type")) {
+    if (field(object, "type") && *type != object["type"])
+      return fail(error, "field '" + path + ".rope_type': " + type->dump() +
+                             " disagrees with type " + object["type"].dump());
+    r.type = type->get<std::string>();
+  }
+  if (r.type == "longrope")
+    return fail(error, "field '" + path +
+                           ".rope_type': longrope is not supported (its "
+                           "frequencies switch from short_factor to "
+                           "long_factor when a sequence outgrows "
+                           "original_max_position_embeddings)");
+  const std::set<std::string> &known = ropeParameters().at(r.type);
+  for (const auto &[key, value] : object.items())
+    if (key != "rope_type" && key != "type" && key != "rope_theta" &&
+        key != "partial_rotary_factor" && !known.count(key))
+      return fail(error, "field '" + path + "." + key +
+                             "': is not a parameter of rope_type '" + r.type +
+                             "' (transformers ignores it too; remove it)");
+  auto require = [&](const char *key) {
+    if (field(object, key))
+      return true;
+    return fail(error, "field '" + path + "." + key + "': rope_type '" +
+                           r.type + "' needs it");
+  };
+  r.originalMaxPositions = spec.maxPositions;
+  read(object, "original_max_position_embeddings", r.originalMaxPositions);
+  read(config, "original_max_position_embeddings", r.originalMaxPositions);
+  if (r.type == "yarn" && !field(object, "factor") &&
+      field(object, "original_max_position_embeddings"))
+    r.factor = static_cast<double>(spec.maxPositions) /
+               static_cast<double>(r.originalMaxPositions);
+  else if (r.type != "default" && !require("factor"))
+    return false;
+  read(object, "factor", r.factor);
+  if (r.type == "llama3") {
+    if (!require("low_freq_factor") || !require("high_freq_factor"))
+      return false;
+    read(object, "low_freq_factor", r.lowFreqFactor);
+    read(object, "high_freq_factor", r.highFreqFactor);
+    if (r.highFreqFactor <= r.lowFreqFactor)
+      return fail(error, "field '" + path +
+                             ".high_freq_factor': must be greater than "
+                             "low_freq_factor");
+  }
+  if (r.type == "yarn") {
+    read(object, "attention_factor", r.attentionFactor);
+    read(object, "beta_fast", r.betaFast);
+    read(object, "beta_slow", r.betaSlow);
+    read(object, "mscale", r.mscale);
+    read(object, "mscale_all_dim", r.mscaleAllDim);
+    read(object, "truncate", r.truncate);
+    if (r.betaFast < r.betaSlow)
+      return fail(error,
+                  "field '" + path + ".beta_fast': must be at least beta_slow");
+  }
+  return true;
+}
+
+/// Fills `spec.rope` (and, for a backbone with a local RoPE,
+/// `spec.slidingRope`) from `rope_parameters` (transformers 5) or
+/// `rope_scaling` and `rope_theta` (transformers 4), standardized as
+/// transformers 5 does. Needs spec.maxPositions.
+bool parseRope(const json &config, const json &schema, const Backbone &backbone,
+               ModelSpec &spec, std::string &error) {
+  const json *parameters = field(config, "rope_parameters");
+  const json *object = field(config, "rope_scaling");
+  if (parameters && object)
+    return fail(error, "field 'rope_parameters': give rope_parameters "
+                       "(transformers 5) or rope_scaling (transformers 4), "
+                       "not both");
+  const json &ropeSchema = schema["properties"]["rope_scaling"];
+  spec.rope.theta = backbone.decoder.defaultRopeTheta;
+  read(config, "rope_theta", spec.rope.theta);
+  if (backbone.decoder.localRope) {
+    // transformers 4: the sliding layers' RoPE is the default one at
+    // rope_local_base_freq; rope_scaling applies to the full layers only.
+    RopeSpec local;
+    read(config, "rope_local_base_freq", local.theta);
+    local.originalMaxPositions = spec.maxPositions;
+    spec.slidingRope = local;
+  }
+  std::string path = "rope_scaling";
+  if (parameters) {
+    path = "rope_parameters";
+    object = parameters;
+    bool perLayerType = !parameters->empty();
+    for (const auto &[key, value] : parameters->items())
+      perLayerType = perLayerType &&
+                     (key == "full_attention" || key == "sliding_attention");
+    for (const auto &[key, value] : parameters->items())
+      if (perLayerType && !value.is_object())
+        return fail(error,
+                    "field 'rope_parameters." + key + "': expected object");
+    if (backbone.decoder.localRope) {
+      if (!perLayerType)
+        return fail(error, "field 'rope_parameters': " + spec.architecture +
+                               " has a RoPE per layer type; give "
+                               "{\"full_attention\": {...}, "
+                               "\"sliding_attention\": {...}}");
+      // A layer type without an object keeps the default RoPE at its base
+      // (rope_theta, rope_local_base_freq), as transformers 5 does.
+      for (const char *key : {"full_attention", "sliding_attention"}) {
+        bool full = std::string(key) == "full_attention";
+        std::string at = path + "." + key;
+        if (!field(*parameters, key))
+          continue;
+        const json &one = (*parameters)[key];
+        if (!validateAgainstSchema(ropeSchema, one, error, at) ||
+            !parseRopeObject(config, one, at,
+                             full ? "rope_theta" : "rope_local_base_freq", spec,
+                             full ? spec.rope : *spec.slidingRope, error))
+          return false;
+      }
+      return true;
+    }
+    if (perLayerType) {
+      // One object per layer type: these backbones have one RoPE for all
+      // layers, so the objects must agree.
+      std::string first;
+      for (const auto &[key, value] : parameters->items()) {
+        if (first.empty()) {
+          first = key;
+        } else if (value != (*parameters)[first]) {
+          return fail(error, "field 'rope_parameters': the RoPE of " + key +
+                                 " layers differs from that of " + first +
+                                 " layers; " + spec.architecture +
+                                 " has one RoPE for all layers");
+        }
+      }
+      path += "." + first;
+      object = &(*parameters)[first];
+    }
+    if (!validateAgainstSchema(ropeSchema, *object, error, path))
+      return false;
+  }
+  if (!object)
+    return true;
+  return parseRopeObject(config, *object, path, "rope_theta", spec, spec.rope,
+                         error);
+}
+
 /// Which layers the backbone's own sliding window applies to (see
 /// WindowRule).
 bool parseWindows(const json &config, const Backbone &backbone, ModelSpec &spec,
                   std::string &error) {
-  bool configured = backbone.window == WindowRule::Configured;
+  bool configured = backbone.window == WindowRule::Configured ||
+                    backbone.window == WindowRule::Pattern;
   spec.windowLayers.assign(spec.numLayers, false);
+  if (backbone.window == WindowRule::Pattern) {
+    spec.slidingWindow = 4096;
+    read(config, "sliding_window", spec.slidingWindow);
+    int64_t pattern = 6;
+    read(config, "sliding_window_pattern", pattern);
+    for (int64_t layer = 0; layer < spec.numLayers; ++layer)
+      spec.windowLayers[layer] = (layer + 1) % pattern != 0;
+  }
   bool useWindow = backbone.window == WindowRule::EveryLayer;
-  if (configured)
+  if (backbone.window == WindowRule::Configured)
     read(config, "use_sliding_window", useWindow);
   if (useWindow)
     read(config, "sliding_window", spec.slidingWindow);
-  if (spec.slidingWindow) {
+  if (useWindow && spec.slidingWindow) {
     // Hugging Face's default max_window_layers is 28.
     int64_t first = 28;
     if (configured)
@@ -305,9 +398,13 @@ std::optional<int64_t> ModelSpec::attentionWindow(int64_t layer) const {
   return window;
 }
 
-std::vector<double> ModelSpec::ropeInverseFrequencies() const {
+const RopeSpec &ModelSpec::ropeOf(int64_t layer) const {
+  return slidingRope && windowLayers[layer] ? *slidingRope : rope;
+}
+
+std::vector<double> RopeSpec::inverseFrequencies(int64_t headDim) const {
   // transformers' modeling_rope_utils, rope type by rope type, in f64.
-  const RopeSpec &r = rope;
+  const RopeSpec &r = *this;
   double dim = static_cast<double>(headDim);
   std::vector<double> frequencies;
   for (int64_t i = 0; i < headDim / 2; ++i)
@@ -361,18 +458,17 @@ std::vector<double> ModelSpec::ropeInverseFrequencies() const {
   return frequencies;
 }
 
-double ModelSpec::ropeAttentionScaling() const {
-  if (rope.type != "yarn")
+double RopeSpec::attentionScaling() const {
+  if (type != "yarn")
     return 1.0;
-  if (rope.attentionFactor)
-    return *rope.attentionFactor;
-  auto mscale = [&](double scale) {
-    return rope.factor <= 1.0 ? 1.0 : 0.1 * scale * std::log(rope.factor) + 1.0;
+  if (attentionFactor)
+    return *attentionFactor;
+  auto scaleOf = [&](double scale) {
+    return factor <= 1.0 ? 1.0 : 0.1 * scale * std::log(factor) + 1.0;
   };
-  if (rope.mscale && rope.mscaleAllDim && *rope.mscale != 0.0 &&
-      *rope.mscaleAllDim != 0.0)
-    return mscale(*rope.mscale) / mscale(*rope.mscaleAllDim);
-  return mscale(1.0);
+  if (mscale && mscaleAllDim && *mscale != 0.0 && *mscaleAllDim != 0.0)
+    return scaleOf(*mscale) / scaleOf(*mscaleAllDim);
+  return scaleOf(1.0);
 }
 
 int64_t ModelSpec::numLizaLayers() const {
@@ -421,16 +517,34 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   read(config, "vocab_size", spec.vocabSize);
   read(config, "rms_norm_eps", spec.rmsNormEps);
   read(config, "max_position_embeddings", spec.maxPositions);
-  if (!parseRope(config, schema, spec, error))
+  if (!parseWindows(config, backbone, spec, error) ||
+      !parseRope(config, schema, backbone, spec, error))
     return std::nullopt;
+  const Decoder &decoder = backbone.decoder;
+  spec.tieWordEmbeddings = decoder.defaultTiedEmbeddings;
   read(config, "tie_word_embeddings", spec.tieWordEmbeddings);
   bool attentionBias = false;
   read(config, "attention_bias", attentionBias);
   spec.qkvBias = attentionBias || backbone.qkvBias;
   spec.oBias = attentionBias && backbone.oBias;
   spec.qkNorm = backbone.qkNorm;
-  if (!parseWindows(config, backbone, spec, error))
-    return std::nullopt;
+  spec.normWeightOffset = decoder.normWeightOffset;
+  spec.sandwichNorms = decoder.sandwichNorms;
+  // transformers scales by √hidden_size in the weights' dtype; the compiled
+  // model computes in f32.
+  if (decoder.scaledEmbedding)
+    spec.embeddingScale =
+        static_cast<float>(std::sqrt(static_cast<double>(spec.hiddenSize)));
+  spec.activation = decoder.defaultActivation;
+  read(config, decoder.activationField, spec.activation);
+  if (decoder.queryPreAttnScalar) {
+    double scalar = 256.0;
+    read(config, "query_pre_attn_scalar", scalar);
+    spec.attentionScale = 1.0 / std::sqrt(scalar);
+  }
+  if (decoder.softCapping && field(config, "final_logit_softcapping"))
+    return fail("field 'final_logit_softcapping': logit soft-capping is not "
+                "supported (Gemma 3 checkpoints set it to null)");
   // transformers 5 writes `dtype`, 4 `torch_dtype`.
   read(config, "torch_dtype", spec.torchDtype);
   if (const json *dtype = field(config, "dtype")) {

@@ -75,6 +75,14 @@ MODELS = {
     "qwen3-qk-norm": dict(arch="Qwen3ForCausalLM", layers=3, heads=4, kv_heads=2, head_dim=12, sliding_window=5,
                           use_sliding_window=True, max_window_layers=2,
                           tptt={"operator_mode": "delta_product", "layers": [0, 2]}),
+    # Gemma 3: layers 0 and 2 sliding (window 4, RoPE base 10⁴), layer 1 full (base 10⁶);
+    # query_pre_attn_scalar ≠ head_dim; GeGLU; (1 + w) norms, sandwich norms, √hidden embeddings.
+    "gemma3-sandwich": dict(arch="Gemma3ForCausalLM", layers=3, heads=4, kv_heads=1, head_dim=8,
+                            tptt={"operator_mode": "gated_delta_product", "layers": [0, 1]}),
+    # transformers 5's Gemma 3 config: one RoPE object per layer type, linear scaling on the full layers.
+    "gemma3-v5": dict(arch="Gemma3ForCausalLM", v5=True, layer_types=["full_attention", "sliding_attention"],
+                      rope_scaling={"rope_type": "linear", "factor": 2.0},
+                      tptt={"operator_mode": "delta_rule", "max_self_attn_length": 3}),
 }
 
 # (model, config edit, the feature it removes): each edit must change the reference logits, so that
@@ -96,6 +104,11 @@ FEATURES = [
     ("qwen2-v5-layer-types", lambda c: c.update(rope_parameters=None), "linear-rope"),
     ("qwen3-qk-norm", lambda c: c.update(architectures=["LlamaForCausalLM"], use_sliding_window=False), "qk-norm"),
     ("qwen3-qk-norm", lambda c: c.update(use_sliding_window=False), "qwen3-window"),
+    ("gemma3-sandwich", lambda c: c.update(query_pre_attn_scalar=8), "query_pre_attn_scalar"),
+    ("gemma3-sandwich", lambda c: c.update(rope_local_base_freq=1.0e6), "local-rope"),
+    ("gemma3-sandwich", lambda c: c.update(hidden_activation="silu"), "geglu"),
+    ("gemma3-sandwich", lambda c: c.update(sliding_window_pattern=1), "sliding-layers"),
+    ("gemma3-v5", lambda c: c["rope_parameters"]["full_attention"].update(rope_type="default"), "full-layer-rope"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")

@@ -138,6 +138,19 @@ REJECTED = [
                             "layer_types": ["sliding_attention", "full_attention"]},
      "field 'layer_types[1]': \"full_attention\", but MistralForCausalLM ignores layer_types"),
     ("attention-dropout", {"attention_dropout": 0.1}, "field 'attention_dropout': 0.1 is not one of 0"),
+    ("gemma-final-softcap", {"architectures": ["Gemma3ForCausalLM"], "final_logit_softcapping": 30.0},
+     "field 'final_logit_softcapping': logit soft-capping is not supported"),
+    ("gemma-one-rope", {"architectures": ["Gemma3ForCausalLM"], "rope_theta": None,
+                        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}},
+     "field 'rope_parameters': Gemma3ForCausalLM has a RoPE per layer type"),
+    ("gemma-local-theta-disagrees", {"architectures": ["Gemma3ForCausalLM"], "rope_theta": None,
+                                     "rope_local_base_freq": 10000.0, "rope_parameters": {
+                                         "full_attention": {"rope_type": "default", "rope_theta": 1e6},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 20000.0}}},
+     "field 'rope_parameters.sliding_attention.rope_theta': 20000.0 disagrees with rope_local_base_freq 10000.0"),
+    ("bidirectional", {"architectures": ["Gemma3ForCausalLM"], "use_bidirectional_attention": True},
+     "field 'use_bidirectional_attention': true is not one of"),
+    ("activation", {"hidden_act": "gelu"}, "field 'hidden_act': \"gelu\" is not one of"),
 ]
 
 
@@ -179,6 +192,30 @@ def test_unsupported_or_contradictory_fields_are_rejected(model_dir, name, field
     assert done.returncode == 2, done.stdout[:2000]
     assert message in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+@needs_compiler
+def test_gemma3_sliding_and_full_layers_have_their_own_rope(model_dir):
+    """Gemma 3 in both config formats: the full layers' RoPE (rope_theta, with rope_scaling) and
+    the sliding layers' (rope_local_base_freq, unscaled) are the reference's, each in its own
+    tptt.rope_tables."""
+    v4 = random_model.make_config("Gemma3ForCausalLM", hidden=64, heads=4, kv_heads=2, head_dim=HEAD_DIM,
+                                  rope_scaling={"rope_type": "linear", "factor": 4.0})
+    for name, config in (("gemma-v4", v4), ("gemma-v5", random_model.transformers5(v4))):
+        directory = model_dir / name
+        directory.mkdir()
+        (directory / "config.json").write_text(json.dumps(config))
+        random_model.save_weights(directory, random_model.random_weights(config))
+        done = subprocess.run([COMPILER, directory, "--emit=tptt", "--mlir-print-debuginfo",
+                               "--mlir-print-local-scope"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        tables = re.findall(r"tptt\.rope_tables .*inv_freq = array<f64: ([^>]*)>.*loc\(\"(model\.[a-z_]+)\"\)",
+                            done.stdout)
+        got = {module: [float(v) for v in values.split(",")] for values, module in tables}
+        assert set(got) == {"model.rotary_emb", "model.rotary_emb_local"}, done.stdout[:2000]
+        for module, kind in (("model.rotary_emb", "full_attention"), ("model.rotary_emb_local", "sliding_attention")):
+            expected, _ = M.inverse_frequencies(config, HEAD_DIM, kind)
+            np.testing.assert_allclose(got[module], expected, rtol=1e-13, atol=0)
 
 
 @needs_compiler

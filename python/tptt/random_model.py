@@ -8,7 +8,9 @@
 writes ``config.json`` (Hugging Face fields plus the ``tptt`` object of
 include/tptt/Model/tptt-model.schema.json) and the weights under their Hugging Face names —
 ``model.safetensors``, or ``shards`` files with ``model.safetensors.index.json`` — of a small
-decoder (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or MistralForCausalLM), deterministically from
+decoder (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM or Gemma3ForCausalLM —
+with Gemma 3's fields: GeGLU, query_pre_attn_scalar, sliding and full layers with two RoPE bases,
+tied embeddings, its extra norms), deterministically from
 ``seed``. The ``tptt`` dict gives the TpttConfig fields (operator_mode or the explicit
 order/alpha_gate/beta_gate/linear/trick, semantics, mag_weight, cross_gate, base_scale_attn,
 layers, max_self_attn_length, max_chunk_size, ...); keyword arguments beyond the sizes add or
@@ -16,8 +18,9 @@ override config.json fields (sliding_window, use_sliding_window, rope_scaling �
 `llama3_rope_scaling` —, tie_word_embeddings, attention_bias, ...).
 
 Weights are scaled so that activations and logits stay O(1): matrices have N(0, 1/fan_in)
-entries, norm weights 1 + 0.1·N(0, 1), biases 0.1·N(0, 1), the embedding N(0, 1) — N(0, 1/hidden)
-when it is tied to the lm_head, so that the logits have the size of an untied head's.
+entries, norm weights 1 + 0.1·N(0, 1) (Gemma stores w − 1: 0.1·N(0, 1)), biases 0.1·N(0, 1), the
+embedding N(0, 1) — N(0, 1/hidden) when it is tied to the lm_head, so that the logits have the size
+of an untied head's.
 """
 
 import json
@@ -27,11 +30,12 @@ import numpy as np
 
 from . import safetensors
 
-ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM")
+GEMMA3 = "Gemma3ForCausalLM"
+ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM", GEMMA3)
 DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 EXPLICIT_FIELDS = ("order", "alpha_gate", "beta_gate", "linear", "trick")
 # The backbones with an RMSNorm of each q and k head (q_norm, k_norm).
-QK_NORM = ("Qwen3ForCausalLM",)
+QK_NORM = ("Qwen3ForCausalLM", GEMMA3)
 
 
 def llama3_rope_scaling(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original=16):
@@ -60,6 +64,15 @@ def make_config(arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, h
     }
     if not set(EXPLICIT_FIELDS) & set(config["tptt"]):
         config["tptt"].setdefault("operator_mode", "delta_rule")
+    if arch == GEMMA3:
+        # Gemma 3's own fields, at sizes where each one shows: the attention scale differs from
+        # 1/√head_dim, layers alternate sliding (window 4, base 10⁴) and full (base 10⁶).
+        del config["hidden_act"]
+        config.update({"model_type": "gemma3_text", "hidden_activation": "gelu_pytorch_tanh",
+                       "query_pre_attn_scalar": 3 * config["head_dim"], "sliding_window": 4,
+                       "sliding_window_pattern": 2, "rope_theta": 1.0e6, "rope_local_base_freq": 10000.0,
+                       "tie_word_embeddings": True, "final_logit_softcapping": None,
+                       "attn_logit_softcapping": None})
     config.update(extra)
     return config
 
@@ -82,9 +95,11 @@ def random_weights(config, seed=0):
 
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
+    gemma = arch == GEMMA3
+    norm = 0.0 if gemma else 1.0
     tensors = {"model.embed_tokens.weight": matrix(vocab, hidden, 1.0),
-               "model.norm.weight": vector(hidden, 1.0)}
-    if not config.get("tie_word_embeddings", False):
+               "model.norm.weight": vector(hidden, norm)}
+    if not config.get("tie_word_embeddings", gemma):
         tensors["lm_head.weight"] = matrix(vocab, hidden)
     else:
         tensors["model.embed_tokens.weight"] *= hidden**-0.5
@@ -96,13 +111,16 @@ def random_weights(config, seed=0):
             if qkv_bias:
                 tensors[p + f"self_attn.{name}_proj.bias"] = vector(n)
         if arch in QK_NORM:
-            tensors[p + "self_attn.q_norm.weight"] = vector(head_dim, 1.0)
-            tensors[p + "self_attn.k_norm.weight"] = vector(head_dim, 1.0)
+            tensors[p + "self_attn.q_norm.weight"] = vector(head_dim, norm)
+            tensors[p + "self_attn.k_norm.weight"] = vector(head_dim, norm)
         tensors[p + "self_attn.o_proj.weight"] = matrix(hidden, heads * head_dim)
         if o_bias:
             tensors[p + "self_attn.o_proj.bias"] = vector(hidden)
-        tensors[p + "input_layernorm.weight"] = vector(hidden, 1.0)
-        tensors[p + "post_attention_layernorm.weight"] = vector(hidden, 1.0)
+        norms = ["input_layernorm", "post_attention_layernorm"]
+        if gemma:
+            norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
+        for name in norms:
+            tensors[p + name + ".weight"] = vector(hidden, norm)
         tensors[p + "mlp.gate_proj.weight"] = matrix(intermediate, hidden)
         tensors[p + "mlp.up_proj.weight"] = matrix(intermediate, hidden)
         tensors[p + "mlp.down_proj.weight"] = matrix(hidden, intermediate)
@@ -138,6 +156,10 @@ def transformers5(config):
     if "rope_parameters" not in config:
         rope = {"rope_type": "default", **(config.pop("rope_scaling", None) or {})}
         config["rope_parameters"] = {**rope, "rope_theta": theta}
+        if config["architectures"][0] == GEMMA3:
+            local = {"rope_type": "default", "rope_theta": config.pop("rope_local_base_freq", 10000.0)}
+            config["rope_parameters"] = {"full_attention": config["rope_parameters"],
+                                         "sliding_attention": local}
     config["dtype"] = config.pop("torch_dtype")
     return config
 

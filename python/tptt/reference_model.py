@@ -1,13 +1,20 @@
 """Numpy reference forward of a whole TPTT model (float64), independent of the compiler.
 
 A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-MistralForCausalLM) as Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections
+MistralForCausalLM, Gemma3ForCausalLM) as Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections
 (Qwen2: q/k/v biases; Llama/Mistral/Qwen3 with ``attention_bias``: biases on q/k/v/o; Qwen3: an
 RMSNorm of each q and k head, ``q_norm``/``k_norm``, before RoPE), rotate-half RoPE (transformers 5's
 ``rope_parameters`` or ``rope_theta`` with ``rope_scaling``: default, linear, dynamic, yarn,
 llama3), causal softmax attention with GQA and a sliding window (Mistral's ``sliding_window``;
 Qwen2's and Qwen3's only with ``use_sliding_window``, on its ``layer_types`` or from layer
 ``max_window_layers``), o_proj, SwiGLU MLP; final norm;
+Gemma 3's decoder as transformers' ``modeling_gemma3`` has it: embeddings scaled by √hidden_size
+(in float32), RMSNorms with (1 + w), q/k norms, the attention scaled by
+``query_pre_attn_scalar``^−½, ``sliding_window`` on the sliding layers of ``layer_types`` (else
+all but every ``sliding_window_pattern``-th layer) with their own RoPE (``rope_local_base_freq``,
+or ``rope_parameters.sliding_attention``), norms after the attention and around the MLP
+(``post_attention_layernorm``, ``pre_feedforward_layernorm``, ``post_feedforward_layernorm``),
+the ``gelu_pytorch_tanh`` GeGLU MLP and tied embeddings by default;
 lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
@@ -55,16 +62,27 @@ def recurrent_config(tptt):
             for name, default in EXPLICIT_DEFAULTS.items()}
 
 
-def rope_parameters(config):
-    """The RoPE parameters as transformers 5 standardizes them: ``rope_parameters`` (one object, or
-    one per layer type, all equal here) or transformers 4's ``rope_scaling``, with ``rope_theta``
-    and ``original_max_position_embeddings`` (the top-level one first) filled in."""
+GEMMA3 = "Gemma3ForCausalLM"
+
+
+def rope_parameters(config, layer_type="full_attention"):
+    """The RoPE parameters of the layers of ``layer_type`` as transformers 5 standardizes them:
+    ``rope_parameters`` (one object, or one per layer type) or transformers 4's ``rope_scaling``,
+    with ``rope_theta`` and ``original_max_position_embeddings`` (the top-level one first) filled
+    in. Gemma 3's sliding layers have the default RoPE at ``rope_local_base_freq`` unless
+    ``rope_parameters`` gives theirs (a layer type it lacks has the default RoPE at its base);
+    its ``rope_theta`` defaults to 10⁶."""
+    gemma = config["architectures"][0] == GEMMA3
     params = config.get("rope_parameters") or config.get("rope_scaling") or {}
-    if params and set(params) <= {"full_attention", "sliding_attention"}:
-        params = next(iter(params.values()))
+    per_type = bool(params) and set(params) <= {"full_attention", "sliding_attention"}
+    if per_type:
+        params = params.get(layer_type) or ({} if gemma else next(iter(params.values())))
+    if gemma and layer_type == "sliding_attention" and (per_type or not config.get("rope_parameters")):
+        params = {"rope_type": "default", "rope_theta": config.get("rope_local_base_freq", 10000.0),
+                  **(params if per_type else {})}
     params = dict(params)
     params.setdefault("rope_type", params.get("type", "default"))
-    params.setdefault("rope_theta", config.get("rope_theta", 10000.0))
+    params.setdefault("rope_theta", config.get("rope_theta", 1.0e6 if gemma else 10000.0))
     if params["rope_type"] in ("llama3", "yarn"):
         original = config.get("original_max_position_embeddings")
         if original is not None:
@@ -73,7 +91,7 @@ def rope_parameters(config):
     return params
 
 
-def inverse_frequencies(config, head_dim):
+def inverse_frequencies(config, head_dim, layer_type="full_attention"):
     """RoPE inverse frequencies θ^(−2i/d), i < d/2, and the factor cos/sin are scaled by, per
     transformers' ``modeling_rope_utils`` (``_compute_<rope_type>_parameters``):
 
@@ -86,7 +104,7 @@ def inverse_frequencies(config, head_dim):
       divided by ``factor`` (``max_position_embeddings / original`` when only the latter is
       given); cos/sin scaled by ``attention_factor``, else 0.1·mscale·ln(factor) + 1 (the ratio
       for ``mscale`` / ``mscale_all_dim``)."""
-    params = rope_parameters(config)
+    params = rope_parameters(config, layer_type)
     kind, theta = params["rope_type"], params["rope_theta"]
     freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
     if kind in ("default", "dynamic"):
@@ -128,12 +146,24 @@ def inverse_frequencies(config, head_dim):
     return freq / factor * (1 - extrapolation) + freq * extrapolation, attention
 
 
+def layer_types(config):
+    """Gemma 3's ``layer_types``, or (transformers 4) every ``sliding_window_pattern``-th layer
+    (default 6) full and the others sliding."""
+    pattern = config.get("sliding_window_pattern", 6)
+    return config.get("layer_types") or [
+        "full_attention" if (i + 1) % pattern == 0 else "sliding_attention"
+        for i in range(config["num_hidden_layers"])]
+
+
 def backbone_windows(config):
     """The backbone's own softmax window of each layer (None: none): Mistral's ``sliding_window``
     on every layer; Qwen2's and Qwen3's only with ``use_sliding_window``, on the ``sliding_attention`` layers
     of ``layer_types`` or, without it, from layer ``max_window_layers`` (Hugging Face's default
-    28) on; Llama never."""
+    28) on; Gemma 3's (default 4096) on its sliding layers; Llama never."""
     arch, count = config["architectures"][0], config["num_hidden_layers"]
+    if arch == GEMMA3:
+        window = config.get("sliding_window") or 4096
+        return [window if kind == "sliding_attention" else None for kind in layer_types(config)]
     if arch == "MistralForCausalLM":
         return [config.get("sliding_window")] * count
     if arch not in ("Qwen2ForCausalLM", "Qwen3ForCausalLM") or not config.get("use_sliding_window", False):
@@ -144,9 +174,14 @@ def backbone_windows(config):
     return [window if kind == "sliding_attention" else None for kind in types]
 
 
-def rms_norm(x, weight, eps):
-    """x / √(mean(x²) + eps) · weight over the last axis."""
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
+def rms_norm(x, weight, eps, offset=0.0):
+    """x / √(mean(x²) + eps) · (offset + weight) over the last axis (Gemma: offset 1)."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * (offset + weight)
+
+
+def gelu_tanh(x):
+    """transformers' ``gelu_pytorch_tanh``: ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
 def rope(x, positions, freq, scaling=1.0):
@@ -160,9 +195,9 @@ def rope(x, positions, freq, scaling=1.0):
     return x * cos + rotated * sin
 
 
-def softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, mask):
+def softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, mask, scale=None):
     """Causal GQA attention of q [B, S, H·d] over k, v [B, S, H_kv·d] after RoPE (``rope_tables``:
-    the inverse frequencies and the cos/sin scale), scale 1/√d;
+    the inverse frequencies and the cos/sin scale), scale 1/√d unless given;
     query t sees the keys in (t − window, t] (all of [0, t] when ``window`` is None) that ``mask``
     keeps, and KV head ⌊h/g⌋ serves query head h. Returns [B, S, H·d]; a row without keys is 0."""
     b, s, _ = q.shape
@@ -171,7 +206,7 @@ def softmax_attention(q, k, v, positions, rope_tables, heads, kv_heads, window, 
     kh = rope(k.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3), positions, *rope_tables)
     vh = v.reshape(b, s, kv_heads, d).transpose(0, 2, 1, 3)
     kh, vh = np.repeat(kh, heads // kv_heads, axis=1), np.repeat(vh, heads // kv_heads, axis=1)
-    scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d)
+    scores = qh @ kh.transpose(0, 1, 3, 2) * (scale or 1.0 / math.sqrt(d))
     t = np.arange(s)
     visible = t[None, :] <= t[:, None]
     if window:
@@ -215,8 +250,15 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     arch = config["architectures"][0]
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
-    head_dim = config.get("head_dim") or (128 if arch == "Qwen3ForCausalLM" else config["hidden_size"] // heads)
+    gemma = arch == GEMMA3
+    default_head_dim = {"Qwen3ForCausalLM": 128, GEMMA3: 256}.get(arch)
+    head_dim = config.get("head_dim") or default_head_dim or config["hidden_size"] // heads
     eps = config["rms_norm_eps"]
+    offset = 1.0 if gemma else 0.0
+    scale = config.get("query_pre_attn_scalar", 256) ** -0.5 if gemma else None
+    activation = config.get("hidden_activation", "gelu_pytorch_tanh") if gemma else config.get("hidden_act", "silu")
+    act = gelu_tanh if activation == "gelu_pytorch_tanh" else R.silu
+    tied = config.get("tie_word_embeddings", gemma)
     qkv_bias = config.get("attention_bias", False) or arch == "Qwen2ForCausalLM"
     o_bias = config.get("attention_bias", False) and arch != "Qwen2ForCausalLM"
     backbone_window = backbone_windows(config)
@@ -225,7 +267,8 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     layers = range(config["num_hidden_layers"])
     liza_layers = set(layers if tptt.get("layers") is None else tptt["layers"]) if liza else set()
     liza_window = tptt.get("max_self_attn_length")
-    rope_tables = inverse_frequencies(config, head_dim)
+    types = layer_types(config) if gemma else ["full_attention"] * config["num_hidden_layers"]
+    rope_tables = {kind: inverse_frequencies(config, head_dim, kind) for kind in set(types)}
     positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
     linear_options = {
         "recurrent_config": recurrent_config(tptt), "num_heads": heads, "num_kv_heads": kv_heads,
@@ -235,31 +278,40 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     }
 
     x = w["model.embed_tokens.weight"][tokens]
+    if gemma:
+        x = x * float(np.float32(math.sqrt(config["hidden_size"])))
     for layer in layers:
         p = f"model.layers.{layer}."
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        h = rms_norm(x, w[p + "input_layernorm.weight"], eps, offset)
         params = attention_params(w, layer, qkv_bias, o_bias)
         q, k, v = (h @ params[f"{n}_proj.weight"].T + params[f"{n}_proj.bias"] for n in "qkv")
         q_soft, k_soft = q, k
-        if arch == "Qwen3ForCausalLM":
+        if arch in ("Qwen3ForCausalLM", GEMMA3):
             def head_norm(x, name):
                 split = x.reshape(*x.shape[:-1], -1, head_dim)
-                return rms_norm(split, w[p + f"self_attn.{name}.weight"], eps).reshape(x.shape)
+                return rms_norm(split, w[p + f"self_attn.{name}.weight"], eps, offset).reshape(x.shape)
             q_soft, k_soft = head_norm(q, "q_norm"), head_norm(k, "k_norm")
         windows = [backbone_window[layer],
                    liza_window if layer in liza_layers else None]
         window = min((n for n in windows if n), default=None)
-        soft = softmax_attention(q_soft, k_soft, v, positions, rope_tables, heads, kv_heads, window, mask)
+        soft = softmax_attention(q_soft, k_soft, v, positions, rope_tables[types[layer]], heads, kv_heads,
+                                 window, mask, scale)
         attn = soft @ params["out_proj.weight"].T + params["out_proj.bias"]
         if layer in liza_layers:
             lin = R.linear_attention(h, params, **linear_options)
             attn = R.mag_mix(attn, lin, mu, tptt.get("cross_gate", False), tptt.get("base_scale_attn", False))
+        if gemma:
+            attn = rms_norm(attn, w[p + "post_attention_layernorm.weight"], eps, offset)
         x = x + attn
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        h = rms_norm(x, w[p + ("pre_feedforward_layernorm" if gemma else "post_attention_layernorm") + ".weight"],
+                     eps, offset)
         gate, up = h @ w[p + "mlp.gate_proj.weight"].T, h @ w[p + "mlp.up_proj.weight"].T
-        x = x + (R.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
-    x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if config.get("tie_word_embeddings") else w["lm_head.weight"]
+        mlp = (act(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+        if gemma:
+            mlp = rms_norm(mlp, w[p + "post_feedforward_layernorm.weight"], eps, offset)
+        x = x + mlp
+    x = rms_norm(x, w["model.norm.weight"], eps, offset)
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
     logits = x @ head.T
     return logits[0] if single else logits
 

@@ -22,6 +22,13 @@ MODELS = {
     "qwen3": dict(arch="Qwen3ForCausalLM", layers=3, heads=4, kv_heads=2, head_dim=16, vocab=128,
                   sliding_window=6, use_sliding_window=True, max_window_layers=2,
                   tptt={"operator_mode": "delta_product", "layers": [0, 2], "semantics": "tptt-0.12"}),
+    # Gemma 3: layers 0 and 2 sliding (window 4, RoPE base 10⁴), layer 1 full (base 10⁶, linear
+    # scaling), query_pre_attn_scalar 3·head_dim, GeGLU, (1 + w) and sandwich norms, √hidden
+    # embeddings; layer_types written out, which every transformers version reads.
+    "gemma3": dict(arch="Gemma3ForCausalLM", layers=3, heads=4, kv_heads=1, head_dim=16, vocab=128,
+                   layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                   rope_scaling={"rope_type": "linear", "factor": 2.0},
+                   tptt={"operator_mode": "gated_delta_product", "layers": [0, 1]}),
 }
 TOKENS = 24
 

@@ -17,10 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::optional<tptt::model::ModelSpec> spec = tptt::model::parseModelSpec(
       std::string_view(reinterpret_cast<const char *>(data), size), error);
   if (spec) {
-    for (int64_t layer = 0; layer < spec->numLayers; ++layer)
+    for (int64_t layer = 0; layer < spec->numLayers; ++layer) {
       (void)spec->attentionWindow(layer);
-    (void)spec->ropeInverseFrequencies();
-    (void)spec->ropeAttentionScaling();
+      (void)spec->ropeOf(layer).inverseFrequencies(spec->headDim);
+      (void)spec->ropeOf(layer).attentionScaling();
+    }
   } else if (error.empty()) {
     __builtin_trap();
   }

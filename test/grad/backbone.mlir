@@ -1,9 +1,12 @@
 // The backbone's backward ops against central finite differences (f64).
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_rms --backward bwd_rms --inputs x=2x3x8,w=8
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_rms_offset --backward bwd_rms_offset --inputs x=2x3x8,w=8
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_swiglu --backward bwd_swiglu --inputs g=2x3x8,u=2x3x8
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_geglu --backward bwd_geglu --inputs g=2x3x8,u=2x3x8
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_linear_t --backward bwd_linear_t --inputs x=2x3x4,w=4x5,b=5
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_linear --backward bwd_linear --inputs x=2x3x4,w=5x4
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_embedding --backward bwd_embedding --inputs ids=2x5:ids:7,table=7x4
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_embedding_scaled --backward bwd_embedding_scaled --inputs ids=2x5:ids:7,table=7x4
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_ce --backward bwd_ce --inputs logits=2x4x7,labels=2x4:labels:7
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn --backward bwd_attn --inputs q=2x4x3x8,k=2x2x5x8,v=2x2x5x8,mask=2x5:mask --wrt q,k,v
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_attn_window --backward bwd_attn_window --inputs q=1x2x6x4,k=1x1x6x4,v=1x1x6x4
@@ -21,12 +24,31 @@ func.func @bwd_rms(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>, %dy: tensor<?x?x8xf
   return %dx, %dw : tensor<?x?x8xf64>, tensor<8xf64>
 }
 
+// Gemma's norm: (1 + w).
+func.func @fwd_rms_offset(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>) -> tensor<?x?x8xf64> {
+  %y = tptt.rms_norm %x, %w {eps = 1.0e-05 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x8xf64>, tensor<8xf64>) -> tensor<?x?x8xf64>
+  return %y : tensor<?x?x8xf64>
+}
+func.func @bwd_rms_offset(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>, %dy: tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<8xf64>) {
+  %dx, %dw = tptt.rms_norm_grad %x, %w, %dy {eps = 1.0e-05 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x8xf64>, tensor<8xf64>, tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<8xf64>)
+  return %dx, %dw : tensor<?x?x8xf64>, tensor<8xf64>
+}
+
+func.func @fwd_geglu(%g: tensor<?x?x8xf64>, %u: tensor<?x?x8xf64>) -> tensor<?x?x8xf64> {
+  %y = tptt.glu %g, %u activation = gelu_tanh : tensor<?x?x8xf64>
+  return %y : tensor<?x?x8xf64>
+}
+func.func @bwd_geglu(%g: tensor<?x?x8xf64>, %u: tensor<?x?x8xf64>, %dy: tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<?x?x8xf64>) {
+  %dg, %du = tptt.glu_grad %g, %u, %dy activation = gelu_tanh : (tensor<?x?x8xf64>, tensor<?x?x8xf64>, tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<?x?x8xf64>)
+  return %dg, %du : tensor<?x?x8xf64>, tensor<?x?x8xf64>
+}
+
 func.func @fwd_swiglu(%g: tensor<?x?x8xf64>, %u: tensor<?x?x8xf64>) -> tensor<?x?x8xf64> {
-  %y = tptt.swiglu %g, %u : tensor<?x?x8xf64>
+  %y = tptt.glu %g, %u : tensor<?x?x8xf64>
   return %y : tensor<?x?x8xf64>
 }
 func.func @bwd_swiglu(%g: tensor<?x?x8xf64>, %u: tensor<?x?x8xf64>, %dy: tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<?x?x8xf64>) {
-  %dg, %du = tptt.swiglu_grad %g, %u, %dy : (tensor<?x?x8xf64>, tensor<?x?x8xf64>, tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<?x?x8xf64>)
+  %dg, %du = tptt.glu_grad %g, %u, %dy : (tensor<?x?x8xf64>, tensor<?x?x8xf64>, tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<?x?x8xf64>)
   return %dg, %du : tensor<?x?x8xf64>, tensor<?x?x8xf64>
 }
 
@@ -57,6 +79,16 @@ func.func @fwd_embedding(%ids: tensor<?x?xi64>, %t: tensor<7x4xf64>) -> tensor<?
 }
 func.func @bwd_embedding(%ids: tensor<?x?xi64>, %t: tensor<7x4xf64>, %dy: tensor<?x?x4xf64>) -> tensor<7x4xf64> {
   %dt = tptt.embedding_grad %ids, %dy : (tensor<?x?xi64>, tensor<?x?x4xf64>) -> tensor<7x4xf64>
+  return %dt : tensor<7x4xf64>
+}
+
+// Gemma's √hidden scale.
+func.func @fwd_embedding_scaled(%ids: tensor<?x?xi64>, %t: tensor<7x4xf64>) -> tensor<?x?x4xf64> {
+  %y = tptt.embedding %ids, %t {scale = 2.0 : f64} : (tensor<?x?xi64>, tensor<7x4xf64>) -> tensor<?x?x4xf64>
+  return %y : tensor<?x?x4xf64>
+}
+func.func @bwd_embedding_scaled(%ids: tensor<?x?xi64>, %t: tensor<7x4xf64>, %dy: tensor<?x?x4xf64>) -> tensor<7x4xf64> {
+  %dt = tptt.embedding_grad %ids, %dy {scale = 2.0 : f64} : (tensor<?x?xi64>, tensor<?x?x4xf64>) -> tensor<7x4xf64>
   return %dt : tensor<7x4xf64>
 }
 

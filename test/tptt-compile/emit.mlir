@@ -22,7 +22,7 @@
 // LOC:         tptt.linear {{.+}} loc("model.layers.0.self_attn.q_proj")
 // LOC:         tptt.liza_attention {{.+}} loc("model.layers.0.self_attn")
 // LOC:         tptt.rms_norm {{.+}} loc("model.layers.0.post_attention_layernorm")
-// LOC:         tptt.swiglu {{.+}} loc("model.layers.0.mlp.act_fn")
+// LOC:         tptt.glu {{.+}} loc("model.layers.0.mlp.act_fn")
 // LOC:         tptt.linear {{.+}} loc("model.layers.0.mlp.down_proj")
 
 // TPTT-LABEL: func.func @tptt_logits(
@@ -41,7 +41,7 @@
 // TPTT:         tptt.liza_attention
 // TPTT-SAME:      chunk_size = 4
 // TPTT-SAME:      order = 2
-// TPTT:         tptt.swiglu
+// TPTT:         tptt.glu
 // The prefill returns the decode caches besides the logits.
 // TPTT-LABEL: func.func @tptt_prefill(
 // TPTT:         -> (tensor<?x?x24xf32> {tptt.name = "logits"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.k"}, tensor<?x1x?x8xf32> {tptt.name = "layers.0.v"}, tensor<?x2x8x8xf32> {tptt.name = "layers.0.state"}

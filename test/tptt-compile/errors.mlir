@@ -31,6 +31,9 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/qwen3-no-norms -o %t/out/exe | FileCheck %s --check-prefix=QWEN3-NORMS
 // RUN: %python %S/Inputs/make_model.py qwen3-head-dim %t/qwen3-head-dim
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/qwen3-head-dim -o %t/out/exe | FileCheck %s --check-prefix=QWEN3-HEAD-DIM
+// Gemma 3 normalizes the MLP's input and output with norms of its own.
+// RUN: %python %S/Inputs/make_model.py gemma3-no-ff-norms %t/gemma3-no-ff-norms
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/gemma3-no-ff-norms -o %t/out/exe | FileCheck %s --check-prefix=GEMMA3-NORMS
 // RUN: %python %S/Inputs/make_model.py huge-header %t/huge-header
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/huge-header -o %t/out/exe | FileCheck %s --check-prefix=HUGE
 // RUN: %python %S/Inputs/make_model.py past-end %t/past-end
@@ -92,6 +95,7 @@
 // SHAPE: tptt-compile: error: {{.+}}wrong-shape: weight 'model.layers.0.self_attn.k_proj.weight' has shape [16, 16], but the config needs [8, 16]
 // QWEN3-NORMS: tptt-compile: error: {{.+}}qwen3-no-norms: missing weight 'model.layers.0.self_attn.q_norm.weight' (expected shape [8])
 // QWEN3-HEAD-DIM: tptt-compile: error: {{.+}}qwen3-head-dim: weight 'model.layers.0.self_attn.q_proj.weight' has shape [16, 16], but the config needs [256, 16]
+// GEMMA3-NORMS: tptt-compile: error: {{.+}}gemma3-no-ff-norms: missing weight 'model.layers.0.pre_feedforward_layernorm.weight' (expected shape [16])
 // SHAPE-NEXT: status: 2
 // HUGE: tptt-compile: error: {{.+}}model.safetensors: corrupt safetensors header: it claims 1152921504606846976 bytes, over the limit of 100 MiB that safetensors files respect
 // HUGE-NEXT: status: 2

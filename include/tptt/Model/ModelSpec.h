@@ -48,6 +48,12 @@ struct RopeSpec {
   std::optional<double> mscale;
   std::optional<double> mscaleAllDim;
   bool truncate = true;
+
+  /// The inverse frequencies (headDim / 2 of them), scaled.
+  std::vector<double> inverseFrequencies(int64_t headDim) const;
+  /// The factor Hugging Face multiplies cos and sin by (yarn's attention
+  /// factor; 1 for the other types).
+  double attentionScaling() const;
 };
 
 /// The LoRA configuration of the seeds (PEFT field names).
@@ -66,6 +72,10 @@ struct ModelSpec {
   int64_t vocabSize = 0;
   double rmsNormEps = 1e-6;
   RopeSpec rope;
+  /// The RoPE of the sliding-window layers when the backbone gives them one
+  /// of their own (Gemma 3: rope_local_base_freq, or rope_parameters'
+  /// sliding_attention); `rope` is then that of the full-attention layers.
+  std::optional<RopeSpec> slidingRope;
   int64_t maxPositions = 2048;
   bool tieWordEmbeddings = false;
   /// Biases on the q/k/v projections, and on o_proj.
@@ -76,8 +86,22 @@ struct ModelSpec {
   /// LiZA's linear branch reads the raw projections, as the reference
   /// library does.
   bool qkNorm = false;
+  /// Gemma's decoder: the stored RMSNorm weights are w − 1 (every norm
+  /// computes with weight_offset + w); norms after the attention
+  /// (post_attention_layernorm) and around the MLP (pre_ and
+  /// post_feedforward_layernorm); the embedding rows scaled by
+  /// embeddingScale (√hidden_size in f32).
+  double normWeightOffset = 0.0;
+  bool sandwichNorms = false;
+  double embeddingScale = 1.0;
+  /// The MLP's gate activation: "silu" (SwiGLU) or "gelu_pytorch_tanh"
+  /// (GeGLU).
+  std::string activation = "silu";
+  /// The softmax attention's scale when it is not 1/√head_dim (Gemma:
+  /// query_pre_attn_scalar^−½).
+  std::optional<double> attentionScale;
   /// The backbone's own softmax window (Mistral, Qwen2 with
-  /// use_sliding_window).
+  /// use_sliding_window, Gemma 3's sliding layers).
   std::optional<int64_t> slidingWindow;
   /// Whether the backbone's window applies to layer i (Qwen2's layer_types
   /// or max_window_layers).
@@ -108,11 +132,9 @@ struct ModelSpec {
   /// The softmax window of layer `layer`: the backbone's and, on LiZA
   /// layers, max_self_attn_length, whichever is narrower.
   std::optional<int64_t> attentionWindow(int64_t layer) const;
-  /// The RoPE inverse frequencies (head_dim / 2 of them), scaled.
-  std::vector<double> ropeInverseFrequencies() const;
-  /// The factor Hugging Face multiplies cos and sin by (yarn's attention
-  /// factor; 1 for the other types).
-  double ropeAttentionScaling() const;
+  /// The RoPE of layer `layer` (slidingRope on the window layers when the
+  /// backbone has one, else rope).
+  const RopeSpec &ropeOf(int64_t layer) const;
   /// Number of LiZA layers.
   int64_t numLizaLayers() const;
 };

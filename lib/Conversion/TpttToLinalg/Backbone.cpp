@@ -152,7 +152,7 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
   }
 };
 
-/// result[b, s, :] = table[clamp(ids[b, s], 0, V − 1), :].
+/// result[b, s, :] = scale · table[clamp(ids[b, s], 0, V − 1), :].
 struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -165,6 +165,7 @@ struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
     SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, op.getIds());
     sizes.push_back(rewriter.getIndexAttr(type.getDimSize(2)));
     Value rows = tensor::DimOp::create(rewriter, loc, table, 0);
+    double scale = op.getScale().convertToDouble();
     Value result = buildParallelGeneric(
         rewriter, loc, {op.getIds()}, {projectionMap(ctx, 3, {0, 1})},
         createEmpty(rewriter, loc, sizes, type.getElementType()),
@@ -179,15 +180,21 @@ struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
           Value column = linalg::IndexOp::create(nb, nloc, 2);
           Value element = tensor::ExtractOp::create(nb, nloc, table,
                                                     ValueRange{row, column});
-          return castFloat(nb, nloc, element, type.getElementType());
+          element = castFloat(nb, nloc, element, type.getElementType());
+          if (scale == 1.0)
+            return element;
+          return arith::MulFOp::create(
+                     nb, nloc, element,
+                     floatConstant(nb, nloc, type.getElementType(), scale))
+              .getResult();
         });
     rewriter.replaceOpWithNewOp<tensor::CastOp>(op, type, result);
     return success();
   }
 };
 
-/// y = x / √(mean_D(x²) + eps) ⊙ w: a sum-of-squares reduction over the
-/// last dimension, then one elementwise pass.
+/// y = x / √(mean_D(x²) + eps) ⊙ (c + w): a sum-of-squares reduction over
+/// the last dimension, then one elementwise pass.
 struct LowerRmsNorm : public OpRewritePattern<RmsNormOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -217,7 +224,8 @@ struct LowerRmsNorm : public OpRewritePattern<RmsNormOp> {
           return arith::AddFOp::create(nb, nloc, args[1], square).getResult();
         });
     double width = type.getDimSize(rank - 1),
-           eps = op.getEps().convertToDouble();
+           eps = op.getEps().convertToDouble(),
+           offset = op.getWeightOffset().convertToDouble();
     Value result = buildParallelGeneric(
         rewriter, loc, {x, squares, op.getWeight()},
         {identityMap(ctx, rank), row, projectionMap(ctx, rank, {rank - 1})},
@@ -229,19 +237,22 @@ struct LowerRmsNorm : public OpRewritePattern<RmsNormOp> {
               nb, nloc, mean, floatConstant(nb, nloc, elementType, eps));
           Value inverse = math::RsqrtOp::create(nb, nloc, shifted);
           Value normalized = arith::MulFOp::create(nb, nloc, args[0], inverse);
-          return arith::MulFOp::create(nb, nloc, normalized, args[2])
-              .getResult();
+          Value w = args[2];
+          if (offset != 0.0)
+            w = arith::AddFOp::create(
+                nb, nloc, floatConstant(nb, nloc, elementType, offset), w);
+          return arith::MulFOp::create(nb, nloc, normalized, w).getResult();
         });
     rewriter.replaceOp(op, result);
     return success();
   }
 };
 
-/// y = gate · σ(gate) ⊙ up.
-struct LowerSwiglu : public OpRewritePattern<SwigluOp> {
+/// y = a(gate) ⊙ up, a = silu (gate · σ(gate)) or the tanh GELU.
+struct LowerGlu : public OpRewritePattern<GluOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(SwigluOp op,
+  LogicalResult matchAndRewrite(GluOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = cast<RankedTensorType>(op.getType());
@@ -250,10 +261,15 @@ struct LowerSwiglu : public OpRewritePattern<SwigluOp> {
         rewriter, loc, {op.getGate(), op.getUp()}, {id, id},
         createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getGate()),
                     type.getElementType()),
-        [](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value silu = arith::MulFOp::create(nb, nloc, args[0],
-                                             sigmoid(nb, nloc, args[0]));
-          return arith::MulFOp::create(nb, nloc, silu, args[1]).getResult();
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value activated =
+              op.getActivation() == Activation::GeluTanh
+                  ? geluTanh(nb, nloc, args[0], /*withSlope=*/false).value
+                  : arith::MulFOp::create(nb, nloc, args[0],
+                                          sigmoid(nb, nloc, args[0]))
+                        .getResult();
+          return arith::MulFOp::create(nb, nloc, activated, args[1])
+              .getResult();
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -574,6 +590,6 @@ SmallVector<Value> mlir::tptt::lowering::forEachAttentionBlock(
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding,
-               LowerRmsNorm, LowerSwiglu, LowerRopeTables, LowerDropout>(
+               LowerRmsNorm, LowerGlu, LowerRopeTables, LowerDropout>(
       patterns.getContext());
 }

@@ -341,16 +341,7 @@ Value lowering::buildPhi(OpBuilder &b, Location loc, Value h) {
         Value rho = arith::AddFOp::create(nb, nloc, norm, c(1e-6));
         Value twice = arith::MulFOp::create(nb, nloc, c(2.0), args[0]);
         Value z = arith::DivFOp::create(nb, nloc, twice, rho);
-        Value z3 = arith::MulFOp::create(
-            nb, nloc, arith::MulFOp::create(nb, nloc, z, z), z);
-        Value inner = arith::AddFOp::create(
-            nb, nloc, z, arith::MulFOp::create(nb, nloc, c(0.044715), z3));
-        Value scaled =
-            arith::MulFOp::create(nb, nloc, c(std::sqrt(2.0 / M_PI)), inner);
-        Value tanh = math::TanhOp::create(nb, nloc, scaled);
-        Value gelu = arith::MulFOp::create(
-            nb, nloc, arith::MulFOp::create(nb, nloc, c(0.5), z),
-            arith::AddFOp::create(nb, nloc, c(1.0), tanh));
+        Value gelu = geluTanh(nb, nloc, z, /*withSlope=*/false).value;
         Value half = arith::DivFOp::create(nb, nloc, args[0], c(2.0));
         return arith::MulFOp::create(nb, nloc, half, gelu).getResult();
       });

@@ -225,29 +225,8 @@ Value phiVjp(OpBuilder &b, Location loc, Value h, Value dphi) {
     Value r = arith::AddFOp::create(nb, nl, norm, c(1e-6));
     Value z = arith::DivFOp::create(
         nb, nl, arith::MulFOp::create(nb, nl, c(2.0), x), r);
-    Value z2 = arith::MulFOp::create(nb, nl, z, z);
-    Value inner = arith::MulFOp::create(
-        nb, nl, c(std::sqrt(2.0 / M_PI)),
-        arith::AddFOp::create(
-            nb, nl, z,
-            arith::MulFOp::create(nb, nl, c(0.044715),
-                                  arith::MulFOp::create(nb, nl, z2, z))));
-    Value th = math::TanhOp::create(nb, nl, inner);
-    Value onePlus = arith::AddFOp::create(nb, nl, c(1.0), th);
-    Value g = arith::MulFOp::create(
-        nb, nl, arith::MulFOp::create(nb, nl, c(0.5), z), onePlus);
-    Value sech2 = arith::SubFOp::create(nb, nl, c(1.0),
-                                        arith::MulFOp::create(nb, nl, th, th));
-    Value dinner = arith::MulFOp::create(
-        nb, nl, c(std::sqrt(2.0 / M_PI)),
-        arith::AddFOp::create(
-            nb, nl, c(1.0),
-            arith::MulFOp::create(nb, nl, c(3.0 * 0.044715), z2)));
-    Value dg = arith::AddFOp::create(
-        nb, nl, arith::MulFOp::create(nb, nl, c(0.5), onePlus),
-        arith::MulFOp::create(nb, nl, arith::MulFOp::create(nb, nl, c(0.5), z),
-                              arith::MulFOp::create(nb, nl, sech2, dinner)));
-    return std::make_tuple(norm, r, g, dg);
+    GeluTanh at = geluTanh(nb, nl, z, /*withSlope=*/true);
+    return std::make_tuple(norm, r, at.value, at.slope);
   };
   Value weighted = buildGeneric(
       b, loc, {h, dphi, squares}, createFilled(b, loc, rows, type, 0.0),

@@ -241,8 +241,8 @@ struct LowerCrossEntropyGrad : public OpRewritePattern<CrossEntropyGradOp> {
   }
 };
 
-/// dtable[clamp(ids[b, s])] += dy[b, s]: a loop over the tokens, each adding
-/// its row into the zero-initialized table.
+/// dtable[clamp(ids[b, s])] += scale · dy[b, s]: a loop over the tokens,
+/// each adding its row into the zero-initialized table.
 struct LowerEmbeddingGrad : public OpRewritePattern<EmbeddingGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -253,6 +253,7 @@ struct LowerEmbeddingGrad : public OpRewritePattern<EmbeddingGradOp> {
     Type elementType = type.getElementType();
     int64_t vocab = type.getDimSize(0), width = type.getDimSize(1);
     Value ids = op.getIds(), dy = op.getDresult();
+    double scale = op.getScale().convertToDouble();
     Value table = createFilled(rewriter, loc, getSizes(rewriter, loc, op),
                                elementType, 0.0);
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
@@ -293,9 +294,13 @@ struct LowerEmbeddingGrad : public OpRewritePattern<EmbeddingGradOp> {
                                      getAffineDimExpr(1, ctx)},
                                     ctx)},
                     createEmpty(nb, nloc, rowSizes, elementType),
-                    [](OpBuilder &gb, Location gloc, ValueRange values) {
-                      return arith::AddFOp::create(gb, gloc, values[0],
-                                                   values[1])
+                    [&](OpBuilder &gb, Location gloc, ValueRange values) {
+                      Value row = values[1];
+                      if (scale != 1.0)
+                        row = arith::MulFOp::create(
+                            gb, gloc, row,
+                            floatConstant(gb, gloc, elementType, scale));
+                      return arith::AddFOp::create(gb, gloc, values[0], row)
                           .getResult();
                     });
                 Value updated = tensor::InsertSliceOp::create(
@@ -369,7 +374,8 @@ struct LowerSumToLast : public OpRewritePattern<SumToLastOp> {
   }
 };
 
-/// With r = 1/√(mean(x²) + eps) and g = dy ⊙ w per row:
+/// With r = 1/√(mean(x²) + eps) and g = dy ⊙ w per row (w: the weight plus
+/// weight_offset):
 /// dx = r g − x r³ Σ(g ⊙ x) / D, dw = Σ_rows dy ⊙ x r.
 struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -383,10 +389,21 @@ struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
     Type elementType = type.getElementType();
     unsigned rank = type.getRank();
     double width = type.getDimSize(rank - 1),
-           eps = op.getEps().convertToDouble();
+           eps = op.getEps().convertToDouble(),
+           offset = op.getWeightOffset().convertToDouble();
     AffineMap id = identityMap(ctx, rank);
     AffineMap row = projectionMap(ctx, rank, leading(rank));
     AffineMap channel = projectionMap(ctx, rank, {rank - 1});
+    if (offset != 0.0)
+      w = buildParallelGeneric(
+          rewriter, loc, {w}, {identityMap(ctx, 1)},
+          createEmpty(rewriter, loc, getSizes(rewriter, loc, w), elementType),
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            return arith::AddFOp::create(
+                       nb, nloc, floatConstant(nb, nloc, elementType, offset),
+                       args[0])
+                .getResult();
+          });
     // r per row.
     Value squares = rowSum(
         rewriter, loc, x, {x}, {id},
@@ -443,11 +460,12 @@ struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
   }
 };
 
-/// dg = dy u σ (1 + g (1 − σ)), du = dy g σ.
-struct LowerSwigluGrad : public OpRewritePattern<SwigluGradOp> {
+/// dg = dy u a'(g), du = dy a(g); for silu a(g) = g σ and
+/// a'(g) = σ (1 + g (1 − σ)).
+struct LowerGluGrad : public OpRewritePattern<GluGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(SwigluGradOp op,
+  LogicalResult matchAndRewrite(GluGradOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = cast<RankedTensorType>(op.getGate().getType());
@@ -461,22 +479,33 @@ struct LowerSwigluGrad : public OpRewritePattern<SwigluGradOp> {
                       elementType),
           body);
     };
+    bool gelu = op.getActivation() == Activation::GeluTanh;
     Value dgate =
         elementwise([&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value s = sigmoid(nb, nloc, args[0]);
-          Value one = floatConstant(nb, nloc, elementType, 1.0);
-          Value slope = arith::AddFOp::create(
-              nb, nloc, one,
-              arith::MulFOp::create(nb, nloc, args[0],
-                                    arith::SubFOp::create(nb, nloc, one, s)));
-          Value d = arith::MulFOp::create(
-              nb, nloc, arith::MulFOp::create(nb, nloc, args[2], args[1]), s);
+          Value slope;
+          if (gelu) {
+            slope = geluTanh(nb, nloc, args[0], /*withSlope=*/true).slope;
+          } else {
+            Value s = sigmoid(nb, nloc, args[0]);
+            Value one = floatConstant(nb, nloc, elementType, 1.0);
+            slope = arith::MulFOp::create(
+                nb, nloc, s,
+                arith::AddFOp::create(
+                    nb, nloc, one,
+                    arith::MulFOp::create(
+                        nb, nloc, args[0],
+                        arith::SubFOp::create(nb, nloc, one, s))));
+          }
+          Value d = arith::MulFOp::create(nb, nloc, args[2], args[1]);
           return arith::MulFOp::create(nb, nloc, d, slope).getResult();
         });
     Value dup = elementwise([&](OpBuilder &nb, Location nloc, ValueRange args) {
-      Value silu =
-          arith::MulFOp::create(nb, nloc, args[0], sigmoid(nb, nloc, args[0]));
-      return arith::MulFOp::create(nb, nloc, args[2], silu).getResult();
+      Value activated =
+          gelu ? geluTanh(nb, nloc, args[0], /*withSlope=*/false).value
+               : arith::MulFOp::create(nb, nloc, args[0],
+                                       sigmoid(nb, nloc, args[0]))
+                     .getResult();
+      return arith::MulFOp::create(nb, nloc, args[2], activated).getResult();
     });
     rewriter.replaceOp(op, {dgate, dup});
     return success();
@@ -651,9 +680,8 @@ struct LowerAdamW : public OpRewritePattern<AdamWOp> {
 
 void mlir::tptt::populateBackboneGradLoweringPatterns(
     RewritePatternSet &patterns) {
-  patterns
-      .add<LowerCrossEntropy, LowerCrossEntropyGrad, LowerEmbeddingGrad,
-           LowerLinearWeightGrad, LowerSumToLast, LowerRmsNormGrad,
-           LowerSwigluGrad, LowerAttentionGrad, LowerSumSquares, LowerAdamW>(
-          patterns.getContext());
+  patterns.add<LowerCrossEntropy, LowerCrossEntropyGrad, LowerEmbeddingGrad,
+               LowerLinearWeightGrad, LowerSumToLast, LowerRmsNormGrad,
+               LowerGluGrad, LowerAttentionGrad, LowerSumSquares, LowerAdamW>(
+      patterns.getContext());
 }

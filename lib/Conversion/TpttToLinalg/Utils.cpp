@@ -99,6 +99,36 @@ Value lowering::sigmoid(OpBuilder &b, Location loc, Value x) {
   return arith::DivFOp::create(b, loc, one, denominator);
 }
 
+GeluTanh lowering::geluTanh(OpBuilder &b, Location loc, Value z,
+                            bool withSlope) {
+  Type type = z.getType();
+  auto c = [&](double v) { return floatConstant(b, loc, type, v); };
+  Value z2 = arith::MulFOp::create(b, loc, z, z);
+  Value inner = arith::AddFOp::create(
+      b, loc, z,
+      arith::MulFOp::create(b, loc, c(0.044715),
+                            arith::MulFOp::create(b, loc, z2, z)));
+  Value t = math::TanhOp::create(
+      b, loc, arith::MulFOp::create(b, loc, c(std::sqrt(2.0 / M_PI)), inner));
+  Value onePlus = arith::AddFOp::create(b, loc, c(1.0), t);
+  Value halfZ = arith::MulFOp::create(b, loc, c(0.5), z);
+  GeluTanh gelu{arith::MulFOp::create(b, loc, halfZ, onePlus), Value()};
+  if (!withSlope)
+    return gelu;
+  Value sech2 = arith::SubFOp::create(b, loc, c(1.0),
+                                      arith::MulFOp::create(b, loc, t, t));
+  Value dinner = arith::MulFOp::create(
+      b, loc, c(std::sqrt(2.0 / M_PI)),
+      arith::AddFOp::create(
+          b, loc, c(1.0),
+          arith::MulFOp::create(b, loc, c(3.0 * 0.044715), z2)));
+  gelu.slope = arith::AddFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, c(0.5), onePlus),
+      arith::MulFOp::create(b, loc, halfZ,
+                            arith::MulFOp::create(b, loc, sech2, dinner)));
+  return gelu;
+}
+
 SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,
                                                Value mask, Value batch,
                                                Value seq, bool reverse) {

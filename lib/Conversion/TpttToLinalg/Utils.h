@@ -62,6 +62,16 @@ Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
 /// σ(x) = 1 / (1 + exp(−x)).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 
+/// The tanh approximation of GELU at a scalar z, and its derivative:
+/// G(z) = ½ z (1 + t), t = tanh(√(2/π) (z + 0.044715 z³)),
+/// G'(z) = ½ (1 + t) + ½ z (1 − t²) √(2/π) (1 + 3 · 0.044715 z²).
+/// `slope` is built only when asked for.
+struct GeluTanh {
+  Value value;
+  Value slope;
+};
+GeluTanh geluTanh(OpBuilder &b, Location loc, Value z, bool withSlope);
+
 /// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
 /// contiguous rows, see einsum).
 Value transposeLast2(OpBuilder &b, Location loc, Value x);

@@ -361,24 +361,21 @@ private:
     Value x;
     {
       ModuleScope scope(*this, "model.embed_tokens");
-      x = EmbeddingOp::create(b, here, activation(hidden), tokens, embedTable);
+      x = EmbeddingOp::create(b, here, activation(hidden), tokens, embedTable,
+                              b.getF64FloatAttr(spec.embeddingScale));
     }
-    {
-      ModuleScope scope(*this, "model.rotary_emb");
-      auto table = activation(spec.headDim);
-      auto tables =
-          RopeTablesOp::create(b, here, TypeRange{table, table}, positions,
-                               spec.ropeInverseFrequencies(),
-                               llvm::APFloat(spec.ropeAttentionScaling()));
-      cos = tables.getCos();
-      sin = tables.getSin();
-    }
+    std::tie(cos, sin) = ropeTables("model.rotary_emb", spec.rope, positions);
+    if (spec.slidingRope)
+      std::tie(localCos, localSin) =
+          ropeTables("model.rotary_emb_local", *spec.slidingRope, positions);
     for (int64_t layer = 0; layer < spec.numLayers; ++layer) {
       x = decoderLayer(layer, x);
       if (!x)
         return Value();
     }
-    Value norm = weight("model.norm.weight", {hidden});
+    x = rmsNorm("model.norm", x);
+    if (!x)
+      return Value();
     // A tied head reads the embedding table, transposed for the product:
     // stored once more that way for inference, transposed in the graph when
     // the table is trained (so that both uses update one tensor).
@@ -396,13 +393,40 @@ private:
                                            : "lm_head.weight",
                     {vocab, hidden}, /*transposed=*/true, "lm_head.weight");
     }
-    if (!norm || !head)
+    if (!head)
       return Value();
-    x = RmsNormOp::create(b, NameLoc::get(b.getStringAttr("model.norm")),
-                          x.getType(), x, norm,
-                          b.getF64FloatAttr(spec.rmsNormEps));
     auto logits = tensor({kDynamic, decoding ? 1 : kDynamic, vocab}, f32());
     return LinearOp::create(b, here, logits, x, head, Value(), b.getUnitAttr());
+  }
+
+  /// The RoPE cos and sin tables of `rope` at `positions` (module `name`).
+  std::pair<Value, Value> ropeTables(const std::string &name,
+                                     const RopeSpec &rope, Value positions) {
+    ModuleScope scope(*this, name);
+    auto table = activation(spec.headDim);
+    auto tables =
+        RopeTablesOp::create(b, here, TypeRange{table, table}, positions,
+                             rope.inverseFrequencies(spec.headDim),
+                             llvm::APFloat(rope.attentionScaling()));
+    return {tables.getCos(), tables.getSin()};
+  }
+
+  /// The RMSNorm `name` (weight `name`.weight [D]) of `x` [..., D]; null
+  /// (with `error` set) when the weight is missing or mis-shaped.
+  Value rmsNorm(const std::string &name, Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Value w = weight(name + ".weight", {type.getShape().back()});
+    if (!w)
+      return Value();
+    return RmsNormOp::create(b, NameLoc::get(b.getStringAttr(name)), type, x, w,
+                             b.getF64FloatAttr(spec.rmsNormEps),
+                             b.getF64FloatAttr(spec.normWeightOffset));
+  }
+
+  /// The softmax attention's scale attribute (null: 1/√head_dim).
+  FloatAttr attentionScale() {
+    return spec.attentionScale ? b.getF64FloatAttr(*spec.attentionScale)
+                               : FloatAttr();
   }
 
   /// y = x Wᵀ (+ b) for the projection `prefix`.{weight,bias}.
@@ -422,9 +446,6 @@ private:
   /// the `heads` heads of `x` [B, S, heads·d] (Qwen3).
   Value headNorm(const std::string &prefix, Value x, int64_t heads) {
     int64_t headDim = spec.headDim;
-    Value w = weight(prefix + ".weight", {headDim});
-    if (!w)
-      return Value();
     ModuleScope scope(*this, prefix);
     auto type = cast<RankedTensorType>(x.getType());
     auto split =
@@ -433,8 +454,9 @@ private:
     SmallVector<ReassociationIndices> groups = {{0}, {1}, {2, 3}};
     Value perHead =
         tensor::ExpandShapeOp::create(b, here, split, x, groups).getResult();
-    Value normed = RmsNormOp::create(b, here, split, perHead, w,
-                                     b.getF64FloatAttr(spec.rmsNormEps));
+    Value normed = rmsNorm(prefix, perHead);
+    if (!normed)
+      return Value();
     return tensor::CollapseShapeOp::create(b, here, type, normed, groups);
   }
 
@@ -546,7 +568,7 @@ private:
     cacheResult(layer, CacheKind::Keys, keys);
     cacheResult(layer, CacheKind::Values, values);
     Value attn = AttentionOp::create(b, loc, qRot.getType(), qRot, keys, values,
-                                     mask, windowAttr, FloatAttr());
+                                     mask, windowAttr, attentionScale());
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, tensor({kDynamic, spec.numHeads * headDim}, f32()), attn,
         SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
@@ -598,6 +620,12 @@ private:
     Block *body = layerFunction.addEntryBlock();
     OpBuilder::InsertPoint entryPoint = b.saveInsertionPoint();
     SmallVector<Value> callOperands;
+    // A sliding layer of a backbone with a local RoPE reads its tables.
+    Value globalCos = cos, globalSin = sin;
+    if (spec.slidingRope && spec.windowLayers[layer]) {
+      cos = localCos;
+      sin = localSin;
+    }
     SmallVector<Value *> shared = {&x,    &cos,         &sin,
                                    &mask, &windowMask,  &position,
                                    &mu,   &dropoutSeed, &dropoutRate};
@@ -628,6 +656,8 @@ private:
     layerBlock = nullptr;
     for (auto [value, old] : llvm::zip(shared, saved))
       *value = old;
+    cos = globalCos;
+    sin = globalSin;
     if (!out)
       return Value();
     SmallVector<Value> results = {out};
@@ -654,9 +684,9 @@ private:
                          IntegerAttr windowAttr, bool liza) {
     Location loc = here;
     Value keys, values;
-    Value merged =
-        buildSoftmaxBranch(b, loc, qSoft, kSoft, v, cos, sin, spec.numHeads,
-                           spec.numKvHeads, mask, windowAttr, &keys, &values);
+    Value merged = buildSoftmaxBranch(
+        b, loc, qSoft, kSoft, v, cos, sin, spec.numHeads, spec.numKvHeads, mask,
+        windowAttr, attentionScale(), &keys, &values);
     cacheResult(layer, CacheKind::Keys, keys);
     cacheResult(layer, CacheKind::Values, values);
     auto out = activation(spec.hiddenSize);
@@ -716,12 +746,9 @@ private:
     int64_t hidden = spec.hiddenSize, headDim = spec.headDim;
     int64_t qWidth = spec.numHeads * headDim,
             kvWidth = spec.numKvHeads * headDim;
-    Value ln1 = weight(p + "input_layernorm.weight", {hidden});
-    if (!ln1)
+    Value h = rmsNorm(p + "input_layernorm", x);
+    if (!h)
       return Value();
-    Value h = RmsNormOp::create(
-        b, NameLoc::get(b.getStringAttr(p + "input_layernorm")), x.getType(), x,
-        ln1, b.getF64FloatAttr(spec.rmsNormEps));
     Value q =
         projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
     Value k =
@@ -782,13 +809,13 @@ private:
     } else if (prefilling) {
       attn = prefillAttention(layer, q, k, v, qSoft, kSoft, wo, bo, windowAttr,
                               liza);
-    } else if (liza && (oAdapter || spec.qkNorm)) {
-      // tptt.liza_attention reads one q and k in both branches: with q/k
-      // norms, or an o_proj adapter with dropout, the branches are built
-      // apart.
-      Value soft = outputProjection(
-          buildSoftmaxBranch(b, here, qSoft, kSoft, v, cos, sin, spec.numHeads,
-                             spec.numKvHeads, mask, windowAttr));
+    } else if (liza && (oAdapter || spec.qkNorm || spec.attentionScale)) {
+      // tptt.liza_attention reads one q and k in both branches and scales
+      // the softmax by 1/√d: with q/k norms, another scale, or an o_proj
+      // adapter with dropout, the branches are built apart.
+      Value soft = outputProjection(buildSoftmaxBranch(
+          b, here, qSoft, kSoft, v, cos, sin, spec.numHeads, spec.numKvHeads,
+          mask, windowAttr, attentionScale()));
       Value lin = outputProjection(
           buildLinearBranch(b, here, branchOptions(), q, k, v, mask));
       attn = MagMixOp::create(b, here, x.getType(), soft, lin, mu,
@@ -801,28 +828,37 @@ private:
                                 spec.baseScaleAttn, windowAttr,
                                 /*transposedOWeight=*/true);
     } else {
-      attn = outputProjection(
-          buildSoftmaxBranch(b, here, qSoft, kSoft, v, cos, sin, spec.numHeads,
-                             spec.numKvHeads, mask, windowAttr));
+      attn = outputProjection(buildSoftmaxBranch(
+          b, here, qSoft, kSoft, v, cos, sin, spec.numHeads, spec.numKvHeads,
+          mask, windowAttr, attentionScale()));
     }
-    x = arith::AddFOp::create(b, here, x, attn);
     scope.reset();
-
-    Value ln2 = weight(p + "post_attention_layernorm.weight", {hidden});
-    if (!ln2)
+    // Gemma normalizes the attention's output before the residual, and the
+    // MLP's input and output with norms of their own; Llama has one norm
+    // (post_attention_layernorm) before the MLP.
+    if (spec.sandwichNorms)
+      attn = rmsNorm(p + "post_attention_layernorm", attn);
+    if (!attn)
       return Value();
-    h = RmsNormOp::create(
-        b, NameLoc::get(b.getStringAttr(p + "post_attention_layernorm")),
-        x.getType(), x, ln2, b.getF64FloatAttr(spec.rmsNormEps));
+    x = arith::AddFOp::create(b, here, x, attn);
+    h = rmsNorm(p + (spec.sandwichNorms ? "pre_feedforward_layernorm"
+                                        : "post_attention_layernorm"),
+                x);
+    if (!h)
+      return Value();
     int64_t inter = spec.intermediateSize;
     Value gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
     Value up =
         gate ? projection(p + "mlp.up_proj", h, inter, hidden, false) : Value();
     if (!up)
       return Value();
-    Value act = SwigluOp::create(
-        b, NameLoc::get(b.getStringAttr(p + "mlp.act_fn")), gate, up);
+    Value act = GluOp::create(
+        b, NameLoc::get(b.getStringAttr(p + "mlp.act_fn")), gate, up,
+        spec.activation == "gelu_pytorch_tanh" ? Activation::GeluTanh
+                                               : Activation::Silu);
     Value down = projection(p + "mlp.down_proj", act, hidden, inter, false);
+    if (down && spec.sandwichNorms)
+      down = rmsNorm(p + "post_feedforward_layernorm", down);
     if (!down)
       return Value();
     return arith::AddFOp::create(b, here, x, down);
@@ -846,6 +882,9 @@ private:
   bool prefilling = false;
   int64_t window = 0;
   Value mask, windowMask, position, mu, cos, sin;
+  /// The RoPE tables of the sliding layers when the backbone gives them a
+  /// RoPE of their own (null otherwise).
+  Value localCos, localSin;
   /// The LoRA dropout's seed and rate (null without dropout), and the
   /// number of dropout sites of the layer being built: the `stream` of the
   /// next one.

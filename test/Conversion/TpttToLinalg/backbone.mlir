@@ -87,8 +87,51 @@ func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64
 // CHECK:           arith.mulf
 // CHECK:           arith.mulf
 func.func @swiglu(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
-  %0 = tptt.swiglu %g, %u : tensor<?x?x128xf32>
+  %0 = tptt.glu %g, %u : tensor<?x?x128xf32>
   return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
+// GeGLU: ½ g (1 + tanh(√(2/π) (g + 0.044715 g³))) ⊙ u in one generic.
+// CHECK-LABEL: func @geglu
+// CHECK:         arith.constant 4.471500e-02 : f32
+// CHECK:         linalg.generic
+// CHECK-NOT:       math.exp
+// CHECK:           math.tanh
+// CHECK:           arith.mulf
+// CHECK-NOT:     tptt.
+func.func @geglu(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
+  %0 = tptt.glu %g, %u activation = gelu_tanh : tensor<?x?x128xf32>
+  return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
+// Gemma's norm multiplies by 1 + w.
+// CHECK-LABEL: func @rms_norm_offset
+// CHECK:         %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK:         linalg.generic
+// CHECK:         linalg.generic
+// CHECK:           %[[NORMED:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
+// CHECK:           %[[W:.+]] = arith.addf %{{.+}}, %[[ONE]] : f32
+// CHECK:           arith.mulf %[[NORMED]], %[[W]] : f32
+func.func @rms_norm_offset(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = tptt.rms_norm %x, %w {weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Gemma's embedding scale multiplies each element read.
+// CHECK-LABEL: func @embedding_scaled
+// CHECK:         %[[SCALE:.+]] = arith.constant 8.000000e+00 : f32
+// CHECK:         linalg.generic
+// CHECK:           %[[ROW:.+]] = tensor.extract
+// CHECK:           arith.mulf %[[ROW]], %[[SCALE]] : f32
+func.func @embedding_scaled(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = tptt.embedding %ids, %table {scale = 8.0 : f64} : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
 }
 
 // -----

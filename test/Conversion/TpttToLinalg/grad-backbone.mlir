@@ -135,8 +135,36 @@ func.func @rms_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor
 // CHECK:           math.exp
 // CHECK-NOT:     tptt.
 func.func @swiglu_grad(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>, %dy: tensor<?x?x128xf32>) -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>) {
-  %dg, %du = tptt.swiglu_grad %g, %u, %dy : (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>) -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>)
+  %dg, %du = tptt.glu_grad %g, %u, %dy : (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>) -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>)
   return %dg, %du : tensor<?x?x128xf32>, tensor<?x?x128xf32>
+}
+
+// -----
+
+// GeGLU: the same two generics, each recomputing tanh (no sigmoid).
+// CHECK-LABEL: func @geglu_grad
+// CHECK-NOT:     math.exp
+// CHECK:         linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:           math.tanh
+// CHECK:         linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:           math.tanh
+// CHECK-NOT:     tptt.
+func.func @geglu_grad(%g: tensor<?x?x128xf32>, %u: tensor<?x?x128xf32>, %dy: tensor<?x?x128xf32>) -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>) {
+  %dg, %du = tptt.glu_grad %g, %u, %dy activation = gelu_tanh : (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>) -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>)
+  return %dg, %du : tensor<?x?x128xf32>, tensor<?x?x128xf32>
+}
+
+// -----
+
+// With weight_offset the row terms read c + w, built once per channel.
+// CHECK-LABEL: func @rms_norm_grad_offset
+// CHECK:         %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK:         linalg.generic {{.+}}iterator_types = ["parallel"]{{.+}} ins(%arg1 : tensor<64xf32>)
+// CHECK:           arith.addf %{{.+}}, %[[ONE]] : f32
+// CHECK-NOT:     tptt.
+func.func @rms_norm_grad_offset(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>) {
+  %dx, %dw = tptt.rms_norm_grad %x, %w, %dy {eps = 1.0e-05 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>)
+  return %dx, %dw : tensor<?x?x64xf32>, tensor<64xf32>
 }
 
 // -----

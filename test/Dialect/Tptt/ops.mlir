@@ -203,15 +203,38 @@ func.func @chunk_pieces(%l: tensor<?x4x64x64xf32>, %h: tensor<?x4x8x8xf32>) {
 // CHECK-LABEL: func @model_backbone
 // CHECK:         tptt.embedding %{{.+}}, %{{.+}} : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
 // CHECK:         tptt.rms_norm %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
-// CHECK:         tptt.swiglu %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
+// CHECK:         tptt.glu %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
 // CHECK:         tptt.dropout %{{.+}}, %{{.+}}, %{{.+}} {stream = 3 : i64} : tensor<?x?x64xf32>, tensor<i64>, tensor<f32>
 // CHECK:         tptt.rope_tables %{{.+}} {inv_freq = array<f64: 1.000000e+00, 1.000000e-01>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
 func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: tensor<64xf32>, %seed: tensor<i64>, %rate: tensor<f32>) {
   %x = tptt.embedding %ids, %table : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
   %n = tptt.rms_norm %x, %w {eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
-  %h = tptt.swiglu %n, %x : tensor<?x?x64xf32>
+  %h = tptt.glu %n, %x : tensor<?x?x64xf32>
   %d = tptt.dropout %h, %seed, %rate {stream = 3 : i64} : tensor<?x?x64xf32>, tensor<i64>, tensor<f32>
   %c, %s = tptt.rope_tables %ids {inv_freq = array<f64: 1.0, 0.1>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}
+
+// -----
+
+// Gemma's forms: a scaled embedding, (1 + w) norms, GeGLU; the defaults are
+// not printed.
+// CHECK-LABEL: func @gemma_backbone
+// CHECK:         tptt.embedding %{{.+}}, %{{.+}} {scale = 8.000000e+00 : f64}
+// CHECK:         tptt.rms_norm %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64, weight_offset = 1.000000e+00 : f64}
+// CHECK:         tptt.glu %{{.+}}, %{{.+}} activation = gelu_tanh : tensor<?x?x64xf32>
+// CHECK:         tptt.glu %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
+// CHECK:         tptt.glu_grad %{{.+}}, %{{.+}}, %{{.+}} activation = gelu_tanh :
+// CHECK:         tptt.rms_norm_grad %{{.+}}, %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64, weight_offset = 1.000000e+00 : f64}
+// CHECK:         tptt.embedding_grad %{{.+}}, %{{.+}} {scale = 8.000000e+00 : f64}
+func.func @gemma_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: tensor<64xf32>) {
+  %x = tptt.embedding %ids, %table {scale = 8.0 : f64} : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
+  %n = tptt.rms_norm %x, %w {eps = 1.0e-5 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  %h = tptt.glu %n, %x activation = gelu_tanh : tensor<?x?x64xf32>
+  %s = tptt.glu %n, %x activation = silu : tensor<?x?x64xf32>
+  %dg, %du = tptt.glu_grad %n, %x, %h activation = gelu_tanh : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  %dx, %dw = tptt.rms_norm_grad %x, %w, %h {eps = 1.0e-5 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>)
+  %dt = tptt.embedding_grad %ids, %h {scale = 8.0 : f64} : (tensor<?x?xi64>, tensor<?x?x64xf32>) -> tensor<96x64xf32>
   return
 }
 
@@ -225,7 +248,7 @@ func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: 
 // CHECK:         tptt.linear_weight_grad %{{.+}}, %{{.+}} transposed_weight {scale = 2.000000e+00 : f64}
 // CHECK:         tptt.sum_to_last
 // CHECK:         tptt.rms_norm_grad
-// CHECK:         tptt.swiglu_grad
+// CHECK:         tptt.glu_grad
 // CHECK:         tptt.attention_grad %{{.+}} window = 3
 // CHECK:         tptt.merge_heads_grad
 // CHECK:         tptt.mag_mix_grad %{{.+}} cross_gate
@@ -246,7 +269,7 @@ func.func @grad_ops(%logits: tensor<?x?x12xf32>, %labels: tensor<?x?xi64>, %s: t
   %3 = tptt.linear_weight_grad %x, %y transposed_weight {scale = 2.0 : f64} : (tensor<?x?x16xf32>, tensor<?x?x8xf32>) -> tensor<16x8xf32>
   %4 = tptt.sum_to_last %y : (tensor<?x?x8xf32>) -> tensor<8xf32>
   %5:2 = tptt.rms_norm_grad %x, %w, %x {eps = 1.0e-05 : f64} : (tensor<?x?x16xf32>, tensor<16xf32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<16xf32>)
-  %6:2 = tptt.swiglu_grad %x, %x, %x : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>)
+  %6:2 = tptt.glu_grad %x, %x, %x : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>)
   %7:3 = tptt.attention_grad %q, %kv, %kv, %q, %q window = 3 : (tensor<?x4x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x4xf32>, tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32>)
   %8 = tptt.merge_heads_grad %q, %x : (tensor<?x4x?x4xf32>, tensor<?x?x16xf32>) -> tensor<?x4x?x4xf32>
   %9:2 = tptt.mag_mix_grad %x, %x, %s, %x cross_gate : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<f32>, tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>)

@@ -149,6 +149,12 @@ def main():
     elif kind == "qwen3-head-dim":
         config["architectures"] = ["Qwen3ForCausalLM"]
         del config["head_dim"]
+    elif kind == "gemma3-no-ff-norms":
+        # A Llama's tensors plus q/k norms: Gemma 3 also reads the norms around its MLP.
+        config["architectures"] = ["Gemma3ForCausalLM"]
+        for i in range(config["num_hidden_layers"]):
+            for norm in ("q_norm", "k_norm"):
+                tensors[f"model.layers.{i}.self_attn.{norm}.weight"] = np.zeros(config["head_dim"], np.float32)
     elif kind != "good" and kind not in ("huge-header", "past-end", "overlap", "not-json",
                                          "config-dir", "config-device", "fifo-weights",
                                          "index-escape"):

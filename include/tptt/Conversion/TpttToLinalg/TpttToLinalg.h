@@ -40,7 +40,7 @@ void populateBackboneLoweringPatterns(RewritePatternSet &patterns);
 
 /// The backbone backward ops, the loss and the optimizer:
 /// tptt.cross_entropy(_grad), tptt.embedding_grad, tptt.linear_weight_grad,
-/// tptt.sum_to_last, tptt.rms_norm_grad, tptt.swiglu_grad,
+/// tptt.sum_to_last, tptt.rms_norm_grad, tptt.glu_grad,
 /// tptt.sum_squares and tptt.adamw.
 void populateBackboneGradLoweringPatterns(RewritePatternSet &patterns);
 /// The LiZA and attention backward ops: tptt.attention_grad,

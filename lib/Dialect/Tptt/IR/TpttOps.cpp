@@ -837,7 +837,7 @@ LogicalResult RmsNormGradOp::verify() {
   return success();
 }
 
-LogicalResult SwigluGradOp::verify() {
+LogicalResult GluGradOp::verify() {
   return success(
       succeeded(checkCotangent(*this, "up", getUp(), "gate", getGate())) &&
       succeeded(
@@ -1005,6 +1005,9 @@ LogicalResult AdamWOp::verify() {
 static unsigned getMaxEnumVal(GateKind) { return getMaxEnumValForGateKind(); }
 static unsigned getMaxEnumVal(Trick) { return getMaxEnumValForTrick(); }
 static unsigned getMaxEnumVal(Semantics) { return getMaxEnumValForSemantics(); }
+static unsigned getMaxEnumVal(Activation) {
+  return getMaxEnumValForActivation();
+}
 
 /// Parses an enum attribute written as its bare spelling (`alpha = kv`,
 /// `semantics = tptt-0.12`) and names the accepted spellings on error.

@@ -50,8 +50,9 @@ LogicalResult EmbeddingOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   operandGrads.assign(2, Value());
   if (needed[1])
-    operandGrads[1] = EmbeddingGradOp::create(b, getLoc(), getTable().getType(),
-                                              getIds(), resultGrads[0]);
+    operandGrads[1] =
+        EmbeddingGradOp::create(b, getLoc(), getTable().getType(), getIds(),
+                                resultGrads[0], getScaleAttr());
   return success();
 }
 
@@ -79,19 +80,19 @@ LogicalResult LinearOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
 LogicalResult RmsNormOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                   ArrayRef<bool> needed,
                                   SmallVectorImpl<Value> &operandGrads) {
-  auto grad = RmsNormGradOp::create(b, getLoc(), getInput().getType(),
-                                    getWeight().getType(), getInput(),
-                                    getWeight(), resultGrads[0], getEpsAttr());
+  auto grad = RmsNormGradOp::create(
+      b, getLoc(), getInput().getType(), getWeight().getType(), getInput(),
+      getWeight(), resultGrads[0], getEpsAttr(), getWeightOffsetAttr());
   operandGrads.assign({needed[0] ? grad.getDinput() : Value(),
                        needed[1] ? grad.getDweight() : Value()});
   return success();
 }
 
-LogicalResult SwigluOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
-                                 ArrayRef<bool> needed,
-                                 SmallVectorImpl<Value> &operandGrads) {
-  auto grad = SwigluGradOp::create(b, getLoc(), getType(), getType(), getGate(),
-                                   getUp(), resultGrads[0]);
+LogicalResult GluOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                              ArrayRef<bool> needed,
+                              SmallVectorImpl<Value> &operandGrads) {
+  auto grad = GluGradOp::create(b, getLoc(), getType(), getType(), getGate(),
+                                getUp(), resultGrads[0], getActivationAttr());
   operandGrads.assign({needed[0] ? grad.getDgate() : Value(),
                        needed[1] ? grad.getDup() : Value()});
   return success();

@@ -47,9 +47,9 @@ struct DecomposeLizaAttention : public OpRewritePattern<LizaAttentionOp> {
                                  op.getOWeight(), op.getOBias(), transposed);
 
     // Softmax branch: the base model's causal attention with RoPE and GQA.
-    Value attn = buildSoftmaxBranch(rewriter, loc, op.getQ(), op.getK(),
-                                    op.getV(), op.getCos(), op.getSin(), heads,
-                                    kvHeads, mask, op.getWindowAttr());
+    Value attn = buildSoftmaxBranch(
+        rewriter, loc, op.getQ(), op.getK(), op.getV(), op.getCos(),
+        op.getSin(), heads, kvHeads, mask, op.getWindowAttr(), FloatAttr());
     Value soft = LinearOp::create(rewriter, loc, op.getType(), attn,
                                   op.getOWeight(), op.getOBias(), transposed);
 

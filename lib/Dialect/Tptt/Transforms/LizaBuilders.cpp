@@ -227,7 +227,8 @@ Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
                                      Value k, Value v, Value cos, Value sin,
                                      int64_t numHeads, int64_t numKvHeads,
                                      Value mask, IntegerAttr window,
-                                     Value *keyCache, Value *valueCache) {
+                                     FloatAttr scale, Value *keyCache,
+                                     Value *valueCache) {
   int64_t headDim =
       cast<RankedTensorType>(k.getType()).getDimSize(2) / numKvHeads;
   Value qHeads = splitHeads(b, loc, q, numHeads, headDim);
@@ -236,7 +237,7 @@ Value mlir::tptt::buildSoftmaxBranch(OpBuilder &b, Location loc, Value q,
   Value qRot = RopeOp::create(b, loc, qHeads.getType(), qHeads, cos, sin);
   Value kRot = RopeOp::create(b, loc, kHeads.getType(), kHeads, cos, sin);
   Value attn = AttentionOp::create(b, loc, qHeads.getType(), qRot, kRot, vHeads,
-                                   mask, window, FloatAttr());
+                                   mask, window, scale);
   if (keyCache)
     *keyCache = kRot;
   if (valueCache)

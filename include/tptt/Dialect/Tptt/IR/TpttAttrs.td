@@ -84,4 +84,27 @@ def Tptt_SemanticsAttr : EnumAttr<Tptt_Dialect, Tptt_Semantics, "semantics"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Gated MLP activations
+//===----------------------------------------------------------------------===//
+
+def Tptt_Activation : I32EnumAttr<"Activation",
+    "the activation of a gated MLP", [
+      I32EnumAttrCase<"Silu", 0, "silu">,
+      I32EnumAttrCase<"GeluTanh", 1, "gelu_tanh">
+    ]> {
+  let cppNamespace = "::mlir::tptt";
+  let genSpecializedAttr = 0;
+}
+
+def Tptt_ActivationAttr : EnumAttr<Tptt_Dialect, Tptt_Activation,
+                                   "activation"> {
+  let summary = "the activation of a gated MLP (silu or gelu_tanh)";
+  let description = [{
+    `silu`: x · σ(x) (SwiGLU: Llama, Mistral, Qwen). `gelu_tanh`: the tanh
+    approximation of GELU, ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+    (GeGLU: Gemma's `gelu_pytorch_tanh`).
+  }];
+}
+
 #endif // TPTT_DIALECT_TPTT_IR_TPTTATTRS_TD

@@ -108,14 +108,15 @@ def Tptt_EmbeddingGradOp : Tptt_Op<"embedding_grad", [Pure]> {
     Scatter-adds the rows of `dresult` [B, S, D] into a zero table [V, D]
     (V from the result type) at the clamped ids of `ids` [B, S]:
 
-        dtable[v, :] = Σ_{(b,s): clamp(ids[b,s]) = v} dresult[b, s, :]
+        dtable[v, :] = scale · Σ_{(b,s): clamp(ids[b,s]) = v} dresult[b, s, :]
 
     ```mlir
     %dt = tptt.embedding_grad %ids, %dy
         : (tensor<?x?xi64>, tensor<?x?x64xf32>) -> tensor<96x64xf32>
     ```
   }];
-  let arguments = (ins Tptt_TokenTensor:$ids, Tptt_FloatTensor:$dresult);
+  let arguments = (ins Tptt_TokenTensor:$ids, Tptt_FloatTensor:$dresult,
+                       DefaultValuedAttr<F64Attr, "1.0">:$scale);
   let results = (outs Tptt_FloatTensor:$dtable);
   let assemblyFormat = [{
     $ids `,` $dresult attr-dict `:` functional-type(operands, results)
@@ -171,9 +172,10 @@ def Tptt_SumToLastOp : Tptt_Op<"sum_to_last", [Pure]> {
 def Tptt_RmsNormGradOp : Tptt_Op<"rms_norm_grad", [Pure]> {
   let summary = "VJP of tptt.rms_norm";
   let description = [{
-    For y = x · r ⊙ w with r = 1/√(mean_D(x²) + eps), per row of D channels:
+    For y = x · r ⊙ (c + w) with r = 1/√(mean_D(x²) + eps) per row of D
+    channels and c = `weight_offset`:
 
-        dx = r · (dy ⊙ w) − x · r³ · mean_D(dy ⊙ w ⊙ x)
+        dx = r · (dy ⊙ (c + w)) − x · r³ · mean_D(dy ⊙ (c + w) ⊙ x)
         dw = Σ_rows dy ⊙ x · r
 
     ```mlir
@@ -184,7 +186,8 @@ def Tptt_RmsNormGradOp : Tptt_Op<"rms_norm_grad", [Pure]> {
   }];
   let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$weight,
                        Tptt_FloatTensor:$dresult,
-                       DefaultValuedAttr<F64Attr, "1e-6">:$eps);
+                       DefaultValuedAttr<F64Attr, "1e-6">:$eps,
+                       DefaultValuedAttr<F64Attr, "0.0">:$weight_offset);
   let results = (outs Tptt_FloatTensor:$dinput, Tptt_FloatTensor:$dweight);
   let assemblyFormat = [{
     $input `,` $weight `,` $dresult attr-dict `:`
@@ -193,24 +196,32 @@ def Tptt_RmsNormGradOp : Tptt_Op<"rms_norm_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tptt_SwigluGradOp : Tptt_Op<"swiglu_grad", [Pure]> {
-  let summary = "VJP of tptt.swiglu";
+def Tptt_GluGradOp : Tptt_Op<"glu_grad", [Pure]> {
+  let summary = "VJP of tptt.glu";
   let description = [{
-    For y = silu(g) ⊙ u, elementwise, with σ = sigmoid(g):
+    For y = a(g) ⊙ u, elementwise, with a the `activation` and a' its
+    derivative:
 
-        dg = dy ⊙ u ⊙ σ · (1 + g (1 − σ)),    du = dy ⊙ silu(g)
+        dg = dy ⊙ u ⊙ a'(g),    du = dy ⊙ a(g)
+        silu'(g) = σ (1 + g (1 − σ)),  σ = sigmoid(g)
+        gelu_tanh'(g) = ½ (1 + t) + ½ g (1 − t²) √(2/π) (1 + 3 · 0.044715 g²),
+                        t = tanh(√(2/π) (g + 0.044715 g³))
 
     ```mlir
-    %dg, %du = tptt.swiglu_grad %g, %u, %dy
+    %dg, %du = tptt.glu_grad %g, %u, %dy
         : (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>)
         -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>)
     ```
   }];
   let arguments = (ins Tptt_FloatTensor:$gate, Tptt_FloatTensor:$up,
-                       Tptt_FloatTensor:$dresult);
+      Tptt_FloatTensor:$dresult,
+      DefaultValuedAttr<Tptt_ActivationAttr,
+                        "::mlir::tptt::Activation::Silu">:$activation);
   let results = (outs Tptt_FloatTensor:$dgate, Tptt_FloatTensor:$dup);
   let assemblyFormat = [{
-    $gate `,` $up `,` $dresult attr-dict `:` functional-type(operands, results)
+    $gate `,` $up `,` $dresult
+    (`activation` `=` custom<EnumKeyword>($activation)^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

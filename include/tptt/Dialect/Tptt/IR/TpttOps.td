@@ -551,14 +551,18 @@ def Tptt_EmbeddingOp : Tptt_Op<"embedding", [Pure,
     [B, S, D]. An id outside [0, V) reads row 0 or V − 1 (clamped), so a
     bad id can never read outside the table; callers validate ids. The
     table may hold another float type than the result (a bf16 table of an
-    f32 model): each row read is converted, never the whole table.
+    f32 model): each row read is converted, never the whole table. `scale`
+    multiplies every element read (Gemma's √hidden_size; 1 otherwise).
 
     ```mlir
     %x = tptt.embedding %ids, %table
         : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
+    %y = tptt.embedding %ids, %table {scale = 8.0 : f64}
+        : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins Tptt_TokenTensor:$ids, Tptt_FloatTensor:$table);
+  let arguments = (ins Tptt_TokenTensor:$ids, Tptt_FloatTensor:$table,
+                       DefaultValuedAttr<F64Attr, "1.0">:$scale);
   let results = (outs Tptt_FloatTensor:$result);
   let assemblyFormat = [{
     $ids `,` $table attr-dict `:` functional-type(operands, results)
@@ -570,17 +574,22 @@ def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure,
     DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
   let summary = "RMS normalisation over the last dimension, with a weight";
   let description = [{
-    Llama's RMSNorm of `input` [..., D] with the learned `weight` [D]:
+    Llama's RMSNorm of `input` [..., D] with the learned `weight` [D],
+    whose stored values are offset by `weight_offset` c (0 for Llama; 1 for
+    Gemma, which stores w − 1 and computes with 1 + w):
 
-        y = x / √(mean_D(x²) + eps) ⊙ w
+        y = x / √(mean_D(x²) + eps) ⊙ (c + w)
 
     ```mlir
     %y = tptt.rms_norm %x, %w {eps = 1.0e-06 : f64}
         : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+    %z = tptt.rms_norm %x, %w {eps = 1.0e-06 : f64, weight_offset = 1.0 : f64}
+        : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
     ```
   }];
   let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$weight,
-                       DefaultValuedAttr<F64Attr, "1e-6">:$eps);
+                       DefaultValuedAttr<F64Attr, "1e-6">:$eps,
+                       DefaultValuedAttr<F64Attr, "0.0">:$weight_offset);
   let results = (outs Tptt_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` functional-type(operands, results)
@@ -588,23 +597,29 @@ def Tptt_RmsNormOp : Tptt_Op<"rms_norm", [Pure,
   let hasVerifier = 1;
 }
 
-def Tptt_SwigluOp : Tptt_Op<"swiglu", [Pure, SameOperandsAndResultType,
+def Tptt_GluOp : Tptt_Op<"glu", [Pure, SameOperandsAndResultType,
     DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
-  let summary = "the gated activation of a SwiGLU MLP";
+  let summary = "the gated activation of a GLU MLP (SwiGLU, GeGLU)";
   let description = [{
-    Elementwise on `gate` and `up` (the two input projections of a Llama
-    MLP, same shape):
+    Elementwise on `gate` and `up` (the two input projections of a gated
+    MLP, same shape), with the `activation` a (silu unless given):
 
-        y = silu(gate) ⊙ up,   silu(x) = x · σ(x)
+        y = a(gate) ⊙ up
+        silu(x) = x · σ(x)                                   (SwiGLU)
+        gelu_tanh(x) = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))   (GeGLU)
 
     ```mlir
-    %h = tptt.swiglu %g, %u : tensor<?x?x128xf32>
+    %h = tptt.glu %g, %u : tensor<?x?x128xf32>
+    %e = tptt.glu %g, %u activation = gelu_tanh : tensor<?x?x128xf32>
     ```
   }];
-  let arguments = (ins Tptt_FloatTensor:$gate, Tptt_FloatTensor:$up);
+  let arguments = (ins Tptt_FloatTensor:$gate, Tptt_FloatTensor:$up,
+      DefaultValuedAttr<Tptt_ActivationAttr,
+                        "::mlir::tptt::Activation::Silu">:$activation);
   let results = (outs Tptt_FloatTensor:$result);
   let assemblyFormat = [{
-    $gate `,` $up attr-dict `:` type($result)
+    $gate `,` $up (`activation` `=` custom<EnumKeyword>($activation)^)? attr-dict
+    `:` type($result)
   }];
 }
 

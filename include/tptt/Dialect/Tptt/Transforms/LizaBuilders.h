@@ -90,14 +90,15 @@ LinearStep buildLinearStep(OpBuilder &b, Location loc,
 
 /// Builds the softmax branch on the projected `q` [B, S, H·d], `k`, `v`
 /// [B, S, Hkv·d]: heads split, RoPE with `cos`, `sin` [B, S, d] on q and k,
-/// causal attention with GQA (`mask` [B, S] i1 and `window` may be null),
-/// heads merged back. Returns [B, S, H·d] (o_proj is not applied).
+/// causal attention with GQA (`mask` [B, S] i1, `window` and `scale` — 1/√d
+/// when null — may be null), heads merged back. Returns [B, S, H·d] (o_proj
+/// is not applied).
 /// When `keyCache` / `valueCache` are given they receive the keys after
 /// RoPE and the values, [B, Hkv, S, d] (what a decode step's KV cache holds).
 Value buildSoftmaxBranch(OpBuilder &b, Location loc, Value q, Value k, Value v,
                          Value cos, Value sin, int64_t numHeads,
                          int64_t numKvHeads, Value mask, IntegerAttr window,
-                         Value *keyCache = nullptr,
+                         FloatAttr scale, Value *keyCache = nullptr,
                          Value *valueCache = nullptr);
 
 } // namespace tptt
