@@ -8,7 +8,7 @@
 #
 # It compiles ahead of time, with --target cuda: every golden case of both
 # semantics in f32 and f64 (module libraries with their inputs and expected
-# outputs), every golden model, a random Qwen3 and a random Gemma 3 (f32
+# outputs), every golden model, random Qwen3, Gemma 3 and Phi-3 models (f32
 # and bf16 weights, and the recurrent semantics; with its config.json and
 # model.safetensors, for transformers' own model on the device),
 # examples/tiny-llama with its LoRA training step,
@@ -87,7 +87,7 @@ compile() { # INPUT OUTPUT FLAGS...: tptt-compile INPUT --target cuda FLAGS -o O
     fail "tptt-compile $input $flags -o $output failed: $(tail -n 3 "$log")"
 }
 # Besides the golden models, random-weight ones of the backbones those lack
-# (Qwen3, Gemma 3), with their expected logits from python/tptt/reference_model.py.
+# (Qwen3, Gemma 3, Phi-3), with their expected logits from python/tptt/reference_model.py.
 PYTHONPATH=$root/python /usr/bin/python3 "$source/random_models.py" "$scratch/models" ||
   fail "scripts/gpu-kit/random_models.py failed"
 for model_dir in "$shared"/goldens/models/*/ "$scratch"/models/*/; do

@@ -47,3 +47,13 @@ if os.access(ptxas, os.X_OK) and os.path.isdir(os.path.join(cuda_toolkit, "nvvm"
 nvidia_smi = shutil.which("nvidia-smi")
 if nvidia_smi and subprocess.run([nvidia_smi, "-L"], capture_output=True).returncode == 0:
     config.available_features.add("cuda-device")
+
+# The real Gemma 3 tokenizer (scripts/fetch-tokenizers.sh installs it from
+# npm): the Gemma-3-shaped example model's test requires it.
+tokenizers = os.environ.get("TPTT_TOKENIZERS_DIR",
+                            os.path.join(os.path.expanduser("~"), ".cache", "tptt", "tokenizers"))
+gemma3_tokenizer = os.path.join(tokenizers, "node_modules", "@lenml", "tokenizer-gemma3", "models",
+                                "tokenizer.json")
+if os.path.isfile(gemma3_tokenizer):
+    config.available_features.add("gemma3-tokenizer")
+    config.substitutions.append(("%gemma3_tokenizer", gemma3_tokenizer))

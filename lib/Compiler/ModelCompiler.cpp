@@ -504,11 +504,8 @@ llvm::Error tptt::compiler::compileModel(Session &session,
         ::tptt::runtime::Tokenizer::load(tokenizerPath, error);
     if (!tokenizer)
       return fail(error);
-    if (tokenizer->vocabSize() > spec->vocabSize)
-      return fail(tokenizerPath + ": token ids reach " +
-                  std::to_string(tokenizer->vocabSize() - 1) +
-                  ", past the model's vocab_size " +
-                  std::to_string(spec->vocabSize));
+    if (!tokenizer->limitVocabulary(spec->vocabSize, error))
+      return fail(tokenizerPath + ": " + error);
     std::optional<std::string> text = ::tptt::runtime::readRegularFile(
         tokenizerPath, ::tptt::runtime::kMaxTokenizerBytes, error);
     if (!text)

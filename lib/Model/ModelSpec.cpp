@@ -128,13 +128,28 @@ struct Decoder {
   /// supported). transformers' Gemma 3 stores attn_logit_softcapping but
   /// never applies it.
   bool softCapping;
+  /// Fused projections, qkv_proj [q; k; v] and gate_up_proj [gate; up], with
+  /// no biases (Phi-3: attention_bias must be false).
+  bool fusedProjections;
 };
 
-constexpr Decoder kLlamaDecoder = {0.0,   false, false,   "hidden_act", "silu",
-                                   false, false, 10000.0, false,        false};
-constexpr Decoder kGemma3Decoder = {
-    1.0,   true, true, "hidden_activation", "gelu_pytorch_tanh", true, true,
-    1.0e6, true, true};
+constexpr Decoder kLlamaDecoder = {0.0,    false, false, "hidden_act",
+                                   "silu", false, false, 10000.0,
+                                   false,  false, false};
+constexpr Decoder kGemma3Decoder = {1.0,
+                                    true,
+                                    true,
+                                    "hidden_activation",
+                                    "gelu_pytorch_tanh",
+                                    true,
+                                    true,
+                                    1.0e6,
+                                    true,
+                                    true,
+                                    false};
+constexpr Decoder kPhi3Decoder = {0.0,    false, false, "hidden_act",
+                                  "silu", false, false, 10000.0,
+                                  false,  false, true};
 
 /// What tells the Llama-family backbones apart, as transformers' modeling
 /// code has them: one row per architecture.
@@ -165,6 +180,8 @@ constexpr Backbone kBackbones[] = {
      kLlamaDecoder},
     {"Gemma3ForCausalLM", false, true, WindowRule::Pattern, true, 256,
      kGemma3Decoder},
+    {"Phi3ForCausalLM", false, false, WindowRule::EveryLayer, false, 0,
+     kPhi3Decoder},
 };
 
 const Backbone &backboneOf(const std::string &architecture) {
@@ -528,6 +545,10 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   spec.qkvBias = attentionBias || backbone.qkvBias;
   spec.oBias = attentionBias && backbone.oBias;
   spec.qkNorm = backbone.qkNorm;
+  spec.fusedProjections = decoder.fusedProjections;
+  if (spec.fusedProjections && attentionBias)
+    return fail("field 'attention_bias': " + spec.architecture +
+                " has no projection biases (transformers ignores the field)");
   spec.normWeightOffset = decoder.normWeightOffset;
   spec.sandwichNorms = decoder.sandwichNorms;
   // transformers scales by √hidden_size in the weights' dtype; the compiled
@@ -616,6 +637,22 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
     read(*lora, "lora_alpha", l.alpha);
     read(*lora, "lora_dropout", l.dropout);
     read(*lora, "target_modules", l.targetModules);
+    // A module the backbone does not have would train nothing.
+    for (const std::string &module : l.targetModules) {
+      bool fused = module == "qkv_proj" || module == "gate_up_proj";
+      bool split = module == "q_proj" || module == "k_proj" ||
+                   module == "v_proj" || module == "gate_proj" ||
+                   module == "up_proj";
+      if ((spec.fusedProjections && split) || (!spec.fusedProjections && fused))
+        return fail("field 'tptt.lora_config.target_modules': " +
+                    spec.architecture + " has no module '" + module + "' (" +
+                    (spec.fusedProjections
+                         ? "its projections are qkv_proj, o_proj, "
+                           "gate_up_proj and down_proj"
+                         : "qkv_proj and gate_up_proj are Phi-3's fused "
+                           "projections") +
+                    ")");
+    }
     spec.lora = l;
   }
   return spec;

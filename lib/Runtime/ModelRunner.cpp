@@ -324,9 +324,14 @@ std::optional<Tensor> ModelRunner::weight(const std::string &name) const {
 }
 
 const Tokenizer *ModelRunner::tokenizer(std::string &error) {
-  if (!tokenizerLoaded && tptt_tokenizer_json[0])
+  if (!tokenizerLoaded && tptt_tokenizer_json[0]) {
     tokenizerInstance =
         Tokenizer::parse(tptt_tokenizer_json, "the embedded tokenizer", error);
+    // The compiler checked that only added tokens lie past the embedding.
+    if (tokenizerInstance &&
+        !tokenizerInstance->limitVocabulary(vocabSize(), error))
+      tokenizerInstance.reset();
+  }
   tokenizerLoaded = true;
   return tokenizerInstance.get();
 }

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <sstream>
@@ -564,6 +565,8 @@ struct Tokenizer::Impl {
   // Ids to tokens.
   std::vector<std::string> pieces;
   std::vector<int32_t> addedIndex;
+  /// The ids encode() may give are below it (limitVocabulary).
+  int64_t idLimit = std::numeric_limits<int64_t>::max();
 
   // Added tokens, matched on the raw text or (normalized ones) on the
   // normalized pieces between the others.
@@ -1531,7 +1534,26 @@ Tokenizer::encode(std::string_view text, bool addSpecialTokens,
   }
   if (addSpecialTokens)
     ids.insert(ids.end(), impl->suffixTokens.begin(), impl->suffixTokens.end());
+  for (int64_t id : ids)
+    if (id >= impl->idLimit) {
+      error = "the text holds the token '" + impl->pieces[id] + "' (id " +
+              std::to_string(id) + "), past the model's vocabulary of " +
+              std::to_string(impl->idLimit) + " tokens";
+      return std::nullopt;
+    }
   return ids;
+}
+
+bool Tokenizer::limitVocabulary(int64_t modelVocab, std::string &error) {
+  for (int64_t id = modelVocab; id < vocabSize(); ++id)
+    if (impl->addedIndex[id] < 0 && !impl->pieces[id].empty()) {
+      error = "the vocabulary's token '" + impl->pieces[id] + "' has id " +
+              std::to_string(id) + ", past the model's vocab_size " +
+              std::to_string(modelVocab);
+      return false;
+    }
+  impl->idLimit = modelVocab;
+  return true;
 }
 
 //===----------------------------------------------------------------------===//

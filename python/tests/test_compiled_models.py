@@ -83,6 +83,9 @@ MODELS = {
     "gemma3-v5": dict(arch="Gemma3ForCausalLM", v5=True, layer_types=["full_attention", "sliding_attention"],
                       rope_scaling={"rope_type": "linear", "factor": 2.0},
                       tptt={"operator_mode": "delta_rule", "max_self_attn_length": 3}),
+    # Phi-3: fused qkv_proj and gate_up_proj, split as transformers splits them; its window on every layer.
+    "phi3-fused": dict(arch="Phi3ForCausalLM", heads=4, kv_heads=2, sliding_window=6,
+                       tptt={"operator_mode": "delta_product", "layers": [1]}),
 }
 
 # (model, config edit, the feature it removes): each edit must change the reference logits, so that
@@ -109,6 +112,7 @@ FEATURES = [
     ("gemma3-sandwich", lambda c: c.update(hidden_activation="silu"), "geglu"),
     ("gemma3-sandwich", lambda c: c.update(sliding_window_pattern=1), "sliding-layers"),
     ("gemma3-v5", lambda c: c["rope_parameters"]["full_attention"].update(rope_type="default"), "full-layer-rope"),
+    ("phi3-fused", lambda c: c.update(sliding_window=None), "phi3-window"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")

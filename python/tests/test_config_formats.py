@@ -151,6 +151,15 @@ REJECTED = [
     ("bidirectional", {"architectures": ["Gemma3ForCausalLM"], "use_bidirectional_attention": True},
      "field 'use_bidirectional_attention': true is not one of"),
     ("activation", {"hidden_act": "gelu"}, "field 'hidden_act': \"gelu\" is not one of"),
+    ("phi3-attention-bias", {"architectures": ["Phi3ForCausalLM"], "attention_bias": True},
+     "field 'attention_bias': Phi3ForCausalLM has no projection biases"),
+    ("phi3-split-lora-target", {"architectures": ["Phi3ForCausalLM"], "tptt": {
+        "operator_mode": "delta_rule", "lora_config": {"r": 4, "target_modules": ["q_proj", "o_proj"]}}},
+     "field 'tptt.lora_config.target_modules': Phi3ForCausalLM has no module 'q_proj' (its projections are "
+     "qkv_proj, o_proj, gate_up_proj and down_proj)"),
+    ("llama-fused-lora-target", {"tptt": {
+        "operator_mode": "delta_rule", "lora_config": {"r": 4, "target_modules": ["gate_up_proj"]}}},
+     "field 'tptt.lora_config.target_modules': LlamaForCausalLM has no module 'gate_up_proj'"),
 ]
 
 

@@ -8,9 +8,10 @@
 writes ``config.json`` (Hugging Face fields plus the ``tptt`` object of
 include/tptt/Model/tptt-model.schema.json) and the weights under their Hugging Face names —
 ``model.safetensors``, or ``shards`` files with ``model.safetensors.index.json`` — of a small
-decoder (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM or Gemma3ForCausalLM —
+decoder (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, Gemma3ForCausalLM —
 with Gemma 3's fields: GeGLU, query_pre_attn_scalar, sliding and full layers with two RoPE bases,
-tied embeddings, its extra norms), deterministically from
+tied embeddings, its extra norms — or Phi3ForCausalLM, whose q/k/v and gate/up projections are
+fused: qkv_proj [q; k; v] and gate_up_proj [gate; up]), deterministically from
 ``seed``. The ``tptt`` dict gives the TpttConfig fields (operator_mode or the explicit
 order/alpha_gate/beta_gate/linear/trick, semantics, mag_weight, cross_gate, base_scale_attn,
 layers, max_self_attn_length, max_chunk_size, ...); keyword arguments beyond the sizes add or
@@ -31,7 +32,8 @@ import numpy as np
 from . import safetensors
 
 GEMMA3 = "Gemma3ForCausalLM"
-ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM", GEMMA3)
+PHI3 = "Phi3ForCausalLM"
+ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM", GEMMA3, PHI3)
 DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 EXPLICIT_FIELDS = ("order", "alpha_gate", "beta_gate", "linear", "trick")
 # The backbones with an RMSNorm of each q and k head (q_norm, k_norm).
@@ -73,6 +75,9 @@ def make_config(arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, h
                        "sliding_window_pattern": 2, "rope_theta": 1.0e6, "rope_local_base_freq": 10000.0,
                        "tie_word_embeddings": True, "final_logit_softcapping": None,
                        "attn_logit_softcapping": None})
+    if arch == PHI3:
+        # transformers' Phi3Config defaults pad_token_id to 32000, which must be an embedding row.
+        config["pad_token_id"] = 0
     config.update(extra)
     return config
 
@@ -124,7 +129,15 @@ def random_weights(config, seed=0):
         tensors[p + "mlp.gate_proj.weight"] = matrix(intermediate, hidden)
         tensors[p + "mlp.up_proj.weight"] = matrix(intermediate, hidden)
         tensors[p + "mlp.down_proj.weight"] = matrix(hidden, intermediate)
+        if arch == PHI3:
+            fuse(tensors, p + "self_attn.qkv_proj.weight", [p + f"self_attn.{n}_proj.weight" for n in "qkv"])
+            fuse(tensors, p + "mlp.gate_up_proj.weight", [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"])
     return tensors
+
+
+def fuse(tensors, name, parts):
+    """Replaces the tensors ``parts`` by their concatenation along the rows, named ``name``."""
+    tensors[name] = np.concatenate([tensors.pop(part) for part in parts], axis=0)
 
 
 def save_weights(directory, tensors, dtype="F32", shards=1):

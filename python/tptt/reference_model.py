@@ -1,7 +1,7 @@
 """Numpy reference forward of a whole TPTT model (float64), independent of the compiler.
 
 A decoder-only Llama-family backbone (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-MistralForCausalLM, Gemma3ForCausalLM) as Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections
+MistralForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM) as Hugging Face computes it — embedding; per layer RMSNorm, q/k/v projections
 (Qwen2: q/k/v biases; Llama/Mistral/Qwen3 with ``attention_bias``: biases on q/k/v/o; Qwen3: an
 RMSNorm of each q and k head, ``q_norm``/``k_norm``, before RoPE), rotate-half RoPE (transformers 5's
 ``rope_parameters`` or ``rope_theta`` with ``rope_scaling``: default, linear, dynamic, yarn,
@@ -14,7 +14,8 @@ Gemma 3's decoder as transformers' ``modeling_gemma3`` has it: embeddings scaled
 all but every ``sliding_window_pattern``-th layer) with their own RoPE (``rope_local_base_freq``,
 or ``rope_parameters.sliding_attention``), norms after the attention and around the MLP
 (``post_attention_layernorm``, ``pre_feedforward_layernorm``, ``post_feedforward_layernorm``),
-the ``gelu_pytorch_tanh`` GeGLU MLP and tied embeddings by default;
+the ``gelu_pytorch_tanh`` GeGLU MLP and tied embeddings by default; Phi-3 as Llama with its fused
+``qkv_proj`` and ``gate_up_proj`` (see `split_fused`) and ``sliding_window`` on every layer;
 lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
@@ -63,6 +64,28 @@ def recurrent_config(tptt):
 
 
 GEMMA3 = "Gemma3ForCausalLM"
+PHI3 = "Phi3ForCausalLM"
+
+
+def split_fused(config, weights):
+    """Phi-3's fused projections as separate ones, as transformers' Phi3Attention and Phi3MLP
+    slice their outputs: qkv_proj's rows are q (heads·d), k then v (kv_heads·d each); gate_up_proj's
+    are gate then up (``chunk(2)``)."""
+    heads = config["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    split = dict(weights)
+    for layer in range(config["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        qkv = split.pop(p + "self_attn.qkv_proj.weight")
+        q, kv = heads * head_dim, kv_heads * head_dim
+        split[p + "self_attn.q_proj.weight"] = qkv[:q]
+        split[p + "self_attn.k_proj.weight"] = qkv[q:q + kv]
+        split[p + "self_attn.v_proj.weight"] = qkv[q + kv:]
+        gate_up = split.pop(p + "mlp.gate_up_proj.weight")
+        half = gate_up.shape[0] // 2
+        split[p + "mlp.gate_proj.weight"], split[p + "mlp.up_proj.weight"] = gate_up[:half], gate_up[half:]
+    return split
 
 
 def rope_parameters(config, layer_type="full_attention"):
@@ -164,7 +187,7 @@ def backbone_windows(config):
     if arch == GEMMA3:
         window = config.get("sliding_window") or 4096
         return [window if kind == "sliding_attention" else None for kind in layer_types(config)]
-    if arch == "MistralForCausalLM":
+    if arch in ("MistralForCausalLM", PHI3):
         return [config.get("sliding_window")] * count
     if arch not in ("Qwen2ForCausalLM", "Qwen3ForCausalLM") or not config.get("use_sliding_window", False):
         return [None] * count
@@ -248,6 +271,8 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
     tptt = config["tptt"]
     arch = config["architectures"][0]
+    if arch == PHI3:
+        w = split_fused(config, w)
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     gemma = arch == GEMMA3

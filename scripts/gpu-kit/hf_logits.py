@@ -4,7 +4,7 @@
     python3 hf_logits.py --kit KIT --out DIR [--device cuda|cpu] MODEL_DIR...
 
 For each MODEL_DIR (config.json, model.safetensors, tokens.json) whose architecture is Llama,
-Qwen2, Qwen3, Mistral or Gemma 3: transformers builds its own model from config.json with the `tptt` section
+Qwen2, Qwen3, Mistral, Gemma 3 or Phi-3: transformers builds its own model from config.json with the `tptt` section
 removed (the base model: LiZA's μ = 0), in float32 with eager attention, on the GPU (or on
 --device); loads
 model.safetensors (with the kit's numpy reader, tptt_safetensors.py); and writes the logits
@@ -21,7 +21,7 @@ import time
 import traceback
 
 ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM",
-                    "Gemma3ForCausalLM")
+                    "Gemma3ForCausalLM", "Phi3ForCausalLM")
 
 
 def build(transformers, torch, config_dict, device):

@@ -29,6 +29,9 @@ MODELS = {
                    layer_types=["sliding_attention", "full_attention", "sliding_attention"],
                    rope_scaling={"rope_type": "linear", "factor": 2.0},
                    tptt={"operator_mode": "gated_delta_product", "layers": [0, 1]}),
+    # Phi-3: fused qkv_proj and gate_up_proj, a window of 6 on every layer.
+    "phi3": dict(arch="Phi3ForCausalLM", layers=2, heads=4, kv_heads=2, head_dim=16, hidden=64, vocab=128,
+                 sliding_window=6, tptt={"operator_mode": "delta_product"}),
 }
 TOKENS = 24
 

@@ -12,7 +12,7 @@ goldens       every golden case (goldens/*/cases.json) through tptt-run-module a
 models        every golden model's logits: the f32 executable and the recurrent-semantics one
               against the reference library's logits (1e-4), the bf16 executable against its own
               CPU code (1e-2: the GPU rounds activations to tf32 on the tensor cores);
-transformers  the Llama, Qwen2, Qwen3, Mistral and Gemma 3 models: transformers' own model (hf_logits.py:
+transformers  the Llama, Qwen2, Qwen3, Mistral, Gemma 3 and Phi-3 models: transformers' own model (hf_logits.py:
               config.json without its tptt section, float32, eager attention, the same
               model.safetensors) against the f32 executable at μ = 0, the base model (1e-4);
 train         20 LoRA steps of tiny-llama on the GPU and on the CPU, losses compared (1e-3);
@@ -381,7 +381,7 @@ def step_models(kit, until):
 
 
 HF_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM",
-                    "Gemma3ForCausalLM")
+                    "Gemma3ForCausalLM", "Phi3ForCausalLM")
 
 
 def step_transformers(kit, until):

@@ -21,6 +21,11 @@
 // eps 1e-3, 4.2e-3 at 5e-4 and 1.1e-3 at 2.5e-4.
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --arch Gemma3ForCausalLM --tptt '{"operator_mode": "gated_delta_rule"}' --eps 2.5e-4 %t.gemma3 | FileCheck %s --check-prefix=GEMMA3
 
+// Phi-3's fused qkv_proj and gate_up_proj: the slices of their outputs pull
+// back into one weight (full) and one adapter each (LoRA on the fused modules).
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --arch Phi3ForCausalLM --tptt '{"operator_mode": "delta_product"}' %t.phi3 | FileCheck %s --check-prefix=PHI3-FULL
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora --arch Phi3ForCausalLM --tptt '{"lora_config": {"r": 4, "lora_alpha": 8, "target_modules": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]}}' %t.phi3-lora | FileCheck %s --check-prefix=PHI3-LORA
+
 // FULL: ok full: 21 tensors
 // MINUS: ok lora-minus: 8 tensors
 // LORA: ok lora: 16 tensors
@@ -28,3 +33,5 @@
 // DROPOUT: ok lora: 16 tensors
 // QWEN3: ok full: 25 tensors
 // GEMMA3: ok full: 28 tensors
+// PHI3-FULL: ok full: 15 tensors
+// PHI3-LORA: ok lora: 16 tensors

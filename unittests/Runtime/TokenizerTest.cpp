@@ -4,8 +4,8 @@
 //
 // Encodings and decodings of real tokenizer.json files (GPT-2, Llama 3,
 // Qwen2.5, Mistral Nemo: byte-level BPE; the "llama2" package, which holds
-// Mistral 7B's tokenizer, and Gemma: SentencePiece-style BPE with byte
-// fallback) must equal those of an independent implementation,
+// Mistral 7B's tokenizer, Gemma and Gemma 3: SentencePiece-style BPE with
+// byte fallback) must equal those of an independent implementation,
 // transformers.js, recorded in test/tokenizer/expected.json by
 // test/tokenizer/make_expected.mjs. The tokenizer files come from the npm
 // packages scripts/fetch-tokenizers.sh installs ($TPTT_TOKENIZERS_DIR,
@@ -129,7 +129,7 @@ TEST_P(RealTokenizer, EncodesAndDecodesLikeTransformersJs) {
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, RealTokenizer,
                          testing::Values("gpt2", "llama2", "llama3", "qwen2_5",
-                                         "mistral_nemo", "gemma"));
+                                         "mistral_nemo", "gemma", "gemma3"));
 
 TEST(RealTokenizers, LongInputs) {
   // Long runs (one BPE word of 100k characters without a pre-tokenizer;
@@ -140,7 +140,7 @@ TEST(RealTokenizers, LongInputs) {
   const std::string texts[] = {std::string(100000, 'a'),
                                std::string(100000, ' '), words};
   int checked = 0;
-  for (const char *name : {"llama2", "llama3", "gemma"}) {
+  for (const char *name : {"llama2", "llama3", "gemma", "gemma3"}) {
     const Tokenizer *tokenizer = realTokenizer(name);
     if (!tokenizer)
       continue;
@@ -155,6 +155,24 @@ TEST(RealTokenizers, LongInputs) {
   }
   if (!checked)
     GTEST_SKIP() << "no real tokenizer (scripts/fetch-tokenizers.sh)";
+}
+
+TEST(RealTokenizers, Gemma3ImageTokenIsPastTheTextModels) {
+  // gemma-3-270m and gemma-3-1b have 262144 embedding rows; their tokenizer
+  // also spells <image_soft_token> (262144), which their text never holds.
+  std::string error;
+  std::unique_ptr<Tokenizer> tokenizer =
+      std::filesystem::exists(tokenizerPath("gemma3"))
+          ? Tokenizer::load(tokenizerPath("gemma3"), error)
+          : nullptr;
+  if (!tokenizer)
+    GTEST_SKIP() << "no Gemma 3 tokenizer (scripts/fetch-tokenizers.sh)";
+  EXPECT_EQ(tokenizer->vocabSize(), 262145);
+  ASSERT_TRUE(tokenizer->limitVocabulary(262144, error)) << error;
+  EXPECT_TRUE(tokenizer->encode("Hello, world!", true, error)) << error;
+  EXPECT_FALSE(tokenizer->encode("see <image_soft_token>", true, error));
+  EXPECT_EQ(error, "the text holds the token '<image_soft_token>' (id "
+                   "262144), past the model's vocabulary of 262144 tokens");
 }
 
 TEST(RealTokenizers, EncodeFromSeveralThreads) {
@@ -270,6 +288,27 @@ TEST_F(TokenizerFile, MergesByRankAndSplitsAddedTokens) {
   EXPECT_EQ(tokenizer->tokenText(8), std::nullopt);
   EXPECT_EQ(tokenizer->vocabSize(), 8);
   EXPECT_EQ(tokenizer->decode({2, 99, -1, 2}, false), "abab");
+}
+
+TEST_F(TokenizerFile, AddedTokensMayLiePastTheModelsVocabulary) {
+  auto tokenizer = load("limit", byteLevel(R"(["a b", "Ġ ab"])"));
+  ASSERT_TRUE(tokenizer);
+  std::string error;
+  // <eos> (6) and <sep> (7) are added tokens: a model of 6 rows takes the
+  // tokenizer, and a text that holds one of them is an error naming it.
+  ASSERT_TRUE(tokenizer->limitVocabulary(6, error)) << error;
+  EXPECT_EQ(encode(*tokenizer, "ab ab"), (Ids{2, 4}));
+  EXPECT_FALSE(tokenizer->encode("ab<sep>", false, error));
+  EXPECT_EQ(error, "the text holds the token '<sep>' (id 7), past the "
+                   "model's vocabulary of 6 tokens");
+  // With BOS/EOS templates the special tokens count too.
+  EXPECT_FALSE(tokenizer->encode("ab", true, error));
+  // A vocabulary token past the model's rows is the tokenizer's error.
+  auto other = load("short", byteLevel(R"(["a b", "Ġ ab"])"));
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->limitVocabulary(5, error));
+  EXPECT_EQ(error, "the vocabulary's token 'c' has id 5, past the model's "
+                   "vocab_size 5");
 }
 
 TEST_F(TokenizerFile, MergesAsPairs) {

@@ -86,6 +86,10 @@ struct ModelSpec {
   /// LiZA's linear branch reads the raw projections, as the reference
   /// library does.
   bool qkNorm = false;
+  /// Phi-3's fused projections: qkv_proj [q; k; v] (rows heads·d, then
+  /// kv_heads·d twice) and gate_up_proj [gate; up], whose outputs are split
+  /// as transformers splits them.
+  bool fusedProjections = false;
   /// Gemma's decoder: the stored RMSNorm weights are w − 1 (every norm
   /// computes with weight_offset + w); norms after the attention
   /// (post_attention_layernorm) and around the MLP (pre_ and

@@ -77,6 +77,13 @@ public:
 
   /// One more than the largest token id (vocabulary and added tokens).
   int64_t vocabSize() const;
+
+  /// Restricts the ids encode() may give to the `modelVocab` rows of the
+  /// model's embedding: a text that encodes to a larger id is then an error
+  /// naming the token. Only added tokens may lie past them (Gemma 3's
+  /// tokenizer has <image_soft_token> at 262144, past the rows of its text
+  /// models); a vocabulary token past them fails here, with `error` set.
+  bool limitVocabulary(int64_t modelVocab, std::string &error);
   /// The id of the token spelled `token` (added token or vocabulary).
   std::optional<int64_t> tokenId(std::string_view token) const;
   /// The spelling of token `id` (as in the vocabulary, e.g. "Ġthe" or

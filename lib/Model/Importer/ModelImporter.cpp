@@ -521,6 +521,22 @@ private:
         b, loc, row, grown, at, tensor::getMixedSizes(b, loc, row), ones);
   }
 
+  /// Features [offset, offset + width) of `x` [B, S, F].
+  Value lastDimSlice(Value x, int64_t offset, int64_t width) {
+    Location loc = here;
+    auto type = cast<RankedTensorType>(x.getType());
+    SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
+    offsets[2] = b.getIndexAttr(offset);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    sizes[2] = b.getIndexAttr(width);
+    SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(
+        b, loc,
+        tensor({type.getDimSize(0), type.getDimSize(1), width},
+               type.getElementType()),
+        x, offsets, sizes, ones);
+  }
+
   /// The last `count` rows of `rows` along dimension 1 (static sizes).
   Value lastRows(Value rows, int64_t count) {
     Location loc = here;
@@ -749,14 +765,25 @@ private:
     Value h = rmsNorm(p + "input_layernorm", x);
     if (!h)
       return Value();
-    Value q =
-        projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
-    Value k =
-        q ? projection(p + "self_attn.k_proj", h, kvWidth, hidden, spec.qkvBias)
-          : Value();
-    Value v =
-        k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden, spec.qkvBias)
-          : Value();
+    Value q, k, v;
+    if (spec.fusedProjections) {
+      // Phi-3: one projection, its output split as [q; k; v].
+      Value qkv = projection(p + "self_attn.qkv_proj", h, qWidth + 2 * kvWidth,
+                             hidden, /*bias=*/false);
+      if (qkv) {
+        q = lastDimSlice(qkv, 0, qWidth);
+        k = lastDimSlice(qkv, qWidth, kvWidth);
+        v = lastDimSlice(qkv, qWidth + kvWidth, kvWidth);
+      }
+    } else {
+      q = projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
+      k = q ? projection(p + "self_attn.k_proj", h, kvWidth, hidden,
+                         spec.qkvBias)
+            : Value();
+      v = k ? projection(p + "self_attn.v_proj", h, kvWidth, hidden,
+                         spec.qkvBias)
+            : Value();
+    }
     // The softmax attention reads q and k after q_norm and k_norm (Qwen3);
     // LiZA's linear branch the raw projections.
     Value qSoft = q, kSoft = k;
@@ -847,9 +874,20 @@ private:
     if (!h)
       return Value();
     int64_t inter = spec.intermediateSize;
-    Value gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
-    Value up =
-        gate ? projection(p + "mlp.up_proj", h, inter, hidden, false) : Value();
+    Value gate, up;
+    if (spec.fusedProjections) {
+      // Phi-3: one projection, its output split as [gate; up].
+      Value gateUp =
+          projection(p + "mlp.gate_up_proj", h, 2 * inter, hidden, false);
+      if (gateUp) {
+        gate = lastDimSlice(gateUp, 0, inter);
+        up = lastDimSlice(gateUp, inter, inter);
+      }
+    } else {
+      gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
+      up = gate ? projection(p + "mlp.up_proj", h, inter, hidden, false)
+                : Value();
+    }
     if (!up)
       return Value();
     Value act = GluOp::create(

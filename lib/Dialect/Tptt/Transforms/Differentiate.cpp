@@ -43,7 +43,7 @@ bool isFloatTensor(Value value) {
 }
 
 /// The VJP rules of the upstream ops that tptt graphs use between their
-/// tptt ops: elementwise arithmetic on whole tensors, reshapes and
+/// tptt ops: elementwise arithmetic on whole tensors, reshapes, slices and
 /// transposes. Returns failure (without a diagnostic) for any other op.
 LogicalResult buildUpstreamVjp(OpBuilder &b, Operation *op,
                                ArrayRef<Value> resultGrads,
@@ -104,6 +104,24 @@ LogicalResult buildUpstreamVjp(OpBuilder &b, Operation *op,
             b, loc, collapse.getSrcType(), dy,
             collapse.getReassociationIndices(),
             tensor::getMixedSizes(b, loc, collapse.getSrc()))});
+        return success();
+      })
+      .Case([&](tensor::ExtractSliceOp slice) {
+        // The cotangent in the slice's place, zeros elsewhere.
+        Value source = slice.getSource();
+        Type elementType =
+            cast<RankedTensorType>(source.getType()).getElementType();
+        Value zero =
+            arith::ConstantOp::create(b, loc, b.getFloatAttr(elementType, 0.0));
+        Value zeros = linalg::FillOp::create(
+                          b, loc, ValueRange{zero},
+                          ValueRange{tensor::EmptyOp::create(
+                              b, loc, tensor::getMixedSizes(b, loc, source),
+                              elementType)})
+                          .getResult(0);
+        operandGrads[0] = tensor::InsertSliceOp::create(
+            b, loc, dy, zeros, slice.getMixedOffsets(), slice.getMixedSizes(),
+            slice.getMixedStrides());
         return success();
       })
       .Case([&](linalg::TransposeOp transpose) {
