@@ -117,6 +117,12 @@ public:
     return it == views.end() ? nullptr : it->second;
   }
 
+  /// Reads `name` from `view` instead (a reference checkpoint's trained
+  /// projection, which replaces the base model's).
+  void replace(const std::string &name, const st::TensorView *view) {
+    views[name] = view;
+  }
+
   /// The files opened.
   std::vector<std::string> paths() const {
     std::vector<std::string> result;
@@ -160,7 +166,7 @@ uniqueWeights(const std::vector<iface::EntryPoint> &entries) {
 class LoraAdapter {
 public:
   /// Reads `dir` and checks every pair against the model's weights.
-  llvm::Error open(const std::string &dir, const WeightFiles &model) {
+  llvm::Error open(const std::string &dir, WeightFiles &model) {
     std::string configPath = dir + "/adapter_config.json";
     std::string error;
     std::optional<std::string> text = ::tptt::runtime::readRegularFile(
@@ -169,24 +175,84 @@ public:
       return fail(error == configPath + ": " + std::strerror(ENOENT)
                       ? configPath + ": cannot open"
                       : error);
-    std::optional<::tptt::runtime::LoraMergeConfig> config =
-        ::tptt::runtime::LoraMergeConfig::parse(*text, configPath, error);
-    if (!config)
-      return fail(error);
-    int64_t rank = config->rank;
-    scale = config->scale();
-    file = st::File::open(dir + "/adapter_model.safetensors", error);
+    return read(dir + "/adapter_model.safetensors", *text, configPath, model,
+                /*replacements=*/false);
+  }
+
+  /// Reads the adapter_model.safetensors of a reference checkpoint `dir`:
+  /// LoRA pairs (tptt 0.12's key names), merged with `loraConfig` (the
+  /// checkpoint's adapter_config.json when it has one, else its
+  /// TpttConfig's lora_config), or the trained projections of LoRA−, which
+  /// replace the base model's.
+  llvm::Error openReference(const std::string &dir,
+                            const std::string &loraConfig, WeightFiles &model) {
+    std::string path = dir + "/adapter_model.safetensors";
+    if (!llvm::sys::fs::exists(path))
+      return llvm::Error::success();
+    std::string configPath = dir + "/adapter_config.json";
+    std::string error, text = loraConfig;
+    if (llvm::sys::fs::exists(configPath)) {
+      std::optional<std::string> given = ::tptt::runtime::readRegularFile(
+          configPath, ::tptt::runtime::kMaxConfigBytes, error);
+      if (!given)
+        return fail(error);
+      text = *given;
+    } else {
+      configPath = dir + "/config.json: lora_config";
+    }
+    return read(path, text, configPath, model, /*replacements=*/true);
+  }
+
+  /// The base model's tensors that a reference checkpoint replaced.
+  size_t replacedCount() const { return replaced; }
+
+  /// Reads the tensors of `path`, the LoRA pairs merged with the adapter
+  /// configuration `configText` (from `configPath`; unused without pairs);
+  /// with `replacements`, full projection weights replace the model's.
+  llvm::Error read(const std::string &path, const std::string &configText,
+                   const std::string &configPath, WeightFiles &model,
+                   bool replacements) {
+    std::string error;
+    std::optional<::tptt::runtime::LoraMergeConfig> config;
+    if (!configText.empty()) {
+      config = ::tptt::runtime::LoraMergeConfig::parse(configText, configPath,
+                                                       error);
+      if (!config)
+        return fail(error);
+    }
+    file = st::File::open(path, error);
     if (!file)
       return fail(error);
     for (const st::TensorView &view : file->tensors()) {
       std::string module = moduleOf(view.name);
+      if (module.empty() && replacements) {
+        std::string name = withoutNoise(view.name);
+        if (const st::TensorView *base = model.find(name)) {
+          if (base->shape != view.shape)
+            return fail(file->path() + ": tensor '" + view.name +
+                        "' has shape " + json(view.shape).dump() +
+                        ", but the base model's '" + name + "' has " +
+                        json(base->shape).dump());
+          model.replace(name, &view);
+          ++replaced;
+          continue;
+        }
+      }
       if (module.empty())
         return fail(file->path() + ": tensor '" + view.name +
-                    "' is not a LoRA lora_A/lora_B weight");
+                    "' is not a LoRA lora_A/lora_B weight" +
+                    (replacements ? " nor a weight of the base model" : ""));
       Pair &pair = pairs[module];
       (view.name.find(".lora_A.") != std::string::npos ? pair.a : pair.b) =
           &view;
     }
+    if (pairs.empty())
+      return llvm::Error::success();
+    if (!config)
+      return fail(file->path() + ": LoRA tensors, but no adapter_config.json "
+                                 "or lora_config gives their rank and alpha");
+    int64_t rank = config->rank;
+    scale = config->scale();
     for (const auto &[module, pair] : pairs) {
       const st::TensorView *base = model.find(module + ".weight");
       if (!base)
@@ -246,9 +312,7 @@ private:
           name = "model." + name;
         break;
       }
-    for (const char *noise : {".base_attn", ".default"})
-      for (size_t at; (at = name.find(noise)) != std::string::npos;)
-        name.erase(at, std::strlen(noise));
+    name = withoutNoise(name);
     for (const char *suffix : {".lora_A.weight", ".lora_B.weight"}) {
       size_t n = std::strlen(suffix);
       if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0)
@@ -260,9 +324,18 @@ private:
   struct Pair {
     const st::TensorView *a = nullptr, *b = nullptr;
   };
+  /// `name` without tptt 0.12's wrapper segments (".base_attn", ".default").
+  static std::string withoutNoise(std::string name) {
+    for (const char *noise : {".base_attn", ".default"})
+      for (size_t at; (at = name.find(noise)) != std::string::npos;)
+        name.erase(at, std::strlen(noise));
+    return name;
+  }
+
   std::unique_ptr<st::File> file;
   std::map<std::string, Pair> pairs;
   double scale = 1.0;
+  size_t replaced = 0;
 };
 
 /// The interface of the model compiled from `spec`: its summary, and the
@@ -271,7 +344,7 @@ iface::ModelInterface describeModel(const tmodel::ModelSpec &spec,
                                     std::vector<iface::EntryPoint> entries,
                                     const std::string &weightsLocation,
                                     const CompileOptions &options,
-                                    const ModelOptions &model,
+                                    const std::string &configText,
                                     iface::WeightType weightType,
                                     const tmodel::TrainingOptions *training) {
   iface::ModelInterface m;
@@ -321,12 +394,7 @@ iface::ModelInterface describeModel(const tmodel::ModelSpec &spec,
   }
   // What a trainer needs to write checkpoints a Hugging Face / PEFT tool
   // (and tptt-compile) reads back: the config, and what is trained.
-  std::string error;
-  std::optional<std::string> config =
-      ::tptt::runtime::readRegularFile(model.directory + "/config.json",
-                                       ::tptt::runtime::kMaxConfigBytes, error);
-  m.config = json::parse(config.value_or(""), nullptr,
-                         /*allow_exceptions=*/false);
+  m.config = json::parse(configText, nullptr, /*allow_exceptions=*/false);
   if (training) {
     iface::Training &trained = m.training.emplace();
     trained.trainable = training->trainable;
@@ -458,11 +526,59 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     training.emplace().trainable = *trainable;
   }
 
+  // A reference checkpoint holds the trained tensors only: the rest comes
+  // from its base model (--base).
   std::string error;
+  std::string configPath = model.directory + "/config.json";
+  std::optional<std::string> configText = ::tptt::runtime::readRegularFile(
+      configPath, ::tptt::runtime::kMaxConfigBytes, error);
+  if (!configText)
+    return fail(error == configPath + ": " + std::strerror(ENOENT)
+                    ? configPath + ": cannot open"
+                    : error);
+  std::optional<tmodel::ReferenceCheckpoint> reference;
+  std::string weightsDirectory = model.directory;
+  if (tmodel::isReferenceCheckpoint(*configText)) {
+    if (model.baseDirectory.empty()) {
+      json saved = json::parse(*configText, nullptr, false);
+      std::string name = saved.value("base_model_name", std::string());
+      return fail(model.directory +
+                  " was saved by the reference library (TpttModel) and holds "
+                  "the trained tensors only: give its base model's directory "
+                  "with --base DIR" +
+                  (name.empty() ? "" : " (base_model_name: " + name + ")"));
+    }
+    if (!model.adapterDirectory.empty())
+      return fail("--adapter: " + model.directory +
+                  " is a reference checkpoint, whose own trained tensors are "
+                  "merged; give one or the other");
+    std::string basePath = model.baseDirectory + "/config.json";
+    std::optional<std::string> baseText = ::tptt::runtime::readRegularFile(
+        basePath, ::tptt::runtime::kMaxConfigBytes, error);
+    if (!baseText)
+      return fail("--base: " + (error == basePath + ": " + std::strerror(ENOENT)
+                                    ? basePath + ": cannot open"
+                                    : error));
+    reference = tmodel::readReferenceCheckpoint(*configText, configPath,
+                                                *baseText, basePath, error);
+    if (!reference)
+      return fail(error);
+    configText = reference->config;
+    weightsDirectory = model.baseDirectory;
+    std::string ignored;
+    for (const auto &[key, why] : reference->ignored)
+      ignored += (ignored.empty() ? "" : "; ") + key + " (" + why + ")";
+    session.progress("reference checkpoint over " + model.baseDirectory +
+                     (ignored.empty() ? "" : "; ignored: " + ignored));
+  } else if (!model.baseDirectory.empty()) {
+    return fail("--base takes the base model of a reference checkpoint (a "
+                "config.json with architectures [\"TpttModel\"]); " +
+                configPath + " is not one");
+  }
   std::optional<tmodel::ModelSpec> spec =
-      tmodel::loadModelSpec(model.directory + "/config.json", error);
+      tmodel::parseModelSpec(*configText, error);
   if (!spec)
-    return fail(error);
+    return fail(configPath + ": " + error);
   if (!model.semantics.empty()) {
     if (model.semantics != "recurrent" && model.semantics != "tptt-0.12")
       return fail("--semantics must be recurrent or tptt-0.12, not '" +
@@ -472,25 +588,35 @@ llvm::Error tptt::compiler::compileModel(Session &session,
   if (training && spec->lora)
     training->lora = *spec->lora;
   WeightFiles files;
-  if (llvm::Error error = files.open(model.directory))
+  if (llvm::Error error = files.open(weightsDirectory))
     return error;
   LoraAdapter adapter;
   if (!model.adapterDirectory.empty())
     if (llvm::Error error = adapter.open(model.adapterDirectory, files))
       return error;
+  if (reference)
+    if (llvm::Error error = adapter.openReference(model.directory,
+                                                  reference->loraConfig, files))
+      return error;
   // The tokenizer travels inside the binary; a broken one is an error now
-  // rather than at the first prompt.
+  // rather than at the first prompt. A reference checkpoint's is its base
+  // model's unless it has one.
   std::string tokenizerText;
   std::string tokenizerPath = model.directory + "/tokenizer.json";
+  if (reference && !llvm::sys::fs::exists(tokenizerPath))
+    tokenizerPath = weightsDirectory + "/tokenizer.json";
   // Writing the output must never destroy an input (-o DIR/model.safetensors).
   std::vector<std::string> inputs = files.paths();
-  for (const char *name : {"/config.json", "/model.safetensors.index.json"})
-    inputs.push_back(model.directory + name);
+  for (const std::string &directory : {model.directory, weightsDirectory})
+    for (const char *name : {"/config.json", "/model.safetensors.index.json"})
+      inputs.push_back(directory + name);
   inputs.push_back(tokenizerPath);
-  if (!model.adapterDirectory.empty())
-    for (const char *name :
-         {"/adapter_config.json", "/adapter_model.safetensors"})
-      inputs.push_back(model.adapterDirectory + name);
+  for (const std::string &directory :
+       {model.adapterDirectory, reference ? model.directory : std::string()})
+    if (!directory.empty())
+      for (const char *name :
+           {"/adapter_config.json", "/adapter_model.safetensors"})
+        inputs.push_back(directory + name);
   for (const std::string &output :
        {options.outputPath, options.outputPath + ".weights.safetensors"}) {
     bool same = false;
@@ -542,11 +668,16 @@ llvm::Error tptt::compiler::compileModel(Session &session,
           ? llvm::sys::path::filename(outputPath).str() + ".weights.safetensors"
           : "embedded";
   iface::ModelInterface manifest =
-      describeModel(*spec, std::move(entries), location, options, model,
+      describeModel(*spec, std::move(entries), location, options, *configText,
                     *weightType, training ? &*training : nullptr);
   if (!model.adapterDirectory.empty())
     manifest.adapter = model.adapterDirectory + " (" +
                        std::to_string(adapter.size()) + " LoRA pairs, merged)";
+  if (reference)
+    manifest.adapter =
+        model.directory + " (reference checkpoint over " + model.baseDirectory +
+        ": " + std::to_string(adapter.size()) + " LoRA pairs merged, " +
+        std::to_string(adapter.replacedCount()) + " projections replaced)";
   manifest.tokenizer = !tokenizerText.empty();
   const std::vector<iface::EntryValue> &weights = manifest.weights;
 

@@ -6,16 +6,12 @@
 
 #include "tptt/Model/ModelSpec.h"
 #include "tptt/Model/SchemaValidator.h"
-#include "tptt/Runtime/Files.h"
 #include "tptt/Runtime/Json.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -658,18 +654,143 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   return spec;
 }
 
-std::optional<ModelSpec> tptt::model::loadModelSpec(const std::string &path,
-                                                    std::string &error) {
-  std::optional<std::string> text =
-      runtime::readRegularFile(path, runtime::kMaxConfigBytes, error);
-  if (!text) {
-    // A missing file is the most common mistake: say it plainly.
-    if (error == path + ": " + std::strerror(ENOENT))
-      error = path + ": cannot open";
+bool tptt::model::isReferenceCheckpoint(std::string_view text) {
+  std::string error;
+  std::optional<json> config = runtime::parseJson(text, error);
+  return config && config->is_object() &&
+         config->value("architectures", json::array()) ==
+             json::array({"TpttModel"});
+}
+
+namespace {
+
+/// The TpttConfig keys (tptt 0.12's configuration_tptt.py, and
+/// force_attn_implementation of earlier releases) that the `tptt` object
+/// takes as they are.
+constexpr const char *kMappedKeys[] = {
+    "mag_weight",     "cross_gate",      "base_scale_attn",
+    "max_chunk_size", "bidirectional",   "max_self_attn_length",
+    "padding_side",   "linear_precision"};
+
+/// The TpttConfig keys that change nothing the compiled model computes.
+constexpr std::pair<const char *, const char *> kIgnoredKeys[] = {
+    {"base_model_name", "the base model is --base"},
+    {"base_model_subfolder", "the base model is --base"},
+    {"name_or_path", "a name"},
+    {"_name_or_path", "a name"},
+    {"model_variant", "a name"},
+    {"auto_map", "the reference library's Python classes"},
+    {"transformers_version", "the version that wrote the file"},
+    {"torch_dtype", "the base model's weights keep their own dtype"},
+    {"dtype", "the base model's weights keep their own dtype"},
+    {"use_linear_checkpoint", "gradient checkpointing: training memory only"},
+    {"pooling_config", "unused by the reference library"},
+    {"force_attn_implementation",
+     "eager and sdpa attention compute the same softmax"},
+    {"target_modules_names",
+     "LiZA replaces each decoder layer's self_attn, as the reference's "
+     "suffixes do on these backbones"},
+    {"recurrent_config", "operator_mode gives it"},
+};
+
+/// Generic fields that TpttConfig resets to PretrainedConfig's defaults
+/// (so they may differ from the base model's): the base model's hold.
+constexpr const char *kResetFields[] = {
+    "architectures", "model_type",          "bos_token_id", "eos_token_id",
+    "pad_token_id",  "tie_word_embeddings", "torch_dtype",  "dtype",
+    "_name_or_path", "transformers_version"};
+
+template <typename Range>
+bool contains(const Range &range, const std::string &key) {
+  for (const auto &item : range)
+    if (key == item)
+      return true;
+  return false;
+}
+
+bool isIgnoredKey(const std::string &key) {
+  for (const auto &[ignored, why] : kIgnoredKeys)
+    if (key == ignored)
+      return true;
+  return false;
+}
+
+} // namespace
+
+std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
+    std::string_view checkpoint, const std::string &path, std::string_view base,
+    const std::string &basePath, std::string &error) {
+  std::optional<json> tpttConfig = runtime::parseJson(checkpoint, error);
+  if (!tpttConfig) {
+    error = path + ": " + error;
     return std::nullopt;
   }
-  std::optional<ModelSpec> spec = parseModelSpec(*text, error);
-  if (!spec)
-    error = path + ": " + error;
-  return spec;
+  std::optional<json> baseConfig = runtime::parseJson(base, error);
+  if (!baseConfig || !baseConfig->is_object()) {
+    error = basePath + ": " + (baseConfig ? "not a JSON object" : error);
+    return std::nullopt;
+  }
+  auto fail = [&](const std::string &message) {
+    error = path + ": " + message;
+    return std::nullopt;
+  };
+  ReferenceCheckpoint result;
+  result.baseModelName = tpttConfig->value("base_model_name", std::string());
+  json section = json::object();
+  const json *mode = field(*tpttConfig, "operator_mode");
+  const json *recurrent = field(*tpttConfig, "recurrent_config");
+  if (mode) {
+    section["operator_mode"] = *mode;
+  } else if (recurrent && recurrent->is_object()) {
+    // The explicit form (operator_mode null): order, gates, linear, trick.
+    for (const auto &[key, value] : recurrent->items())
+      section[key] = value;
+  } else {
+    return fail("field 'operator_mode': null, and no recurrent_config gives "
+                "the operator");
+  }
+  for (const auto &[key, value] : tpttConfig->items()) {
+    if (contains(kMappedKeys, key)) {
+      if (!value.is_null())
+        section[key] = value;
+    } else if (key == "lora_config") {
+      if (!value.is_null()) {
+        result.loraConfig = value.dump();
+        json lora = json::object();
+        for (const char *name :
+             {"r", "lora_alpha", "lora_dropout", "target_modules"})
+          if (value.is_object() && value.contains(name))
+            lora[name] = value[name];
+        section[key] = lora;
+      }
+    } else if (key == "model_task") {
+      if (value != "causal_lm")
+        return fail("field 'model_task': " + value.dump() +
+                    " (only causal_lm models compile)");
+    } else if (key == "operator_mode" || key == "recurrent_config" ||
+               contains(kResetFields, key)) {
+      continue;
+    } else if (!isIgnoredKey(key)) {
+      // A backbone field: the base model's must be the same.
+      if (baseConfig->contains(key) && (*baseConfig)[key] != value)
+        return fail("field '" + key + "': " + value.dump() + ", but " +
+                    basePath + " has " + (*baseConfig)[key].dump() +
+                    (result.baseModelName.empty()
+                         ? std::string()
+                         : " (is it " + result.baseModelName + "?)"));
+    }
+  }
+  for (const auto &[key, why] : kIgnoredKeys)
+    if (tpttConfig->contains(key))
+      result.ignored.emplace_back(key, why);
+  // The reference library's own numerics, which the checkpoint was trained
+  // with (tptt-compile --semantics overrides them).
+  section["semantics"] = "tptt-0.12";
+  json config = *baseConfig;
+  if (config.contains("tptt"))
+    return fail(basePath + " already has a tptt object: --base takes the "
+                           "base model, not a TPTT model");
+  config["tptt"] = section;
+  result.config = config.dump();
+  return result;
 }

@@ -100,6 +100,13 @@ cl::opt<std::string>
                cl::desc("A PEFT LoRA adapter directory (adapter_config.json, "
                         "adapter_model.safetensors) to merge into the weights"),
                cl::value_desc("DIR"), cl::cat(category));
+cl::opt<std::string> baseDir(
+    "base",
+    cl::desc("The base model's directory (config.json, safetensors weights, "
+             "tokenizer.json) when the input is a checkpoint saved by the "
+             "reference library (architectures [\"TpttModel\"]), which names "
+             "it in base_model_name"),
+    cl::value_desc("DIR"), cl::cat(category));
 cl::opt<std::string> weightType(
     "weight-type",
     cl::desc("The element type of the model's weights in the executable: "
@@ -212,6 +219,7 @@ int main(int argc, char **argv) {
     ModelOptions model;
     model.directory = input;
     model.adapterDirectory = adapterDir;
+    model.baseDirectory = baseDir;
     model.semantics = semanticsOverride;
     model.train = trainMode;
     model.weightType = weightType;

@@ -133,6 +133,9 @@ struct ModelOptions {
   std::string directory;
   /// A PEFT LoRA adapter directory to merge into the weights.
   std::string adapterDirectory;
+  /// The base model of a reference checkpoint (`directory` saved by the
+  /// reference library's TpttModel.save_pretrained).
+  std::string baseDirectory;
   /// recurrent | tptt-0.12: overrides the config's tptt.semantics.
   std::string semantics;
   /// lora | lora-minus | full: also compile the training entry points.

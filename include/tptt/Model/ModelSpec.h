@@ -152,9 +152,38 @@ std::string_view modelSchema();
 std::optional<ModelSpec> parseModelSpec(std::string_view text,
                                         std::string &error);
 
-/// Reads and validates the config.json at `path` (errors name the file).
-std::optional<ModelSpec> loadModelSpec(const std::string &path,
-                                       std::string &error);
+/// A model directory saved by the reference library
+/// (TpttModel.save_pretrained): a flat TpttConfig config.json, with
+/// `architectures` ["TpttModel"], the backbone's fields merged in and
+/// `base_model_name` naming the base model, whose weights it does not hold.
+struct ReferenceCheckpoint {
+  /// The model description tptt-compile reads: the base model's
+  /// config.json with a `tptt` object made of the TpttConfig's fields and
+  /// the reference library's numerics (`semantics` tptt-0.12).
+  std::string config;
+  std::string baseModelName;
+  /// The TpttConfig's lora_config (JSON), which stands for the
+  /// adapter_config.json the reference library does not write; empty
+  /// without LoRA.
+  std::string loraConfig;
+  /// The TpttConfig keys that change nothing the compiled model computes,
+  /// each with why.
+  std::vector<std::pair<std::string, std::string>> ignored;
+};
+
+/// Whether the config.json text `text` is a reference checkpoint's
+/// (`architectures` ["TpttModel"]).
+bool isReferenceCheckpoint(std::string_view text);
+
+/// The model description of a reference checkpoint whose config.json is
+/// `checkpoint` (at `path`) over the base model whose config.json is `base`
+/// (at `basePath`). Every TpttConfig key is mapped or ignored (with why);
+/// a backbone field that both files give and that differs means the base
+/// is not the checkpoint's, and is an error naming it.
+std::optional<ReferenceCheckpoint>
+readReferenceCheckpoint(std::string_view checkpoint, const std::string &path,
+                        std::string_view base, const std::string &basePath,
+                        std::string &error);
 
 } // namespace model
 } // namespace tptt
