@@ -47,6 +47,20 @@ llvm::Error fail(const std::string &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// The text of the JSON file at `path` (config.json, adapter_config.json);
+/// a missing one is "PATH: cannot open", the most common mistake said
+/// plainly.
+llvm::Expected<std::string> readConfigFile(const std::string &path) {
+  std::string error;
+  std::optional<std::string> text = ::tptt::runtime::readRegularFile(
+      path, ::tptt::runtime::kMaxConfigBytes, error);
+  if (!text)
+    return fail(error == path + ": " + std::strerror(ENOENT)
+                    ? path + ": cannot open"
+                    : error);
+  return std::move(*text);
+}
+
 const char *targetName(mlir::tptt::TpttTarget target) {
   switch (target) {
   case mlir::tptt::TpttTarget::CPU:
@@ -168,13 +182,9 @@ public:
   /// Reads `dir` and checks every pair against the model's weights.
   llvm::Error open(const std::string &dir, WeightFiles &model) {
     std::string configPath = dir + "/adapter_config.json";
-    std::string error;
-    std::optional<std::string> text = ::tptt::runtime::readRegularFile(
-        configPath, ::tptt::runtime::kMaxConfigBytes, error);
+    llvm::Expected<std::string> text = readConfigFile(configPath);
     if (!text)
-      return fail(error == configPath + ": " + std::strerror(ENOENT)
-                      ? configPath + ": cannot open"
-                      : error);
+      return text.takeError();
     return read(dir + "/adapter_model.safetensors", *text, configPath, model,
                 /*replacements=*/false);
   }
@@ -190,12 +200,11 @@ public:
     if (!llvm::sys::fs::exists(path))
       return llvm::Error::success();
     std::string configPath = dir + "/adapter_config.json";
-    std::string error, text = loraConfig;
+    std::string text = loraConfig;
     if (llvm::sys::fs::exists(configPath)) {
-      std::optional<std::string> given = ::tptt::runtime::readRegularFile(
-          configPath, ::tptt::runtime::kMaxConfigBytes, error);
+      llvm::Expected<std::string> given = readConfigFile(configPath);
       if (!given)
-        return fail(error);
+        return given.takeError();
       text = *given;
     } else {
       configPath = dir + "/config.json: lora_config";
@@ -530,12 +539,9 @@ llvm::Error tptt::compiler::compileModel(Session &session,
   // from its base model (--base).
   std::string error;
   std::string configPath = model.directory + "/config.json";
-  std::optional<std::string> configText = ::tptt::runtime::readRegularFile(
-      configPath, ::tptt::runtime::kMaxConfigBytes, error);
+  llvm::Expected<std::string> configText = readConfigFile(configPath);
   if (!configText)
-    return fail(error == configPath + ": " + std::strerror(ENOENT)
-                    ? configPath + ": cannot open"
-                    : error);
+    return configText.takeError();
   std::optional<tmodel::ReferenceCheckpoint> reference;
   std::string weightsDirectory = model.directory;
   if (tmodel::isReferenceCheckpoint(*configText)) {
@@ -553,12 +559,9 @@ llvm::Error tptt::compiler::compileModel(Session &session,
                   " is a reference checkpoint, whose own trained tensors are "
                   "merged; give one or the other");
     std::string basePath = model.baseDirectory + "/config.json";
-    std::optional<std::string> baseText = ::tptt::runtime::readRegularFile(
-        basePath, ::tptt::runtime::kMaxConfigBytes, error);
+    llvm::Expected<std::string> baseText = readConfigFile(basePath);
     if (!baseText)
-      return fail("--base: " + (error == basePath + ": " + std::strerror(ENOENT)
-                                    ? basePath + ": cannot open"
-                                    : error));
+      return fail("--base: " + llvm::toString(baseText.takeError()));
     reference = tmodel::readReferenceCheckpoint(*configText, configPath,
                                                 *baseText, basePath, error);
     if (!reference)
