@@ -129,23 +129,42 @@ struct Decoder {
   bool fusedProjections;
 };
 
-constexpr Decoder kLlamaDecoder = {0.0,    false, false, "hidden_act",
-                                   "silu", false, false, 10000.0,
-                                   false,  false, false};
-constexpr Decoder kGemma3Decoder = {1.0,
-                                    true,
-                                    true,
-                                    "hidden_activation",
-                                    "gelu_pytorch_tanh",
-                                    true,
-                                    true,
-                                    1.0e6,
-                                    true,
-                                    true,
-                                    false};
-constexpr Decoder kPhi3Decoder = {0.0,    false, false, "hidden_act",
-                                  "silu", false, false, 10000.0,
-                                  false,  false, true};
+constexpr Decoder kLlamaDecoder = {
+    /*normWeightOffset=*/0.0,
+    /*sandwichNorms=*/false,
+    /*scaledEmbedding=*/false,
+    /*activationField=*/"hidden_act",
+    /*defaultActivation=*/"silu",
+    /*queryPreAttnScalar=*/false,
+    /*localRope=*/false,
+    /*defaultRopeTheta=*/10000.0,
+    /*defaultTiedEmbeddings=*/false,
+    /*softCapping=*/false,
+    /*fusedProjections=*/false};
+constexpr Decoder kGemma3Decoder = {
+    /*normWeightOffset=*/1.0,
+    /*sandwichNorms=*/true,
+    /*scaledEmbedding=*/true,
+    /*activationField=*/"hidden_activation",
+    /*defaultActivation=*/"gelu_pytorch_tanh",
+    /*queryPreAttnScalar=*/true,
+    /*localRope=*/true,
+    /*defaultRopeTheta=*/1.0e6,
+    /*defaultTiedEmbeddings=*/true,
+    /*softCapping=*/true,
+    /*fusedProjections=*/false};
+constexpr Decoder kPhi3Decoder = {
+    /*normWeightOffset=*/0.0,
+    /*sandwichNorms=*/false,
+    /*scaledEmbedding=*/false,
+    /*activationField=*/"hidden_act",
+    /*defaultActivation=*/"silu",
+    /*queryPreAttnScalar=*/false,
+    /*localRope=*/false,
+    /*defaultRopeTheta=*/10000.0,
+    /*defaultTiedEmbeddings=*/false,
+    /*softCapping=*/false,
+    /*fusedProjections=*/true};
 
 /// What tells the Llama-family backbones apart, as transformers' modeling
 /// code has them: one row per architecture.
