@@ -544,16 +544,14 @@ llvm::Error tptt::compiler::compileModel(Session &session,
     return configText.takeError();
   std::optional<tmodel::ReferenceCheckpoint> reference;
   std::string weightsDirectory = model.directory;
-  if (tmodel::isReferenceCheckpoint(*configText)) {
-    if (model.baseDirectory.empty()) {
-      json saved = json::parse(*configText, nullptr, false);
-      std::string name = saved.value("base_model_name", std::string());
+  if (std::optional<std::string> name =
+          tmodel::referenceCheckpointBase(*configText)) {
+    if (model.baseDirectory.empty())
       return fail(model.directory +
                   " was saved by the reference library (TpttModel) and holds "
                   "the trained tensors only: give its base model's directory "
                   "with --base DIR" +
-                  (name.empty() ? "" : " (base_model_name: " + name + ")"));
-    }
+                  (name->empty() ? "" : " (base_model_name: " + *name + ")"));
     if (!model.adapterDirectory.empty())
       return fail("--adapter: " + model.directory +
                   " is a reference checkpoint, whose own trained tensors are "

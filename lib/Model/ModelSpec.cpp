@@ -673,12 +673,17 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
   return spec;
 }
 
-bool tptt::model::isReferenceCheckpoint(std::string_view text) {
+std::optional<std::string>
+tptt::model::referenceCheckpointBase(std::string_view text) {
   std::string error;
   std::optional<json> config = runtime::parseJson(text, error);
-  return config && config->is_object() &&
-         config->value("architectures", json::array()) ==
-             json::array({"TpttModel"});
+  if (!config || !config->is_object())
+    return std::nullopt;
+  const json *architectures = field(*config, "architectures");
+  if (!architectures || *architectures != json::array({"TpttModel"}))
+    return std::nullopt;
+  const json *name = field(*config, "base_model_name");
+  return name && name->is_string() ? name->get<std::string>() : "";
 }
 
 namespace {
@@ -754,7 +759,7 @@ std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
     return std::nullopt;
   };
   ReferenceCheckpoint result;
-  result.baseModelName = tpttConfig->value("base_model_name", std::string());
+  result.baseModelName = referenceCheckpointBase(checkpoint).value_or("");
   json section = json::object();
   const json *mode = field(*tpttConfig, "operator_mode");
   const json *recurrent = field(*tpttConfig, "recurrent_config");

@@ -171,9 +171,10 @@ struct ReferenceCheckpoint {
   std::vector<std::pair<std::string, std::string>> ignored;
 };
 
-/// Whether the config.json text `text` is a reference checkpoint's
-/// (`architectures` ["TpttModel"]).
-bool isReferenceCheckpoint(std::string_view text);
+/// When the config.json text `text` is a reference checkpoint's
+/// (`architectures` ["TpttModel"]): its base_model_name ("" when it has
+/// none); otherwise nothing.
+std::optional<std::string> referenceCheckpointBase(std::string_view text);
 
 /// The model description of a reference checkpoint whose config.json is
 /// `checkpoint` (at `path`) over the base model whose config.json is `base`
