@@ -262,12 +262,9 @@ struct LowerGlu : public OpRewritePattern<GluOp> {
         createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getGate()),
                     type.getElementType()),
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value activated =
-              op.getActivation() == Activation::GeluTanh
-                  ? geluTanh(nb, nloc, args[0], /*withSlope=*/false).value
-                  : arith::MulFOp::create(nb, nloc, args[0],
-                                          sigmoid(nb, nloc, args[0]))
-                        .getResult();
+          Value activated = gluActivation(nb, nloc, op.getActivation(), args[0],
+                                          /*withSlope=*/false)
+                                .value;
           return arith::MulFOp::create(nb, nloc, activated, args[1])
               .getResult();
         });

@@ -225,7 +225,7 @@ Value phiVjp(OpBuilder &b, Location loc, Value h, Value dphi) {
     Value r = arith::AddFOp::create(nb, nl, norm, c(1e-6));
     Value z = arith::DivFOp::create(
         nb, nl, arith::MulFOp::create(nb, nl, c(2.0), x), r);
-    GeluTanh at = geluTanh(nb, nl, z, /*withSlope=*/true);
+    Activated at = geluTanh(nb, nl, z, /*withSlope=*/true);
     return std::make_tuple(norm, r, at.value, at.slope);
   };
   Value weighted = buildGeneric(

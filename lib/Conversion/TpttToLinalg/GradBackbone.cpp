@@ -479,32 +479,19 @@ struct LowerGluGrad : public OpRewritePattern<GluGradOp> {
                       elementType),
           body);
     };
-    bool gelu = op.getActivation() == Activation::GeluTanh;
+    Activation activation = op.getActivation();
     Value dgate =
         elementwise([&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value slope;
-          if (gelu) {
-            slope = geluTanh(nb, nloc, args[0], /*withSlope=*/true).slope;
-          } else {
-            Value s = sigmoid(nb, nloc, args[0]);
-            Value one = floatConstant(nb, nloc, elementType, 1.0);
-            slope = arith::MulFOp::create(
-                nb, nloc, s,
-                arith::AddFOp::create(
-                    nb, nloc, one,
-                    arith::MulFOp::create(
-                        nb, nloc, args[0],
-                        arith::SubFOp::create(nb, nloc, one, s))));
-          }
+          Value slope =
+              gluActivation(nb, nloc, activation, args[0], /*withSlope=*/true)
+                  .slope;
           Value d = arith::MulFOp::create(nb, nloc, args[2], args[1]);
           return arith::MulFOp::create(nb, nloc, d, slope).getResult();
         });
     Value dup = elementwise([&](OpBuilder &nb, Location nloc, ValueRange args) {
       Value activated =
-          gelu ? geluTanh(nb, nloc, args[0], /*withSlope=*/false).value
-               : arith::MulFOp::create(nb, nloc, args[0],
-                                       sigmoid(nb, nloc, args[0]))
-                     .getResult();
+          gluActivation(nb, nloc, activation, args[0], /*withSlope=*/false)
+              .value;
       return arith::MulFOp::create(nb, nloc, args[2], activated).getResult();
     });
     rewriter.replaceOp(op, {dgate, dup});

@@ -99,8 +99,8 @@ Value lowering::sigmoid(OpBuilder &b, Location loc, Value x) {
   return arith::DivFOp::create(b, loc, one, denominator);
 }
 
-GeluTanh lowering::geluTanh(OpBuilder &b, Location loc, Value z,
-                            bool withSlope) {
+Activated lowering::geluTanh(OpBuilder &b, Location loc, Value z,
+                             bool withSlope) {
   Type type = z.getType();
   auto c = [&](double v) { return floatConstant(b, loc, type, v); };
   Value z2 = arith::MulFOp::create(b, loc, z, z);
@@ -112,7 +112,7 @@ GeluTanh lowering::geluTanh(OpBuilder &b, Location loc, Value z,
       b, loc, arith::MulFOp::create(b, loc, c(std::sqrt(2.0 / M_PI)), inner));
   Value onePlus = arith::AddFOp::create(b, loc, c(1.0), t);
   Value halfZ = arith::MulFOp::create(b, loc, c(0.5), z);
-  GeluTanh gelu{arith::MulFOp::create(b, loc, halfZ, onePlus), Value()};
+  Activated gelu{arith::MulFOp::create(b, loc, halfZ, onePlus), Value()};
   if (!withSlope)
     return gelu;
   Value sech2 = arith::SubFOp::create(b, loc, c(1.0),
@@ -127,6 +127,25 @@ GeluTanh lowering::geluTanh(OpBuilder &b, Location loc, Value z,
       arith::MulFOp::create(b, loc, halfZ,
                             arith::MulFOp::create(b, loc, sech2, dinner)));
   return gelu;
+}
+
+Activated lowering::gluActivation(OpBuilder &b, Location loc,
+                                  Activation activation, Value x,
+                                  bool withSlope) {
+  if (activation == Activation::GeluTanh)
+    return geluTanh(b, loc, x, withSlope);
+  Value s = sigmoid(b, loc, x);
+  Activated silu{arith::MulFOp::create(b, loc, x, s), Value()};
+  if (!withSlope)
+    return silu;
+  Value one = floatConstant(b, loc, x.getType(), 1.0);
+  silu.slope = arith::MulFOp::create(
+      b, loc, s,
+      arith::AddFOp::create(
+          b, loc, one,
+          arith::MulFOp::create(b, loc, x,
+                                arith::SubFOp::create(b, loc, one, s))));
+  return silu;
 }
 
 SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,

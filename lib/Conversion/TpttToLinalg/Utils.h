@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
+#include "tptt/Dialect/Tptt/IR/TpttAttrs.h"
 
 #include <optional>
 
@@ -62,15 +63,22 @@ Value castFloat(OpBuilder &b, Location loc, Value value, Type type);
 /// σ(x) = 1 / (1 + exp(−x)).
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 
-/// The tanh approximation of GELU at a scalar z, and its derivative:
-/// G(z) = ½ z (1 + t), t = tanh(√(2/π) (z + 0.044715 z³)),
-/// G'(z) = ½ (1 + t) + ½ z (1 − t²) √(2/π) (1 + 3 · 0.044715 z²).
-/// `slope` is built only when asked for.
-struct GeluTanh {
+/// An activation at a scalar, and its derivative (built only when asked
+/// for).
+struct Activated {
   Value value;
   Value slope;
 };
-GeluTanh geluTanh(OpBuilder &b, Location loc, Value z, bool withSlope);
+
+/// The tanh approximation of GELU at a scalar z, and its derivative:
+/// G(z) = ½ z (1 + t), t = tanh(√(2/π) (z + 0.044715 z³)),
+/// G'(z) = ½ (1 + t) + ½ z (1 − t²) √(2/π) (1 + 3 · 0.044715 z²).
+Activated geluTanh(OpBuilder &b, Location loc, Value z, bool withSlope);
+
+/// A gated MLP's `activation` at a scalar x: silu(x) = x σ(x), with
+/// silu'(x) = σ (1 + x (1 − σ)), or the tanh GELU.
+Activated gluActivation(OpBuilder &b, Location loc, Activation activation,
+                        Value x, bool withSlope);
 
 /// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
 /// contiguous rows, see einsum).

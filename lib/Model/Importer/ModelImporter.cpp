@@ -521,36 +521,26 @@ private:
         b, loc, row, grown, at, tensor::getMixedSizes(b, loc, row), ones);
   }
 
-  /// Features [offset, offset + width) of `x` [B, S, F].
-  Value lastDimSlice(Value x, int64_t offset, int64_t width) {
+  /// Indices [offset, offset + width) of `x` along dimension `dim` (static
+  /// offset and width; the other dimensions whole).
+  Value sliceAlong(Value x, unsigned dim, int64_t offset, int64_t width) {
     Location loc = here;
     auto type = cast<RankedTensorType>(x.getType());
-    SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
-    offsets[2] = b.getIndexAttr(offset);
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    offsets[dim] = b.getIndexAttr(offset);
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-    sizes[2] = b.getIndexAttr(width);
-    SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+    sizes[dim] = b.getIndexAttr(width);
+    SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape(type.getShape());
+    shape[dim] = width;
     return tensor::ExtractSliceOp::create(
-        b, loc,
-        tensor({type.getDimSize(0), type.getDimSize(1), width},
-               type.getElementType()),
-        x, offsets, sizes, ones);
+        b, loc, tensor(shape, type.getElementType()), x, offsets, sizes, ones);
   }
 
   /// The last `count` rows of `rows` along dimension 1 (static sizes).
   Value lastRows(Value rows, int64_t count) {
-    Location loc = here;
-    auto type = cast<RankedTensorType>(rows.getType());
-    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-    offsets[1] = b.getIndexAttr(type.getDimSize(1) - count);
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
-    sizes[1] = b.getIndexAttr(count);
-    SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
-    SmallVector<int64_t> shape(type.getShape());
-    shape[1] = count;
-    return tensor::ExtractSliceOp::create(b, loc,
-                                          tensor(shape, type.getElementType()),
-                                          rows, offsets, sizes, ones);
+    int64_t total = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+    return sliceAlong(rows, 1, total - count, count);
   }
 
   /// [B, 1, G·d] → [B, G, 1, d] (reshapes only: the token axis has size 1).
@@ -771,9 +761,9 @@ private:
       Value qkv = projection(p + "self_attn.qkv_proj", h, qWidth + 2 * kvWidth,
                              hidden, /*bias=*/false);
       if (qkv) {
-        q = lastDimSlice(qkv, 0, qWidth);
-        k = lastDimSlice(qkv, qWidth, kvWidth);
-        v = lastDimSlice(qkv, qWidth + kvWidth, kvWidth);
+        q = sliceAlong(qkv, 2, 0, qWidth);
+        k = sliceAlong(qkv, 2, qWidth, kvWidth);
+        v = sliceAlong(qkv, 2, qWidth + kvWidth, kvWidth);
       }
     } else {
       q = projection(p + "self_attn.q_proj", h, qWidth, hidden, spec.qkvBias);
@@ -880,8 +870,8 @@ private:
       Value gateUp =
           projection(p + "mlp.gate_up_proj", h, 2 * inter, hidden, false);
       if (gateUp) {
-        gate = lastDimSlice(gateUp, 0, inter);
-        up = lastDimSlice(gateUp, inter, inter);
+        gate = sliceAlong(gateUp, 2, 0, inter);
+        up = sliceAlong(gateUp, 2, inter, inter);
       }
     } else {
       gate = projection(p + "mlp.gate_proj", h, inter, hidden, false);
