@@ -380,6 +380,7 @@ iface::ModelInterface describeModel(const tmodel::ModelSpec &spec,
   m.baseScaleAttn = spec.baseScaleAttn;
   m.maxChunkSize = spec.maxChunkSize;
   m.maxSelfAttnLength = spec.maxSelfAttnLength;
+  m.linearPrecision = spec.linearPrecision;
   m.bosTokenId = spec.bosTokenId;
   m.eosTokenIds = spec.eosTokenIds;
   m.target = targetName(options.target);
@@ -586,6 +587,12 @@ llvm::Error tptt::compiler::compileModel(Session &session,
                   model.semantics + "'");
     spec->semantics = model.semantics;
   }
+  if (spec->linearPrecision == "bfloat16" && spec->semantics != "recurrent")
+    return fail(configPath +
+                ": linear_precision bfloat16 is computed under the recurrent "
+                "semantics only (tptt-0.12 promises the reference library's "
+                "bits, which its bf16 kernels do not pin down); compile with "
+                "--semantics recurrent");
   if (training && spec->lora)
     training->lora = *spec->lora;
   WeightFiles files;
@@ -679,6 +686,9 @@ llvm::Error tptt::compiler::compileModel(Session &session,
         model.directory + " (reference checkpoint over " + model.baseDirectory +
         ": " + std::to_string(adapter.size()) + " LoRA pairs merged, " +
         std::to_string(adapter.replacedCount()) + " projections replaced)";
+  if (reference)
+    manifest.ignoredConfigKeys.insert(reference->ignored.begin(),
+                                      reference->ignored.end());
   manifest.tokenizer = !tokenizerText.empty();
   const std::vector<iface::EntryValue> &weights = manifest.weights;
 

@@ -105,6 +105,14 @@ public:
       convert(value[i], path + "[" + std::to_string(i) + "]",
               into.emplace_back());
   }
+  void convert(const json &value, const std::string &path,
+               std::map<std::string, std::string> &into) {
+    if (!value.is_object())
+      return fail(path, "is not an object");
+    into.clear();
+    for (auto it = value.begin(); it != value.end() && ok(); ++it)
+      convert(it.value(), path + "." + it.key(), into[it.key()]);
+  }
   /// An enum from its name.
   template <typename Enum>
   void convertName(const json &value, const std::string &path,
@@ -305,6 +313,7 @@ json ModelInterface::toJson() const {
   m["max_chunk_size"] = maxChunkSize;
   m["max_self_attn_length"] =
       maxSelfAttnLength ? json(*maxSelfAttnLength) : json(nullptr);
+  m["linear_precision"] = linearPrecision;
   m["bos_token_id"] = bosTokenId ? json(*bosTokenId) : json(nullptr);
   m["eos_token_ids"] = eosTokenIds;
   m["config"] = config;
@@ -316,6 +325,7 @@ json ModelInterface::toJson() const {
   m["weights_location"] = weightsLocation;
   m["weight_type"] = weightTypeName(weightType);
   m["adapter"] = adapter ? json(*adapter) : json(nullptr);
+  m["ignored_config_keys"] = ignoredConfigKeys;
   m["tokenizer"] = tokenizer;
   m["parameters"] = parameters;
   json list = json::array();
@@ -376,6 +386,7 @@ std::optional<ModelInterface> ModelInterface::fromJson(const json &m,
   reader.read(m, "", "base_scale_attn", model.baseScaleAttn);
   reader.read(m, "", "max_chunk_size", model.maxChunkSize);
   reader.readOptional(m, "", "max_self_attn_length", model.maxSelfAttnLength);
+  reader.read(m, "", "linear_precision", model.linearPrecision);
   reader.readOptional(m, "", "bos_token_id", model.bosTokenId);
   reader.read(m, "", "eos_token_ids", model.eosTokenIds);
   if (const json *config = reader.field(m, "", "config"))
@@ -391,6 +402,7 @@ std::optional<ModelInterface> ModelInterface::fromJson(const json &m,
   if (const json *type = reader.field(m, "", "weight_type"))
     reader.convertName(*type, "weight_type", weightTypeNamed, model.weightType);
   reader.readOptional(m, "", "adapter", model.adapter);
+  reader.read(m, "", "ignored_config_keys", model.ignoredConfigKeys);
   reader.read(m, "", "tokenizer", model.tokenizer);
   reader.read(m, "", "parameters", model.parameters);
   if (const json *weights = reader.field(m, "", "weights")) {

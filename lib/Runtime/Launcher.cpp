@@ -148,6 +148,7 @@ int runInfo(Model &model, int argc, char **argv) {
               m.alphaGate.c_str(), m.betaGate.c_str(),
               m.linear ? "linear" : "nonlinear", m.trick.c_str());
   std::printf("semantics:       %s\n", m.semantics.c_str());
+  std::printf("linear branch:   %s\n", m.linearPrecision.c_str());
   std::printf("mag_weight:      %g\n", m.magWeight);
   std::string target = m.target;
   if (m.cuda)
@@ -157,6 +158,8 @@ int runInfo(Model &model, int argc, char **argv) {
   std::printf("cuda device:     %s\n", cuda::describeDevice(0).c_str());
   if (m.adapter)
     std::printf("adapter:         %s\n", m.adapter->c_str());
+  for (const auto &[key, why] : m.ignoredConfigKeys)
+    std::printf("ignored key:     %s (%s)\n", key.c_str(), why.c_str());
   std::printf("tokenizer:       %s\n",
               m.tokenizer ? "yes (tokenizer.json)" : "none");
   std::printf("weights:         %s, %s\n", m.weightsLocation.c_str(),

@@ -246,11 +246,16 @@ def test_greedy_generation_of_a_left_padded_batch(compiled, tmp_path, name, sema
     """Every step's logits equal the reference on the left-padded batch so far (pad token 0, the
     runtime's): under recurrent, each sequence's own logits; under tptt-0.12, the reference
     library's, on which the pads act."""
+    check_greedy_generation(executable(name, semantics, compiled), compiled / name, semantics, tmp_path)
+
+
+def check_greedy_generation(exe, directory, semantics, tmp_path):
+    """`EXE generate` of a left-padded batch against the reference at every step."""
     prompts = [[4, 8, 15, 16, 23, 42, 7, 9, 30], [9, 10], [30, 31, 32, 33]]
     (tmp_path / "prompts").write_text("".join(",".join(map(str, p)) + "\n" for p in prompts))
     steps = tmp_path / "steps.safetensors"
-    run([executable(name, semantics, compiled), "generate", "--prompts", tmp_path / "prompts", "--greedy",
-         "--max-new-tokens", 6, "--logits-out", steps])
+    run([exe, "generate", "--prompts", tmp_path / "prompts", "--greedy", "--max-new-tokens", 6,
+         "--logits-out", steps])
     drawn = safetensors.load(str(steps))[0]["logits"].astype(np.float64)
     sequences = [prompt + [int(np.argmax(row)) for row in drawn[b]] for b, prompt in enumerate(prompts)]
     longest = max(map(len, prompts))
@@ -261,9 +266,32 @@ def test_greedy_generation_of_a_left_padded_batch(compiled, tmp_path, name, sema
         for b, prompt in enumerate(prompts):
             real = sequences[b][: len(prompt) + step]
             tokens[b, -len(real):], mask[b, -len(real):] = real, 1
-        expected = M.forward_directory(compiled / name, tokens, semantics=semantics, attention_mask=mask)
+        expected = M.forward_directory(directory, tokens, semantics=semantics, attention_mask=mask)
         errors.append(relative_error(drawn[:, step], expected[:, -1]))
     assert max(errors) <= TOLERANCE, errors
+
+
+@needs_compiler
+def test_bfloat16_linear_precision(tmp_path):
+    """linear_precision bfloat16 rounds q̂, k̂, v̂, α, β and the operator's output to bf16, the state
+    staying f32: the reference that rounds at the same points to 1e-4, the unrounded one within
+    SEMANTICS.md's bf16 tolerance (1e-2) but visibly apart; the decode steps round as the full
+    forward does. tptt-0.12 promises the reference library's bits, so it refuses."""
+    directory = tmp_path / "model"
+    config = random_model.write(directory, seed=5, heads=4, kv_heads=2,
+                                tptt={"operator_mode": "gated_delta_product", "linear_precision": "bfloat16"})
+    exe = tmp_path / "model.exe"
+    run([COMPILER, directory, "-o", exe])
+    unrounded = json.loads(json.dumps(config))
+    unrounded["tptt"]["linear_precision"] = "float32"
+    weights = safetensors.load(str(directory / "model.safetensors"))[0]
+    tokens = tokens_of(LENGTHS[2], config["vocab_size"], seed=3)
+    got = exe_logits(exe, tokens, tmp_path)
+    assert relative_error(got, M.forward(config, weights, tokens)) <= TOLERANCE
+    assert 10 * TOLERANCE < relative_error(got, M.forward(unrounded, weights, tokens)) <= 1e-2
+    check_greedy_generation(exe, directory, "recurrent", tmp_path)
+    refused = run([COMPILER, directory, "-o", tmp_path / "x", "--semantics", "tptt-0.12"], check=False)
+    assert refused.returncode != 0 and "linear_precision bfloat16" in refused.stderr, refused.stderr
 
 
 @needs_compiler

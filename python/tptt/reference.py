@@ -447,12 +447,23 @@ def _linear_branch_012(q, k, v, cfg, num_heads, num_kv_heads, max_chunk_size, ma
     return y
 
 
+def round_bfloat16(x):
+    """``x`` rounded to bfloat16 through float32 (to nearest, ties to even), as float64."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
 def _linear_branch_recurrent(
-    q, k, v, cfg, num_heads, num_kv_heads, max_chunk_size, mask, bidirectional
+    q, k, v, cfg, num_heads, num_kv_heads, max_chunk_size, mask, bidirectional, linear_precision
 ):
-    """Pre-merge Y [B, H, S, d] under the recurrent semantics (SEMANTICS.md, steps 2–4 and 8)."""
-    alpha, beta = gates(k, v, cfg["alpha_gate"], cfg["beta_gate"], num_heads, num_kv_heads, mask)
-    qh, kh, vh = feature_map(q, k, v, num_heads, num_kv_heads)
+    """Pre-merge Y [B, H, S, d] under the recurrent semantics (SEMANTICS.md, steps 2–4 and 8).
+    With ``linear_precision`` "bfloat16", q̂, k̂, v̂, α, β and Y are rounded to it (the state and
+    every sum stay float64 here)."""
+    storage = round_bfloat16 if linear_precision == "bfloat16" else (lambda t: t)
+    alpha, beta = (storage(t) for t in gates(k, v, cfg["alpha_gate"], cfg["beta_gate"], num_heads,
+                                             num_kv_heads, mask))
+    qh, kh, vh = (storage(t) for t in feature_map(q, k, v, num_heads, num_kv_heads))
     ke = expand(kh, cfg["order"], cfg["trick"], mask)
     ve = expand(vh, cfg["order"], cfg["trick"], mask)
     inputs = (qh, ke, ve, alpha, beta)
@@ -461,7 +472,7 @@ def _linear_branch_recurrent(
         reversed_inputs = (_reverse_real(t, mask, axis=2) for t in inputs)
         y_bwd, _ = operator_recurrent(*reversed_inputs, max_chunk_size, cfg["linear"], mask=mask)
         y = (y + _reverse_real(y_bwd, mask, axis=2)) / 2
-    return y
+    return storage(y)
 
 
 def linear_attention(
@@ -475,6 +486,7 @@ def linear_attention(
     attention_mask=None,
     padding_side=None,
     bidirectional=False,
+    linear_precision="float32",
 ):
     """The whole linear branch of one layer: x [B, S, D] -> O_lin [B, S, D].
 
@@ -502,6 +514,8 @@ def linear_attention(
     q, k, v = (_linear(x, params, f"{p}_proj") for p in ("q", "k", "v"))
     args = (recurrent_config, num_heads, num_kv_heads, max_chunk_size)
     if semantics == "tptt-0.12":
+        if linear_precision == "bfloat16":
+            raise ValueError("linear_precision bfloat16 is defined under the recurrent semantics only")
         mask = None
         if attention_mask is not None:
             mask = _mask_columns(attention_mask, seq, padding_side).astype(np.float64)
@@ -510,7 +524,7 @@ def linear_attention(
     real = np.ones((b, seq), dtype=bool)
     if attention_mask is not None:
         real = _mask_columns(attention_mask, seq, padding_side) != 0
-    y = _linear_branch_recurrent(q, k, v, *args, real, bidirectional)
+    y = _linear_branch_recurrent(q, k, v, *args, real, bidirectional, linear_precision)
     out = _linear(merge_heads_rms(y), params, "out_proj")
     return np.where(real[..., None], out, 0.0)
 

@@ -300,6 +300,7 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
         "max_chunk_size": tptt.get("max_chunk_size", 64), "semantics": semantics,
         "attention_mask": attention_mask, "padding_side": "left" if attention_mask is not None else None,
         "bidirectional": tptt.get("bidirectional", False),
+        "linear_precision": tptt.get("linear_precision", "float32"),
     }
 
     x = w["model.embed_tokens.weight"][tokens]

@@ -25,6 +25,13 @@
 // RUN: tptt-compile %t/lora/usual -o %t/untrained 2> /dev/null
 // RUN: %t/untrained logits --tokens 1,5,9,3,7,2,11,40,63,0,17 --out %t/untrained.safetensors
 // RUN: %python %S/Inputs/compare.py %t/untrained.safetensors %t/ref-lora.safetensors 1e-3 | FileCheck %s --check-prefix=DIFFERS
+// linear_precision bfloat16 (the reference library's training recipe)
+// compiles under the recurrent semantics, which say what it rounds; the
+// checkpoint's default, tptt-0.12, refuses it.
+// RUN: %python -c "import json, sys; c = json.load(open(sys.argv[1])); c['linear_precision'] = 'bfloat16'; json.dump(c, open(sys.argv[1], 'w'))" %t/lora/checkpoint/config.json
+// RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/lora/checkpoint --base %t/lora/base -o %t/x | FileCheck %s --check-prefix=BF16-012
+// RUN: tptt-compile %t/lora/checkpoint --base %t/lora/base --semantics recurrent -o %t/ref-bf16 2> /dev/null
+// RUN: %t/ref-bf16 info | FileCheck %s --check-prefix=BF16
 // Errors: no --base; a base model that is not the checkpoint's; --base on a
 // model that is not a reference checkpoint.
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/lora/checkpoint -o %t/x | FileCheck %s --check-prefix=NO-BASE
@@ -35,8 +42,24 @@
 
 // IGNORED: tptt-compile: reference checkpoint over {{.+}}base; ignored: base_model_name (the base model is --base); base_model_subfolder (the base model is --base); model_variant (a name); auto_map (the reference library's Python classes); transformers_version (the version that wrote the file); torch_dtype (the base model's weights keep their own dtype); use_linear_checkpoint (gradient checkpointing: training memory only); pooling_config (unused by the reference library); target_modules_names ({{.+}}); recurrent_config (operator_mode gives it)
 // INFO: semantics:       tptt-0.12
-// INFO: mag_weight:      0.4
+// INFO-NEXT: linear branch:   float32
+// INFO-NEXT: mag_weight:      0.4
 // INFO: adapter:         {{.+}}checkpoint (reference checkpoint over {{.+}}base: 8 LoRA pairs merged, 0 projections replaced)
+// INFO-NEXT: ignored key:     auto_map (the reference library's Python classes)
+// INFO-NEXT: ignored key:     base_model_name (the base model is --base)
+// INFO-NEXT: ignored key:     base_model_subfolder (the base model is --base)
+// INFO-NEXT: ignored key:     model_variant (a name)
+// INFO-NEXT: ignored key:     pooling_config (unused by the reference library)
+// INFO-NEXT: ignored key:     recurrent_config (operator_mode gives it)
+// INFO-NEXT: ignored key:     target_modules_names ({{.+}})
+// INFO-NEXT: ignored key:     torch_dtype (the base model's weights keep their own dtype)
+// INFO-NEXT: ignored key:     transformers_version (the version that wrote the file)
+// INFO-NEXT: ignored key:     use_linear_checkpoint (gradient checkpointing: training memory only)
+// INFO-NEXT: tokenizer:
+// BF16-012: tptt-compile: error: {{.+}}checkpoint/config.json: linear_precision bfloat16 is computed under the recurrent semantics only (tptt-0.12 promises the reference library's bits, which its bf16 kernels do not pin down); compile with --semantics recurrent
+// BF16-012-NEXT: status: 2
+// BF16: semantics:       recurrent
+// BF16-NEXT: linear branch:   bfloat16
 // SAME: logits: same
 // DIFFERS: logits: differs by
 // NO-BASE: tptt-compile: error: {{.+}}checkpoint was saved by the reference library (TpttModel) and holds the trained tensors only: give its base model's directory with --base DIR (base_model_name: tiny/base)

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -215,6 +216,8 @@ struct ModelInterface {
   bool baseScaleAttn = false;
   int64_t maxChunkSize = 64;
   std::optional<int64_t> maxSelfAttnLength;
+  /// float32, float64 or bfloat16 (SEMANTICS.md, Precision).
+  std::string linearPrecision;
   std::optional<int64_t> bosTokenId;
   std::vector<int64_t> eosTokenIds;
   /// The config.json as the model directory had it (written back by
@@ -230,6 +233,9 @@ struct ModelInterface {
   WeightType weightType = WeightType::F32;
   /// The adapter merged into the weights, described; none when none was.
   std::optional<std::string> adapter;
+  /// The keys of a reference checkpoint's TpttConfig that change nothing
+  /// the model computes, each with why.
+  std::map<std::string, std::string> ignoredConfigKeys;
   /// Whether a tokenizer.json is compiled in.
   bool tokenizer = false;
   /// Parameters of the model (a tied head counted once).

@@ -214,9 +214,13 @@ private:
   RankedTensorType activation(int64_t width) {
     return tensor({kDynamic, decoding ? 1 : kDynamic, width}, f32());
   }
+  /// linear_precision.
   FloatType linearType() {
-    return spec.linearPrecision == "float64" ? FloatType(b.getF64Type())
-                                             : FloatType(b.getF32Type());
+    if (spec.linearPrecision == "float64")
+      return b.getF64Type();
+    if (spec.linearPrecision == "bfloat16")
+      return b.getBF16Type();
+    return b.getF32Type();
   }
 
   void begin(Entry which) {
@@ -590,9 +594,9 @@ private:
                      Value bo) {
     Location loc = here;
     int64_t kvWidth = spec.numKvHeads * spec.headDim, headDim = spec.headDim;
-    Value state = cache(
-        layer, CacheKind::State,
-        tensor({kDynamic, spec.numHeads, headDim, headDim}, linearType()));
+    Value state = cache(layer, CacheKind::State,
+                        tensor({kDynamic, spec.numHeads, headDim, headDim},
+                               branchOptions().computeType()));
     auto rowsType = tensor({kDynamic, window - 1, kvWidth}, f32());
     Value kRows = cache(layer, CacheKind::KeyWindow, rowsType);
     Value vRows = cache(layer, CacheKind::ValueWindow, rowsType);

@@ -73,6 +73,40 @@ func.func @liza_attention$tptt_0_12(%q: tensor<2x8x64xbf16>, %k: tensor<2x8x32xb
 
 // -----
 
+// linear_precision bf16 is a storage type: the branch computes in f32 and
+// rounds q̂, k̂, v̂, α, β (before the expansion) and the operator's output to
+// bf16 and back; the state stays f32.
+// CHECK-LABEL: func @liza_attention$bf16_storage
+// CHECK:         %[[ALPHA:.+]], %[[BETA:.+]] = tptt.gates {{.+}} -> (tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+// CHECK:         %[[QH:.+]], %[[KH:.+]], %[[VH:.+]] = tptt.feature_map
+// CHECK:         %[[QN:.+]] = arith.truncf %[[QH]] : tensor<1x4x8x16xf32> to tensor<1x4x8x16xbf16>
+// CHECK:         %[[QR:.+]] = arith.extf %[[QN]] : tensor<1x4x8x16xbf16> to tensor<1x4x8x16xf32>
+// CHECK:         %[[BN:.+]] = arith.truncf %[[BETA]]
+// CHECK:         %[[BR:.+]] = arith.extf %[[BN]]
+// CHECK:         %[[AN:.+]] = arith.truncf %[[ALPHA]]
+// CHECK:         %[[AR:.+]] = arith.extf %[[AN]]
+// CHECK:         %[[KN:.+]] = arith.truncf %[[KH]]
+// CHECK:         %[[KR:.+]] = arith.extf %[[KN]]
+// CHECK:         %[[KE:.+]] = tptt.virtual_token_expand %[[KR]]
+// CHECK:         %[[VN:.+]] = arith.truncf %[[VH]]
+// CHECK:         %[[VR:.+]] = arith.extf %[[VN]]
+// CHECK:         %[[VE:.+]] = tptt.virtual_token_expand %[[VR]]
+// CHECK:         %[[Y:.+]], %{{.+}} = tptt.delta_product %[[QR]], %[[KE]], %[[VE]], %[[BR]] alpha %[[AR]] semantics = recurrent chunk_size = 64 : {{.+}} -> (tensor<1x4x8x16xf32>, tensor<1x4x16x16xf32>)
+// CHECK:         %[[YN:.+]] = arith.truncf %[[Y]]
+// CHECK:         %[[YR:.+]] = arith.extf %[[YN]]
+// CHECK:         tptt.merge_heads %[[YR]]
+func.func @liza_attention$bf16_storage(%q: tensor<1x8x64xf32>, %k: tensor<1x8x32xf32>,
+    %cos: tensor<1x8x16xf32>, %mu: tensor<f32>, %wo: tensor<64x64xf32>) -> tensor<1x8x64xf32> {
+  %y = tptt.liza_attention %q, %k, %k rope(%cos, %cos) mu(%mu) out_proj(%wo)
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, order = 2 : i64,
+       alpha_gate = #tptt<gate k>, linear_precision = bf16}
+      : (tensor<1x8x64xf32>, tensor<1x8x32xf32>, tensor<1x8x32xf32>, tensor<1x8x16xf32>,
+         tensor<1x8x16xf32>, tensor<f32>, tensor<64x64xf32>) -> tensor<1x8x64xf32>
+  return %y : tensor<1x8x64xf32>
+}
+
+// -----
+
 // bidirectional: ½ (forward + reverse), the reverse run from no initial state.
 // CHECK-LABEL: func @liza_attention$bidirectional
 // CHECK:         %[[HALF:.+]] = arith.constant 5.000000e-01 : f32

@@ -867,3 +867,16 @@ func.func @dropout$seed(%x: tensor<?x8xf32>, %seed: tensor<f32>, %rate: tensor<f
   %0 = tptt.dropout %x, %seed, %rate {stream = 0 : i64} : tensor<?x8xf32>, tensor<f32>, tensor<f32>
   return
 }
+
+// -----
+
+func.func @liza_attention$storage_precision_012(%q: tensor<1x5x64xf32>, %k: tensor<1x5x32xf32>,
+    %c: tensor<1x5x16xf32>, %mu: tensor<f32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{rounds its linear branch to linear_precision 'bf16' under the recurrent semantics only}}
+  %0 = tptt.liza_attention %q, %k, %k rope(%c, %c) mu(%mu) out_proj(%w)
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, linear_precision = bf16,
+       semantics = #tptt<semantics "tptt-0.12">}
+      : (tensor<1x5x64xf32>, tensor<1x5x32xf32>, tensor<1x5x32xf32>, tensor<1x5x16xf32>,
+         tensor<1x5x16xf32>, tensor<f32>, tensor<64x64xf32>) -> tensor<1x5x64xf32>
+  return
+}

@@ -664,6 +664,11 @@ LogicalResult LizaAttentionOp::verify() {
   if (std::optional<uint64_t> window = getWindow())
     if (failed(checkPositive(*this, "window", static_cast<int64_t>(*window))))
       return failure();
+  if (getLinearElementType().getWidth() < 32 &&
+      getSemantics() != Semantics::Recurrent)
+    return emitOpError() << "rounds its linear branch to linear_precision "
+                         << getLinearElementType()
+                         << " under the recurrent semantics only";
   ShapeChecker shapes(*this);
   if (failed(bindProjectionHeads(*this, shapes, "k", getK(), heads, kvHeads)) ||
       failed(shapes.check("v", getV().getType(), {"B", "S", "Hkv*d"})))

@@ -96,6 +96,19 @@ Value maskValues(OpBuilder &b, Location loc, Value v, Value mask) {
   return arith::MulFOp::create(b, loc, v, weights);
 }
 
+/// `x` rounded to linear_precision when that is a storage type narrower than
+/// the type the branch computes in (bf16: round to nearest even, as a cast
+/// in PyTorch), else `x` itself.
+Value roundToStorage(OpBuilder &b, Location loc,
+                     const LinearBranchOptions &options, Value x) {
+  if (!x || options.linearType == options.computeType())
+    return x;
+  auto type = cast<RankedTensorType>(x.getType());
+  Value narrow =
+      arith::TruncFOp::create(b, loc, type.clone(options.linearType), x);
+  return arith::ExtFOp::create(b, loc, type, narrow);
+}
+
 /// ½ (a + b), elementwise.
 Value average(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   auto type = cast<RankedTensorType>(lhs.getType());
@@ -136,6 +149,13 @@ LinearBranchOptions LinearBranchOptions::of(LizaAttentionOp op) {
   return options;
 }
 
+FloatType LinearBranchOptions::computeType() const {
+  FloatType type = linearType;
+  if (type.getWidth() >= 32)
+    return type;
+  return Float32Type::get(type.getContext());
+}
+
 LizaAttentionOp mlir::tptt::buildLizaAttention(
     OpBuilder &b, Location loc, Type type, const LinearBranchOptions &options,
     Value q, Value k, Value v, Value cos, Value sin, Value mu, Value oWeight,
@@ -156,7 +176,7 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
   auto qType = cast<RankedTensorType>(q.getType());
   auto kType = cast<RankedTensorType>(k.getType());
   MLIRContext *ctx = b.getContext();
-  Type linType = options.linearType;
+  Type linType = options.computeType();
   int64_t heads = options.numHeads, order = options.order;
   int64_t headDim = kType.getDimSize(2) / options.numKvHeads;
   int64_t batch = qType.getDimSize(0), seq = qType.getDimSize(1);
@@ -188,11 +208,13 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
                                         opMask, b.getI64IntegerAttr(order),
                                         TrickAttr::get(ctx, trick));
   };
+  auto round = [&](Value x) { return roundToStorage(b, loc, options, x); };
   // A constant decay (code c) is α = 1: no alpha operand at all.
-  Value qHat = features.getQHat(), beta = gates.getBeta();
-  Value alpha = options.alphaGate == GateKind::C ? Value() : gates.getAlpha();
-  Value kHat = expand(features.getKHat(), options.trick);
-  Value vHat = expand(features.getVHat(), options.trick);
+  Value qHat = round(features.getQHat()), beta = round(gates.getBeta());
+  Value alpha =
+      options.alphaGate == GateKind::C ? Value() : round(gates.getAlpha());
+  Value kHat = expand(round(features.getKHat()), options.trick);
+  Value vHat = expand(round(features.getVHat()), options.trick);
   if (!recurrent) {
     qHat = expand(qHat, options.trick);
     if (alpha)
@@ -217,6 +239,7 @@ Value mlir::tptt::buildLinearBranch(OpBuilder &b, Location loc,
     *finalState = forward.getFinalState();
   if (options.bidirectional)
     y = average(b, loc, y, runOperator(/*reverse=*/true).getOutput());
+  y = round(y);
 
   auto mergedType = RankedTensorType::get({batch, seq, heads * headDim},
                                           qType.getElementType());
@@ -257,7 +280,7 @@ LinearStep mlir::tptt::buildLinearStep(OpBuilder &b, Location loc,
   auto qType = cast<RankedTensorType>(q.getType());
   auto kType = cast<RankedTensorType>(kWindow.getType());
   MLIRContext *ctx = b.getContext();
-  Type linType = options.linearType;
+  Type linType = options.computeType();
   int64_t heads = options.numHeads, order = options.order;
   int64_t headDim = kType.getDimSize(2) / options.numKvHeads;
   int64_t batch = qType.getDimSize(0), window = kType.getDimSize(1);
@@ -313,23 +336,25 @@ LinearStep mlir::tptt::buildLinearStep(OpBuilder &b, Location loc,
     return tensor::ExtractSliceOp::create(b, loc, reduced, x, offsets, sizes,
                                           strides);
   };
-  Value alpha =
-      options.alphaGate == GateKind::C ? Value() : lastOf(gates.getAlpha());
+  auto round = [&](Value x) { return roundToStorage(b, loc, options, x); };
+  Value alpha = options.alphaGate == GateKind::C
+                    ? Value()
+                    : round(lastOf(gates.getAlpha()));
   auto stateType =
       RankedTensorType::get({batch, heads, headDim, headDim}, linType);
   auto outputType = RankedTensorType::get({batch, heads, headDim}, linType);
   auto step = DeltaProductStepOp::create(
-      b, loc, outputType, stateType, lastOf(features.getQHat()),
-      lastOf(expand(features.getKHat())), lastOf(expand(features.getVHat())),
-      lastOf(gates.getBeta()), state, alpha,
-      options.nonlinear ? position : Value(),
+      b, loc, outputType, stateType, round(lastOf(features.getQHat())),
+      lastOf(expand(round(features.getKHat()))),
+      lastOf(expand(round(features.getVHat()))), round(lastOf(gates.getBeta())),
+      state, alpha, options.nonlinear ? position : Value(),
       b.getI64IntegerAttr(options.chunkSize),
       options.nonlinear ? b.getUnitAttr() : UnitAttr());
 
   // [B, H, d] → [B, H, 1, d] for the head merge.
   auto oneToken = RankedTensorType::get({batch, heads, 1, headDim}, linType);
   Value y = tensor::ExpandShapeOp::create(
-      b, loc, oneToken, step.getOutput(),
+      b, loc, oneToken, round(step.getOutput()),
       SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   auto mergedType = RankedTensorType::get({batch, 1, heads * headDim},
                                           qType.getElementType());

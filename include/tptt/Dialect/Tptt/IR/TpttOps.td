@@ -704,7 +704,11 @@ def Tptt_LizaAttentionOp : Tptt_Op<"liza_attention",
       gates with code `c` use `cte`; under `recurrent` only k̂, v̂ expand,
       under `tptt-0.12` also q̂, α, β); `tptt.delta_product` (`semantics`,
       `chunk_size`, `nonlinear`; with `bidirectional`, ½ (forward +
-      reverse)); `tptt.merge_heads` in `linear_precision`; `o_proj`;
+      reverse)); `tptt.merge_heads` in `linear_precision`; `o_proj`.
+      A `linear_precision` narrower than f32 (bf16, f16; `recurrent`
+      semantics only) is a storage type: the branch computes in f32 and
+      rounds q̂, k̂, v̂, α, β and the operator's output to it (`arith.truncf`
+      then `arith.extf`), the state and every sum staying f32;
     - softmax branch: `tptt.rope` with `cos`, `sin` [B, S, d] on the query
       and key heads, `tptt.attention` (`window` = `max_self_attn_length`);
       `o_proj`;

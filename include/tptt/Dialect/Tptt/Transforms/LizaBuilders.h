@@ -30,8 +30,15 @@ struct LinearBranchOptions {
   int64_t chunkSize = 64;
   Semantics semantics = Semantics::Recurrent;
   bool bidirectional = false;
-  /// The precision of gates, features, state and output before the RMS step.
+  /// linear_precision: the type of gates, features, state and output before
+  /// the RMS step. A type narrower than f32 (bf16, f16) is a storage type:
+  /// q̂, k̂, v̂, the gates and the operator's output are rounded to it, while
+  /// the state and every sum stay f32 (recurrent semantics only).
   FloatType linearType;
+
+  /// The type the branch computes in: linearType, or f32 when it is
+  /// narrower.
+  FloatType computeType() const;
 
   /// The linear branch of a tptt.liza_attention.
   static LinearBranchOptions of(LizaAttentionOp op);
