@@ -81,6 +81,9 @@ const std::map<std::string, std::set<std::string>> &ropeParameters() {
       {"llama3",
        {"factor", "low_freq_factor", "high_freq_factor",
         "original_max_position_embeddings"}},
+      {"longrope",
+       {"short_factor", "long_factor", "factor", "attention_factor",
+        "original_max_position_embeddings"}},
   };
   return parameters;
 }
@@ -227,12 +230,6 @@ bool parseRopeObject(const json &config, const json &object,
                              " disagrees with type " + object["type"].dump());
     r.type = type->get<std::string>();
   }
-  if (r.type == "longrope")
-    return fail(error, "field '" + path +
-                           ".rope_type': longrope is not supported (its "
-                           "frequencies switch from short_factor to "
-                           "long_factor when a sequence outgrows "
-                           "original_max_position_embeddings)");
   const std::set<std::string> &known = ropeParameters().at(r.type);
   for (const auto &[key, value] : object.items())
     if (key != "rope_type" && key != "type" && key != "rope_theta" &&
@@ -249,12 +246,29 @@ bool parseRopeObject(const json &config, const json &object,
   r.originalMaxPositions = spec.maxPositions;
   read(object, "original_max_position_embeddings", r.originalMaxPositions);
   read(config, "original_max_position_embeddings", r.originalMaxPositions);
-  if (r.type == "yarn" && !field(object, "factor") &&
-      field(object, "original_max_position_embeddings"))
-    r.factor = static_cast<double>(spec.maxPositions) /
-               static_cast<double>(r.originalMaxPositions);
-  else if (r.type != "default" && !require("factor"))
+  double contextRatio = static_cast<double>(spec.maxPositions) /
+                        static_cast<double>(r.originalMaxPositions);
+  if (r.type == "longrope") {
+    // transformers 4 takes the ratio of the contexts when the config has
+    // original_max_position_embeddings, transformers 5 the factor when
+    // there is one: a factor that disagrees with the ratio is ambiguous.
+    if (field(object, "factor") &&
+        field(config, "original_max_position_embeddings") &&
+        object["factor"].get<double>() != contextRatio)
+      return fail(error, "field '" + path +
+                             ".factor': " + object["factor"].dump() +
+                             ", but max_position_embeddings / "
+                             "original_max_position_embeddings is " +
+                             json(contextRatio).dump() +
+                             " (transformers 4 takes the ratio, transformers "
+                             "5 the factor); give one of them");
+    r.factor = contextRatio;
+  } else if (r.type == "yarn" && !field(object, "factor") &&
+             field(object, "original_max_position_embeddings")) {
+    r.factor = contextRatio;
+  } else if (r.type != "default" && !require("factor")) {
     return false;
+  }
   read(object, "factor", r.factor);
   if (r.type == "llama3") {
     if (!require("low_freq_factor") || !require("high_freq_factor"))
@@ -276,6 +290,29 @@ bool parseRopeObject(const json &config, const json &object,
     if (r.betaFast < r.betaSlow)
       return fail(error,
                   "field '" + path + ".beta_fast': must be at least beta_slow");
+  }
+  if (r.type == "longrope") {
+    if (!require("short_factor") || !require("long_factor"))
+      return false;
+    read(object, "short_factor", r.shortFactor);
+    read(object, "long_factor", r.longFactor);
+    read(object, "attention_factor", r.attentionFactor);
+    for (const char *key : {"short_factor", "long_factor"}) {
+      const std::vector<double> &factors =
+          std::string(key) == "short_factor" ? r.shortFactor : r.longFactor;
+      if (static_cast<int64_t>(factors.size()) != spec.headDim / 2)
+        return fail(error, "field '" + path + "." + key + "': has " +
+                               std::to_string(factors.size()) +
+                               " factors, but head_dim " +
+                               std::to_string(spec.headDim) + " has " +
+                               std::to_string(spec.headDim / 2) +
+                               " frequencies");
+      for (double factor : factors)
+        if (!(factor > 0.0))
+          return fail(error, "field '" + path + "." + key +
+                                 "': every factor must be positive, got " +
+                                 json(factor).dump());
+    }
   }
   return true;
 }
@@ -444,6 +481,9 @@ std::vector<double> RopeSpec::inverseFrequencies(int64_t headDim) const {
   if (r.type == "linear") {
     for (double &frequency : frequencies)
       frequency /= r.factor;
+  } else if (r.type == "longrope") {
+    for (size_t i = 0; i < frequencies.size(); ++i)
+      frequencies[i] /= r.shortFactor[i];
   } else if (r.type == "llama3") {
     // Long wavelengths slow down by `factor`, short ones stay, the band
     // between is interpolated.
@@ -490,11 +530,27 @@ std::vector<double> RopeSpec::inverseFrequencies(int64_t headDim) const {
   return frequencies;
 }
 
+std::vector<double> RopeSpec::longInverseFrequencies(int64_t headDim) const {
+  if (type != "longrope")
+    return {};
+  RopeSpec plain = *this;
+  plain.type = "default";
+  std::vector<double> frequencies = plain.inverseFrequencies(headDim);
+  for (size_t i = 0; i < frequencies.size(); ++i)
+    frequencies[i] /= longFactor[i];
+  return frequencies;
+}
+
 double RopeSpec::attentionScaling() const {
-  if (type != "yarn")
+  if (type != "yarn" && type != "longrope")
     return 1.0;
   if (attentionFactor)
     return *attentionFactor;
+  if (type == "longrope")
+    return factor <= 1.0 ? 1.0
+                         : std::sqrt(1.0 + std::log(factor) /
+                                               std::log(static_cast<double>(
+                                                   originalMaxPositions)));
   auto scaleOf = [&](double scale) {
     return factor <= 1.0 ? 1.0 : 0.1 * scale * std::log(factor) + 1.0;
   };

@@ -86,6 +86,9 @@ MODELS = {
     # Phi-3: fused qkv_proj and gate_up_proj, split as transformers splits them; its window on every layer.
     "phi3-fused": dict(arch="Phi3ForCausalLM", heads=4, kv_heads=2, sliding_window=6,
                        tptt={"operator_mode": "delta_product", "layers": [1]}),
+    # Phi-3-128k's longrope: S = 13 within the original context (short_factor), 21 and 40 beyond it.
+    "phi3-longrope": dict(arch="Phi3ForCausalLM", max_position_embeddings=64, original_max_position_embeddings=16,
+                          rope_scaling=random_model.longrope_scaling(8), tptt={"operator_mode": "delta_rule"}),
 }
 
 # (model, config edit, the feature it removes): each edit must change the reference logits, so that
@@ -113,6 +116,9 @@ FEATURES = [
     ("gemma3-sandwich", lambda c: c.update(sliding_window_pattern=1), "sliding-layers"),
     ("gemma3-v5", lambda c: c["rope_parameters"]["full_attention"].update(rope_type="default"), "full-layer-rope"),
     ("phi3-fused", lambda c: c.update(sliding_window=None), "phi3-window"),
+    ("phi3-longrope", lambda c: c["rope_scaling"].update(long_factor=c["rope_scaling"]["short_factor"]),
+     "long-factor"),
+    ("phi3-longrope", lambda c: c["rope_scaling"].update(attention_factor=1.0), "longrope-attention-factor"),
 ]
 
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="TPTT_COMPILE (the tptt-compile binary) is not set")
@@ -249,9 +255,10 @@ def test_greedy_generation_of_a_left_padded_batch(compiled, tmp_path, name, sema
     check_greedy_generation(executable(name, semantics, compiled), compiled / name, semantics, tmp_path)
 
 
-def check_greedy_generation(exe, directory, semantics, tmp_path):
-    """`EXE generate` of a left-padded batch against the reference at every step."""
-    prompts = [[4, 8, 15, 16, 23, 42, 7, 9, 30], [9, 10], [30, 31, 32, 33]]
+def check_greedy_generation(exe, directory, semantics, tmp_path,
+                            prompts=([4, 8, 15, 16, 23, 42, 7, 9, 30], [9, 10], [30, 31, 32, 33])):
+    """`EXE generate` of a left-padded batch of ``prompts`` against the reference at every step."""
+    prompts = [list(p) for p in prompts]
     (tmp_path / "prompts").write_text("".join(",".join(map(str, p)) + "\n" for p in prompts))
     steps = tmp_path / "steps.safetensors"
     run([exe, "generate", "--prompts", tmp_path / "prompts", "--greedy", "--max-new-tokens", 6,
@@ -269,6 +276,16 @@ def check_greedy_generation(exe, directory, semantics, tmp_path):
         expected = M.forward_directory(directory, tokens, semantics=semantics, attention_mask=mask)
         errors.append(relative_error(drawn[:, step], expected[:, -1]))
     assert max(errors) <= TOLERANCE, errors
+
+
+@needs_compiler
+@pytest.mark.parametrize("semantics", SEMANTICS)
+def test_longrope_decode_beyond_the_original_context(compiled, tmp_path, semantics):
+    """A batch whose longest prompt (18 tokens) is past the original context (16): the prefill and
+    every decode step take long_factor, as transformers' update does for the whole batch."""
+    prompts = [tokens_of(18, 64, seed=11), tokens_of(5, 64, seed=12)]
+    check_greedy_generation(executable("phi3-longrope", semantics, compiled), compiled / "phi3-longrope", semantics,
+                            tmp_path, prompts)
 
 
 @needs_compiler

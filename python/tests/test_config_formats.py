@@ -33,6 +33,7 @@ HEAD_DIM = 16
 LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
           "original_max_position_embeddings": 64}
 YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128}
+LONGROPE = random_model.longrope_scaling(HEAD_DIM)
 
 
 def config_with(**fields):
@@ -74,6 +75,18 @@ def test_yarn_keeps_fast_dimensions_interpolates_slow_ones_and_scales_cos_sin():
     assert given == 1.5
 
 
+def test_longrope_switches_factors_past_the_original_context():
+    """Phi-3-128k's form: original_max_position_embeddings at the top level, factor its ratio to
+    max_position_embeddings (512 / 64 = 8), cos/sin scaled by √(1 + ln 8 / ln 64)."""
+    default, _ = frequencies(config_with())
+    config = config_with(rope_scaling=LONGROPE, original_max_position_embeddings=64)
+    short, scale = M.inverse_frequencies(config, HEAD_DIM, longest=64)
+    long, long_scale = M.inverse_frequencies(config, HEAD_DIM, longest=65)
+    np.testing.assert_allclose(short, default / np.array(LONGROPE["short_factor"]), rtol=1e-15)
+    np.testing.assert_allclose(long, default / np.array(LONGROPE["long_factor"]), rtol=1e-15)
+    assert scale == long_scale == pytest.approx(np.sqrt(1 + np.log(8) / np.log(64)))
+
+
 def test_transformers5_configs_equal_their_transformers4_forms():
     for scaling in (None, LLAMA3, YARN, {"rope_type": "linear", "factor": 2.0}):
         old = config_with(rope_theta=50000.0, rope_scaling=scaling)
@@ -101,6 +114,11 @@ ACCEPTED = [
         **YARN, "rope_theta": 20000.0, "mscale": 0.707, "mscale_all_dim": 1.0, "beta_fast": 16, "truncate": False}}),
     ("yarn-implicit-factor", {"rope_scaling": {"rope_type": "yarn", "original_max_position_embeddings": 64}}),
     ("yarn-attention-factor", {"rope_scaling": {**YARN, "attention_factor": 0.8}}),
+    ("longrope-phi3", {"rope_scaling": LONGROPE, "original_max_position_embeddings": 64}),
+    ("longrope-v5-factor", {"rope_theta": None, "rope_parameters": {
+        **LONGROPE, "rope_theta": 10000.0, "factor": 2.0, "original_max_position_embeddings": 128}}),
+    ("longrope-attention-factor", {"rope_scaling": {**LONGROPE, "attention_factor": 1.25},
+                                   "original_max_position_embeddings": 64}),
 ]
 
 # (name, config fields, the message tptt-compile must give).
@@ -109,9 +127,14 @@ REJECTED = [
      "field 'rope_parameters': give rope_parameters (transformers 5) or rope_scaling (transformers 4), not both"),
     ("per-type-differ", {"rope_parameters": {"full_attention": LLAMA3, "sliding_attention": YARN}},
      "field 'rope_parameters': the RoPE of sliding_attention layers differs from that of full_attention layers"),
-    ("longrope", {"rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8,
-                                   "original_max_position_embeddings": 64}},
-     "field 'rope_scaling.rope_type': longrope is not supported"),
+    ("longrope-factor-count", {"rope_scaling": {**LONGROPE, "short_factor": [1.0] * 3}},
+     "field 'rope_scaling.short_factor': has 3 factors, but head_dim 16 has 8 frequencies"),
+    ("longrope-zero-factor", {"rope_scaling": {**LONGROPE, "long_factor": [0.0] * 8}},
+     "field 'rope_scaling.long_factor': every factor must be positive, got 0.0"),
+    ("longrope-no-long-factor", {"rope_scaling": {"type": "longrope", "short_factor": [1.0] * 8}},
+     "field 'rope_scaling.long_factor': rope_type 'longrope' needs it"),
+    ("longrope-factor-disagrees", {"rope_scaling": {**LONGROPE, "factor": 2.0}, "original_max_position_embeddings": 64},
+     "field 'rope_scaling.factor': 2.0, but max_position_embeddings / original_max_position_embeddings is 8.0"),
     ("unknown-type", {"rope_scaling": {"rope_type": "su", "factor": 2.0}},
      "field 'rope_scaling.rope_type': \"su\" is not one of"),
     ("foreign-parameter", {"rope_scaling": {**YARN, "low_freq_factor": 1.0}},
@@ -187,11 +210,24 @@ def test_compiled_rope_is_the_reference(model_dir, name, fields):
     assert done.returncode == 0, done.stderr
     tables = re.search(r"tptt\.rope_tables .*\{(.*)\}", done.stdout)
     assert tables, done.stdout[:2000]
-    got = [float(v) for v in re.search(r"inv_freq = array<f64: ([^>]*)>", tables.group(1)).group(1).split(",")]
+    def array(name):
+        found = re.search(rf"(?<![_a-z]){name} = array<f64: ([^>]*)>", tables.group(1))
+        return found and [float(v) for v in found.group(1).split(",")]
+
     scale = re.search(r"attention_scaling = ([-+.0-9e]+) : f64", tables.group(1))
-    expected, expected_scale = frequencies(config_with(**fields))
-    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
+    config = config_with(**fields)
+    expected, expected_scale = frequencies(config)
+    np.testing.assert_allclose(array("inv_freq"), expected, rtol=1e-13, atol=0)
     assert (float(scale.group(1)) if scale else 1.0) == pytest.approx(expected_scale, rel=1e-13)
+    # longrope: the frequencies beyond the original context, and where they start.
+    original = M.rope_parameters(config).get("original_max_position_embeddings")
+    long_after = re.search(r"long_after = (\d+)", tables.group(1))
+    if M.rope_parameters(config)["rope_type"] == "longrope":
+        assert long_after and int(long_after.group(1)) == original, tables.group(1)
+        np.testing.assert_allclose(array("long_inv_freq"), M.inverse_frequencies(config, HEAD_DIM, longest=original + 1)[0],
+                                   rtol=1e-13, atol=0)
+    else:
+        assert not long_after and array("long_inv_freq") is None
 
 
 @needs_compiler

@@ -47,6 +47,15 @@ def llama3_rope_scaling(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, o
             "high_freq_factor": high_freq_factor, "original_max_position_embeddings": original}
 
 
+def longrope_scaling(head_dim):
+    """A longrope ``rope_scaling`` object as Phi-3-128k's (which keeps
+    original_max_position_embeddings at the top level): per-frequency factors near 1 within the
+    original context and growing to 8 beyond it."""
+    half = head_dim // 2
+    return {"type": "longrope", "short_factor": [1.0 + 0.05 * i for i in range(half)],
+            "long_factor": [8.0 ** (i / max(half - 1, 1)) for i in range(half)]}
+
+
 def make_config(arch="LlamaForCausalLM", hidden=32, intermediate=48, layers=2, heads=4, kv_heads=2,
                 head_dim=None, vocab=64, tptt=None, dtype="F32", **extra):
     """The config.json dict: the sizes, ``extra`` fields, and ``tptt`` over the defaults

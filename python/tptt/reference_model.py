@@ -106,7 +106,7 @@ def rope_parameters(config, layer_type="full_attention"):
     params = dict(params)
     params.setdefault("rope_type", params.get("type", "default"))
     params.setdefault("rope_theta", config.get("rope_theta", 1.0e6 if gemma else 10000.0))
-    if params["rope_type"] in ("llama3", "yarn"):
+    if params["rope_type"] in ("llama3", "yarn", "longrope"):
         original = config.get("original_max_position_embeddings")
         if original is not None:
             params["original_max_position_embeddings"] = original
@@ -114,7 +114,7 @@ def rope_parameters(config, layer_type="full_attention"):
     return params
 
 
-def inverse_frequencies(config, head_dim, layer_type="full_attention"):
+def inverse_frequencies(config, head_dim, layer_type="full_attention", longest=1):
     """RoPE inverse frequencies θ^(−2i/d), i < d/2, and the factor cos/sin are scaled by, per
     transformers' ``modeling_rope_utils`` (``_compute_<rope_type>_parameters``):
 
@@ -126,7 +126,11 @@ def inverse_frequencies(config, head_dim, layer_type="full_attention"):
       ``beta_fast`` and ``beta_slow`` rotations (floored/ceiled with ``truncate``), from kept to
       divided by ``factor`` (``max_position_embeddings / original`` when only the latter is
       given); cos/sin scaled by ``attention_factor``, else 0.1·mscale·ln(factor) + 1 (the ratio
-      for ``mscale`` / ``mscale_all_dim``)."""
+      for ``mscale`` / ``mscale_all_dim``);
+    - ``longrope``: divided by ``long_factor`` when ``longest`` (the forward's largest position
+      + 1) exceeds the original context, else by ``short_factor``; cos/sin scaled by
+      ``attention_factor``, else √(1 + ln(factor) / ln(original)) (factor: the given one, else
+      max_position_embeddings / original)."""
     params = rope_parameters(config, layer_type)
     kind, theta = params["rope_type"], params["rope_theta"]
     freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
@@ -135,6 +139,13 @@ def inverse_frequencies(config, head_dim, layer_type="full_attention"):
     if kind == "linear":
         return freq / params["factor"], 1.0
     original = params["original_max_position_embeddings"]
+    if kind == "longrope":
+        factor = params.get("factor") or config["max_position_embeddings"] / original
+        attention = params.get("attention_factor")
+        if attention is None:
+            attention = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
+        ext = params["long_factor"] if longest > original else params["short_factor"]
+        return freq / np.asarray(ext, dtype=np.float64), attention
     if kind == "llama3":
         factor, low, high = params["factor"], params["low_freq_factor"], params["high_freq_factor"]
         wavelength = 2 * math.pi / freq
@@ -293,8 +304,9 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     liza_layers = set(layers if tptt.get("layers") is None else tptt["layers"]) if liza else set()
     liza_window = tptt.get("max_self_attn_length")
     types = layer_types(config) if gemma else ["full_attention"] * config["num_hidden_layers"]
-    rope_tables = {kind: inverse_frequencies(config, head_dim, kind) for kind in set(types)}
     positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
+    rope_tables = {kind: inverse_frequencies(config, head_dim, kind, int(positions.max()) + 1)
+                   for kind in set(types)}
     linear_options = {
         "recurrent_config": recurrent_config(tptt), "num_heads": heads, "num_kv_heads": kv_heads,
         "max_chunk_size": tptt.get("max_chunk_size", 64), "semantics": semantics,

@@ -32,6 +32,11 @@ MODELS = {
     # Phi-3: fused qkv_proj and gate_up_proj, a window of 6 on every layer.
     "phi3": dict(arch="Phi3ForCausalLM", layers=2, heads=4, kv_heads=2, head_dim=16, hidden=64, vocab=128,
                  sliding_window=6, tptt={"operator_mode": "delta_product"}),
+    # Phi-3-128k's longrope with an original context of 16 < TOKENS: the long factors, and
+    # √(1 + ln 4 / ln 16) on cos/sin.
+    "phi3-longrope": dict(arch="Phi3ForCausalLM", layers=2, heads=4, kv_heads=2, head_dim=16, hidden=64,
+                          vocab=128, max_position_embeddings=64, original_max_position_embeddings=16,
+                          rope_scaling=random_model.longrope_scaling(16), tptt={"operator_mode": "delta_rule"}),
 }
 TOKENS = 24
 

@@ -25,32 +25,43 @@ namespace model {
 
 /// The rotary embedding: Hugging Face's `rope_parameters` (transformers 5)
 /// or `rope_scaling` with `rope_theta` (transformers 4), standardized as
-/// transformers does. The types are those whose frequencies are fixed for
-/// positions below max_position_embeddings: `default`, `linear`, `dynamic`
-/// (which changes only beyond max_position_embeddings, where no compiled
-/// model goes), `yarn` and `llama3`.
+/// transformers does: `default`, `linear`, `dynamic` (which changes only
+/// beyond max_position_embeddings, where no compiled model goes), `yarn`,
+/// `llama3` and `longrope` (whose frequencies switch from short_factor to
+/// long_factor in a forward whose largest position + 1 exceeds
+/// original_max_position_embeddings, as transformers' dynamic update does).
 struct RopeSpec {
   std::string type = "default";
   double theta = 10000.0;
-  /// linear, dynamic, yarn, llama3: the context extension factor.
+  /// linear, dynamic, yarn, llama3, longrope: the context extension factor.
   double factor = 1.0;
   /// llama3.
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
-  /// llama3, yarn: the pretraining context (max_position_embeddings unless
-  /// given).
+  /// llama3, yarn, longrope: the pretraining context
+  /// (max_position_embeddings unless given).
   int64_t originalMaxPositions = 0;
-  /// yarn: the cos/sin scale (from factor, mscale and mscale_all_dim unless
-  /// given), the ramp's rotation bounds and whether they are rounded.
+  /// yarn, longrope: the cos/sin scale (yarn: from factor, mscale and
+  /// mscale_all_dim; longrope: from factor and the pretraining context;
+  /// unless given); yarn: the ramp's rotation bounds and whether they are
+  /// rounded.
   std::optional<double> attentionFactor;
   double betaFast = 32.0;
   double betaSlow = 1.0;
   std::optional<double> mscale;
   std::optional<double> mscaleAllDim;
   bool truncate = true;
+  /// longrope: each frequency's divisor (headDim / 2 of them) within the
+  /// pretraining context and beyond it.
+  std::vector<double> shortFactor;
+  std::vector<double> longFactor;
 
-  /// The inverse frequencies (headDim / 2 of them), scaled.
+  /// The inverse frequencies (headDim / 2 of them), scaled (longrope: by
+  /// short_factor).
   std::vector<double> inverseFrequencies(int64_t headDim) const;
+  /// longrope: the inverse frequencies beyond originalMaxPositions (scaled
+  /// by long_factor); empty for the other types.
+  std::vector<double> longInverseFrequencies(int64_t headDim) const;
   /// The factor Hugging Face multiplies cos and sin by (yarn's attention
   /// factor; 1 for the other types).
   double attentionScaling() const;

@@ -360,7 +360,8 @@ struct LowerDropout : public OpRewritePattern<DropoutOp> {
 };
 
 /// s · cos/sin of positions[b, s] · inv_freq[c mod d/2], in f64, rounded
-/// once.
+/// once; with long_inv_freq, those frequencies instead when the largest
+/// position + 1 exceeds long_after.
 struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -373,30 +374,67 @@ struct LowerRopeTables : public OpRewritePattern<RopeTablesOp> {
     int64_t headDim = type.getDimSize(2);
     // The frequencies repeated for both halves of the head, as a constant
     // read per channel.
-    SmallVector<double> frequencies(op.getInvFreq());
-    frequencies.append(op.getInvFreq().begin(), op.getInvFreq().end());
+    auto tableOf = [&](ArrayRef<double> half) -> Value {
+      SmallVector<double> frequencies(half);
+      frequencies.append(half.begin(), half.end());
+      auto tableType = RankedTensorType::get({headDim}, rewriter.getF64Type());
+      return arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(tableType, ArrayRef<double>(frequencies)));
+    };
     double scaling = op.getAttentionScaling().convertToDouble();
-    auto tableType = RankedTensorType::get({headDim}, rewriter.getF64Type());
-    Value table = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseElementsAttr::get(tableType, ArrayRef<double>(frequencies)));
-    SmallVector<OpFoldResult> sizes =
-        getSizes(rewriter, loc, op.getPositions());
+    Value positions = op.getPositions();
+    SmallVector<Value> inputs = {positions, tableOf(op.getInvFreq())};
+    SmallVector<AffineMap> maps = {projectionMap(ctx, 3, {0, 1}),
+                                   projectionMap(ctx, 3, {2})};
+    // longrope: whether the call reaches past long_after, from the largest
+    // position of the whole batch.
+    Value useLong;
+    if (std::optional<ArrayRef<double>> longFrequencies = op.getLongInvFreq()) {
+      Type i64 = rewriter.getI64Type();
+      Value lowest = arith::ConstantOp::create(
+          rewriter, loc,
+          rewriter.getI64IntegerAttr(std::numeric_limits<int64_t>::min()));
+      Value init = linalg::FillOp::create(
+                       rewriter, loc, ValueRange{lowest},
+                       ValueRange{createEmpty(rewriter, loc, {}, i64)})
+                       .getResult(0);
+      Value largest = buildGeneric(
+          rewriter, loc, positions, init,
+          {identityMap(ctx, 2), AffineMap::get(2, 0, ctx)},
+          {utils::IteratorType::reduction, utils::IteratorType::reduction},
+          [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+            return arith::MaxSIOp::create(nb, nloc, args[0], args[1]);
+          });
+      Value bound = arith::ConstantOp::create(
+          rewriter, loc,
+          rewriter.getIntegerAttr(
+              i64, static_cast<int64_t>(*op.getLongAfter()) - 1));
+      useLong = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::sgt,
+          tensor::ExtractOp::create(rewriter, loc, largest, ValueRange{}),
+          bound);
+      inputs.push_back(tableOf(*longFrequencies));
+      maps.push_back(projectionMap(ctx, 3, {2}));
+    }
+    SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, positions);
     sizes.push_back(rewriter.getIndexAttr(headDim));
     Value cosInit = createEmpty(rewriter, loc, sizes, elementType);
     Value sinInit = createEmpty(rewriter, loc, sizes, elementType);
-    SmallVector<AffineMap> maps = {projectionMap(ctx, 3, {0, 1}),
-                                   projectionMap(ctx, 3, {2}),
-                                   identityMap(ctx, 3), identityMap(ctx, 3)};
+    maps.append({identityMap(ctx, 3), identityMap(ctx, 3)});
     SmallVector<utils::IteratorType> iterators(3,
                                                utils::IteratorType::parallel);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{cosInit.getType(), sinInit.getType()},
-        ValueRange{op.getPositions(), table}, ValueRange{cosInit, sinInit},
-        maps, iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        rewriter, loc, TypeRange{cosInit.getType(), sinInit.getType()}, inputs,
+        ValueRange{cosInit, sinInit}, maps, iterators,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value position =
               arith::SIToFPOp::create(nb, nloc, nb.getF64Type(), args[0]);
-          Value angle = arith::MulFOp::create(nb, nloc, position, args[1]);
+          Value frequency = args[1];
+          if (useLong)
+            frequency =
+                arith::SelectOp::create(nb, nloc, useLong, args[2], args[1]);
+          Value angle = arith::MulFOp::create(nb, nloc, position, frequency);
           Value c = math::CosOp::create(nb, nloc, angle);
           Value s = math::SinOp::create(nb, nloc, angle);
           if (scaling != 1.0) {

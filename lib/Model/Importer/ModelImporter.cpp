@@ -408,10 +408,17 @@ private:
                                      const RopeSpec &rope, Value positions) {
     ModuleScope scope(*this, name);
     auto table = activation(spec.headDim);
-    auto tables =
-        RopeTablesOp::create(b, here, TypeRange{table, table}, positions,
-                             rope.inverseFrequencies(spec.headDim),
-                             llvm::APFloat(rope.attentionScaling()));
+    std::vector<double> longFrequencies =
+        rope.longInverseFrequencies(spec.headDim);
+    bool longrope = !longFrequencies.empty();
+    auto tables = RopeTablesOp::create(
+        b, here, TypeRange{table, table}, positions,
+        b.getDenseF64ArrayAttr(rope.inverseFrequencies(spec.headDim)),
+        b.getF64FloatAttr(rope.attentionScaling()),
+        longrope ? b.getDenseF64ArrayAttr(longFrequencies)
+                 : DenseF64ArrayAttr(),
+        longrope ? b.getI64IntegerAttr(rope.originalMaxPositions)
+                 : IntegerAttr());
     return {tables.getCos(), tables.getSin()};
   }
 

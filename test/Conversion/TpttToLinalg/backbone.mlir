@@ -186,3 +186,29 @@ func.func @rope_tables_scaled(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor
   %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.1>, attention_scaling = 1.25 : f64} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
 }
+
+// -----
+
+// longrope: the largest position of the whole call picks the long
+// frequencies (max + 1 > long_after = 16, i.e. max > 15) for every element.
+// CHECK-LABEL: func @rope_tables_longrope
+// CHECK-SAME:    (%[[P:.+]]: tensor<?x?xi64>)
+// CHECK-DAG:     %[[SHORT:.+]] = arith.constant dense<[1.000000e+00, 1.000000e-01, 1.000000e+00, 1.000000e-01]> : tensor<4xf64>
+// CHECK-DAG:     %[[LONG:.+]] = arith.constant dense<[5.000000e-01, 2.500000e-02, 5.000000e-01, 2.500000e-02]> : tensor<4xf64>
+// CHECK-DAG:     %[[LOWEST:.+]] = arith.constant -9223372036854775808 : i64
+// CHECK-DAG:     %[[BOUND:.+]] = arith.constant 15 : i64
+// CHECK:         %[[INIT:.+]] = linalg.fill ins(%[[LOWEST]] : i64) outs(%{{.+}} : tensor<i64>)
+// CHECK:         %[[MAX:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]{{.+}} ins(%[[P]] : tensor<?x?xi64>) outs(%[[INIT]] : tensor<i64>)
+// CHECK:           arith.maxsi
+// CHECK:         %[[LARGEST:.+]] = tensor.extract %[[MAX]][] : tensor<i64>
+// CHECK:         %[[USE_LONG:.+]] = arith.cmpi sgt, %[[LARGEST]], %[[BOUND]] : i64
+// CHECK:         linalg.generic {{.+}} ins(%[[P]], %[[SHORT]], %[[LONG]] : tensor<?x?xi64>, tensor<4xf64>, tensor<4xf64>)
+// CHECK:         ^bb0(%[[POS:.+]]: i64, %[[F_SHORT:.+]]: f64, %[[F_LONG:.+]]: f64,
+// CHECK:           %[[F:.+]] = arith.select %[[USE_LONG]], %[[F_LONG]], %[[F_SHORT]] : f64
+// CHECK:           arith.mulf %{{.+}}, %[[F]] : f64
+func.func @rope_tables_longrope(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.1>, long_inv_freq = array<f64: 0.5, 0.025>,
+                                long_after = 16 : i64, attention_scaling = 1.25 : f64}
+      : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}

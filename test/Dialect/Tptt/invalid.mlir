@@ -814,6 +814,30 @@ func.func @rope_tables$scaling(%p: tensor<?x?xi64>) {
 
 // -----
 
+func.func @rope_tables$long_alone(%p: tensor<?x?xi64>) {
+  // expected-error @+1 {{needs long_inv_freq and long_after together}}
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5>, long_inv_freq = array<f64: 0.5, 0.25>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @rope_tables$long_count(%p: tensor<?x?xi64>) {
+  // expected-error @+1 {{needs as many long_inv_freq as inv_freq (2), got 1}}
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5>, long_inv_freq = array<f64: 0.5>, long_after = 8 : i64} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @rope_tables$long_after(%p: tensor<?x?xi64>) {
+  // expected-error @+1 {{long_after must be >= 1, got 0}}
+  %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5>, long_inv_freq = array<f64: 0.5, 0.25>, long_after = 0 : i64} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  return
+}
+
+// -----
+
 func.func @delta_product_grad$semantics(%e: tensor<?x4x?x1x4xf32>, %do: tensor<?x4x?x4xf32>, %m: tensor<?x?xi1>) {
   // expected-error @+1 {{'mask' is not allowed with tptt-0.12 semantics}}
   %0:4 = tptt.delta_product_grad %e, %e, %e, %e mask %m, %do semantics = "tptt-0.12" chunk_size = 4 : (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x?xi1>, tensor<?x4x?x4xf32>) -> (tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>, tensor<?x4x?x1x4xf32>)

@@ -206,12 +206,16 @@ func.func @chunk_pieces(%l: tensor<?x4x64x64xf32>, %h: tensor<?x4x8x8xf32>) {
 // CHECK:         tptt.glu %{{.+}}, %{{.+}} : tensor<?x?x64xf32>
 // CHECK:         tptt.dropout %{{.+}}, %{{.+}}, %{{.+}} {stream = 3 : i64} : tensor<?x?x64xf32>, tensor<i64>, tensor<f32>
 // CHECK:         tptt.rope_tables %{{.+}} {inv_freq = array<f64: 1.000000e+00, 1.000000e-01>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// CHECK:         tptt.rope_tables %{{.+}} {attention_scaling = 1.250000e+00 : f64, inv_freq = array<f64: 1.000000e+00, 1.000000e-01>, long_after = 16 : i64, long_inv_freq = array<f64: 5.000000e-01, 2.500000e-02>}
 func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: tensor<64xf32>, %seed: tensor<i64>, %rate: tensor<f32>) {
   %x = tptt.embedding %ids, %table : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
   %n = tptt.rms_norm %x, %w {eps = 1.0e-5 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
   %h = tptt.glu %n, %x : tensor<?x?x64xf32>
   %d = tptt.dropout %h, %seed, %rate {stream = 3 : i64} : tensor<?x?x64xf32>, tensor<i64>, tensor<f32>
   %c, %s = tptt.rope_tables %ids {inv_freq = array<f64: 1.0, 0.1>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+  %lc, %ls = tptt.rope_tables %ids {inv_freq = array<f64: 1.0, 0.1>, long_inv_freq = array<f64: 0.5, 0.025>,
+                                    long_after = 16 : i64, attention_scaling = 1.25 : f64}
+      : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return
 }
 

@@ -641,6 +641,17 @@ LogicalResult RopeTablesOp::verify() {
   if (!std::isfinite(scaling) || scaling <= 0.0)
     return emitOpError() << "needs a finite, positive attention_scaling, got "
                          << scaling;
+  std::optional<ArrayRef<double>> longFrequencies = getLongInvFreq();
+  std::optional<uint64_t> longAfter = getLongAfter();
+  if (longFrequencies.has_value() != longAfter.has_value())
+    return emitOpError() << "needs long_inv_freq and long_after together";
+  if (longFrequencies && longFrequencies->size() != getInvFreq().size())
+    return emitOpError() << "needs as many long_inv_freq as inv_freq ("
+                         << getInvFreq().size() << "), got "
+                         << longFrequencies->size();
+  if (longAfter && failed(checkPositive(*this, "long_after",
+                                        static_cast<int64_t>(*longAfter))))
+    return failure();
   return checkSameElementType(*this, {{"cos", getCos()}, {"sin", getSin()}});
 }
 

@@ -673,6 +673,11 @@ def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
 
     The tables are computed in f64 and rounded once to the result type.
 
+    With `long_inv_freq` and `long_after` (longrope), the frequencies of
+    the whole call depend on its positions, as transformers' dynamic
+    update makes them: `long_inv_freq` when max(positions) + 1 > long_after
+    (the pretraining context), `inv_freq` otherwise.
+
     ```mlir
     %cos, %sin = tptt.rope_tables %pos {inv_freq = array<f64: 1.0, 0.1>}
         : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
@@ -680,7 +685,9 @@ def Tptt_RopeTablesOp : Tptt_Op<"rope_tables", [Pure]> {
   }];
   let arguments = (ins Tptt_TokenTensor:$positions,
                        DenseF64ArrayAttr:$inv_freq,
-                       DefaultValuedAttr<F64Attr, "1.0">:$attention_scaling);
+                       DefaultValuedAttr<F64Attr, "1.0">:$attention_scaling,
+                       OptionalAttr<DenseF64ArrayAttr>:$long_inv_freq,
+                       OptionalAttr<I64Attr>:$long_after);
   let results = (outs Tptt_FloatTensor:$cos, Tptt_FloatTensor:$sin);
   let assemblyFormat = [{
     $positions attr-dict `:` functional-type(operands, results)
