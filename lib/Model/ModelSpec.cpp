@@ -744,55 +744,9 @@ tptt::model::referenceCheckpointBase(std::string_view text) {
 
 namespace {
 
-/// The TpttConfig keys (tptt 0.12's configuration_tptt.py, and
-/// force_attn_implementation of earlier releases) that the `tptt` object
-/// takes as they are.
-constexpr const char *kMappedKeys[] = {
-    "mag_weight",     "cross_gate",      "base_scale_attn",
-    "max_chunk_size", "bidirectional",   "max_self_attn_length",
-    "padding_side",   "linear_precision"};
-
-/// The TpttConfig keys that change nothing the compiled model computes.
-constexpr std::pair<const char *, const char *> kIgnoredKeys[] = {
-    {"base_model_name", "the base model is --base"},
-    {"base_model_subfolder", "the base model is --base"},
-    {"name_or_path", "a name"},
-    {"_name_or_path", "a name"},
-    {"model_variant", "a name"},
-    {"auto_map", "the reference library's Python classes"},
-    {"transformers_version", "the version that wrote the file"},
-    {"torch_dtype", "the base model's weights keep their own dtype"},
-    {"dtype", "the base model's weights keep their own dtype"},
-    {"use_linear_checkpoint", "gradient checkpointing: training memory only"},
-    {"pooling_config", "unused by the reference library"},
-    {"force_attn_implementation",
-     "eager and sdpa attention compute the same softmax"},
-    {"target_modules_names",
-     "LiZA replaces each decoder layer's self_attn, as the reference's "
-     "suffixes do on these backbones"},
-    {"recurrent_config", "operator_mode gives it"},
-};
-
-/// Generic fields that TpttConfig resets to PretrainedConfig's defaults
-/// (so they may differ from the base model's): the base model's hold.
-constexpr const char *kResetFields[] = {
-    "architectures", "model_type",          "bos_token_id", "eos_token_id",
-    "pad_token_id",  "tie_word_embeddings", "torch_dtype",  "dtype",
-    "_name_or_path", "transformers_version"};
-
-template <typename Range>
-bool contains(const Range &range, const std::string &key) {
-  for (const auto &item : range)
-    if (key == item)
-      return true;
-  return false;
-}
-
-bool isIgnoredKey(const std::string &key) {
-  for (const auto &[ignored, why] : kIgnoredKeys)
-    if (key == ignored)
-      return true;
-  return false;
+/// Whether the array `list` holds the string `key`.
+bool listed(const json &list, const std::string &key) {
+  return std::find(list.begin(), list.end(), key) != list.end();
 }
 
 } // namespace
@@ -814,6 +768,12 @@ std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
     error = path + ": " + message;
     return std::nullopt;
   };
+  // The schema's table of TpttConfig keys: mapped, ignored (with why) and
+  // reset to PretrainedConfig's defaults.
+  const json keys =
+      json::parse(kModelSchema, nullptr, false)["tptt_reference_checkpoint"];
+  const json &mapped = keys["mapped"], &ignored = keys["ignored"],
+             &reset = keys["reset"];
   ReferenceCheckpoint result;
   result.baseModelName = referenceCheckpointBase(checkpoint).value_or("");
   json section = json::object();
@@ -830,7 +790,7 @@ std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
                 "the operator");
   }
   for (const auto &[key, value] : tpttConfig->items()) {
-    if (contains(kMappedKeys, key)) {
+    if (listed(mapped, key)) {
       if (!value.is_null())
         section[key] = value;
     } else if (key == "lora_config") {
@@ -848,9 +808,9 @@ std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
         return fail("field 'model_task': " + value.dump() +
                     " (only causal_lm models compile)");
     } else if (key == "operator_mode" || key == "recurrent_config" ||
-               contains(kResetFields, key)) {
+               listed(reset, key)) {
       continue;
-    } else if (!isIgnoredKey(key)) {
+    } else if (!ignored.contains(key)) {
       // A backbone field: the base model's must be the same.
       if (baseConfig->contains(key) && (*baseConfig)[key] != value)
         return fail("field '" + key + "': " + value.dump() + ", but " +
@@ -860,9 +820,9 @@ std::optional<ReferenceCheckpoint> tptt::model::readReferenceCheckpoint(
                          : " (is it " + result.baseModelName + "?)"));
     }
   }
-  for (const auto &[key, why] : kIgnoredKeys)
+  for (const auto &[key, why] : ignored.items())
     if (tpttConfig->contains(key))
-      result.ignored.emplace_back(key, why);
+      result.ignored.emplace_back(key, why.get<std::string>());
   // The reference library's own numerics, which the checkpoint was trained
   // with (tptt-compile --semantics overrides them).
   section["semantics"] = "tptt-0.12";

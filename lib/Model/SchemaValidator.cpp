@@ -55,6 +55,7 @@ public:
                                                 "description",
                                                 "default",
                                                 "tptt_schema_version",
+                                                "tptt_reference_checkpoint",
                                                 "type",
                                                 "enum",
                                                 "minimum",

@@ -13,6 +13,7 @@ round-to-nearest-even.
 
 import json
 import math
+import os
 import struct
 
 import numpy as np
@@ -88,6 +89,35 @@ def _check_entry(path, name, entry, data_len):
     return code, tuple(shape), begin, end
 
 
+def _read_header(f, path, size):
+    """The header of the open safetensors file ``f`` (``size`` bytes): ``(entries, header_len)``,
+    the entries with ``__metadata__``."""
+    if size < _LENGTH_BYTES:
+        raise ValueError(f"{path}: {size} bytes, too short for a safetensors header length")
+    (header_len,) = struct.unpack("<Q", f.read(_LENGTH_BYTES))
+    if header_len > size - _LENGTH_BYTES:
+        raise ValueError(
+            f"{path}: header length {header_len} exceeds the {size - _LENGTH_BYTES} bytes "
+            "that follow it"
+        )
+    try:
+        entries = json.loads(f.read(header_len).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: header is not valid UTF-8 JSON ({err})") from None
+    if not isinstance(entries, dict):
+        raise ValueError(f"{path}: header is not a JSON object")
+    return entries, header_len
+
+
+def header(path):
+    """The tensor entries of a safetensors file's header (name -> dtype, shape, data_offsets),
+    read without its data."""
+    with open(path, "rb") as f:
+        entries, _ = _read_header(f, path, os.fstat(f.fileno()).st_size)
+    entries.pop("__metadata__", None)
+    return entries
+
+
 def load(path):
     """Read a safetensors file.
 
@@ -96,27 +126,13 @@ def load(path):
     Raises ValueError naming the file (and the tensor, where one is at fault) on a corrupt header.
     """
     with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < _LENGTH_BYTES:
-        raise ValueError(f"{path}: {len(blob)} bytes, too short for a safetensors header length")
-    (header_len,) = struct.unpack("<Q", blob[:_LENGTH_BYTES])
-    if header_len > len(blob) - _LENGTH_BYTES:
-        raise ValueError(
-            f"{path}: header length {header_len} exceeds the {len(blob) - _LENGTH_BYTES} bytes "
-            "that follow it"
-        )
-    try:
-        header = json.loads(blob[_LENGTH_BYTES : _LENGTH_BYTES + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: header is not valid UTF-8 JSON ({err})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: header is not a JSON object")
+        header, _ = _read_header(f, path, os.fstat(f.fileno()).st_size)
+        data = memoryview(f.read())
     metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     ):
         raise ValueError(f"{path}: __metadata__ is not a map of strings to strings")
-    data = memoryview(blob)[_LENGTH_BYTES + header_len :]
     tensors = {}
     for name, entry in header.items():
         code, shape, begin, end = _check_entry(path, name, entry, len(data))

@@ -40,7 +40,7 @@
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/minus/checkpoint --base %t/minus/base -o %t/x | FileCheck %s --check-prefix=WRONG-BASE
 // RUN: %python %S/../tptt-run/Inputs/status.py tptt-compile %t/lora/usual --base %t/lora/base -o %t/x | FileCheck %s --check-prefix=NOT-REFERENCE
 
-// IGNORED: tptt-compile: reference checkpoint over {{.+}}base; ignored: base_model_name (the base model is --base); base_model_subfolder (the base model is --base); model_variant (a name); auto_map (the reference library's Python classes); transformers_version (the version that wrote the file); torch_dtype (the base model's weights keep their own dtype); use_linear_checkpoint (gradient checkpointing: training memory only); pooling_config (unused by the reference library); target_modules_names ({{.+}}); recurrent_config (operator_mode gives it)
+// IGNORED: tptt-compile: reference checkpoint over {{.+}}base; ignored: auto_map (the reference library's Python classes); base_model_name (the base model is --base); base_model_subfolder (the base model is --base); model_variant (a name); pooling_config (unused by the reference library); recurrent_config (operator_mode gives it); target_modules_names ({{.+}}); torch_dtype (the base model's weights keep their own dtype); transformers_version (the version that wrote the file); use_linear_checkpoint (gradient checkpointing: training memory only)
 // INFO: semantics:       tptt-0.12
 // INFO-NEXT: linear branch:   float32
 // INFO-NEXT: mag_weight:      0.4
