@@ -123,9 +123,9 @@ struct Decoder {
   bool localRope;
   double defaultRopeTheta;
   bool defaultTiedEmbeddings;
-  /// Whether the config's final_logit_softcapping is read (Gemma; not
-  /// supported). transformers' Gemma 3 stores attn_logit_softcapping but
-  /// never applies it.
+  /// Whether the config's final_logit_softcapping caps the logits (Gemma).
+  /// transformers' Gemma 3 stores attn_logit_softcapping but never applies
+  /// it.
   bool softCapping;
   /// Fused projections, qkv_proj [q; k; v] and gate_up_proj [gate; up], with
   /// no biases (Phi-3: attention_bias must be false).
@@ -634,9 +634,8 @@ std::optional<ModelSpec> tptt::model::parseModelSpec(std::string_view text,
     read(config, "query_pre_attn_scalar", scalar);
     spec.attentionScale = 1.0 / std::sqrt(scalar);
   }
-  if (decoder.softCapping && field(config, "final_logit_softcapping"))
-    return fail("field 'final_logit_softcapping': logit soft-capping is not "
-                "supported (Gemma 3 checkpoints set it to null)");
+  if (decoder.softCapping)
+    read(config, "final_logit_softcapping", spec.finalLogitSoftcapping);
   // transformers 5 writes `dtype`, 4 `torch_dtype`.
   read(config, "torch_dtype", spec.torchDtype);
   if (const json *dtype = field(config, "dtype")) {

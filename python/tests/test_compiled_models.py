@@ -80,8 +80,9 @@ MODELS = {
     "gemma3-sandwich": dict(arch="Gemma3ForCausalLM", layers=3, heads=4, kv_heads=1, head_dim=8,
                             tptt={"operator_mode": "gated_delta_product", "layers": [0, 1]}),
     # transformers 5's Gemma 3 config: one RoPE object per layer type, linear scaling on the full layers.
+    # ... with the logits soft-capped (final_logit_softcapping 0.5, small enough to bend them).
     "gemma3-v5": dict(arch="Gemma3ForCausalLM", v5=True, layer_types=["full_attention", "sliding_attention"],
-                      rope_scaling={"rope_type": "linear", "factor": 2.0},
+                      rope_scaling={"rope_type": "linear", "factor": 2.0}, final_logit_softcapping=0.5,
                       tptt={"operator_mode": "delta_rule", "max_self_attn_length": 3}),
     # Phi-3: fused qkv_proj and gate_up_proj, split as transformers splits them; its window on every layer.
     "phi3-fused": dict(arch="Phi3ForCausalLM", heads=4, kv_heads=2, sliding_window=6,
@@ -115,6 +116,7 @@ FEATURES = [
     ("gemma3-sandwich", lambda c: c.update(hidden_activation="silu"), "geglu"),
     ("gemma3-sandwich", lambda c: c.update(sliding_window_pattern=1), "sliding-layers"),
     ("gemma3-v5", lambda c: c["rope_parameters"]["full_attention"].update(rope_type="default"), "full-layer-rope"),
+    ("gemma3-v5", lambda c: c.update(final_logit_softcapping=None), "logit-soft-capping"),
     ("phi3-fused", lambda c: c.update(sliding_window=None), "phi3-window"),
     ("phi3-longrope", lambda c: c["rope_scaling"].update(long_factor=c["rope_scaling"]["short_factor"]),
      "long-factor"),

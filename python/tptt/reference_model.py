@@ -16,7 +16,8 @@ or ``rope_parameters.sliding_attention``), norms after the attention and around 
 (``post_attention_layernorm``, ``pre_feedforward_layernorm``, ``post_feedforward_layernorm``),
 the ``gelu_pytorch_tanh`` GeGLU MLP and tied embeddings by default; Phi-3 as Llama with its fused
 ``qkv_proj`` and ``gate_up_proj`` (see `split_fused`) and ``sliding_window`` on every layer;
-lm_head (the embedding with ``tie_word_embeddings``) — with LiZA on the layers of ``tptt.layers``
+lm_head (the embedding with ``tie_word_embeddings``; Gemma's logits then c · tanh(logits / c)
+with ``final_logit_softcapping`` c) — with LiZA on the layers of ``tptt.layers``
 (all when absent), as SEMANTICS.md ("Per layer") states: the softmax branch keeps only the keys
 (t − L, t] with ``max_self_attn_length`` L (the narrower of L and the backbone's window wins),
 the linear branch is `tptt.reference.linear_attention` on the same normed input and the layer's
@@ -351,6 +352,9 @@ def forward(config, weights, tokens, semantics=None, mag_weight=None, attention_
     x = rms_norm(x, w["model.norm.weight"], eps, offset)
     head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
     logits = x @ head.T
+    cap = config.get("final_logit_softcapping") if gemma else None
+    if cap:
+        logits = cap * np.tanh(logits / cap)
     return logits[0] if single else logits
 
 

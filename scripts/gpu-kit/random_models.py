@@ -24,10 +24,11 @@ MODELS = {
                   tptt={"operator_mode": "delta_product", "layers": [0, 2], "semantics": "tptt-0.12"}),
     # Gemma 3: layers 0 and 2 sliding (window 4, RoPE base 10⁴), layer 1 full (base 10⁶, linear
     # scaling), query_pre_attn_scalar 3·head_dim, GeGLU, (1 + w) and sandwich norms, √hidden
-    # embeddings; layer_types written out, which every transformers version reads.
+    # embeddings, logits soft-capped at 2; layer_types written out, which every transformers
+    # version reads.
     "gemma3": dict(arch="Gemma3ForCausalLM", layers=3, heads=4, kv_heads=1, head_dim=16, vocab=128,
                    layer_types=["sliding_attention", "full_attention", "sliding_attention"],
-                   rope_scaling={"rope_type": "linear", "factor": 2.0},
+                   rope_scaling={"rope_type": "linear", "factor": 2.0}, final_logit_softcapping=2.0,
                    tptt={"operator_mode": "gated_delta_product", "layers": [0, 1]}),
     # Phi-3: fused qkv_proj and gate_up_proj, a window of 6 on every layer.
     "phi3": dict(arch="Phi3ForCausalLM", layers=2, heads=4, kv_heads=2, head_dim=16, hidden=64, vocab=128,

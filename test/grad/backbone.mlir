@@ -3,6 +3,7 @@
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_rms_offset --backward bwd_rms_offset --inputs x=2x3x8,w=8
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_swiglu --backward bwd_swiglu --inputs g=2x3x8,u=2x3x8
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_geglu --backward bwd_geglu --inputs g=2x3x8,u=2x3x8
+// RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_soft_cap --backward bwd_soft_cap --inputs x=2x3x8
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_linear_t --backward bwd_linear_t --inputs x=2x3x4,w=4x5,b=5
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_linear --backward bwd_linear --inputs x=2x3x4,w=5x4
 // RUN: %python %S/gradcheck.py --tptt-run tptt-run %s --forward fwd_embedding --backward bwd_embedding --inputs ids=2x5:ids:7,table=7x4
@@ -32,6 +33,15 @@ func.func @fwd_rms_offset(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>) -> tensor<?x
 func.func @bwd_rms_offset(%x: tensor<?x?x8xf64>, %w: tensor<8xf64>, %dy: tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<8xf64>) {
   %dx, %dw = tptt.rms_norm_grad %x, %w, %dy {eps = 1.0e-05 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x8xf64>, tensor<8xf64>, tensor<?x?x8xf64>) -> (tensor<?x?x8xf64>, tensor<8xf64>)
   return %dx, %dw : tensor<?x?x8xf64>, tensor<8xf64>
+}
+
+func.func @fwd_soft_cap(%x: tensor<?x?x8xf64>) -> tensor<?x?x8xf64> {
+  %y = tptt.soft_cap %x cap = 0.75 : tensor<?x?x8xf64>
+  return %y : tensor<?x?x8xf64>
+}
+func.func @bwd_soft_cap(%x: tensor<?x?x8xf64>, %dy: tensor<?x?x8xf64>) -> tensor<?x?x8xf64> {
+  %dx = tptt.soft_cap_grad %x, %dy cap = 0.75 : tensor<?x?x8xf64>
+  return %dx : tensor<?x?x8xf64>
 }
 
 func.func @fwd_geglu(%g: tensor<?x?x8xf64>, %u: tensor<?x?x8xf64>) -> tensor<?x?x8xf64> {

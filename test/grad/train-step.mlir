@@ -7,8 +7,8 @@
 // layer and one softmax layer; every parameter of a Qwen3 model with LiZA (its
 // q/k norms, which only the softmax branch reads) and of a Gemma 3 model with
 // LiZA (its (1 + w) norms, sandwich norms, scaled tied embedding, GeGLU, a
-// sliding and a full layer with their own RoPE). The batch has a left-padded
-// row.
+// sliding and a full layer with their own RoPE, soft-capped logits). The
+// batch has a left-padded row.
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --tptt '{"layers": []}' %t.full | FileCheck %s --check-prefix=FULL
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora-minus --tptt '{"operator_mode": "delta_rule"}' --eps 5e-4 %t.minus | FileCheck %s --check-prefix=MINUS
 // RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train lora --tptt '{"order": 2, "alpha_gate": "k", "beta_gate": "kv", "trick": "rdt", "linear": false, "cross_gate": true}' %t.lora | FileCheck %s --check-prefix=LORA
@@ -19,7 +19,7 @@
 // Gemma's loss is more curved along the random direction (√hidden-scaled
 // embeddings, GeGLU): the central difference's O(eps²) error is 1.6e-2 at
 // eps 1e-3, 4.2e-3 at 5e-4 and 1.1e-3 at 2.5e-4.
-// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --arch Gemma3ForCausalLM --tptt '{"operator_mode": "gated_delta_rule"}' --eps 2.5e-4 %t.gemma3 | FileCheck %s --check-prefix=GEMMA3
+// RUN: %python %S/Inputs/train_gradcheck.py --tptt-compile tptt-compile --tptt-run tptt-run --train full --arch Gemma3ForCausalLM --tptt '{"operator_mode": "gated_delta_rule"}' --config '{"final_logit_softcapping": 2.0}' --eps 2.5e-4 %t.gemma3 | FileCheck %s --check-prefix=GEMMA3
 
 // Phi-3's fused qkv_proj and gate_up_proj: the slices of their outputs pull
 // back into one weight (full) and one adapter each (LoRA on the fused modules).

@@ -115,6 +115,9 @@ struct ModelSpec {
   /// The softmax attention's scale when it is not 1/√head_dim (Gemma:
   /// query_pre_attn_scalar^−½).
   std::optional<double> attentionScale;
+  /// The logits' soft-capping c · tanh(x / c) (Gemma's
+  /// final_logit_softcapping); none when null.
+  std::optional<double> finalLogitSoftcapping;
   /// The backbone's own softmax window (Mistral, Qwen2 with
   /// use_sliding_window, Gemma 3's sliding layers).
   std::optional<int64_t> slidingWindow;

@@ -273,6 +273,35 @@ struct LowerGlu : public OpRewritePattern<GluOp> {
   }
 };
 
+/// y = c · tanh(x / c), elementwise.
+struct LowerSoftCap : public OpRewritePattern<SoftCapOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SoftCapOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    Type elementType = type.getElementType();
+    double cap = op.getCap().convertToDouble();
+    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
+    Value result = buildParallelGeneric(
+        rewriter, loc, {op.getInput()}, {id},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
+                    elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value t = math::TanhOp::create(
+              nb, nloc,
+              arith::DivFOp::create(nb, nloc, args[0],
+                                    floatConstant(nb, nloc, elementType, cap)));
+          return arith::MulFOp::create(
+                     nb, nloc, t, floatConstant(nb, nloc, elementType, cap))
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 /// The splitmix64 finalizer on i64 values (wrapping arithmetic).
 Value splitmix64(OpBuilder &b, Location loc, Value z) {
   auto constant = [&](uint64_t value) {
@@ -624,7 +653,8 @@ SmallVector<Value> mlir::tptt::lowering::forEachAttentionBlock(
 }
 
 void mlir::tptt::populateBackboneLoweringPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding,
-               LowerRmsNorm, LowerGlu, LowerRopeTables, LowerDropout>(
-      patterns.getContext());
+  patterns
+      .add<LowerLinear, LowerRope, LowerAttention, LowerEmbedding, LowerRmsNorm,
+           LowerGlu, LowerSoftCap, LowerRopeTables, LowerDropout>(
+          patterns.getContext());
 }

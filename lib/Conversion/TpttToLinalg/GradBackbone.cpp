@@ -462,6 +462,36 @@ struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
 
 /// dg = dy u a'(g), du = dy a(g); for silu a(g) = g σ and
 /// a'(g) = σ (1 + g (1 − σ)).
+/// dx = dy ⊙ (1 − tanh²(x / c)), elementwise.
+struct LowerSoftCapGrad : public OpRewritePattern<SoftCapGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SoftCapGradOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    Type elementType = type.getElementType();
+    double cap = op.getCap().convertToDouble();
+    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
+    Value result = buildParallelGeneric(
+        rewriter, loc, {op.getInput(), op.getDresult()}, {id, id},
+        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
+                    elementType),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value t = math::TanhOp::create(
+              nb, nloc,
+              arith::DivFOp::create(nb, nloc, args[0],
+                                    floatConstant(nb, nloc, elementType, cap)));
+          Value slope = arith::SubFOp::create(
+              nb, nloc, floatConstant(nb, nloc, elementType, 1.0),
+              arith::MulFOp::create(nb, nloc, t, t));
+          return arith::MulFOp::create(nb, nloc, args[1], slope).getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 struct LowerGluGrad : public OpRewritePattern<GluGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -669,6 +699,6 @@ void mlir::tptt::populateBackboneGradLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<LowerCrossEntropy, LowerCrossEntropyGrad, LowerEmbeddingGrad,
                LowerLinearWeightGrad, LowerSumToLast, LowerRmsNormGrad,
-               LowerGluGrad, LowerAttentionGrad, LowerSumSquares, LowerAdamW>(
-      patterns.getContext());
+               LowerGluGrad, LowerSoftCapGrad, LowerAttentionGrad,
+               LowerSumSquares, LowerAdamW>(patterns.getContext());
 }

@@ -400,7 +400,12 @@ private:
     if (!head)
       return Value();
     auto logits = tensor({kDynamic, decoding ? 1 : kDynamic, vocab}, f32());
-    return LinearOp::create(b, here, logits, x, head, Value(), b.getUnitAttr());
+    Value y =
+        LinearOp::create(b, here, logits, x, head, Value(), b.getUnitAttr());
+    if (spec.finalLogitSoftcapping)
+      y = SoftCapOp::create(b, here, y,
+                            b.getF64FloatAttr(*spec.finalLogitSoftcapping));
+    return y;
   }
 
   /// The RoPE cos and sin tables of `rope` at `positions` (module `name`).

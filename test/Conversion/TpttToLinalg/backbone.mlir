@@ -212,3 +212,17 @@ func.func @rope_tables_longrope(%p: tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tens
       : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
   return %c, %s : tensor<?x?x4xf32>, tensor<?x?x4xf32>
 }
+
+// -----
+
+// c · tanh(x / c) in one elementwise generic.
+// CHECK-LABEL: func @soft_cap
+// CHECK-DAG:     %[[C:.+]] = arith.constant 3.000000e+01 : f32
+// CHECK:         linalg.generic
+// CHECK:           %[[Q:.+]] = arith.divf %{{.+}}, %[[C]] : f32
+// CHECK:           %[[T:.+]] = math.tanh %[[Q]] : f32
+// CHECK:           arith.mulf %[[T]], %[[C]] : f32
+func.func @soft_cap(%x: tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
+  %y = tptt.soft_cap %x cap = 30.0 : tensor<?x?x256xf32>
+  return %y : tensor<?x?x256xf32>
+}

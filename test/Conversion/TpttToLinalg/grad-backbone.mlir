@@ -197,3 +197,20 @@ func.func @adamw(%p: tensor<?x8xf64>, %g: tensor<?x8xf64>, %m: tensor<?x8xf64>, 
   %p1, %m1, %v1 = tptt.adamw %p, %g, %m, %v, %h, %s : (tensor<?x8xf64>, tensor<?x8xf64>, tensor<?x8xf64>, tensor<?x8xf64>, tensor<7xf32>, tensor<f32>) -> (tensor<?x8xf64>, tensor<?x8xf64>, tensor<?x8xf64>)
   return %p1, %m1, %v1 : tensor<?x8xf64>, tensor<?x8xf64>, tensor<?x8xf64>
 }
+
+// -----
+
+// dy ⊙ (1 − tanh²(x / c)) in one elementwise generic.
+// CHECK-LABEL: func @soft_cap_grad
+// CHECK-DAG:     %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG:     %[[C:.+]] = arith.constant 3.000000e+01 : f32
+// CHECK:         linalg.generic
+// CHECK:         ^bb0(%[[X:.+]]: f32, %[[DY:.+]]: f32, %{{.+}}: f32):
+// CHECK:           %[[T:.+]] = math.tanh
+// CHECK:           %[[T2:.+]] = arith.mulf %[[T]], %[[T]] : f32
+// CHECK:           %[[S:.+]] = arith.subf %[[ONE]], %[[T2]] : f32
+// CHECK:           arith.mulf %[[DY]], %[[S]] : f32
+func.func @soft_cap_grad(%x: tensor<?x?x256xf32>, %dy: tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
+  %dx = tptt.soft_cap_grad %x, %dy cap = 30.0 : tensor<?x?x256xf32>
+  return %dx : tensor<?x?x256xf32>
+}

@@ -814,6 +814,22 @@ func.func @rope_tables$scaling(%p: tensor<?x?xi64>) {
 
 // -----
 
+func.func @soft_cap$cap(%x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{needs a finite, positive cap, got 0}}
+  %0 = tptt.soft_cap %x cap = 0.0 : tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @soft_cap_grad$cap(%x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{needs a finite, positive cap, got -1}}
+  %0 = tptt.soft_cap_grad %x, %x cap = -1.0 : tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
 func.func @rope_tables$long_alone(%p: tensor<?x?xi64>) {
   // expected-error @+1 {{needs long_inv_freq and long_after together}}
   %c, %s = tptt.rope_tables %p {inv_freq = array<f64: 1.0, 0.5>, long_inv_freq = array<f64: 0.5, 0.25>} : (tensor<?x?xi64>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)

@@ -221,8 +221,8 @@ func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: 
 
 // -----
 
-// Gemma's forms: a scaled embedding, (1 + w) norms, GeGLU; the defaults are
-// not printed.
+// Gemma's forms: a scaled embedding, (1 + w) norms, GeGLU, soft-capped
+// logits; the defaults are not printed.
 // CHECK-LABEL: func @gemma_backbone
 // CHECK:         tptt.embedding %{{.+}}, %{{.+}} {scale = 8.000000e+00 : f64}
 // CHECK:         tptt.rms_norm %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64, weight_offset = 1.000000e+00 : f64}
@@ -231,6 +231,8 @@ func.func @model_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: 
 // CHECK:         tptt.glu_grad %{{.+}}, %{{.+}}, %{{.+}} activation = gelu_tanh :
 // CHECK:         tptt.rms_norm_grad %{{.+}}, %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64, weight_offset = 1.000000e+00 : f64}
 // CHECK:         tptt.embedding_grad %{{.+}}, %{{.+}} {scale = 8.000000e+00 : f64}
+// CHECK:         tptt.soft_cap %{{.+}} cap = 3.000000e+01 : tensor<?x?x64xf32>
+// CHECK:         tptt.soft_cap_grad %{{.+}}, %{{.+}} cap = 3.000000e+01 : tensor<?x?x64xf32>
 func.func @gemma_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: tensor<64xf32>) {
   %x = tptt.embedding %ids, %table {scale = 8.0 : f64} : (tensor<?x?xi64>, tensor<96x64xf32>) -> tensor<?x?x64xf32>
   %n = tptt.rms_norm %x, %w {eps = 1.0e-5 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
@@ -239,6 +241,8 @@ func.func @gemma_backbone(%ids: tensor<?x?xi64>, %table: tensor<96x64xf32>, %w: 
   %dg, %du = tptt.glu_grad %n, %x, %h activation = gelu_tanh : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>)
   %dx, %dw = tptt.rms_norm_grad %x, %w, %h {eps = 1.0e-5 : f64, weight_offset = 1.0 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>)
   %dt = tptt.embedding_grad %ids, %h {scale = 8.0 : f64} : (tensor<?x?xi64>, tensor<?x?x64xf32>) -> tensor<96x64xf32>
+  %c = tptt.soft_cap %h cap = 30.0 : tensor<?x?x64xf32>
+  %dc = tptt.soft_cap_grad %h, %c cap = 30.0 : tensor<?x?x64xf32>
   return
 }
 

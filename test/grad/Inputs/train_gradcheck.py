@@ -1,6 +1,7 @@
 """The gradient of a whole compiled model against finite differences.
 
     train_gradcheck.py --tptt-compile C --tptt-run R --train MODE WORKDIR [--arch A] [--tptt JSON]
+                       [--config JSON]
 
 Writes a tiny random model, compiles its training entry points with
 `tptt-compile --train MODE --emit=autodiff`, and checks the gradient of
@@ -48,6 +49,7 @@ def main():
     parser.add_argument("--train", required=True)
     parser.add_argument("--arch", default="LlamaForCausalLM")
     parser.add_argument("--tptt", default="{}", help="tptt config fields (JSON)")
+    parser.add_argument("--config", default="{}", help="backbone config fields (JSON)")
     parser.add_argument("--eps", type=float, default=2e-3)
     args = parser.parse_args()
 
@@ -55,7 +57,8 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     config = random_model.write(work / "model", arch=args.arch, hidden=16, intermediate=24,
                                 layers=2, heads=2, kv_heads=1, vocab=11,
-                                tptt={"max_chunk_size": 2, **json.loads(args.tptt)})
+                                tptt={"max_chunk_size": 2, **json.loads(args.tptt)},
+                                **json.loads(args.config))
     weights = random_model.random_weights(config)
     module = work / "grad.mlir"
     subprocess.run([args.tptt_compile, str(work / "model"), "--train", args.train,

@@ -853,6 +853,25 @@ LogicalResult RmsNormGradOp::verify() {
   return success();
 }
 
+namespace {
+
+/// Checks the `cap` of a soft-capping op: finite and positive.
+LogicalResult checkCap(Operation *op, double cap) {
+  if (!std::isfinite(cap) || cap <= 0.0)
+    return op->emitOpError() << "needs a finite, positive cap, got " << cap;
+  return success();
+}
+
+} // namespace
+
+LogicalResult SoftCapOp::verify() {
+  return checkCap(*this, getCap().convertToDouble());
+}
+
+LogicalResult SoftCapGradOp::verify() {
+  return checkCap(*this, getCap().convertToDouble());
+}
+
 LogicalResult GluGradOp::verify() {
   return success(
       succeeded(checkCotangent(*this, "up", getUp(), "gate", getGate())) &&

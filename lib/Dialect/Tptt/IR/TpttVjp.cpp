@@ -98,6 +98,17 @@ LogicalResult GluOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
   return success();
 }
 
+LogicalResult SoftCapOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                  ArrayRef<bool> needed,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.assign({needed[0]
+                           ? SoftCapGradOp::create(b, getLoc(), getInput(),
+                                                   resultGrads[0], getCapAttr())
+                                 .getResult()
+                           : Value()});
+  return success();
+}
+
 LogicalResult DropoutOp::buildVjp(OpBuilder &b, ArrayRef<Value> resultGrads,
                                   ArrayRef<bool> needed,
                                   SmallVectorImpl<Value> &operandGrads) {

@@ -196,6 +196,27 @@ def Tptt_RmsNormGradOp : Tptt_Op<"rms_norm_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tptt_SoftCapGradOp : Tptt_Op<"soft_cap_grad",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "VJP of tptt.soft_cap";
+  let description = [{
+    For y = c · tanh(x / c), elementwise:
+
+        dx = dy ⊙ (1 − tanh²(x / c))
+
+    ```mlir
+    %dx = tptt.soft_cap_grad %x, %dy cap = 3.000000e+01 : tensor<?x?x256xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input, Tptt_FloatTensor:$dresult,
+                       F64Attr:$cap);
+  let results = (outs Tptt_FloatTensor:$dinput);
+  let assemblyFormat = [{
+    $input `,` $dresult `cap` `=` $cap attr-dict `:` type($dinput)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tptt_GluGradOp : Tptt_Op<"glu_grad", [Pure]> {
   let summary = "VJP of tptt.glu";
   let description = [{

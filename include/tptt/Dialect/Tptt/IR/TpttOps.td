@@ -623,6 +623,25 @@ def Tptt_GluOp : Tptt_Op<"glu", [Pure, SameOperandsAndResultType,
   }];
 }
 
+def Tptt_SoftCapOp : Tptt_Op<"soft_cap", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
+  let summary = "logit soft-capping";
+  let description = [{
+    Elementwise, with the `cap` c > 0 (Gemma's `final_logit_softcapping`,
+    applied to the logits):
+
+        y = c · tanh(x / c)
+
+    ```mlir
+    %y = tptt.soft_cap %logits cap = 3.000000e+01 : tensor<?x?x256xf32>
+    ```
+  }];
+  let arguments = (ins Tptt_FloatTensor:$input, F64Attr:$cap);
+  let results = (outs Tptt_FloatTensor:$result);
+  let assemblyFormat = "$input `cap` `=` $cap attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def Tptt_DropoutOp : Tptt_Op<"dropout", [Pure,
     AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<Tptt_VjpOpInterface>]> {
