@@ -311,7 +311,35 @@ ModuleLibrary::call(const FunctionSignature &function, Device device,
     return std::nullopt;
   auto packed = reinterpret_cast<PackedFunction>(
       dlsym(handle, symbolOf(function.name, device).c_str()));
+  std::vector<ResultKind> results;
+  for (const TensorSignature &result : function.results)
+    results.push_back({result.dtype, result.shape.size()});
+  return callPacked(inputs, results, device, [&](std::vector<void *> &args) {
+    cuda::GpuTimer timer;
+    if (milliseconds && gpu && !timer.start(error))
+      return false;
+    auto start = std::chrono::steady_clock::now();
+    packed(args.data());
+    if (!milliseconds)
+      return true;
+    if (gpu) {
+      std::optional<double> elapsed = timer.stop(error);
+      if (!elapsed)
+        return false;
+      *milliseconds = *elapsed;
+    } else {
+      *milliseconds = std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+    }
+    return true;
+  });
+}
 
+std::optional<std::vector<Tensor>> tptt::runtime::callPacked(
+    const std::vector<Tensor> &inputs, const std::vector<ResultKind> &results,
+    Device device, const std::function<bool(std::vector<void *> &)> &invoke) {
+  bool gpu = device == Device::CUDA;
   // On the GPU the inputs travel in managed buffers, freed after the call.
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<void *> staged;
@@ -325,33 +353,24 @@ ModuleLibrary::call(const FunctionSignature &function, Device device,
     inputBuffers.insert(reinterpret_cast<int64_t>(buffer));
   }
   size_t resultWords = 0;
-  for (const TensorSignature &result : function.results)
-    resultWords += 3 + 2 * result.shape.size();
-  std::vector<int64_t> results(resultWords, 0);
+  for (const ResultKind &result : results)
+    resultWords += 3 + 2 * result.rank;
+  std::vector<int64_t> words(resultWords, 0);
   // The C interface takes the results' descriptors first, when there are
   // any.
   std::vector<void *> args;
   if (resultWords)
-    args.push_back(results.data());
+    args.push_back(words.data());
   for (auto &descriptor : descriptors)
     args.push_back(descriptor.data());
-
-  cuda::GpuTimer timer;
-  if (milliseconds && gpu && !timer.start(error))
+  bool called = invoke(args);
+  auto freeStaged = [&] {
+    for (void *buffer : staged)
+      _mlir_memref_to_llvm_free(buffer);
+  };
+  if (!called) {
+    freeStaged();
     return std::nullopt;
-  auto start = std::chrono::steady_clock::now();
-  packed(args.data());
-  if (milliseconds) {
-    if (gpu) {
-      std::optional<double> elapsed = timer.stop(error);
-      if (!elapsed)
-        return std::nullopt;
-      *milliseconds = *elapsed;
-    } else {
-      *milliseconds = std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-    }
   }
 
   // Copy every result out and free what the call allocated: once per
@@ -359,22 +378,22 @@ ModuleLibrary::call(const FunctionSignature &function, Device device,
   std::vector<Tensor> outputs;
   std::set<int64_t> freed = inputBuffers;
   size_t at = 0;
-  for (const TensorSignature &result : function.results) {
-    size_t rank = result.shape.size();
-    const int64_t *words = results.data() + at;
+  for (const ResultKind &result : results) {
+    size_t rank = result.rank;
+    const int64_t *descriptor = words.data() + at;
     at += 3 + 2 * rank;
     Tensor tensor = Tensor::zeros(
-        std::vector<int64_t>(words + 3, words + 3 + rank), result.dtype);
-    copyFromDescriptor(words, rank, Tensor::width(result.dtype),
+        std::vector<int64_t>(descriptor + 3, descriptor + 3 + rank),
+        result.dtype);
+    copyFromDescriptor(descriptor, rank, Tensor::width(result.dtype),
                        tensor.bytes.data());
     outputs.push_back(std::move(tensor));
-    if (freed.insert(words[0]).second) {
-      auto *allocation = reinterpret_cast<void *>(words[0]);
+    if (freed.insert(descriptor[0]).second) {
+      auto *allocation = reinterpret_cast<void *>(descriptor[0]);
       gpu ? _mlir_memref_to_llvm_free(allocation) : std::free(allocation);
     }
   }
-  for (void *buffer : staged)
-    _mlir_memref_to_llvm_free(buffer);
+  freeStaged();
   return outputs;
 }
 

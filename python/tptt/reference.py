@@ -455,7 +455,7 @@ def round_bfloat16(x):
 
 
 def _linear_branch_recurrent(
-    q, k, v, cfg, num_heads, num_kv_heads, max_chunk_size, mask, bidirectional, linear_precision
+    q, k, v, cfg, num_heads, num_kv_heads, max_chunk_size, mask, bidirectional, linear_precision="float32"
 ):
     """Pre-merge Y [B, H, S, d] under the recurrent semantics (SEMANTICS.md, steps 2–4 and 8).
     With ``linear_precision`` "bfloat16", q̂, k̂, v̂, α, β and Y are rounded to it (the state and

@@ -117,7 +117,9 @@ bool hasRank(const ::tptt::safetensors::TensorView &view, size_t rank,
 struct BuiltCase {
   OwningOpRef<ModuleOp> module;
   FunctionType type;
-  std::vector<HostTensor> inputs;
+  std::vector<Tensor> inputs;
+  /// The case tensor each input comes from.
+  std::vector<std::string> inputNames;
   /// The expected tensors, in result order.
   std::vector<const ::tptt::safetensors::TensorView *> expected;
   /// When set, only positions [b, s] with a nonzero mask are compared (the
@@ -135,18 +137,23 @@ public:
   /// Adds an input: the tensor converted to the case precision, or to i1
   /// when `asMask`.
   void input(const ::tptt::safetensors::TensorView &view, bool asMask = false) {
+    built.inputNames.push_back(view.name);
     if (asMask) {
-      HostTensor mask{view.name, builder.getI1Type(), view.shape, {}};
+      Tensor mask = Tensor::zeros(view.shape, "i1");
       for (int64_t i = 0; i < view.numElements(); ++i)
-        mask.data.push_back(view.elementAsDouble(i) != 0.0);
+        mask.bytes[i] = view.elementAsDouble(i) != 0.0;
       built.inputs.push_back(std::move(mask));
       return;
     }
     built.inputs.push_back(convertTensor(view, precision));
   }
 
-  /// Adds an input already in host memory.
-  void input(HostTensor tensor) { built.inputs.push_back(std::move(tensor)); }
+  /// Adds an input already in host memory, made from the case tensor
+  /// `name`.
+  void input(const std::string &name, Tensor tensor) {
+    built.inputNames.push_back(name);
+    built.inputs.push_back(std::move(tensor));
+  }
 
   void expect(const ::tptt::safetensors::TensorView *view) {
     built.expected.push_back(view);
@@ -158,9 +165,9 @@ public:
     built.module = ModuleOp::create(loc);
     builder.setInsertionPointToEnd(built.module->getBody());
     SmallVector<Type> argTypes;
-    for (const HostTensor &tensor : built.inputs)
-      argTypes.push_back(
-          RankedTensorType::get(tensor.shape, tensor.elementType));
+    for (const Tensor &tensor : built.inputs)
+      argTypes.push_back(RankedTensorType::get(
+          tensor.shape, elementTypeOf(tensor.dtype, &context)));
     auto func = func::FuncOp::create(builder, loc, "golden",
                                      builder.getFunctionType(argTypes, {}));
     Block *entry = func.addEntryBlock();
@@ -186,20 +193,19 @@ private:
 };
 
 /// Slot `slot` of dimension 2 of a [B, H, n, d, d] tensor, in `precision`.
-HostTensor sliceSlot(const ::tptt::safetensors::TensorView &view, int64_t slot,
-                     FloatType precision) {
+Tensor sliceSlot(const ::tptt::safetensors::TensorView &view, int64_t slot,
+                 FloatType precision) {
   int64_t batchHeads = view.shape[0] * view.shape[1];
   int64_t slots = view.shape[2], block = view.shape[3] * view.shape[4];
-  HostTensor all = convertTensor(view, precision);
-  size_t width = precision.getWidth() / 8;
-  HostTensor slice{view.name,
-                   precision,
-                   {view.shape[0], view.shape[1], view.shape[3], view.shape[4]},
-                   {}};
+  Tensor all = convertTensor(view, precision);
+  size_t width = Tensor::width(all.dtype);
+  Tensor slice{{view.shape[0], view.shape[1], view.shape[3], view.shape[4]},
+               all.dtype,
+               {},
+               nullptr};
   for (int64_t bh = 0; bh < batchHeads; ++bh) {
-    const uint8_t *from =
-        all.data.data() + ((bh * slots + slot) * block) * width;
-    slice.data.insert(slice.data.end(), from, from + block * width);
+    const uint8_t *from = all.data() + ((bh * slots + slot) * block) * width;
+    slice.bytes.insert(slice.bytes.end(), from, from + block * width);
   }
   return slice;
 }
@@ -256,7 +262,7 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
       cb.input(*view);
     if (init) {
       if (reference)
-        cb.input(sliceSlot(*init, order - 1, precision));
+        cb.input(init->name, sliceSlot(*init, order - 1, precision));
       else
         cb.input(*init);
     }
@@ -412,13 +418,6 @@ std::optional<BuiltCase> buildCase(MLIRContext &context,
   return std::nullopt;
 }
 
-/// A result as the runtime's tensor, for its comparison.
-::tptt::runtime::Tensor runtimeTensor(HostTensor &tensor) {
-  return {tensor.shape,
-          *::tptt::runtime::tensorDtype(*dtypeOf(tensor.elementType)),
-          std::move(tensor.data), nullptr};
-}
-
 /// The case files of `directory`: index.json's order when present (`listed`
 /// is then true), else every *.safetensors in name order.
 std::vector<std::string> caseFiles(const std::string &directory, bool &listed,
@@ -500,9 +499,8 @@ double runCase(MLIRContext &context, const ::tptt::safetensors::File &file,
   }
   double worst = 0.0;
   for (auto [got, expected] : llvm::zip(*results, built->expected))
-    worst = std::max(
-        worst, ::tptt::runtime::relativeError(runtimeTensor(got), *expected,
-                                              built->compareMask, why));
+    worst = std::max(worst, ::tptt::runtime::relativeError(
+                                got, *expected, built->compareMask, why));
   return worst;
 }
 
@@ -578,10 +576,11 @@ double runCompiledCase(const CompiledCase &compiled,
   std::string mask;
   for (auto [index, input] : llvm::enumerate(built.inputs)) {
     std::string name = "arg" + std::to_string(index);
-    if (built.compareMask && input.name == built.compareMask->name)
+    if (built.compareMask && built.inputNames[index] == built.compareMask->name)
       mask = name;
-    inputTensors.push_back(
-        {name, *dtypeOf(input.elementType), input.shape, input.data});
+    inputTensors.push_back({name,
+                            *::tptt::runtime::safetensorsDtype(input.dtype),
+                            input.shape, input.bytes});
   }
   for (auto [index, view] : llvm::enumerate(built.expected))
     expectedTensors.push_back({"result" + std::to_string(index),

@@ -12,6 +12,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "tptt/Pipelines/Pipelines.h"
 #include "tptt/Runtime/Safetensors.h"
+#include "tptt/Runtime/Tensor.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
@@ -20,30 +21,24 @@
 
 namespace tpttrun {
 
-/// A dense row-major tensor in host memory.
-struct HostTensor {
-  std::string name;
-  mlir::Type elementType;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> data;
+using ::tptt::runtime::Tensor;
 
-  int64_t numElements() const;
-  /// Element `index` as a double (float and integer types).
-  double at(int64_t index) const;
-};
+/// The tensor dtype of an MLIR element type ("f32", "i1", …: the type's own
+/// spelling), if the runtime has it.
+std::optional<std::string> dtypeOf(mlir::Type elementType);
 
-/// The safetensors dtype of an MLIR element type, if it has one.
-std::optional<::tptt::safetensors::DType> dtypeOf(mlir::Type elementType);
+/// The MLIR element type of a tensor dtype.
+mlir::Type elementTypeOf(const std::string &dtype, mlir::MLIRContext *context);
 
-/// Copies a safetensors tensor into a HostTensor of `elementType`: the same
+/// Copies a safetensors tensor into a tensor of `elementType`: the same
 /// dtype, or integer/bool data for an i1 tensor (nonzero is true). Anything
 /// else is an error naming the tensor.
-llvm::Expected<HostTensor>
-loadTensor(const ::tptt::safetensors::TensorView &view, mlir::Type elementType);
+llvm::Expected<Tensor> loadTensor(const ::tptt::safetensors::TensorView &view,
+                                  mlir::Type elementType);
 
-/// A HostTensor of `elementType` (f32 or f64) with the values of `view`.
-HostTensor convertTensor(const ::tptt::safetensors::TensorView &view,
-                         mlir::Type elementType);
+/// A tensor of `elementType` (f32 or f64) with the values of `view`.
+Tensor convertTensor(const ::tptt::safetensors::TensorView &view,
+                     mlir::Type elementType);
 
 /// Compiles a module through the tptt pipeline and calls its functions.
 class Runner {
@@ -55,13 +50,14 @@ public:
           mlir::tptt::TpttTarget target);
 
   /// Calls the function `name` of type `type` (its signature before
-  /// lowering: ranked tensors in and out) with `inputs`. When given,
+  /// lowering: ranked tensors in and out, of element types dtypeOf knows)
+  /// with `inputs`. When given,
   /// `milliseconds` receives the time of the compiled function alone (not
   /// staging the inputs or copying the results out).
-  llvm::Expected<std::vector<HostTensor>> call(llvm::StringRef name,
-                                               mlir::FunctionType type,
-                                               std::vector<HostTensor> &inputs,
-                                               double *milliseconds = nullptr);
+  llvm::Expected<std::vector<Tensor>> call(llvm::StringRef name,
+                                           mlir::FunctionType type,
+                                           std::vector<Tensor> &inputs,
+                                           double *milliseconds = nullptr);
 
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;

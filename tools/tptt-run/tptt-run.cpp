@@ -151,10 +151,10 @@ std::string nameOf(func::FuncOp func, unsigned index, bool result) {
 }
 
 /// Binds the arguments of `func` to the tensors of `file`.
-llvm::Expected<std::vector<HostTensor>>
+llvm::Expected<std::vector<Tensor>>
 bindInputs(func::FuncOp func, const ::tptt::safetensors::File *file) {
   FunctionType type = func.getFunctionType();
-  std::vector<HostTensor> bound;
+  std::vector<Tensor> bound;
   if (type.getNumInputs() == 0)
     return bound;
   if (!file)
@@ -202,14 +202,14 @@ bindInputs(func::FuncOp func, const ::tptt::safetensors::File *file) {
 
 /// Prints the name, type, shape and first 64 elements of `tensor`: integers
 /// exactly, f64 with 17 significant digits, narrower floats with 9.
-void printTensor(const HostTensor &tensor) {
-  llvm::outs() << tensor.name << ": " << typeString(tensor.elementType) << " [";
+void printTensor(const std::string &name, const Tensor &tensor) {
+  llvm::outs() << name << ": " << tensor.dtype << " [";
   for (auto [i, size] : llvm::enumerate(tensor.shape))
     llvm::outs() << (i ? ", " : "") << size;
   llvm::outs() << "]\n";
-  auto integer = dyn_cast<IntegerType>(tensor.elementType);
-  const char *format = tensor.elementType.isF64() ? "%.17g" : "%.9g";
-  int64_t count = tensor.numElements(), shown = std::min<int64_t>(count, 64);
+  bool integer = tensor.dtype[0] == 'i';
+  const char *format = tensor.dtype == "f64" ? "%.17g" : "%.9g";
+  int64_t count = tensor.count(), shown = std::min<int64_t>(count, 64);
   for (int64_t i = 0; i < shown; ++i) {
     llvm::outs() << (i ? " " : "  ");
     if (!integer) {
@@ -217,10 +217,10 @@ void printTensor(const HostTensor &tensor) {
       continue;
     }
     // i1 is one byte holding 0 or 1; the others are two's complement.
-    unsigned bytes = integer.isInteger(1) ? 1 : integer.getWidth() / 8;
+    size_t bytes = Tensor::width(tensor.dtype);
     uint64_t bits = 0;
-    std::memcpy(&bits, tensor.data.data() + i * bytes, bytes);
-    llvm::outs() << (integer.isInteger(1)
+    std::memcpy(&bits, tensor.data() + i * bytes, bytes);
+    llvm::outs() << (tensor.dtype == "i1"
                          ? static_cast<int64_t>(bits)
                          : llvm::SignExtend64(bits, 8 * bytes));
   }
@@ -366,16 +366,15 @@ int runFile(MLIRContext &context, const Settings &settings) {
   }
 
   if (outputs.empty()) {
-    for (auto [tensor, resultName] : llvm::zip(*results, resultNames)) {
-      tensor.name = resultName;
-      printTensor(tensor);
-    }
+    for (auto [tensor, resultName] : llvm::zip(*results, resultNames))
+      printTensor(resultName, tensor);
     return 0;
   }
   std::vector<::tptt::safetensors::OwnedTensor> owned;
   for (auto [tensor, resultName] : llvm::zip(*results, resultNames))
-    owned.push_back({resultName, *dtypeOf(tensor.elementType), tensor.shape,
-                     std::move(tensor.data)});
+    owned.push_back({resultName,
+                     *::tptt::runtime::safetensorsDtype(tensor.dtype),
+                     tensor.shape, std::move(tensor.bytes)});
   std::string error;
   if (!::tptt::safetensors::write(outputs, owned, {}, error))
     return fail(error);

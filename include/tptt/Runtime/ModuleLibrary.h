@@ -20,6 +20,7 @@
 #include "tptt/Runtime/Safetensors.h"
 #include "tptt/Runtime/Tensor.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,24 @@ private:
   void *handle = nullptr;
   ModuleManifest moduleManifest;
 };
+
+/// The dtype and rank of a compiled function's result.
+struct ResultKind {
+  std::string dtype;
+  size_t rank = 0;
+};
+
+/// Calls a compiled function through its C interface on `device`: `invoke`
+/// gets the argument pointers — the results' descriptor struct first when
+/// there are results, then one memref descriptor per input — and returns
+/// false (having set its own error) when it could not call. On the GPU the
+/// inputs travel in managed memory. Every result is copied out in row-major
+/// order and what the call allocated is freed, once per buffer and never an
+/// input's. What ModuleLibrary::call and tptt-run's JIT share.
+std::optional<std::vector<Tensor>>
+callPacked(const std::vector<Tensor> &inputs,
+           const std::vector<ResultKind> &results, Device device,
+           const std::function<bool(std::vector<void *> &)> &invoke);
 
 /// The argument `signature` from a safetensors tensor: the same dtype, or
 /// for an i1 argument BOOL, U8, I32 or I64 data (nonzero is true), and a
