@@ -313,6 +313,12 @@ bool parseRopeObject(const json &config, const json &object,
                                  "': every factor must be positive, got " +
                                  json(factor).dump());
     }
+    // √(1 + ln factor / ln original) needs an original context above 1.
+    if (!std::isfinite(r.attentionScaling()))
+      return fail(error, "field 'original_max_position_embeddings': " +
+                             std::to_string(r.originalMaxPositions) +
+                             " gives longrope no finite attention factor; "
+                             "give attention_factor or a context above 1");
   }
   return true;
 }

@@ -133,6 +133,8 @@ REJECTED = [
      "field 'rope_scaling.long_factor': every factor must be positive, got 0.0"),
     ("longrope-no-long-factor", {"rope_scaling": {"type": "longrope", "short_factor": [1.0] * 8}},
      "field 'rope_scaling.long_factor': rope_type 'longrope' needs it"),
+    ("longrope-original-one", {"rope_scaling": LONGROPE, "original_max_position_embeddings": 1},
+     "field 'original_max_position_embeddings': 1 gives longrope no finite attention factor"),
     ("longrope-factor-disagrees", {"rope_scaling": {**LONGROPE, "factor": 2.0}, "original_max_position_embeddings": 64},
      "field 'rope_scaling.factor': 2.0, but max_position_embeddings / original_max_position_embeddings is 8.0"),
     ("unknown-type", {"rope_scaling": {"rope_type": "su", "factor": 2.0}},
