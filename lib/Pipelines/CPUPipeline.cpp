@@ -8,6 +8,7 @@
 #include "CommonStages.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -27,6 +28,12 @@ using namespace mlir::tptt;
 /// single-block region that must be inlined before the loops inside it become
 /// control flow.
 void mlir::tptt::addCPULLVMLowering(OpPassManager &pm) {
+  // bf16 conversions as integer arithmetic (round to nearest even): LLVM
+  // would call __truncsfbf2, which libgcc lacks, on a CPU without bf16
+  // instructions.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
   VectorTransferToSCFOptions transfers;
   transfers.enableFullUnroll(true);
   pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(transfers));
