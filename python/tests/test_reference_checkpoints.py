@@ -92,6 +92,13 @@ def test_convert_checks_the_checkpoint_before_writing(tmp_path, edit, args, mess
     assert not (tmp_path / "out").exists()
 
 
+def test_convert_without_base_names_the_missing_flag(tmp_path):
+    f = fixture("lora", tmp_path / "fixture")
+    done = cli("convert", f / "checkpoint", tmp_path / "out")
+    assert done.returncode == 2 and "give its base model's directory with --base DIR" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_convert_refuses_a_tptt_model_as_base(tmp_path):
     f = fixture("lora", tmp_path / "fixture")
     done = cli("convert", f / "checkpoint", tmp_path / "out", "--base", f / "usual")

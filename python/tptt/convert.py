@@ -57,6 +57,10 @@ def convert(hf_dir, out_dir, copy=False, **options):
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as error:
         raise schema.ConfigError(f"{config_path}: not valid JSON ({error})") from None
+    if isinstance(config, dict) and config.get("architectures") == ["TpttModel"]:
+        raise schema.ConfigError(f"{config_path}: a checkpoint saved by the reference library (TpttModel), "
+                                 "which holds the trained tensors only: give its base model's directory "
+                                 "with --base DIR")
     config.pop("tptt", None)
     config["tptt"] = tptt_section(**options)
     schema.validate(config)
