@@ -70,6 +70,7 @@ def test_convert_gives_the_model_tptt_compile_reads(tmp_path, kind):
 
 @pytest.mark.parametrize("edit,args,message", [
     (None, ["--order", "2"], "--base converts a reference checkpoint, whose TpttConfig gives the options; drop --order"),
+    (None, ["--linear", "false"], "drop --linear"),
     (None, ["--semantics", "recurrent"], None),
     (lambda c: c.update(hidden_size=64), [], "field 'hidden_size': 64, but"),
     (lambda c: c.update(model_task="sequence_classification"), [], "field 'model_task': \"sequence_classification\""),

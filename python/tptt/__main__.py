@@ -70,7 +70,8 @@ def main(argv=None):
     try:
         if args.command == "convert" and args.base:
             given = [k for k, v in vars(args).items()
-                     if k not in ("command", "hf_dir", "out_dir", "copy", "base", "semantics") and v not in (None, False)]
+                     if k not in ("command", "hf_dir", "out_dir", "copy", "base", "semantics")
+                     and v != c.get_default(k)]
             if given:
                 raise schema.ConfigError(f"--base converts a reference checkpoint, whose TpttConfig gives the "
                                          f"options; drop --{given[0].replace('_', '-')}")
