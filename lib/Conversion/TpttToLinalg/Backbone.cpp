@@ -254,13 +254,8 @@ struct LowerGlu : public OpRewritePattern<GluOp> {
 
   LogicalResult matchAndRewrite(GluOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
-    Value result = buildParallelGeneric(
-        rewriter, loc, {op.getGate(), op.getUp()}, {id, id},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getGate()),
-                    type.getElementType()),
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), {op.getGate(), op.getUp()},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value activated = gluActivation(nb, nloc, op.getActivation(), args[0],
                                           /*withSlope=*/false)
@@ -279,23 +274,11 @@ struct LowerSoftCap : public OpRewritePattern<SoftCapOp> {
 
   LogicalResult matchAndRewrite(SoftCapOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    Type elementType = type.getElementType();
     double cap = op.getCap().convertToDouble();
-    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
-    Value result = buildParallelGeneric(
-        rewriter, loc, {op.getInput()}, {id},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
-                    elementType),
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), {op.getInput()},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value t = math::TanhOp::create(
-              nb, nloc,
-              arith::DivFOp::create(nb, nloc, args[0],
-                                    floatConstant(nb, nloc, elementType, cap)));
-          return arith::MulFOp::create(
-                     nb, nloc, t, floatConstant(nb, nloc, elementType, cap))
-              .getResult();
+          return softCap(nb, nloc, args[0], cap, /*withSlope=*/false).value;
         });
     rewriter.replaceOp(op, result);
     return success();

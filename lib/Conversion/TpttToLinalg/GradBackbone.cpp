@@ -395,9 +395,8 @@ struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
     AffineMap row = projectionMap(ctx, rank, leading(rank));
     AffineMap channel = projectionMap(ctx, rank, {rank - 1});
     if (offset != 0.0)
-      w = buildParallelGeneric(
-          rewriter, loc, {w}, {identityMap(ctx, 1)},
-          createEmpty(rewriter, loc, getSizes(rewriter, loc, w), elementType),
+      w = buildElementwise(
+          rewriter, loc, {w},
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             return arith::AddFOp::create(
                        nb, nloc, floatConstant(nb, nloc, elementType, offset),
@@ -460,31 +459,18 @@ struct LowerRmsNormGrad : public OpRewritePattern<RmsNormGradOp> {
   }
 };
 
-/// dg = dy u a'(g), du = dy a(g); for silu a(g) = g σ and
-/// a'(g) = σ (1 + g (1 − σ)).
 /// dx = dy ⊙ (1 − tanh²(x / c)), elementwise.
 struct LowerSoftCapGrad : public OpRewritePattern<SoftCapGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(SoftCapGradOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    Type elementType = type.getElementType();
     double cap = op.getCap().convertToDouble();
-    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
-    Value result = buildParallelGeneric(
-        rewriter, loc, {op.getInput(), op.getDresult()}, {id, id},
-        createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getInput()),
-                    elementType),
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), {op.getInput(), op.getDresult()},
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value t = math::TanhOp::create(
-              nb, nloc,
-              arith::DivFOp::create(nb, nloc, args[0],
-                                    floatConstant(nb, nloc, elementType, cap)));
-          Value slope = arith::SubFOp::create(
-              nb, nloc, floatConstant(nb, nloc, elementType, 1.0),
-              arith::MulFOp::create(nb, nloc, t, t));
+          Value slope =
+              softCap(nb, nloc, args[0], cap, /*withSlope=*/true).slope;
           return arith::MulFOp::create(nb, nloc, args[1], slope).getResult();
         });
     rewriter.replaceOp(op, result);
@@ -492,22 +478,17 @@ struct LowerSoftCapGrad : public OpRewritePattern<SoftCapGradOp> {
   }
 };
 
+/// dg = dy u a'(g), du = dy a(g); for silu a(g) = g σ and
+/// a'(g) = σ (1 + g (1 − σ)).
 struct LowerGluGrad : public OpRewritePattern<GluGradOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(GluGradOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getGate().getType());
-    Type elementType = type.getElementType();
-    AffineMap id = identityMap(rewriter.getContext(), type.getRank());
     auto elementwise = [&](GenericBody body) {
-      return buildParallelGeneric(
-          rewriter, loc, {op.getGate(), op.getUp(), op.getDresult()},
-          {id, id, id},
-          createEmpty(rewriter, loc, getSizes(rewriter, loc, op.getGate()),
-                      elementType),
-          body);
+      return buildElementwise(rewriter, op.getLoc(),
+                              {op.getGate(), op.getUp(), op.getDresult()},
+                              body);
     };
     Activation activation = op.getActivation();
     Value dgate =

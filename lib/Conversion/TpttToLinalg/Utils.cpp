@@ -80,6 +80,18 @@ Value lowering::buildParallelGeneric(OpBuilder &b, Location loc,
   return buildGeneric(b, loc, inputs, init, maps, iterators, body);
 }
 
+Value lowering::buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                                 GenericBody body) {
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  AffineMap id = identityMap(b.getContext(), type.getRank());
+  SmallVector<AffineMap> maps(inputs.size(), id);
+  return buildParallelGeneric(b, loc, inputs, maps,
+                              createEmpty(b, loc,
+                                          getSizes(b, loc, inputs.front()),
+                                          type.getElementType()),
+                              body);
+}
+
 Value lowering::castFloat(OpBuilder &b, Location loc, Value value, Type type) {
   auto from = cast<FloatType>(value.getType());
   auto to = cast<FloatType>(type);
@@ -146,6 +158,18 @@ Activated lowering::gluActivation(OpBuilder &b, Location loc,
           arith::MulFOp::create(b, loc, x,
                                 arith::SubFOp::create(b, loc, one, s))));
   return silu;
+}
+
+Activated lowering::softCap(OpBuilder &b, Location loc, Value x, double cap,
+                            bool withSlope) {
+  Value c = floatConstant(b, loc, x.getType(), cap);
+  Value t = math::TanhOp::create(b, loc, arith::DivFOp::create(b, loc, x, c));
+  Activated result{arith::MulFOp::create(b, loc, t, c), Value()};
+  if (withSlope)
+    result.slope =
+        arith::SubFOp::create(b, loc, floatConstant(b, loc, x.getType(), 1.0),
+                              arith::MulFOp::create(b, loc, t, t));
+  return result;
 }
 
 SequencePacking lowering::buildSequencePacking(OpBuilder &b, Location loc,

@@ -44,6 +44,12 @@ Value buildParallelGeneric(OpBuilder &b, Location loc, ValueRange inputs,
                            ArrayRef<AffineMap> inputMaps, Value init,
                            GenericBody body);
 
+/// An elementwise linalg.generic over `inputs` (all of one shape, read
+/// through the identity) into a new tensor of that shape and the element
+/// type of the first input. Returns the result tensor.
+Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                       GenericBody body);
+
 /// A linalg.generic with arbitrary iterators; `maps` lists the input maps
 /// then the output map.
 Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
@@ -79,6 +85,11 @@ Activated geluTanh(OpBuilder &b, Location loc, Value z, bool withSlope);
 /// silu'(x) = σ (1 + x (1 − σ)), or the tanh GELU.
 Activated gluActivation(OpBuilder &b, Location loc, Activation activation,
                         Value x, bool withSlope);
+
+/// Soft-capping at a scalar x with the cap c: c · tanh(x / c), and its
+/// derivative 1 − tanh²(x / c).
+Activated softCap(OpBuilder &b, Location loc, Value x, double cap,
+                  bool withSlope);
 
 /// Swaps the last two dimensions of `x` (so that a product with xᵀ streams
 /// contiguous rows, see einsum).
