@@ -46,18 +46,23 @@ def tptt_section(operator_mode=None, order=None, alpha_gate=None, beta_gate=None
     return section
 
 
+def place(source, target, copy):
+    """``target`` becomes a copy of ``source``, or a link to it."""
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    if copy:
+        shutil.copyfile(source, target)
+    else:
+        os.symlink(pathlib.Path(source).resolve(), target)
+
+
 def convert(hf_dir, out_dir, copy=False, **options):
     """Writes OUT_DIR from HF_DIR; returns the new config dict. Raises ConfigError or
     FileNotFoundError with a message naming what is wrong, before writing anything."""
     hf_dir, out_dir = pathlib.Path(hf_dir), pathlib.Path(out_dir)
     config_path = hf_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path}: no such file")
-    try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as error:
-        raise schema.ConfigError(f"{config_path}: not valid JSON ({error})") from None
-    if isinstance(config, dict) and config.get("architectures") == ["TpttModel"]:
+    config = schema.read_json(config_path)
+    if schema.is_reference_checkpoint(config):
         raise schema.ConfigError(f"{config_path}: a checkpoint saved by the reference library (TpttModel), "
                                  "which holds the trained tensors only: give its base model's directory "
                                  "with --base DIR")
@@ -73,12 +78,6 @@ def convert(hf_dir, out_dir, copy=False, **options):
         weights = [index] + [hf_dir / shard for shard in shards]
     out_dir.mkdir(parents=True, exist_ok=True)
     for source in weights + [hf_dir / name for name in TOKENIZER_FILES if (hf_dir / name).exists()]:
-        target = out_dir / source.name
-        if target.exists() or target.is_symlink():
-            target.unlink()
-        if copy:
-            shutil.copyfile(source, target)
-        else:
-            os.symlink(source.resolve(), target)
+        place(source, out_dir / source.name, copy)
     (out_dir / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     return config

@@ -13,18 +13,14 @@ the ``tptt`` object, which change nothing and which are PretrainedConfig's reset
 
 import json
 import math
-import os
 import pathlib
-import shutil
 
 import numpy as np
 
 from . import card, safetensors, schema
+from .convert import TOKENIZER_FILES, place
 from .reference_model import recurrent_config
 
-REFERENCE_ARCHITECTURES = ["TpttModel"]
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "generation_config.json")
 TRAINED_FILE = "tptt-trained.safetensors"
 # The modules the reference wraps in its LiZA attention (base_attn), per backbone.
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj")
@@ -33,20 +29,6 @@ ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj")
 def keys():
     """The schema's table: ``mapped`` and ``reset`` key lists, ``ignored`` key -> why."""
     return schema.schema()["tptt_reference_checkpoint"]
-
-
-def is_reference(config):
-    return isinstance(config, dict) and config.get("architectures") == REFERENCE_ARCHITECTURES
-
-
-def read_json(path):
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise schema.ConfigError(f"{path}: not valid JSON ({error})") from None
 
 
 def model_config(tptt_config, base_config, base_path, semantics=None):
@@ -126,16 +108,7 @@ def base_files(base_dir):
     index = base_dir / "model.safetensors.index.json"
     if not index.exists():
         raise FileNotFoundError(f"{base_dir}: no model.safetensors or model.safetensors.index.json")
-    return dict(read_json(index)["weight_map"])
-
-
-def place(source, target, copy):
-    if target.exists() or target.is_symlink():
-        target.unlink()
-    if copy:
-        shutil.copyfile(source, target)
-    else:
-        os.symlink(pathlib.Path(source).resolve(), target)
+    return dict(schema.read_json(index)["weight_map"])
 
 
 def convert(checkpoint_dir, base_dir, out_dir, copy=False, semantics=None):
@@ -145,12 +118,12 @@ def convert(checkpoint_dir, base_dir, out_dir, copy=False, semantics=None):
     W + scale·B·A in float32, LoRA− projections as they are). Returns ``(config, ignored)``. Raises
     ConfigError or FileNotFoundError naming what is wrong, before writing anything."""
     checkpoint_dir, base_dir, out_dir = map(pathlib.Path, (checkpoint_dir, base_dir, out_dir))
-    tptt_config = read_json(checkpoint_dir / "config.json")
-    if not is_reference(tptt_config):
+    tptt_config = schema.read_json(checkpoint_dir / "config.json")
+    if not schema.is_reference_checkpoint(tptt_config):
         raise schema.ConfigError(f"{checkpoint_dir / 'config.json'}: not a reference checkpoint "
                                  "(architectures is not [\"TpttModel\"]); --base takes a reference checkpoint's base")
     base_path = base_dir / "config.json"
-    config, ignored = model_config(tptt_config, read_json(base_path), base_path, semantics)
+    config, ignored = model_config(tptt_config, schema.read_json(base_path), base_path, semantics)
     files = base_files(base_dir)
 
     trained, pairs = {}, {}
@@ -168,7 +141,7 @@ def convert(checkpoint_dir, base_dir, out_dir, copy=False, semantics=None):
             trained[plain] = tensor
     if pairs:
         adapter_config = checkpoint_dir / "adapter_config.json"
-        lora = read_json(adapter_config) if adapter_config.exists() else tptt_config.get("lora_config")
+        lora = schema.read_json(adapter_config) if adapter_config.exists() else tptt_config.get("lora_config")
         where = adapter_config if adapter_config.exists() else f"{checkpoint_dir / 'config.json'}: lora_config"
         if lora is None:
             raise schema.ConfigError(f"{adapter}: LoRA tensors, but no adapter_config.json or lora_config gives "
@@ -216,11 +189,11 @@ def export(model_dir, adapter_dir, out_dir, base_model_name=None):
     TpttConfig and the semantics the model was trained under (the reference library computes
     tptt-0.12's numerics whatever they were)."""
     model_dir, adapter_dir, out_dir = map(pathlib.Path, (model_dir, adapter_dir, out_dir))
-    config = read_json(model_dir / "config.json")
+    config = schema.read_json(model_dir / "config.json")
     schema.validate(config)
     tptt = config["tptt"]
     adapter_config_path = adapter_dir / "adapter_config.json"
-    adapter_config = read_json(adapter_config_path)
+    adapter_config = schema.read_json(adapter_config_path)
     lora_scale(adapter_config, adapter_config_path)
     tensors = safetensors.load(str(adapter_dir / "adapter_model.safetensors"))[0]
     renamed = {}
@@ -239,7 +212,7 @@ def export(model_dir, adapter_dir, out_dir, base_model_name=None):
     table = keys()
     tptt_config = {key: value for key, value in config.items() if key not in table["reset"] and key != "tptt"}
     tptt_config.update({
-        "architectures": REFERENCE_ARCHITECTURES, "model_type": "tptt",
+        "architectures": ["TpttModel"], "model_type": "tptt",
         "auto_map": {"AutoConfig": "configuration_tptt.TpttConfig",
                      "AutoModelForCausalLM": "modeling_tptt.TpttModel"},
         "base_model_name": base_model_name or config.get("_name_or_path") or str(model_dir),

@@ -18,6 +18,22 @@ def schema():
     return json.loads(SCHEMA_PATH.read_text())
 
 
+def read_json(path):
+    """The JSON document at ``path``; FileNotFoundError or ConfigError naming it otherwise."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error})") from None
+
+
+def is_reference_checkpoint(config):
+    """Whether ``config`` is the flat TpttConfig of a checkpoint saved by the reference library."""
+    return isinstance(config, dict) and config.get("architectures") == ["TpttModel"]
+
+
 def validate(config):
     """Raises ConfigError naming the first offending field, like tptt-compile does."""
     import jsonschema
